@@ -1,0 +1,355 @@
+//! The command table and dispatch (server.c's processCommand and call).
+//!
+//! The table is data: `meta.rs` holds every Redis 7.0 command's arity, flags, key positions and
+//! documentation (generated from the oracle); each group module below exports `HANDLERS`, a list
+//! of (name, handler) pairs. At start-up the two are joined; only commands with a handler exist
+//! for clients (COMMAND COUNT, COMMAND LIST, dispatch).
+//!
+//! The gates here (unknown command, arity, authentication, pause) read the table's flags, so
+//! handlers never re-check them. Handlers get the server, their client and the arguments; they
+//! write replies into `Client::out` and never touch a socket.
+
+pub mod bitmap;
+pub mod connection;
+pub mod doc;
+pub mod info;
+pub mod introspection;
+pub mod keys;
+pub mod meta;
+pub mod server_cmds;
+pub mod sort;
+pub mod string;
+
+use crate::ds::dict::Dict;
+use crate::protocol::parser::Argv;
+use crate::server::client::{Client, ReplyMode};
+use crate::server::stats::CmdStat;
+use crate::server::Server;
+use meta::CommandMeta;
+
+/// A command implementation.
+pub type Handler = fn(&mut Server, &mut Client, &Args);
+
+/// The arguments of the command being executed, borrowed from the query buffer.
+pub struct Args<'a> {
+    buf: &'a [u8],
+    argv: &'a Argv,
+}
+
+impl<'a> Args<'a> {
+    /// Wraps a parsed request.
+    #[inline]
+    pub fn new(buf: &'a [u8], argv: &'a Argv) -> Args<'a> {
+        Args { buf, argv }
+    }
+
+    /// Number of arguments, command name included.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.argv.len()
+    }
+
+    /// True when there are no arguments (never for a dispatched command).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.argv.len() == 0
+    }
+
+    /// Argument `i` (0 is the command name).
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        self.argv.get(self.buf, i)
+    }
+
+    /// Arguments from `from` on.
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &'a [u8]> + '_ {
+        (from..self.len()).map(move |i| self.get(i))
+    }
+
+    /// Owned copies of every argument (MONITOR, SLOWLOG, MULTI queues).
+    pub fn to_vecs(&self) -> Vec<Vec<u8>> {
+        (0..self.len()).map(|i| self.get(i).to_vec()).collect()
+    }
+
+    /// True when argument `i` equals `s` ignoring ASCII case.
+    #[inline]
+    pub fn is(&self, i: usize, s: &str) -> bool {
+        self.get(i).eq_ignore_ascii_case(s.as_bytes())
+    }
+}
+
+/// One executable command: its metadata, its handler, its statistics slot.
+pub struct Command {
+    /// Arity, flags, keys and docs.
+    pub meta: &'static CommandMeta,
+    /// The implementation (None for a container whose subcommands carry the work).
+    pub handler: Option<Handler>,
+    /// Subcommands by lower-case name -> index into `CommandTable::cmds`.
+    pub subcommands: Vec<(&'static str, usize)>,
+    /// INFO commandstats.
+    pub stat: CmdStat,
+}
+
+/// Every command this server implements, looked up by name.
+pub struct CommandTable {
+    by_name: Dict<Box<[u8]>, usize>,
+    /// All commands, subcommands included ("client|list").
+    pub cmds: Vec<Command>,
+}
+
+/// Every group's handlers.
+fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
+    string::HANDLERS
+        .iter()
+        .chain(bitmap::HANDLERS)
+        .chain(keys::HANDLERS)
+        .chain(sort::HANDLERS)
+        .chain(connection::HANDLERS)
+        .chain(server_cmds::HANDLERS)
+        .chain(introspection::HANDLERS)
+        .chain(info::HANDLERS)
+}
+
+impl CommandTable {
+    /// Joins the generated metadata with the handlers.
+    pub fn new() -> CommandTable {
+        let mut t = CommandTable {
+            by_name: Dict::new(),
+            cmds: Vec::new(),
+        };
+        for &(name, handler) in all_handlers() {
+            let (parent, sub) = match name.split_once('|') {
+                Some((p, s)) => (p, Some(s)),
+                None => (name, None),
+            };
+            let Some(pmeta) = meta::lookup(parent.as_bytes()) else {
+                panic!("handler for {name} has no metadata");
+            };
+            let pidx = match t.by_name.get(parent.as_bytes()) {
+                Some(&i) => i,
+                None => {
+                    t.cmds.push(Command {
+                        meta: pmeta,
+                        handler: None,
+                        subcommands: Vec::new(),
+                        stat: CmdStat::default(),
+                    });
+                    let i = t.cmds.len() - 1;
+                    t.by_name.insert(parent.as_bytes().into(), i);
+                    i
+                }
+            };
+            match sub {
+                None => t.cmds[pidx].handler = Some(handler),
+                Some(s) => {
+                    let Some(smeta) = meta::lookup_sub(pmeta, s.as_bytes()) else {
+                        panic!("handler for {name} has no metadata");
+                    };
+                    t.cmds.push(Command {
+                        meta: smeta,
+                        handler: Some(handler),
+                        subcommands: Vec::new(),
+                        stat: CmdStat::default(),
+                    });
+                    let i = t.cmds.len() - 1;
+                    let sname: &'static str = smeta.name.split_once('|').map_or(s, |x| x.1);
+                    t.cmds[pidx].subcommands.push((sname, i));
+                }
+            }
+        }
+        t
+    }
+
+    /// Finds a top-level command, case-insensitively, without allocating for normal names.
+    #[inline]
+    pub fn lookup(&mut self, name: &[u8]) -> Option<usize> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        self.by_name.get(lower).copied()
+    }
+
+    /// Finds a subcommand of container `parent`.
+    pub fn lookup_sub(&self, parent: usize, name: &[u8]) -> Option<usize> {
+        self.cmds[parent]
+            .subcommands
+            .iter()
+            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+            .map(|&(_, i)| i)
+    }
+
+    /// Indices of the top-level commands.
+    pub fn top_level(&self) -> impl Iterator<Item = usize> + '_ {
+        self.by_name.iter().map(|(_, &i)| i)
+    }
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        CommandTable::new()
+    }
+}
+
+/// True when clients are paused (CLIENT PAUSE) so input processing must wait.
+pub fn client_paused(srv: &mut Server) -> bool {
+    if srv.pause_until_ms == 0 {
+        return false;
+    }
+    if crate::util::mstime() >= srv.pause_until_ms {
+        srv.pause_until_ms = 0;
+        return false;
+    }
+    !srv.pause_write_only
+}
+
+/// Redis's error for an unknown command, quoting the first arguments within 128 bytes.
+fn unknown_command_error(args: &Args) -> String {
+    let name = String::from_utf8_lossy(args.get(0));
+    let name: String = name.chars().take(128).collect();
+    let mut quoted = String::new();
+    let mut i = 1;
+    while i < args.len() && quoted.len() < 128 {
+        let room = 128 - quoted.len();
+        let a = String::from_utf8_lossy(args.get(i));
+        let a: String = a.chars().take(room).collect();
+        quoted.push_str(&format!("'{a}' "));
+        i += 1;
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {quoted}")
+}
+
+/// Rejects a command before it runs: the error reply plus the rejected-call statistics.
+fn reject(srv: &mut Server, c: &mut Client, idx: Option<usize>, msg: &str) {
+    c.out.err(msg);
+    if let Some(i) = idx {
+        srv.commands.cmds[i].stat.rejected_calls += 1;
+    }
+    count_errors(srv, c);
+}
+
+/// Moves the client's recorded error codes into INFO errorstats.
+fn count_errors(srv: &mut Server, c: &mut Client) -> bool {
+    if c.out.errors.is_empty() {
+        return false;
+    }
+    for code in c.out.errors.drain(..) {
+        srv.stats.total_error_replies += 1;
+        *srv.stats.errors.entry(code).or_insert(0) += 1;
+    }
+    true
+}
+
+/// Checks and runs one parsed command (processCommand).
+pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    let mut reply_start = c.out.buf.len();
+    if c.reply_mode == ReplyMode::SkipNext {
+        c.reply_mode = ReplyMode::Skip;
+    }
+    let Some(mut idx) = srv.commands.lookup(args.get(0)) else {
+        let msg = unknown_command_error(args);
+        reject(srv, c, None, &msg);
+        return finish_reply(c, reply_start);
+    };
+    let mut meta = srv.commands.cmds[idx].meta;
+    if !arity_ok(meta.arity, args.len()) {
+        let msg = format!("ERR wrong number of arguments for '{}' command", meta.name);
+        reject(srv, c, Some(idx), &msg);
+        return finish_reply(c, reply_start);
+    }
+    if !srv.commands.cmds[idx].subcommands.is_empty() {
+        match srv.commands.lookup_sub(idx, args.get(1)) {
+            Some(s) => {
+                idx = s;
+                meta = srv.commands.cmds[idx].meta;
+                if !arity_ok(meta.arity, args.len()) {
+                    let msg = format!("ERR wrong number of arguments for '{}' command", meta.name);
+                    reject(srv, c, Some(idx), &msg);
+                    return finish_reply(c, reply_start);
+                }
+            }
+            None => {
+                let sub = String::from_utf8_lossy(args.get(1));
+                let sub: String = sub.chars().take(128).collect();
+                let msg = format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    sub,
+                    meta.name.to_ascii_uppercase()
+                );
+                reject(srv, c, Some(idx), &msg);
+                return finish_reply(c, reply_start);
+            }
+        }
+    }
+    if !c.authenticated && meta.flags & meta::FLAG_NO_AUTH == 0 {
+        reject(srv, c, Some(idx), "NOAUTH Authentication required.");
+        return finish_reply(c, reply_start);
+    }
+    if c.reply_mode == ReplyMode::Off || c.reply_mode == ReplyMode::Skip {
+        reply_start = c.out.buf.len();
+    }
+    call(srv, c, idx, args);
+    finish_reply(c, reply_start);
+}
+
+/// Applies CLIENT REPLY OFF/SKIP: drops what the command wrote.
+#[inline]
+fn finish_reply(c: &mut Client, reply_start: usize) {
+    match c.reply_mode {
+        ReplyMode::On | ReplyMode::SkipNext => {}
+        ReplyMode::Off => c.out.truncate(reply_start),
+        ReplyMode::Skip => {
+            c.out.truncate(reply_start);
+            c.reply_mode = ReplyMode::On;
+        }
+    }
+}
+
+/// Redis's arity rule: positive is exact, negative is a minimum.
+#[inline]
+fn arity_ok(arity: i32, argc: usize) -> bool {
+    let argc = argc as i64;
+    let a = arity as i64;
+    (a > 0 && argc == a) || (a < 0 && argc >= -a)
+}
+
+/// Executes a command and records its statistics (call()).
+pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
+    let cmd = &srv.commands.cmds[idx];
+    let Some(handler) = cmd.handler else {
+        return;
+    };
+    let meta = cmd.meta;
+    if !srv.monitors.is_empty() && meta.flags & (meta::FLAG_ADMIN | meta::FLAG_SKIP_MONITOR) == 0 {
+        introspection::feed_monitors(srv, c, args);
+    }
+    // srv.cmd_time_ms was refreshed when this client's input was read: one clock read per
+    // batch instead of one per command (see util::clock for why clocks matter here).
+    let start = crate::util::clock::now();
+    handler(srv, c, args);
+    let dur = crate::util::clock::elapsed_us(start, crate::util::clock::now());
+    c.last_cmd = meta.name;
+    c.last_interaction_ms = srv.cmd_time_ms;
+    let failed = count_errors(srv, c);
+    let st = &mut srv.commands.cmds[idx].stat;
+    st.calls += 1;
+    st.usec += dur;
+    if failed {
+        st.failed_calls += 1;
+    }
+    srv.stats.total_commands_processed += 1;
+    if meta.flags & meta::FLAG_SKIP_SLOWLOG == 0 {
+        introspection::slowlog_push(srv, c, args, dur);
+    }
+    if srv.config.latency_monitor_threshold > 0 {
+        let event = if meta.flags & meta::FLAG_FAST != 0 {
+            "fast-command"
+        } else {
+            "command"
+        };
+        introspection::latency_add_sample(srv, event, dur / 1000);
+    }
+}

@@ -1,0 +1,220 @@
+//! The keyspace: numbered databases, each a main dict and an expires dict (db.c).
+//!
+//! Every command reaches keys through the lookups here, so lazy expiry, keyspace hit/miss
+//! statistics, the LRU clock and modification signals happen in one place.
+//! Invariant: a key present in `expires` is present in `dict`.
+
+pub mod expire;
+
+use crate::ds::dict::Dict;
+use crate::ds::sds::Sds;
+use crate::server::Server;
+use crate::types::object::RObj;
+
+/// One numbered database.
+pub struct Db {
+    /// Its index (SELECT n).
+    pub id: usize,
+    /// Key -> value.
+    pub dict: Dict<Sds, RObj>,
+    /// Key -> absolute expiry time in Unix milliseconds.
+    pub expires: Dict<Sds, i64>,
+    /// The active expire cycle's scan cursor over `expires`.
+    pub expires_cursor: u64,
+    /// Running average TTL of sampled keys (INFO keyspace avg_ttl).
+    pub avg_ttl: i64,
+}
+
+impl Db {
+    /// An empty database.
+    pub fn new(id: usize) -> Db {
+        Db {
+            id,
+            dict: Dict::new(),
+            expires: Dict::new(),
+            expires_cursor: 0,
+            avg_ttl: 0,
+        }
+    }
+
+    /// Expiry time of `key`, if it has one.
+    #[inline]
+    pub fn get_expire(&mut self, key: &[u8]) -> Option<i64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get(key).copied()
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.dict = Dict::new();
+        self.expires = Dict::new();
+        self.expires_cursor = 0;
+        self.avg_ttl = 0;
+    }
+}
+
+/// How a lookup treats the key's metadata.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Touch {
+    /// Read access: count a hit or miss and refresh the LRU clock.
+    Read,
+    /// Write access: refresh the LRU clock, no hit/miss statistics.
+    Write,
+    /// No side effects besides lazy expiry (TYPE, OBJECT, EXISTS-like probes).
+    NoTouch,
+}
+
+impl Server {
+    /// Deletes `key` if its TTL has passed; true when it did (expireIfNeeded).
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        let d = &mut self.dbs[db];
+        if d.expires.is_empty() {
+            return false;
+        }
+        let Some(&when) = d.expires.get(key) else {
+            return false;
+        };
+        if self.loading || when > self.cmd_time_ms {
+            return false;
+        }
+        self.delete_expired(db, key);
+        true
+    }
+
+    /// Removes a key whose TTL passed, with the statistics and events of an expiry.
+    pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        let d = &mut self.dbs[db];
+        d.expires.remove(key);
+        d.dict.remove(key);
+        self.stats.expired_keys += 1;
+        self.notify_keyspace_event(crate::server::notify::EXPIRED, "expired", key, db);
+        self.signal_modified_key(db, key);
+    }
+
+    /// Looks a key up, expiring it lazily first.
+    #[inline]
+    pub fn lookup(&mut self, db: usize, key: &[u8], touch: Touch) -> Option<&mut RObj> {
+        self.expire_if_needed(db, key);
+        let lru = self.lru_clock;
+        let no_child = self.child_pid.is_none();
+        let found = self.dbs[db].dict.get_mut(key);
+        if touch == Touch::Read {
+            if found.is_some() {
+                self.stats.keyspace_hits += 1;
+            } else {
+                self.stats.keyspace_misses += 1;
+            }
+        }
+        match found {
+            Some(o) => {
+                if touch != Touch::NoTouch && no_child {
+                    o.lru = lru;
+                }
+                Some(o)
+            }
+            None => None,
+        }
+    }
+
+    /// lookupKeyRead.
+    #[inline]
+    pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&mut RObj> {
+        self.lookup(db, key, Touch::Read)
+    }
+
+    /// lookupKeyWrite.
+    #[inline]
+    pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut RObj> {
+        self.lookup(db, key, Touch::Write)
+    }
+
+    /// True when the key exists (after lazy expiry), without touching it.
+    pub fn key_exists(&mut self, db: usize, key: &[u8]) -> bool {
+        self.lookup(db, key, Touch::NoTouch).is_some()
+    }
+
+    /// Stores `obj` under `key`, replacing any value; the TTL is dropped unless `keep_ttl`
+    /// (setKey). Signals the modification.
+    pub fn set_key(&mut self, db: usize, key: &[u8], obj: RObj, keep_ttl: bool) {
+        let d = &mut self.dbs[db];
+        match d.dict.get_mut(key) {
+            Some(slot) => {
+                *slot = obj;
+                if !keep_ttl && !d.expires.is_empty() {
+                    d.expires.remove(key);
+                }
+            }
+            None => {
+                d.dict.insert(Sds::from_slice(key), obj);
+            }
+        }
+        self.signal_modified_key(db, key);
+    }
+
+    /// Adds a key known to be absent (dbAdd).
+    pub fn add_key(&mut self, db: usize, key: &[u8], obj: RObj) {
+        self.dbs[db].dict.insert(Sds::from_slice(key), obj);
+        self.signal_modified_key(db, key);
+    }
+
+    /// Deletes a key and its TTL; true when it existed (dbDelete, without the signal).
+    pub fn delete_key(&mut self, db: usize, key: &[u8]) -> bool {
+        let d = &mut self.dbs[db];
+        if d.dict.remove(key).is_some() {
+            if !d.expires.is_empty() {
+                d.expires.remove(key);
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Sets an absolute expiry time (setExpire). The key must exist.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], when_ms: i64) {
+        let d = &mut self.dbs[db];
+        if let Some(e) = d.expires.get_mut(key) {
+            *e = when_ms;
+        } else {
+            d.expires.insert(Sds::from_slice(key), when_ms);
+        }
+    }
+
+    /// Removes a TTL; true when there was one.
+    pub fn remove_expire(&mut self, db: usize, key: &[u8]) -> bool {
+        self.dbs[db].expires.remove(key).is_some()
+    }
+
+    /// The key's expiry time, if any.
+    pub fn get_expire(&mut self, db: usize, key: &[u8]) -> Option<i64> {
+        self.dbs[db].get_expire(key)
+    }
+
+    /// Called on every change to a key (signalModifiedKey): invalidates WATCH and counts the
+    /// change for save points. Touching watched keys arrives with transactions.
+    #[inline]
+    pub fn signal_modified_key(&mut self, _db: usize, _key: &[u8]) {}
+
+    /// Picks a random key that is not expired (RANDOMKEY); None when the db is empty.
+    pub fn random_key(&mut self, db: usize) -> Option<Sds> {
+        let mut tries = 0;
+        loop {
+            let d = &mut self.dbs[db];
+            let key = d.dict.random_entry().map(|(k, _)| k.clone())?;
+            if d.expires.is_empty() {
+                return Some(key);
+            }
+            let all_volatile = d.expires.len() == d.dict.len();
+            tries += 1;
+            if all_volatile && tries > 100 {
+                // Like Redis: give up searching an all-expired db and return what we have.
+                return Some(key);
+            }
+            if !self.expire_if_needed(db, key.as_bytes()) {
+                return Some(key);
+            }
+        }
+    }
+}

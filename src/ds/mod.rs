@@ -1,0 +1,5 @@
+//! Our own data structures. Invariant: nothing here knows about clients, replies or commands.
+
+pub mod dict;
+pub mod sds;
+pub mod siphash;

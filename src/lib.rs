@@ -1,0 +1,21 @@
+//! ferrodis: a Redis-compatible in-memory data server that mirrors Redis 7.0's architecture.
+//!
+//! Layout, in reading order (see ARCHITECTURE.md for the invariants):
+//! - `main.rs` parses the command line and calls [`server::run`].
+//! - [`config`]: redis.conf parsing and the parameter table.
+//! - [`server`]: the event loop on mio, clients, serverCron/beforeSleep, logging.
+//! - [`protocol`]: the request parser (RESP and inline) and the reply encoder (RESP2/RESP3).
+//! - [`commands`]: the command table (data) and one module per command group.
+//! - [`db`]: databases, lookups with lazy expiry, active expiry.
+//! - [`types`]: the object model; one file per type.
+//! - [`ds`]: our data structures: sds, dict (incremental rehash, SCAN).
+//! - [`util`]: Redis's number rules, glob matching, argument splitting.
+
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod ds;
+pub mod protocol;
+pub mod server;
+pub mod types;
+pub mod util;

@@ -1,0 +1,208 @@
+//! A connected client: its socket, query buffer, parser state, reply buffer and session state
+//! (selected db, protocol, name, flags), as networking.c's `client`.
+
+use crate::protocol::parser::{Argv, RequestParser};
+use crate::protocol::reply::Reply;
+use mio::net::{TcpStream, UnixStream};
+use std::io::{self, Read, Write};
+
+/// The socket behind a client.
+pub enum Sock {
+    /// A TCP connection.
+    Tcp(TcpStream),
+    /// A Unix-domain connection (`unixsocket`).
+    Unix(UnixStream),
+}
+
+impl Read for Sock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.read(buf),
+            Sock::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Sock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.write(buf),
+            Sock::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// CLIENT REPLY modes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    /// Replies are sent.
+    On,
+    /// Replies are discarded until CLIENT REPLY ON.
+    Off,
+    /// The next command's reply is discarded (set by CLIENT REPLY SKIP, armed after it).
+    SkipNext,
+    /// This command's reply is discarded.
+    Skip,
+}
+
+/// One connection and its session.
+pub struct Client {
+    /// CLIENT ID: unique, increasing.
+    pub id: u64,
+    /// The mio token (slab index).
+    pub token: usize,
+    /// The socket.
+    pub sock: Sock,
+    /// `ip:port` of the peer (or `/path:0` style for unix sockets, as Redis prints).
+    pub addr: String,
+    /// `ip:port` of our side.
+    pub laddr: String,
+    /// The socket's file descriptor (CLIENT LIST fd=).
+    pub fd: i32,
+    /// CLIENT SETNAME.
+    pub name: Option<Vec<u8>>,
+    /// The selected database.
+    pub db: usize,
+    /// Received bytes not yet consumed by the parser, from `qpos` on.
+    pub qbuf: Vec<u8>,
+    /// Start of unconsumed data in `qbuf`.
+    pub qpos: usize,
+    /// Resumable request parser.
+    pub parser: RequestParser,
+    /// The current command's arguments.
+    pub argv: Argv,
+    /// Pending replies.
+    pub out: Reply,
+    /// Close once the output is written (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    /// Close before the loop sleeps, dropping any output (CLIENT KILL, limits).
+    pub close_asap: bool,
+    /// Queued in `Server::pending_writes`.
+    pub pending_write: bool,
+    /// WRITABLE interest is registered with the poller.
+    pub writable_registered: bool,
+    /// Passed AUTH (or no password is set).
+    pub authenticated: bool,
+    /// CLIENT NO-EVICT on.
+    pub no_evict: bool,
+    /// CLIENT REPLY state.
+    pub reply_mode: ReplyMode,
+    /// Connection time, Unix ms.
+    pub ctime_ms: i64,
+    /// Last command or I/O, Unix ms (idle time, `timeout`).
+    pub last_interaction_ms: i64,
+    /// Full name of the last command run (CLIENT LIST cmd=).
+    pub last_cmd: &'static str,
+    /// Unix socket connection.
+    pub is_unix: bool,
+    /// In MONITOR mode.
+    pub monitor: bool,
+    /// When the output buffer first passed the soft limit (Unix ms), 0 if not over it.
+    pub obuf_soft_limit_since_ms: i64,
+    /// Peak of the query buffer since the last cron check (for shrinking it).
+    pub qbuf_peak: usize,
+}
+
+impl Client {
+    /// A fresh client for an accepted socket.
+    pub fn new(id: u64, token: usize, sock: Sock, addr: String, laddr: String, fd: i32) -> Client {
+        let now = crate::util::mstime();
+        let is_unix = matches!(sock, Sock::Unix(_));
+        Client {
+            id,
+            token,
+            sock,
+            addr,
+            laddr,
+            fd,
+            name: None,
+            db: 0,
+            qbuf: Vec::new(),
+            qpos: 0,
+            parser: RequestParser::new(),
+            argv: Argv::default(),
+            out: Reply::default(),
+            close_after_reply: false,
+            close_asap: false,
+            pending_write: false,
+            writable_registered: false,
+            authenticated: false,
+            no_evict: false,
+            reply_mode: ReplyMode::On,
+            ctime_ms: now,
+            last_interaction_ms: now,
+            last_cmd: "NULL",
+            is_unix,
+            monitor: false,
+            obuf_soft_limit_since_ms: 0,
+            qbuf_peak: 0,
+        }
+    }
+
+    /// RESP protocol version (2 or 3).
+    pub fn resp(&self) -> u8 {
+        if self.out.resp3 {
+            3
+        } else {
+            2
+        }
+    }
+
+    /// CLIENT LIST / CLIENT INFO line for this client (without the trailing newline).
+    pub fn info_line(&self, now_ms: i64) -> String {
+        let mut flags = String::new();
+        if self.monitor {
+            flags.push('O');
+        }
+        if self.close_asap {
+            flags.push('A');
+        }
+        if self.close_after_reply {
+            flags.push('c');
+        }
+        if self.no_evict {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let events = if self.writable_registered { "rw" } else { "r" };
+        let name = self
+            .name
+            .as_deref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        let qbuf = self.qbuf.len() - self.qpos;
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            name,
+            (now_ms - self.ctime_ms) / 1000,
+            (now_ms - self.last_interaction_ms) / 1000,
+            flags,
+            self.db,
+            qbuf,
+            self.qbuf.capacity() - self.qbuf.len(),
+            0,
+            self.qbuf.capacity().max(1024),
+            self.qbuf_peak.max(qbuf),
+            self.out.pending(),
+            self.out.buf.capacity(),
+            self.mem_usage(),
+            events,
+            self.last_cmd,
+            self.resp()
+        )
+    }
+
+    /// Memory this client holds in buffers (for INFO and client-output-buffer-limit).
+    pub fn mem_usage(&self) -> usize {
+        std::mem::size_of::<Client>() + self.qbuf.capacity() + self.out.buf.capacity()
+    }
+}

@@ -1,0 +1,632 @@
+//! The event loop (ae.c on mio) and client I/O (networking.c).
+//!
+//! One thread. Listeners and clients are registered with one `mio::Poll`; a client's token is
+//! its slab index plus `FIRST_CLIENT`. Each wake-up: accept, read and execute every complete
+//! command of each readable client, then `before_sleep` writes pending replies (registering
+//! WRITABLE only for sockets that would block), closes clients marked for closing and runs the
+//! fast expire cycle. serverCron runs `hz` times a second from the poll timeout.
+
+use super::client::{Client, Sock};
+use super::{cron, Server};
+use crate::config::Config;
+use crate::protocol::parser::{Limits, Parse};
+use crate::{log_notice, log_verbose, log_warning};
+use mio::net::{TcpListener, UnixListener};
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Tokens below this are listeners.
+const FIRST_CLIENT: usize = 16;
+/// Bytes read per read call (PROTO_IOBUF_LEN).
+const IOBUF_LEN: usize = 16 * 1024;
+/// A query buffer with this much consumed prefix is compacted.
+const COMPACT_AT: usize = 64 * 1024;
+
+/// The signal that asked for shutdown (0: none).
+static SHUTDOWN_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SHUTDOWN_SIGNAL.store(sig, Ordering::SeqCst);
+}
+
+/// What a listener token stands for.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// The poller, the listeners and the server state.
+pub struct EventLoop {
+    poll: Poll,
+    listeners: Vec<Listener>,
+    /// Shared server state.
+    pub srv: Server,
+}
+
+/// Binds, then serves until shutdown. Returns the exit code.
+pub fn run(config: Config) -> i32 {
+    // SAFETY: installing plain async-signal-safe handlers that only store an atomic.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    let mut el = match EventLoop::new(config) {
+        Ok(el) => el,
+        Err(e) => {
+            log_warning!("{}", e);
+            return 1;
+        }
+    };
+    crate::util::clock::init();
+    log_notice!("Server initialized");
+    log_notice!("Ready to accept connections tcp");
+    el.run();
+    super::cron::prepare_for_shutdown(&mut el.srv);
+    0
+}
+
+/// Opens a listening TCP socket the way Redis does: SO_REUSEADDR, IPV6_V6ONLY for IPv6 so
+/// `* -::*` can bind both families on one port, and the configured backlog.
+fn listen_tcp(addr: &str, port: u16, backlog: i32) -> io::Result<std::net::TcpListener> {
+    let ip: std::net::IpAddr = match addr {
+        "*" => std::net::Ipv4Addr::UNSPECIFIED.into(),
+        "::*" => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        a => a
+            .parse()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "Invalid bind address"))?,
+    };
+    let sa = std::net::SocketAddr::new(ip, port);
+    let family = if sa.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain socket syscalls on a descriptor we own; errors are checked.
+    unsafe {
+        let fd = libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let listener = std::net::TcpListener::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        let optlen = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let onep = &one as *const _ as *const libc::c_void;
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, onep, optlen);
+        if family == libc::AF_INET6 {
+            libc::setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, onep, optlen);
+        }
+        let (storage, len) = sockaddr_of(&sa);
+        if libc::bind(fd, &storage as *const _ as *const libc::sockaddr, len) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::listen(fd, backlog) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        listener.set_nonblocking(true)?;
+        Ok(listener)
+    }
+}
+
+fn sockaddr_of(sa: &std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data; we fill the family-specific prefix.
+    unsafe {
+        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+        match sa {
+            std::net::SocketAddr::V4(a) => {
+                let sin = &mut storage as *mut _ as *mut libc::sockaddr_in;
+                (*sin).sin_family = libc::AF_INET as libc::sa_family_t;
+                (*sin).sin_port = a.port().to_be();
+                (*sin).sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+                (storage, std::mem::size_of::<libc::sockaddr_in>() as _)
+            }
+            std::net::SocketAddr::V6(a) => {
+                let sin6 = &mut storage as *mut _ as *mut libc::sockaddr_in6;
+                (*sin6).sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                (*sin6).sin6_port = a.port().to_be();
+                (*sin6).sin6_addr.s6_addr = a.ip().octets();
+                (storage, std::mem::size_of::<libc::sockaddr_in6>() as _)
+            }
+        }
+    }
+}
+
+fn set_tcp_options(fd: i32, keepalive: i64) {
+    let one: libc::c_int = 1;
+    let optlen = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: setsockopt on our own descriptor with correctly sized integer options.
+    unsafe {
+        let onep = &one as *const _ as *const libc::c_void;
+        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, onep, optlen);
+        if keepalive > 0 {
+            let idle = keepalive as libc::c_int;
+            let intvl = ((keepalive / 3).max(1)) as libc::c_int;
+            let cnt: libc::c_int = 3;
+            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, onep, optlen);
+            let p = |v: &libc::c_int| v as *const _ as *const libc::c_void;
+            libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, p(&idle), optlen);
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_KEEPINTVL,
+                p(&intvl),
+                optlen,
+            );
+            libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, p(&cnt), optlen);
+        }
+    }
+}
+
+impl EventLoop {
+    /// Binds every configured address and the unix socket.
+    pub fn new(config: Config) -> Result<EventLoop, String> {
+        let poll = Poll::new().map_err(|e| format!("Failed creating the event loop: {e}"))?;
+        let mut listeners = Vec::new();
+        let mut srv = Server::new(config);
+        let port = srv.config.port;
+        if port != 0 {
+            for addr in srv.config.bind.clone() {
+                let (optional, a) = match addr.strip_prefix('-') {
+                    Some(a) => (true, a.to_string()),
+                    None => (false, addr.clone()),
+                };
+                match listen_tcp(&a, port, srv.config.tcp_backlog as i32) {
+                    Ok(l) => listeners.push(Listener::Tcp(TcpListener::from_std(l))),
+                    Err(e) => {
+                        let unsupported = matches!(
+                            e.raw_os_error(),
+                            Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL)
+                        );
+                        if optional && unsupported {
+                            continue;
+                        }
+                        return Err(format!(
+                            "Warning: Could not create server TCP listening socket {a}:{port}: {e}\nFailed listening on port {port} (tcp), aborting."
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(path) = srv.config.unixsocket.clone() {
+            let _ = std::fs::remove_file(&path);
+            let l = UnixListener::bind(&path)
+                .map_err(|e| format!("Failed opening Unix socket: {e}"))?;
+            let perm = srv.config.unixsocketperm;
+            if perm != 0 {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm));
+            }
+            listeners.push(Listener::Unix(l));
+        }
+        if listeners.is_empty() {
+            return Err("Configured to not listen anywhere, exiting.".into());
+        }
+        for (i, l) in listeners.iter_mut().enumerate() {
+            let r = match l {
+                Listener::Tcp(t) => poll.registry().register(t, Token(i), Interest::READABLE),
+                Listener::Unix(u) => poll.registry().register(u, Token(i), Interest::READABLE),
+            };
+            r.map_err(|e| format!("Failed registering a listener: {e}"))?;
+        }
+        srv.registry = Some(
+            poll.registry()
+                .try_clone()
+                .map_err(|e| format!("Failed cloning the poll registry: {e}"))?,
+        );
+        Ok(EventLoop {
+            poll,
+            listeners,
+            srv,
+        })
+    }
+
+    /// Serves until shutdown is requested.
+    pub fn run(&mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut next_cron = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now >= next_cron {
+                cron::server_cron(&mut self.srv);
+                let hz = self.srv.config.hz.clamp(1, 500) as u64;
+                next_cron = now + Duration::from_micros(1_000_000 / hz);
+            }
+            let sig = SHUTDOWN_SIGNAL.swap(0, Ordering::SeqCst);
+            if sig != 0 {
+                let name = if sig == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                log_warning!("Received {} scheduling shutdown...", name);
+                self.srv.shutdown_asap = true;
+            }
+            if self.srv.shutdown_asap {
+                return;
+            }
+            before_sleep(&mut self.srv);
+            let timeout = next_cron.saturating_duration_since(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log_warning!("poll failed: {}", e);
+                }
+                continue;
+            }
+            for ev in events.iter() {
+                let t = ev.token().0;
+                if t < FIRST_CLIENT {
+                    self.accept(t);
+                    continue;
+                }
+                let idx = t - FIRST_CLIENT;
+                if ev.is_writable() {
+                    write_client(&mut self.srv, idx);
+                }
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    read_client(&mut self.srv, idx);
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, li: usize) {
+        loop {
+            let accepted = match &self.listeners[li] {
+                Listener::Tcp(l) => l.accept().map(|(s, peer)| {
+                    let local = s.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
+                    let fd = s.as_raw_fd();
+                    (
+                        Sock::Tcp(s),
+                        fmt_addr(&peer),
+                        local,
+                        fd,
+                        peer.ip().is_loopback(),
+                    )
+                }),
+                Listener::Unix(l) => l.accept().map(|(s, _)| {
+                    let fd = s.as_raw_fd();
+                    let path = self.srv.config.unixsocket.clone().unwrap_or_default();
+                    (
+                        Sock::Unix(s),
+                        format!("{path}:0"),
+                        format!("{path}:0"),
+                        fd,
+                        true,
+                    )
+                }),
+            };
+            match accepted {
+                Ok((sock, addr, laddr, fd, local)) => self.new_client(sock, addr, laddr, fd, local),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log_warning!("Accepting client connection: {}", e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn new_client(&mut self, mut sock: Sock, addr: String, laddr: String, fd: i32, local: bool) {
+        let srv = &mut self.srv;
+        srv.stats.total_connections_received += 1;
+        if let Sock::Tcp(_) = sock {
+            set_tcp_options(fd, srv.config.tcp_keepalive);
+        }
+        if srv.clients.len() >= srv.config.maxclients as usize {
+            let _ = sock.write(b"-ERR max number of clients reached\r\n");
+            srv.stats.rejected_connections += 1;
+            return;
+        }
+        if srv.config.protected_mode && !local && srv.config.requirepass.is_none() {
+            let _ = sock.write(PROTECTED_MODE_ERROR.as_bytes());
+            srv.stats.rejected_connections += 1;
+            return;
+        }
+        let entry = srv.clients.vacant_entry();
+        let idx = entry.key();
+        let token = Token(idx + FIRST_CLIENT);
+        let reg = srv.registry.as_ref().expect("registry set at start-up");
+        let r = match &mut sock {
+            Sock::Tcp(s) => reg.register(s, token, Interest::READABLE),
+            Sock::Unix(s) => reg.register(s, token, Interest::READABLE),
+        };
+        if let Err(e) = r {
+            log_warning!("Error registering fd event for the new client: {}", e);
+            return;
+        }
+        let id = srv.next_client_id;
+        srv.next_client_id += 1;
+        let mut c = Client::new(id, idx, sock, addr, laddr, fd);
+        c.authenticated = srv.config.requirepass.is_none();
+        log_verbose!("Accepted {}", c.addr);
+        entry.insert(Some(Box::new(c)));
+    }
+}
+
+/// Redis prints IPv6 peers as `[::1]:port`... no: as `::1:port`? Redis uses `ip:port` with
+/// the bare IPv6 text (anetFormatAddr puts brackets around IPv6).
+fn fmt_addr(a: &std::net::SocketAddr) -> String {
+    match a {
+        std::net::SocketAddr::V4(v) => format!("{}:{}", v.ip(), v.port()),
+        std::net::SocketAddr::V6(v) => format!("[{}]:{}", v.ip(), v.port()),
+    }
+}
+
+/// The reply sent to remote clients in protected mode.
+const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Reads everything the socket has, then executes every complete command.
+fn read_client(srv: &mut Server, idx: usize) {
+    let Some(slot) = srv.clients.get_mut(idx) else {
+        return;
+    };
+    let Some(mut c) = slot.take() else {
+        return;
+    };
+    let mut closed = false;
+    loop {
+        if c.qbuf.capacity() - c.qbuf.len() < IOBUF_LEN {
+            c.qbuf.reserve(IOBUF_LEN);
+        }
+        let spare = c.qbuf.capacity() - c.qbuf.len();
+        // SAFETY: reading into the vector's spare capacity; set_len covers only what read wrote.
+        let n = unsafe {
+            let dst = c.qbuf.as_mut_ptr().add(c.qbuf.len());
+            libc::read(c.fd, dst as *mut libc::c_void, spare)
+        };
+        if n > 0 {
+            let n = n as usize;
+            // SAFETY: read initialised n bytes of spare capacity.
+            unsafe { c.qbuf.set_len(c.qbuf.len() + n) };
+            srv.stats.net_input_bytes += n as u64;
+            // A short read drained the socket: on Linux epoll (edge-triggered) any byte that
+            // arrives after this read raises a new event, so there is no need to spend a
+            // syscall on the EAGAIN that would follow.
+            if n < spare {
+                break;
+            }
+            continue;
+        }
+        if n == 0 {
+            log_verbose!("Client closed connection id={} addr={}", c.id, c.addr);
+            closed = true;
+            break;
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::WouldBlock => break,
+            io::ErrorKind::Interrupted => continue,
+            _ => {
+                log_verbose!("Reading from client: {}", err);
+                closed = true;
+                break;
+            }
+        }
+    }
+    srv.refresh_time();
+    c.last_interaction_ms = srv.cmd_time_ms;
+    let unconsumed = c.qbuf.len() - c.qpos;
+    if unconsumed > c.qbuf_peak {
+        c.qbuf_peak = unconsumed;
+    }
+    if !closed && unconsumed as u64 > srv.config.client_query_buffer_limit {
+        log_warning!(
+            "Closing client that reached max query buffer length: {} (qbuf initial bytes: {:?})",
+            c.info_line(srv.cmd_time_ms),
+            String::from_utf8_lossy(&c.qbuf[c.qpos..c.qpos + unconsumed.min(64)])
+        );
+        closed = true;
+    }
+    if !closed {
+        process_input(srv, &mut c);
+    }
+    let token = c.token;
+    if closed {
+        free_client(srv, c);
+        return;
+    }
+    if c.out.pending() > 0 {
+        srv.schedule_write(&mut c);
+    }
+    if c.close_asap {
+        srv.pending_close.push(token);
+    }
+    srv.clients[idx] = Some(c);
+}
+
+/// Parses and executes every complete command in the query buffer (processInputBuffer).
+pub fn process_input(srv: &mut Server, c: &mut Client) {
+    let qbuf = std::mem::take(&mut c.qbuf);
+    let mut argv = std::mem::take(&mut c.argv);
+    let mut pos = c.qpos;
+    let limits = Limits {
+        proto_max_bulk_len: srv.config.proto_max_bulk_len,
+        authenticated: c.authenticated,
+    };
+    while !c.close_after_reply && !c.close_asap && pos < qbuf.len() {
+        if srv.pause_until_ms > 0 && crate::commands::client_paused(srv) {
+            break;
+        }
+        match c.parser.parse(&qbuf, pos, &mut argv, &limits) {
+            Parse::Command { next } => {
+                let args = crate::commands::Args::new(&qbuf, &argv);
+                crate::commands::process_command(srv, c, &args);
+                pos = next;
+            }
+            Parse::Skip { next } => pos = next,
+            Parse::Incomplete { keep_from } => {
+                pos = keep_from;
+                break;
+            }
+            Parse::Error(msg) => {
+                // Raw bytes: Redis echoes the offending byte as is.
+                c.out.raw(b"-ERR ");
+                c.out.raw(msg.as_bytes());
+                c.out.raw(b"\r\n");
+                srv.stats.total_error_replies += 1;
+                *srv.stats.errors.entry("ERR".to_string()).or_insert(0) += 1;
+                log_verbose!(
+                    "Protocol error ({}) from client: {}",
+                    msg,
+                    c.info_line(srv.cmd_time_ms)
+                );
+                c.close_after_reply = true;
+                pos = qbuf.len();
+                break;
+            }
+        }
+    }
+    c.qbuf = qbuf;
+    c.argv = argv;
+    if pos >= c.qbuf.len() {
+        c.parser.shifted(pos);
+        c.qbuf.clear();
+        c.qpos = 0;
+    } else if pos >= COMPACT_AT {
+        c.qbuf.drain(..pos);
+        c.parser.shifted(pos);
+        c.qpos = 0;
+    } else {
+        c.qpos = pos;
+    }
+}
+
+/// Writes as much pending output as the socket takes. Returns false when the client must be
+/// closed (write error or a finished close-after-reply).
+fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
+    while c.out.pending() > 0 {
+        let r = c.sock.write(&c.out.buf[c.out.sent..]);
+        match r {
+            Ok(0) => return false,
+            Ok(n) => {
+                c.out.sent += n;
+                srv.stats.net_output_bytes += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log_verbose!("Error writing to client: {}", e);
+                return false;
+            }
+        }
+    }
+    let done = c.out.pending() == 0;
+    if done {
+        c.out.buf.clear();
+        c.out.sent = 0;
+        // Give back memory after a huge reply (KEYS *, LRANGE of a big list).
+        if c.out.buf.capacity() > 1024 * 1024 {
+            c.out.buf = Vec::new();
+        }
+        if c.close_after_reply {
+            return false;
+        }
+    } else if c.out.sent > 1024 * 1024 {
+        // Drop the written prefix so the buffer does not keep growing under a slow reader.
+        let sent = c.out.sent;
+        c.out.buf.drain(..sent);
+        c.out.sent = 0;
+    }
+    let want_writable = !done;
+    if want_writable != c.writable_registered {
+        let token = Token(c.token + FIRST_CLIENT);
+        let interest = if want_writable {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if let Some(reg) = srv.registry.as_ref() {
+            let r = match &mut c.sock {
+                Sock::Tcp(s) => reg.reregister(s, token, interest),
+                Sock::Unix(s) => reg.reregister(s, token, interest),
+            };
+            if r.is_err() {
+                return false;
+            }
+        }
+        c.writable_registered = want_writable;
+    }
+    true
+}
+
+/// Handles a WRITABLE event.
+fn write_client(srv: &mut Server, idx: usize) {
+    let Some(Some(mut c)) = srv.clients.get_mut(idx).map(|s| s.take()) else {
+        return;
+    };
+    if write_to_client(srv, &mut c) {
+        srv.clients[idx] = Some(c);
+    } else {
+        free_client(srv, c);
+    }
+}
+
+/// Unregisters and drops a client (freeClient).
+pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
+    if let Some(reg) = srv.registry.as_ref() {
+        let _ = match &mut c.sock {
+            Sock::Tcp(s) => reg.deregister(s),
+            Sock::Unix(s) => reg.deregister(s),
+        };
+    }
+    if c.monitor {
+        srv.monitors.retain(|&t| t != c.token);
+    }
+    if srv.clients.contains(c.token) {
+        srv.clients.remove(c.token);
+    }
+}
+
+/// Closes the client in slot `idx` now, wherever it is.
+pub fn close_client_now(srv: &mut Server, idx: usize) {
+    if let Some(Some(c)) = srv.clients.get_mut(idx).map(|s| s.take()) {
+        free_client(srv, c);
+    }
+}
+
+/// Work done before the loop sleeps (beforeSleep): the fast expire cycle, pending writes,
+/// pending closes.
+pub fn before_sleep(srv: &mut Server) {
+    crate::db::expire::active_expire_cycle(srv, crate::db::expire::CycleKind::Fast);
+    let pending = std::mem::take(&mut srv.pending_writes);
+    for idx in pending.iter().copied() {
+        let Some(Some(mut c)) = srv.clients.get_mut(idx).map(|s| s.take()) else {
+            continue;
+        };
+        c.pending_write = false;
+        if c.close_asap {
+            srv.clients[idx] = Some(c);
+            continue;
+        }
+        if write_to_client(srv, &mut c) {
+            srv.clients[idx] = Some(c);
+        } else {
+            free_client(srv, c);
+        }
+    }
+    let mut pending = pending;
+    pending.clear();
+    if srv.pending_writes.is_empty() {
+        srv.pending_writes = pending;
+    }
+    let closing = std::mem::take(&mut srv.pending_close);
+    for idx in closing {
+        if let Some(Some(c)) = srv.clients.get(idx) {
+            if c.close_asap {
+                close_client_now(srv, idx);
+            }
+        }
+    }
+}
+
+impl Server {
+    /// Refreshes the cached clocks after the poller wakes.
+    #[inline]
+    pub fn refresh_time(&mut self) {
+        self.cmd_time_ms = crate::util::mstime();
+    }
+}

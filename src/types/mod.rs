@@ -1,0 +1,3 @@
+//! The object model: one file per type, each owning its encodings and conversions.
+
+pub mod object;

@@ -1,0 +1,735 @@
+#!/usr/bin/env python3
+"""Compare ferrodis with the real redis-server (7.0.15): throughput, server CPU, and memory.
+
+`make bench` runs this script. It starts both servers side by side on free ports (no
+persistence), then for several rounds runs redis-benchmark against each, alternating which
+server goes first so that neither always gets the warmer machine. Around each run it reads the
+server's CPU time (utime + stime from /proc/<pid>/stat) to get server CPU microseconds per
+request, and takes requests/s from redis-benchmark's CSV. It reports medians over the rounds and
+the ratios ferrodis/redis, as a table and optionally as JSON (--json FILE).
+
+With --memory (or --only-memory) it also starts a fresh pair, loads a dataset (default: 1,000,000
+keys `key:N` -> `value:N`) into each through `redis-cli --pipe`, and reports VmRSS and INFO
+used_memory, bytes per key and ratios.
+
+What is benchmarked is pluggable: a *suite* is a function returning BenchCase objects (see
+SUITES) and a *dataset* is a function yielding RESP bytes (see DATASETS). Later work adds suites
+and datasets for lists, hashes, sets... by writing one function and registering it.
+
+During development the "ferrodis" side may be any server, e.g.
+    utils/bench.py --server redis-server --rounds 1
+compares redis with itself, which shows how noisy the machine is.
+
+Python 3 standard library only.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+# ------------------------------------------------------------------------------------------------
+# Minimal RESP client (PING, INFO, DBSIZE, FLUSHALL are all the script needs)
+# ------------------------------------------------------------------------------------------------
+
+
+def resp(*args) -> bytes:
+    """Encodes one command as a RESP multibulk; args may be str, bytes or int."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, int):
+            a = str(a).encode()
+        elif isinstance(a, str):
+            a = a.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class RespError(Exception):
+    """An error reply (-ERR ...) from the server."""
+
+
+class Client:
+    """A blocking RESP2 client, just enough to manage and inspect the servers."""
+
+    def __init__(self, port: int, timeout: float = 10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by server")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n: int) -> bytes:
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by server")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2 :]
+        return data
+
+    def read(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RespError(rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise ConnectionError("unexpected reply %r" % line[:80])
+
+    def call(self, *args):
+        self.sock.sendall(resp(*args))
+        reply = self.read()
+        if isinstance(reply, RespError):
+            raise reply
+        return reply
+
+
+# ------------------------------------------------------------------------------------------------
+# Server processes
+# ------------------------------------------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the server start retries if it gets taken)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server child process on a free port, in its own scratch directory, with its log."""
+
+    def __init__(self, label: str, binary: str, extra_args: List[str]):
+        self.label = label
+        self.binary = binary
+        self.dir = tempfile.mkdtemp(prefix="ferrodis-bench-%s-" % label)
+        self.log_path = os.path.join(self.dir, "server.log")
+        self.proc: Optional[subprocess.Popen] = None
+        self.port = 0
+        last_error = ""
+        for _ in range(5):
+            self.port = free_port()
+            args = [binary, "--port", str(self.port), "--save", "", "--appendonly", "no"]
+            args += extra_args
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    args, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                )
+            ok, last_error = self._wait_ready()
+            if ok:
+                return
+            self.stop()
+            if "already in use" not in last_error:
+                break
+        tail = self.log_tail()
+        self.cleanup()
+        raise RuntimeError(
+            "%s (%s) did not start: %s\n--- log ---\n%s"
+            % (label, binary, last_error, tail)
+        )
+
+    def _wait_ready(self) -> Tuple[bool, str]:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False, "exited with %s; %s" % (self.proc.returncode, self.log_tail())
+            try:
+                c = Client(self.port, timeout=2)
+            except OSError:
+                time.sleep(0.02)
+                continue
+            try:
+                try:
+                    c.call("PING")
+                except RespError as e:
+                    if str(e).startswith(("LOADING", "BUSY")):
+                        time.sleep(0.05)
+                        continue
+                try:
+                    info = c.call("INFO", "server")
+                    pid = parse_info(info).get("process_id")
+                except (RespError, ConnectionError, ValueError):
+                    pid = None
+                if pid is not None and int(pid) != self.proc.pid:
+                    return False, "port %d already in use by pid %s" % (self.port, pid)
+                time.sleep(0.05)
+                if self.proc.poll() is not None:
+                    return False, "exited after start (port already in use?)"
+                return True, ""
+            except (OSError, ConnectionError):
+                time.sleep(0.05)
+            finally:
+                c.close()
+        return False, "no answer to PING within 30 s"
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
+        except OSError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def cpu_us(self) -> float:
+        """User + system CPU time of the whole process (all threads), in microseconds."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            stat = f.read()
+        # The command name (field 2) may contain spaces; fields after it are space separated,
+        # starting with field 3 (state). utime and stime are fields 14 and 15.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks * 1e6 / CLK_TCK
+
+    def rss_bytes(self) -> int:
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS for pid %d" % self.proc.pid)
+
+    def info(self, section: str) -> Dict[str, str]:
+        """INFO fields, or {} when the server does not implement INFO (early ferrodis)."""
+        c = Client(self.port)
+        try:
+            return parse_info(c.call("INFO", section))
+        except (RespError, ConnectionError):
+            return {}
+        finally:
+            c.close()
+
+    def call(self, *args):
+        c = Client(self.port, timeout=120)
+        try:
+            return c.call(*args)
+        finally:
+            c.close()
+
+    def version(self) -> str:
+        try:
+            out = subprocess.run(
+                [self.binary, "--version"], capture_output=True, text=True, timeout=10
+            )
+            return (out.stdout or out.stderr).strip()
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return "unknown (%s)" % e
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def parse_info(text) -> Dict[str, str]:
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    if not isinstance(text, str):
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = v.strip()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Suites: what redis-benchmark runs
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BenchCase:
+    """One redis-benchmark invocation. `args` are appended to the common options: either
+    ['-t', 'set'] for a built-in test or a command line like ['HSET', 'h', '__rand_int__', 'v']
+    (redis-benchmark replaces __rand_int__ when -r is given). `name` labels the result."""
+
+    name: str
+    args: List[str]
+    # Extra redis-benchmark options for this case only (e.g. ['-r', '100000', '-d', '100']).
+    options: List[str] = field(default_factory=list)
+
+
+DEFAULT_TESTS = ["ping_inline", "ping_mbulk", "set", "get", "incr", "mset"]
+
+
+def suite_default(opts) -> List[BenchCase]:
+    """The issue's list: -t ping_inline,ping_mbulk,set,get,incr,mset (or --tests)."""
+    tests = opts.tests or DEFAULT_TESTS
+    return [BenchCase(name=t.upper(), args=["-t", t]) for t in tests]
+
+
+# Register new suites here: name -> function(opts) -> [BenchCase].
+SUITES: Dict[str, Callable] = {
+    "default": suite_default,
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# Datasets: what memory mode loads
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    """RESP commands to pipe into redis-cli --pipe, and how many keys they create."""
+
+    chunks: Iterable[bytes]
+    keys: int
+    description: str
+
+
+def dataset_strings(n: int) -> Dataset:
+    """n string keys `key:N` -> `value:N` (SET)."""
+
+    def gen() -> Iterator[bytes]:
+        batch = []
+        for i in range(n):
+            k = b"key:%d" % i
+            v = b"value:%d" % i
+            batch.append(
+                b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v)
+            )
+            if len(batch) == 10000:
+                yield b"".join(batch)
+                batch = []
+        if batch:
+            yield b"".join(batch)
+
+    return Dataset(gen(), n, "%d keys key:N -> value:N" % n)
+
+
+# Register new datasets here: name -> function(n) -> Dataset.
+DATASETS: Dict[str, Callable[[int], Dataset]] = {
+    "strings": dataset_strings,
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# Throughput
+# ------------------------------------------------------------------------------------------------
+
+
+def run_case(
+    opts, server: Server, case: BenchCase, pipeline: int, requests: int
+) -> Tuple[float, float]:
+    """Runs one redis-benchmark; returns (requests/s, server CPU µs per request)."""
+    cmd = [
+        opts.redis_benchmark,
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(server.port),
+        "-c",
+        str(opts.clients),
+        "-n",
+        str(requests),
+        "-P",
+        str(pipeline),
+        "--csv",
+        "-q",
+    ]
+    cmd += opts.benchmark_args + case.options + case.args
+    before = server.cpu_us()
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    after = server.cpu_us()
+    if out.returncode != 0 or not server.alive():
+        raise RuntimeError(
+            "%s failed on %s (exit %s, server %s):\n%s\n%s\n--- server log ---\n%s"
+            % (
+                " ".join(shlex.quote(c) for c in cmd),
+                server.label,
+                out.returncode,
+                "alive" if server.alive() else "DEAD",
+                out.stdout[-2000:],
+                out.stderr[-2000:],
+                server.log_tail(),
+            )
+        )
+    rows = [
+        line.split('","')
+        for line in out.stdout.splitlines()
+        if line.startswith('"') and not line.startswith('"test"')
+    ]
+    if len(rows) != 1:
+        raise RuntimeError(
+            "expected one CSV row from %s, got:\n%s\n(each case must run exactly one test, "
+            "e.g. ping_inline rather than ping, lrange_100 rather than lrange)"
+            % (" ".join(cmd), out.stdout)
+        )
+    rps = float(rows[0][1].strip('"'))
+    return rps, (after - before) / requests
+
+
+def median(xs: List[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    if a is None or b is None or b == 0 or a != a or b != b:
+        return None
+    return a / b
+
+
+def run_throughput(opts, servers: List[Server]) -> List[dict]:
+    cases = SUITES[opts.suite](opts)
+    results = []
+    # results[(config, case)] -> label -> {"rps": [...], "cpu": [...]}
+    samples: Dict[Tuple[int, int, str], Dict[str, Dict[str, List[float]]]] = {}
+    for rnd in range(opts.rounds):
+        order = servers if rnd % 2 == 0 else list(reversed(servers))
+        for pipeline, requests in opts.configs:
+            for case in cases:
+                key = (pipeline, requests, case.name)
+                for server in order:
+                    rps, cpu = run_case(opts, server, case, pipeline, requests)
+                    slot = samples.setdefault(key, {}).setdefault(
+                        server.label, {"rps": [], "cpu": []}
+                    )
+                    slot["rps"].append(rps)
+                    slot["cpu"].append(cpu)
+                    log(
+                        opts,
+                        "round %d/%d  -P %-3d %-16s %-9s %12.0f req/s %8.3f us/req"
+                        % (rnd + 1, opts.rounds, pipeline, case.name, server.label, rps, cpu),
+                    )
+    for pipeline, requests in opts.configs:
+        for case in cases:
+            per = samples[(pipeline, requests, case.name)]
+            entry = {
+                "test": case.name,
+                "pipeline": pipeline,
+                "clients": opts.clients,
+                "requests": requests,
+            }
+            for label in ("ferrodis", "redis"):
+                s = per[label]
+                entry[label] = {
+                    "rps": s["rps"],
+                    "cpu_us_per_req": s["cpu"],
+                    "rps_median": median(s["rps"]),
+                    "cpu_us_per_req_median": median(s["cpu"]),
+                }
+            entry["ratio_rps"] = ratio(
+                entry["ferrodis"]["rps_median"], entry["redis"]["rps_median"]
+            )
+            entry["ratio_cpu"] = ratio(
+                entry["ferrodis"]["cpu_us_per_req_median"],
+                entry["redis"]["cpu_us_per_req_median"],
+            )
+            results.append(entry)
+    return results
+
+
+def fmt_ratio(r: Optional[float]) -> str:
+    return "n/a" if r is None else "%.2f" % r
+
+
+def print_throughput(opts, results: List[dict]):
+    print()
+    print(
+        "Throughput: %d clients, %d round(s), medians; ratio = ferrodis/redis "
+        "(rps: higher is better, cpu: lower is better)" % (opts.clients, opts.rounds)
+    )
+    head = "%-16s %3s %9s %13s %13s %7s %11s %11s %7s" % (
+        "test",
+        "P",
+        "requests",
+        "ferrodis rps",
+        "redis rps",
+        "rps f/r",
+        "ferrodis us",
+        "redis us",
+        "cpu f/r",
+    )
+    print(head)
+    print("-" * len(head))
+    for e in results:
+        print(
+            "%-16s %3d %9d %13.0f %13.0f %7s %11.3f %11.3f %7s"
+            % (
+                e["test"][:16],
+                e["pipeline"],
+                e["requests"],
+                e["ferrodis"]["rps_median"],
+                e["redis"]["rps_median"],
+                fmt_ratio(e["ratio_rps"]),
+                e["ferrodis"]["cpu_us_per_req_median"],
+                e["redis"]["cpu_us_per_req_median"],
+                fmt_ratio(e["ratio_cpu"]),
+            )
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Memory
+# ------------------------------------------------------------------------------------------------
+
+
+def memory_snapshot(server: Server) -> dict:
+    used = server.info("memory").get("used_memory")
+    return {"rss": server.rss_bytes(), "used_memory": int(used) if used else None}
+
+
+def load_dataset(opts, server: Server, path: str, keys: int):
+    with open(path, "rb") as f:
+        out = subprocess.run(
+            [opts.redis_cli, "-h", "127.0.0.1", "-p", str(server.port), "--pipe"],
+            stdin=f,
+            capture_output=True,
+            text=True,
+        )
+    summary = out.stdout.strip().splitlines()[-1:] or [""]
+    if out.returncode != 0 or "errors: 0," not in summary[0]:
+        raise RuntimeError(
+            "loading into %s failed (exit %s):\n%s\n%s\n--- server log ---\n%s"
+            % (server.label, out.returncode, out.stdout[-2000:], out.stderr[-2000:],
+               server.log_tail())
+        )
+    dbsize = server.call("DBSIZE")
+    if dbsize != keys:
+        raise RuntimeError("%s has %s keys after loading, expected %d" % (server.label, dbsize, keys))
+
+
+def run_memory(opts, make_servers) -> List[dict]:
+    dataset = DATASETS[opts.dataset](opts.keys)
+    fd, path = tempfile.mkstemp(prefix="ferrodis-bench-dataset-", suffix=".resp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in dataset.chunks:
+                f.write(chunk)
+        servers = make_servers()
+        try:
+            entry = {"dataset": opts.dataset, "description": dataset.description,
+                     "keys": dataset.keys}
+            for server in servers:
+                before = memory_snapshot(server)
+                t0 = time.time()
+                load_dataset(opts, server, path, dataset.keys)
+                load_s = time.time() - t0
+                time.sleep(1)  # let allocator background work and lazy frees settle
+                after = memory_snapshot(server)
+                side = {"before": before, "after": after, "load_seconds": load_s}
+                side["rss_per_key"] = (after["rss"] - before["rss"]) / dataset.keys
+                if after["used_memory"] is not None and before["used_memory"] is not None:
+                    side["used_memory_per_key"] = (
+                        after["used_memory"] - before["used_memory"]
+                    ) / dataset.keys
+                else:
+                    side["used_memory_per_key"] = None
+                entry[server.label] = side
+                log(opts, "memory %-9s loaded in %.1f s" % (server.label, load_s))
+            f, r = entry["ferrodis"], entry["redis"]
+            entry["ratio_rss"] = ratio(f["after"]["rss"], r["after"]["rss"])
+            entry["ratio_used_memory"] = ratio(
+                f["after"]["used_memory"], r["after"]["used_memory"]
+            )
+            entry["ratio_rss_per_key"] = ratio(f["rss_per_key"], r["rss_per_key"])
+            entry["ratio_used_memory_per_key"] = ratio(
+                f["used_memory_per_key"], r["used_memory_per_key"]
+            )
+            return [entry]
+        finally:
+            for s in servers:
+                s.cleanup()
+    finally:
+        os.unlink(path)
+
+
+def mib(n: Optional[float]) -> str:
+    return "n/a" if n is None else "%.1f MiB" % (n / 1048576)
+
+
+def per_key(n: Optional[float]) -> str:
+    return "n/a" if n is None else "%.1f B" % n
+
+
+def print_memory(results: List[dict]):
+    for e in results:
+        print()
+        print("Memory: dataset %s (%s)" % (e["dataset"], e["description"]))
+        head = "%-22s %14s %14s %7s" % ("", "ferrodis", "redis", "f/r")
+        print(head)
+        print("-" * len(head))
+        f, r = e["ferrodis"], e["redis"]
+        rows = [
+            ("VmRSS", mib(f["after"]["rss"]), mib(r["after"]["rss"]), e["ratio_rss"]),
+            ("used_memory", mib(f["after"]["used_memory"]), mib(r["after"]["used_memory"]),
+             e["ratio_used_memory"]),
+            ("RSS bytes/key", per_key(f["rss_per_key"]), per_key(r["rss_per_key"]),
+             e["ratio_rss_per_key"]),
+            ("used_memory bytes/key", per_key(f["used_memory_per_key"]),
+             per_key(r["used_memory_per_key"]), e["ratio_used_memory_per_key"]),
+            ("load time", "%.1f s" % f["load_seconds"], "%.1f s" % r["load_seconds"],
+             ratio(f["load_seconds"], r["load_seconds"])),
+        ]
+        for name, a, b, q in rows:
+            print("%-22s %14s %14s %7s" % (name, a, b, fmt_ratio(q)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Main
+# ------------------------------------------------------------------------------------------------
+
+
+def log(opts, msg: str):
+    if not opts.quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def int_list(text: str) -> List[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated integers: %r" % text)
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError("expected positive integers: %r" % text)
+    return values
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        description="Benchmark ferrodis against redis-server (throughput, CPU/request, memory).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("server", nargs="?", default="target/release/ferrodis-server",
+                   help="the ferrodis binary (any Redis-compatible server works)")
+    p.add_argument("--redis-server", default="redis-server", help="the reference server")
+    p.add_argument("--redis-benchmark", default="redis-benchmark")
+    p.add_argument("--redis-cli", default="redis-cli")
+    p.add_argument("--suite", default="default", choices=sorted(SUITES),
+                   help="which list of benchmark cases to run")
+    p.add_argument("--tests", type=lambda s: [t for t in s.split(",") if t],
+                   help="redis-benchmark -t tests for the default suite "
+                        "(default: %s)" % ",".join(DEFAULT_TESTS))
+    p.add_argument("--pipeline", type=int_list, default=[16, 1],
+                   help="comma-separated -P values, each one a configuration")
+    p.add_argument("--requests", type=int_list, default=[2000000, 100000],
+                   help="-n per pipeline value (one value applies to all)")
+    p.add_argument("--clients", type=int, default=50, help="-c")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--benchmark-args", type=shlex.split, default=[],
+                   help="extra redis-benchmark options, e.g. '-r 100000 -d 64'")
+    p.add_argument("--server-args", type=shlex.split, default=[],
+                   help="extra config arguments for both servers")
+    p.add_argument("--memory", action="store_true", help="also run the memory comparison")
+    p.add_argument("--only-memory", action="store_true", help="run only the memory comparison")
+    p.add_argument("--dataset", default="strings", choices=sorted(DATASETS))
+    p.add_argument("--keys", type=int, default=1000000, help="dataset size for memory mode")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    opts = p.parse_args(argv)
+    if len(opts.requests) == 1:
+        opts.requests = opts.requests * len(opts.pipeline)
+    if len(opts.requests) != len(opts.pipeline):
+        p.error("--requests needs one value, or one per --pipeline value")
+    opts.configs = list(zip(opts.pipeline, opts.requests))
+    if opts.rounds < 1 or opts.clients < 1 or opts.keys < 1:
+        p.error("--rounds, --clients and --keys must be positive")
+    return opts
+
+
+def check_tools(opts):
+    missing = []
+    for tool in (opts.server, opts.redis_server, opts.redis_benchmark, opts.redis_cli):
+        if shutil.which(tool) is None:
+            missing.append(tool)
+    if missing:
+        sys.exit(
+            "missing: %s (build ferrodis with `make`; install Redis 7.0.15 with "
+            "`apt-get install redis-server redis-tools`)" % ", ".join(missing)
+        )
+
+
+def main(argv=None) -> int:
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    check_tools(opts)
+    # Turn SIGTERM into an exception so the servers are always killed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    def make_servers() -> List[Server]:
+        started = []
+        try:
+            started.append(Server("ferrodis", opts.server, opts.server_args))
+            started.append(Server("redis", opts.redis_server, opts.server_args))
+        except BaseException:
+            for s in started:
+                s.cleanup()
+            raise
+        return started
+
+    report = {
+        "meta": {
+            "ferrodis_binary": opts.server,
+            "redis_binary": opts.redis_server,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "host": socket.gethostname(),
+            "cpus": os.cpu_count(),
+            "rounds": opts.rounds,
+            "clients": opts.clients,
+            "suite": opts.suite,
+            "configs": [{"pipeline": p, "requests": n} for p, n in opts.configs],
+        }
+    }
+    try:
+        if not opts.only_memory:
+            servers = make_servers()
+            try:
+                report["meta"]["ferrodis_version"] = servers[0].version()
+                report["meta"]["redis_version"] = servers[1].version()
+                report["throughput"] = run_throughput(opts, servers)
+            finally:
+                for s in servers:
+                    s.cleanup()
+            print_throughput(opts, report["throughput"])
+        if opts.memory or opts.only_memory:
+            report["memory"] = run_memory(opts, make_servers)
+            print_memory(report["memory"])
+    except RuntimeError as e:
+        print("bench failed: %s" % e, file=sys.stderr)
+        return 1
+    if opts.json:
+        with open(opts.json, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+        log(opts, "wrote %s" % opts.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
