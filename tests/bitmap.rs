@@ -368,8 +368,7 @@ fn bitfield_ro() {
 
 #[test]
 fn bitmap_size_limit() {
-    let mut d = Diff::new();
-    d.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]);
+    let mut d = Diff::with_args(&["--proto-max-bulk-len", "1mb"]);
     d.run(
         r##"
         SETBIT k 8388608 1

@@ -323,7 +323,9 @@ fn append_strlen_setrange_getrange() {
         SETRANGE s 0 XY
         GET s
         SETRANGE s 1 ""
+        SETRANGE s 9223372036854775807 ""
         SETRANGE nokey2 3 ""
+        SETRANGE nokey2 9223372036854775807 ""
         EXISTS nokey2
         SETRANGE s -1 x
         SETRANGE s abc x
@@ -379,8 +381,7 @@ fn append_strlen_setrange_getrange() {
 
 #[test]
 fn string_length_limit() {
-    let mut d = Diff::new();
-    d.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]);
+    let mut d = Diff::with_args(&["--proto-max-bulk-len", "1mb"]);
     d.run(
         r##"
         SETRANGE k 1048575 x
@@ -580,8 +581,7 @@ fn lcs_all_options() {
 
 #[test]
 fn lcs_memory_limit() {
-    let mut d = Diff::new();
-    d.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]);
+    let mut d = Diff::with_args(&["--proto-max-bulk-len", "1mb"]);
     let a = "a".repeat(1000);
     let b = "b".repeat(1000);
     d.cmd(&["SET", "a", a.as_str()]);
@@ -589,6 +589,18 @@ fn lcs_memory_limit() {
     d.cmd(&["LCS", "a", "b"]);
     d.cmd(&["LCS", "a", "b", "LEN"]);
     d.cmd(&["SET", "b", "x"]);
+    d.cmd(&["LCS", "a", "b", "IDX"]);
+}
+
+#[test]
+fn lcs_default_memory_limit() {
+    // 12000 x 12000 cells of 4 bytes exceed the default 512 MB proto-max-bulk-len: refused
+    // before anything is allocated.
+    let mut d = Diff::new();
+    let a = "a".repeat(12_000);
+    d.cmd(&["SET", "a", a.as_str()]);
+    d.cmd(&["SET", "b", a.as_str()]);
+    d.cmd(&["LCS", "a", "b", "LEN"]);
     d.cmd(&["LCS", "a", "b", "IDX"]);
 }
 

@@ -7,7 +7,9 @@
 //! per split point, then the request bytes.
 #![no_main]
 
-use ferrodis::protocol::parser::{Argv, Limits, Parse, RequestParser, PROTO_INLINE_MAX_SIZE};
+use ferrodis::protocol::parser::{
+    Argv, Limits, Parse, RequestParser, DEFAULT_PROTO_MAX_BULK_LEN, PROTO_INLINE_MAX_SIZE,
+};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -33,7 +35,11 @@ fn run(chunks: &[&[u8]], limits: Limits, compact: bool) -> Vec<Ev> {
                     assert!(next > pos && next <= buf.len(), "next out of range");
                     assert!(!argv.is_empty(), "command without arguments");
                     for &(start, len) in &argv.ranges {
-                        let src_len = if argv.inline { argv.scratch.len() } else { buf.len() };
+                        let src_len = if argv.inline {
+                            argv.scratch.len()
+                        } else {
+                            buf.len()
+                        };
                         assert!(start + len <= src_len, "argument range out of bounds");
                         if !argv.inline {
                             assert!(start >= pos && start + len <= next, "range outside command");
@@ -90,7 +96,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let limits = Limits {
-        proto_max_bulk_len: if flags & 4 != 0 { 16 } else { 512 * 1024 * 1024 },
+        proto_max_bulk_len: if flags & 4 != 0 {
+            16
+        } else {
+            DEFAULT_PROTO_MAX_BULK_LEN
+        },
         authenticated: flags & 1 != 0,
     };
     let compact = flags & 2 != 0;
@@ -123,7 +133,11 @@ fuzz_target!(|data: &[u8]| {
     for ev in &whole {
         if let Ev::Cmd(args) = ev {
             let again = run(&[&encode(args)], Limits::default(), false);
-            assert_eq!(again, vec![Ev::Cmd(args.clone())], "re-encoded command differs");
+            assert_eq!(
+                again,
+                vec![Ev::Cmd(args.clone())],
+                "re-encoded command differs"
+            );
         }
     }
 });

@@ -1,10 +1,19 @@
-//! Connection commands: PING ECHO QUIT SELECT HELLO (the first of this group; CLIENT, AUTH,
-//! RESET and SWAPDB join them).
+//! Connection commands: PING ECHO QUIT SELECT SWAPDB HELLO AUTH RESET and the CLIENT family
+//! (networking.c's clientCommand, server.c's ping/echo/hello/reset, acl.c's AUTH, db.c's
+//! SELECT/SWAPDB).
+//!
+//! Authentication follows Redis 7.0 with only the `default` user: `requirepass` is its password,
+//! and when no password is set the user is "nopass", so any password for `default` is accepted.
+//!
+//! CLIENT LIST lines are formatted here (`client_info_string`) rather than by
+//! `Client::info_line`, because the running client's own line needs the command being executed
+//! (its query bytes, argv-mem and cmd= fields), which only the handler knows.
 
 use super::{Args, Handler};
-use crate::server::client::Client;
+use crate::server::client::{Client, ReplyMode};
 use crate::server::{Server, REDIS_VERSION};
 use crate::util::num::parse_i64;
+use std::fmt::Write as _;
 
 /// This module's commands.
 pub const HANDLERS: &[(&str, Handler)] = &[
@@ -12,8 +21,25 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("echo", echo_command),
     ("quit", quit_command),
     ("select", select_command),
+    ("swapdb", swapdb_command),
     ("hello", hello_command),
+    ("auth", auth_command),
+    ("reset", reset_command),
+    ("client|id", client_id_command),
+    ("client|setname", client_setname_command),
+    ("client|getname", client_getname_command),
+    ("client|list", client_list_command),
+    ("client|info", client_info_command),
+    ("client|kill", client_kill_command),
+    ("client|reply", client_reply_command),
+    ("client|no-evict", client_no_evict_command),
+    ("client|pause", client_pause_command),
+    ("client|unpause", client_unpause_command),
+    ("client|help", client_help_command),
 ];
+
+/// The WRONGPASS error every failed authentication gets (addAuthErrReply).
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 fn ping_command(_srv: &mut Server, c: &mut Client, args: &Args) {
     match args.len() {
@@ -29,17 +55,26 @@ fn echo_command(_srv: &mut Server, c: &mut Client, args: &Args) {
     c.out.bulk(args.get(1));
 }
 
+/// QUIT: +OK, then the connection closes once the reply is written. Redis 7.0 accepts any
+/// arguments and needs no authentication (the table marks it no-auth, arity -1).
 fn quit_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
     c.out.ok();
     c.close_after_reply = true;
 }
 
-/// Parses a database index the way SELECT/MOVE/SWAPDB/COPY do; replies on failure.
+/// Parses a database index the way SELECT/MOVE/COPY do (getIntFromObjectOrReply, then
+/// selectDb's range check); replies with Redis's error on failure.
 pub fn parse_db_index(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<usize> {
-    let Some(id) = parse_i64(arg).filter(|&i| i >= i32::MIN as i64 && i <= i32::MAX as i64) else {
+    let Some(id) = parse_i64(arg) else {
         c.out.err("ERR value is not an integer or out of range");
         return None;
     };
+    if id < i32::MIN as i64 || id > i32::MAX as i64 {
+        c.out.err(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        );
+        return None;
+    }
     if id < 0 || id as usize >= srv.dbs.len() {
         c.out.err("ERR DB index is out of range");
         return None;
@@ -54,6 +89,86 @@ fn select_command(srv: &mut Server, c: &mut Client, args: &Args) {
     }
 }
 
+/// SWAPDB a b: exchanges the contents of two databases. Clients keep their db index, so a
+/// client on db `a` sees `b`'s keys afterwards (dbSwapDatabases swaps dict, expires, avg_ttl
+/// and the expire cursor, not the db identity).
+fn swapdb_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    let parse = |arg: &[u8]| parse_i64(arg).filter(|&v| v >= i32::MIN as i64 && v <= i32::MAX as i64);
+    let Some(a) = parse(args.get(1)) else {
+        return c.out.err("ERR invalid first DB index");
+    };
+    let Some(b) = parse(args.get(2)) else {
+        return c.out.err("ERR invalid second DB index");
+    };
+    let n = srv.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return c.out.err("ERR DB index is out of range");
+    }
+    let (a, b) = (a as usize, b as usize);
+    if a != b {
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (left, right) = srv.dbs.split_at_mut(hi);
+        let (x, y) = (&mut left[lo], &mut right[0]);
+        std::mem::swap(&mut x.dict, &mut y.dict);
+        std::mem::swap(&mut x.expires, &mut y.expires);
+        std::mem::swap(&mut x.avg_ttl, &mut y.avg_ttl);
+        std::mem::swap(&mut x.expires_cursor, &mut y.expires_cursor);
+    }
+    srv.dirty += 1;
+    c.out.ok();
+}
+
+/// Byte comparison whose time does not depend on where the inputs differ, so a client cannot
+/// guess the password byte by byte from response times (Redis compares SHA-256 digests for the
+/// same reason).
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() != b.len()) as u8;
+    let n = a.len().max(b.len());
+    for i in 0..n {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
+/// True when `user`/`pass` authenticate the default user: the only user is "default", whose
+/// password is `requirepass`; with no password set it is "nopass" and accepts anything.
+pub fn check_password(srv: &Server, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match srv.config.requirepass.as_deref() {
+        None => true,
+        Some(p) => ct_eq(p, pass),
+    }
+}
+
+/// Client names may not contain spaces, newlines or other special characters (bytes outside
+/// '!'..='~', which also rejects every non-ASCII byte as Redis's signed-char check does).
+pub fn validate_client_name(name: &[u8]) -> Result<(), &'static str> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err("ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    Ok(())
+}
+
+/// Sets (or with an empty name, clears) the connection name; replies on an invalid name.
+fn set_client_name(c: &mut Client, name: &[u8]) -> bool {
+    if let Err(e) = validate_client_name(name) {
+        c.out.err(e);
+        return false;
+    }
+    c.name = if name.is_empty() {
+        None
+    } else {
+        Some(name.to_vec())
+    };
+    true
+}
+
+/// HELLO [protover [AUTH user pass] [SETNAME name]]: switches protocol and answers the server
+/// description map. Options are checked before anything changes; AUTH happens before SETNAME.
 fn hello_command(srv: &mut Server, c: &mut Client, args: &Args) {
     let mut ver = 0;
     let mut i = 1;
@@ -90,24 +205,17 @@ fn hello_command(srv: &mut Server, c: &mut Client, args: &Args) {
     }
     if let Some((user, pass)) = auth {
         if !check_password(srv, user, pass) {
-            return c
-                .out
-                .err("WRONGPASS invalid username-password pair or user is disabled.");
+            return c.out.err(WRONGPASS);
         }
         c.authenticated = true;
     }
     if !c.authenticated {
-        return c.out.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return c.out.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(name) = setname {
-        if let Err(e) = validate_client_name(name) {
-            return c.out.err(e);
+        if !set_client_name(c, name) {
+            return;
         }
-        c.name = if name.is_empty() {
-            None
-        } else {
-            Some(name.to_vec())
-        };
     }
     if ver != 0 {
         c.out.resp3 = ver == 3;
@@ -129,21 +237,547 @@ fn hello_command(srv: &mut Server, c: &mut Client, args: &Args) {
     c.out.array(0);
 }
 
-/// True when `user`/`pass` match the default user's password (requirepass).
-pub fn check_password(srv: &Server, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
+/// AUTH [username] password. The one-argument form is an error when no password is configured
+/// (Redis keeps that pre-ACL behaviour to flag misconfigured clients). A failed AUTH leaves an
+/// already authenticated connection authenticated, as in Redis.
+fn auth_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    if args.len() > 3 {
+        return c.out.err("ERR syntax error");
     }
-    match srv.config.requirepass.as_deref() {
-        None => true,
-        Some(p) => p == pass,
+    let (user, pass): (&[u8], &[u8]) = if args.len() == 2 {
+        if srv.config.requirepass.is_none() {
+            return c.out.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+        }
+        (b"default", args.get(1))
+    } else {
+        (args.get(1), args.get(2))
+    };
+    if check_password(srv, user, pass) {
+        c.authenticated = true;
+        c.out.ok();
+    } else {
+        c.out.err(WRONGPASS);
     }
 }
 
-/// Client names may not contain spaces, newlines or other special characters.
-pub fn validate_client_name(name: &[u8]) -> Result<(), &'static str> {
-    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err("ERR Client names cannot contain spaces, newlines or special characters.");
+/// Returns a connection to the state of a new one (clearClientConnectionState): leaves MONITOR,
+/// db 0, RESP2, default user (unauthenticated again when a password is set), no name, replies
+/// on, no-evict off. Transactions, subscriptions and tracking join this list when they exist.
+pub fn reset_connection_state(srv: &mut Server, c: &mut Client) {
+    if c.monitor {
+        c.monitor = false;
+        let token = c.token;
+        srv.monitors.retain(|&t| t != token);
     }
-    Ok(())
+    c.db = 0;
+    c.out.resp3 = false;
+    c.authenticated = srv.config.requirepass.is_none();
+    c.name = None;
+    c.no_evict = false;
+    // Redis clears REPLY_OFF and REPLY_SKIP_NEXT but not REPLY_SKIP: a RESET whose own reply
+    // is being skipped stays silent.
+    if c.reply_mode != ReplyMode::Skip {
+        c.reply_mode = ReplyMode::On;
+    }
+}
+
+fn reset_command(srv: &mut Server, c: &mut Client, _args: &Args) {
+    reset_connection_state(srv, c);
+    c.out.simple("RESET");
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLIENT
+
+/// The classes CLIENT LIST TYPE and CLIENT KILL TYPE filter on (getClientType).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ClientType {
+    /// Ordinary connections (MONITOR clients included, as Redis reports them).
+    Normal,
+    /// Our connection to a master (replication).
+    Master,
+    /// A replica's connection to us.
+    Replica,
+    /// A connection in Pub/Sub mode.
+    PubSub,
+}
+
+/// Parses a client type name as getClientTypeByName ("slave" is an alias of "replica").
+pub fn client_type_by_name(name: &[u8]) -> Option<ClientType> {
+    let n = name.to_ascii_lowercase();
+    Some(match &n[..] {
+        b"normal" => ClientType::Normal,
+        b"slave" | b"replica" => ClientType::Replica,
+        b"pubsub" => ClientType::PubSub,
+        b"master" => ClientType::Master,
+        _ => return None,
+    })
+}
+
+/// The class of a connection. Replication and Pub/Sub do not exist yet, so every client is
+/// normal; when Pub/Sub lands this must answer PubSub for subscribed clients.
+pub fn client_type(_c: &Client) -> ClientType {
+    ClientType::Normal
+}
+
+/// Length of the RESP multibulk request that carried `args`: what Redis's query buffer holds
+/// while the command runs (CLIENT LIST qbuf= of the running client).
+fn request_len(args: &Args) -> usize {
+    let digits = |n: usize| n.to_string().len();
+    let mut n = 1 + digits(args.len()) + 2;
+    for a in args.iter_from(0) {
+        n += 1 + digits(a.len()) + 2 + a.len() + 2;
+    }
+    n
+}
+
+/// The running command, for the current client's CLIENT LIST line.
+pub struct Running<'a> {
+    /// Its arguments (for qbuf= and argv-mem=).
+    pub args: &'a Args<'a>,
+    /// Its full name (cmd=), e.g. "client|list".
+    pub name: &'a str,
+}
+
+/// One CLIENT LIST / CLIENT INFO line (catClientInfoString), without the newline. `running` is
+/// given for the client whose command is executing: Redis still holds that command in the query
+/// buffer and argv, and already shows it as cmd=.
+pub fn client_info_string(cl: &Client, now_ms: i64, running: Option<&Running>) -> String {
+    let mut flags = String::new();
+    if cl.monitor {
+        flags.push('O');
+    }
+    if cl.close_after_reply {
+        flags.push('c');
+    }
+    if cl.close_asap {
+        flags.push('A');
+    }
+    if cl.is_unix {
+        flags.push('U');
+    }
+    if cl.no_evict {
+        flags.push('e');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let (qbuf, qbuf_free, argv_mem, cmd) = match running {
+        Some(r) => {
+            let argv_mem: usize = r.args.iter_from(0).map(|a| a.len()).sum();
+            (request_len(r.args), 0, argv_mem, r.name)
+        }
+        None => {
+            let used = cl.qbuf.len() - cl.qpos.min(cl.qbuf.len());
+            (used, cl.qbuf.capacity() - cl.qbuf.len(), 0, cl.last_cmd)
+        }
+    };
+    let events = if cl.writable_registered { "rw" } else { "r" };
+    let mut s = String::with_capacity(300);
+    let _ = write!(
+        s,
+        "id={} addr={} laddr={} fd={} name=",
+        cl.id, cl.addr, cl.laddr, cl.fd
+    );
+    if let Some(n) = cl.name.as_deref() {
+        s.push_str(&String::from_utf8_lossy(n));
+    }
+    let _ = write!(
+        s,
+        " age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} \
+         argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events={} cmd={} \
+         user=default redir=-1 resp={}",
+        (now_ms - cl.ctime_ms).max(0) / 1000,
+        (now_ms - cl.last_interaction_ms).max(0) / 1000,
+        flags,
+        cl.db,
+        qbuf,
+        qbuf_free,
+        argv_mem,
+        cl.out.buf.capacity(),
+        cl.out.buf.len(),
+        cl.out.pending(),
+        cl.mem_usage(),
+        events,
+        cmd,
+        cl.resp()
+    );
+    s
+}
+
+/// Every live client, the running one included, in connection order (Redis's clients list is
+/// appended on accept, so it is ordered by id). Clients already being killed are left out:
+/// Redis frees a killed client at once, so it never shows up again.
+fn all_clients<'a>(srv: &'a Server, c: &'a Client) -> Vec<&'a Client> {
+    let mut v: Vec<&Client> = srv
+        .clients
+        .iter()
+        .filter_map(|(_, s)| s.as_deref())
+        .filter(|x| !x.close_asap)
+        .collect();
+    v.push(c);
+    v.sort_by_key(|x| x.id);
+    v
+}
+
+fn client_id_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
+    c.out.int(c.id as i64);
+}
+
+fn client_setname_command(_srv: &mut Server, c: &mut Client, args: &Args) {
+    if set_client_name(c, args.get(2)) {
+        c.out.ok();
+    }
+}
+
+fn client_getname_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
+    match c.name.take() {
+        Some(n) => {
+            c.out.bulk(&n);
+            c.name = Some(n);
+        }
+        None => c.out.null(),
+    }
+}
+
+/// CLIENT LIST [TYPE type | ID id [id ...]].
+fn client_list_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    let now = srv.cmd_time_ms;
+    let running = Running {
+        args,
+        name: "client|list",
+    };
+    let mut out = String::new();
+    if args.len() == 4 && args.is(2, "type") {
+        let Some(t) = client_type_by_name(args.get(3)) else {
+            let name = String::from_utf8_lossy(args.get(3)).into_owned();
+            return c.out.err(&format!("ERR Unknown client type '{name}'"));
+        };
+        for cl in all_clients(srv, c) {
+            if client_type(cl) == t {
+                let cur = (cl.id == c.id).then_some(&running);
+                out.push_str(&client_info_string(cl, now, cur));
+                out.push('\n');
+            }
+        }
+    } else if args.len() > 3 && args.is(2, "id") {
+        let mut ids = Vec::with_capacity(args.len() - 3);
+        for a in args.iter_from(3) {
+            match parse_i64(a) {
+                Some(id) => ids.push(id),
+                None => return c.out.err("ERR Invalid client ID"),
+            }
+        }
+        let all = all_clients(srv, c);
+        for id in ids {
+            if let Some(cl) = all.iter().find(|x| x.id as i64 == id) {
+                let cur = (cl.id == c.id).then_some(&running);
+                out.push_str(&client_info_string(cl, now, cur));
+                out.push('\n');
+            }
+        }
+    } else if args.len() != 2 {
+        return c.out.err("ERR syntax error");
+    } else {
+        for cl in all_clients(srv, c) {
+            let cur = (cl.id == c.id).then_some(&running);
+            out.push_str(&client_info_string(cl, now, cur));
+            out.push('\n');
+        }
+    }
+    c.out.verbatim(out.as_bytes(), "txt");
+}
+
+fn client_info_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    let running = Running {
+        args,
+        name: "client|info",
+    };
+    let mut line = client_info_string(c, srv.cmd_time_ms, Some(&running));
+    line.push('\n');
+    c.out.verbatim(line.as_bytes(), "txt");
+}
+
+/// The filters of CLIENT KILL's new form; every given filter must match.
+#[derive(Default)]
+struct KillFilter<'a> {
+    addr: Option<&'a [u8]>,
+    laddr: Option<&'a [u8]>,
+    ctype: Option<ClientType>,
+    id: Option<u64>,
+    skipme: bool,
+}
+
+impl KillFilter<'_> {
+    fn matches(&self, cl: &Client) -> bool {
+        self.addr.is_none_or(|a| a == cl.addr.as_bytes())
+            && self.laddr.is_none_or(|a| a == cl.laddr.as_bytes())
+            && self.ctype.is_none_or(|t| client_type(cl) == t)
+            && self.id.is_none_or(|id| cl.id == id)
+    }
+}
+
+/// CLIENT KILL ip:port (old form: +OK or "No such client", may kill the caller) or
+/// CLIENT KILL <filter> <value> ... (new form: the number killed; SKIPME yes by default).
+/// Other clients are closed before the loop sleeps; the caller after its reply is written.
+fn client_kill_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    let mut f = KillFilter {
+        skipme: true,
+        ..Default::default()
+    };
+    let old_form = args.len() == 3;
+    if old_form {
+        f.addr = Some(args.get(2));
+        f.skipme = false;
+    } else {
+        let mut i = 2;
+        while i < args.len() {
+            if i + 1 >= args.len() {
+                return c.out.err("ERR syntax error");
+            }
+            let val = args.get(i + 1);
+            if args.is(i, "id") {
+                match parse_i64(val) {
+                    Some(id) if id >= 1 => f.id = Some(id as u64),
+                    _ => return c.out.err("ERR client-id should be greater than 0"),
+                }
+            } else if args.is(i, "type") {
+                match client_type_by_name(val) {
+                    Some(t) => f.ctype = Some(t),
+                    None => {
+                        let name = String::from_utf8_lossy(val).into_owned();
+                        return c.out.err(&format!("ERR Unknown client type '{name}'"));
+                    }
+                }
+            } else if args.is(i, "addr") {
+                f.addr = Some(val);
+            } else if args.is(i, "laddr") {
+                f.laddr = Some(val);
+            } else if args.is(i, "user") {
+                // Only the default user exists, and every connection is authenticated as it.
+                if val != b"default" {
+                    let name = String::from_utf8_lossy(val).into_owned();
+                    return c.out.err(&format!("ERR No such user '{name}'"));
+                }
+            } else if args.is(i, "skipme") {
+                if val.eq_ignore_ascii_case(b"yes") {
+                    f.skipme = true;
+                } else if val.eq_ignore_ascii_case(b"no") {
+                    f.skipme = false;
+                } else {
+                    return c.out.err("ERR syntax error");
+                }
+            } else {
+                return c.out.err("ERR syntax error");
+            }
+            i += 2;
+        }
+    }
+    let mut killed = 0i64;
+    let mut victims = Vec::new();
+    for (_, slot) in srv.clients.iter_mut() {
+        if let Some(cl) = slot.as_deref_mut() {
+            if !cl.close_asap && f.matches(cl) {
+                cl.close_asap = true;
+                victims.push(cl.token);
+                killed += 1;
+            }
+        }
+    }
+    srv.pending_close.extend(victims);
+    let kill_self = !f.skipme && f.matches(c);
+    if kill_self {
+        killed += 1;
+    }
+    if old_form {
+        if killed == 0 {
+            c.out.err("ERR No such client");
+        } else {
+            c.out.ok();
+        }
+    } else {
+        c.out.int(killed);
+    }
+    if kill_self {
+        c.close_after_reply = true;
+    }
+}
+
+/// CLIENT REPLY ON|OFF|SKIP. Dispatch discards output according to `reply_mode`; SKIP arms
+/// SkipNext, which dispatch turns into Skip for the next command. SKIP while OFF does nothing.
+fn client_reply_command(_srv: &mut Server, c: &mut Client, args: &Args) {
+    if args.is(2, "on") {
+        c.reply_mode = ReplyMode::On;
+        c.out.ok();
+    } else if args.is(2, "off") {
+        c.reply_mode = ReplyMode::Off;
+    } else if args.is(2, "skip") {
+        if c.reply_mode != ReplyMode::Off {
+            c.reply_mode = ReplyMode::SkipNext;
+        }
+    } else {
+        c.out.err("ERR syntax error");
+    }
+}
+
+fn client_no_evict_command(_srv: &mut Server, c: &mut Client, args: &Args) {
+    if args.is(2, "on") {
+        c.no_evict = true;
+        c.out.ok();
+    } else if args.is(2, "off") {
+        c.no_evict = false;
+        c.out.ok();
+    } else {
+        c.out.err("ERR syntax error");
+    }
+}
+
+/// The error for a subcommand used with the wrong number of arguments when the table's arity
+/// lets it through (addReplySubcommandSyntaxError).
+pub fn subcommand_syntax_error(c: &mut Client, args: &Args) {
+    let sub = String::from_utf8_lossy(args.get(1));
+    let sub: String = sub.chars().take(128).collect();
+    let cmd = String::from_utf8_lossy(args.get(0)).to_ascii_uppercase();
+    c.out.err(&format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP."
+    ));
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]. A pause already in force keeps the later end time and
+/// takes the new mode (what Redis 7.0 does for repeated CLIENT PAUSE). Like Redis 7.0, the
+/// end time is `now + timeout` with wrapping arithmetic, so an absurd timeout ends the pause.
+fn client_pause_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    if args.len() > 4 {
+        return subcommand_syntax_error(c, args);
+    }
+    let mut write_only = false;
+    if args.len() == 4 {
+        if args.is(3, "write") {
+            write_only = true;
+        } else if !args.is(3, "all") {
+            return c.out.err("ERR CLIENT PAUSE mode must be WRITE or ALL");
+        }
+    }
+    let Some(ms) = parse_i64(args.get(2)) else {
+        return c.out.err("ERR timeout is not an integer or out of range");
+    };
+    if ms < 0 {
+        return c.out.err("ERR timeout is negative");
+    }
+    let now = crate::util::mstime();
+    let end = if ms > 0 { ms.wrapping_add(now) } else { 0 };
+    let active = srv.pause_until_ms != 0 && now < srv.pause_until_ms;
+    if active {
+        srv.pause_until_ms = srv.pause_until_ms.max(end);
+    } else {
+        srv.pause_until_ms = end;
+    }
+    srv.pause_write_only = write_only;
+    c.out.ok();
+}
+
+fn client_unpause_command(srv: &mut Server, c: &mut Client, _args: &Args) {
+    srv.pause_until_ms = 0;
+    srv.pause_write_only = false;
+    c.out.ok();
+}
+
+/// Sends a HELP reply as addReplyHelp: the title, the lines, then HELP itself.
+pub fn reply_help(c: &mut Client, name: &str, lines: &[&str]) {
+    c.out.array(lines.len() + 3);
+    c.out.simple(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        c.out.simple(l);
+    }
+    c.out.simple("HELP");
+    c.out.simple("    Prints this help.");
+}
+
+fn client_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
+    reply_help(
+        c,
+        "CLIENT",
+        &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+        ],
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(ct_eq(b"secret", b"secret"));
+        assert!(!ct_eq(b"secret", b"secreT"));
+        assert!(!ct_eq(b"secret", b"secret1"));
+        assert!(!ct_eq(b"", b"x"));
+        assert!(ct_eq(b"", b""));
+    }
+
+    #[test]
+    fn client_names() {
+        assert!(validate_client_name(b"abc-1").is_ok());
+        assert!(validate_client_name(b"").is_ok());
+        assert!(validate_client_name(b"a b").is_err());
+        assert!(validate_client_name(b"a\n").is_err());
+        assert!(validate_client_name("é".as_bytes()).is_err());
+    }
+
+    #[test]
+    fn type_names() {
+        assert_eq!(client_type_by_name(b"SLAVE"), Some(ClientType::Replica));
+        assert_eq!(client_type_by_name(b"replica"), Some(ClientType::Replica));
+        assert_eq!(client_type_by_name(b"Normal"), Some(ClientType::Normal));
+        assert_eq!(client_type_by_name(b"pubsub"), Some(ClientType::PubSub));
+        assert_eq!(client_type_by_name(b"master"), Some(ClientType::Master));
+        assert_eq!(client_type_by_name(b"x"), None);
+    }
 }

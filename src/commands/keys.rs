@@ -118,17 +118,19 @@ pub fn read_notouch<T>(
     found
 }
 
-/// getIntFromObjectOrReply: a strict integer that fits a C int.
-fn parse_c_int(s: &[u8]) -> Option<i32> {
-    parse_i64(s).and_then(|v| i32::try_from(v).ok())
-}
-
-/// A database index given by the client, checked as selectDb does. Replies the error itself.
+/// A database index given by the client, parsed as getIntFromObjectOrReply (a strict integer,
+/// then the C int range with its own message) and checked as selectDb does. Replies the error
+/// itself.
 fn parse_db_index(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<usize> {
-    let Some(id) = parse_c_int(arg) else {
+    let Some(id) = parse_i64(arg) else {
         c.out.err(ERR_NOT_INT);
         return None;
     };
+    if id < i64::from(i32::MIN) || id > i64::from(i32::MAX) {
+        c.out
+            .err("ERR value is out of range, value must between -2147483648 and 2147483647");
+        return None;
+    }
     if id < 0 || id as usize >= srv.dbs.len() {
         c.out.err(ERR_DB_RANGE);
         return None;
@@ -756,7 +758,7 @@ fn expire_generic(
             .err(&format!("ERR invalid expire time in '{name}' command"))
     };
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             invalid(c);
             return;
         }

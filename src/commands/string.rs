@@ -427,7 +427,7 @@ pub fn mget_command(srv: &mut Server, c: &mut Client, args: &Args) {
 
 /// msetGenericCommand: MSET and MSETNX.
 fn mset_generic(srv: &mut Server, c: &mut Client, args: &Args, nx: bool) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         let name = if nx { "msetnx" } else { "mset" };
         c.out.err(&format!(
             "ERR wrong number of arguments for '{name}' command"

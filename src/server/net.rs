@@ -62,6 +62,7 @@ pub fn run(config: Config) -> i32 {
         }
     };
     crate::util::clock::init();
+    el.srv.stats.startup_memory = super::alloc::used_memory() as u64;
     log_notice!("Server initialized");
     log_notice!("Ready to accept connections tcp");
     el.run();

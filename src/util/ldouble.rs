@@ -79,8 +79,18 @@ impl LongDouble {
         unsafe { ferrodis_ld_to_f64(self.bytes.as_ptr()) }
     }
 
+    /// False for NaN and the infinities: INCRBYFLOAT refuses to store those.
+    pub fn is_finite(self) -> bool {
+        // SAFETY: reads 16 bytes.
+        unsafe { ferrodis_ld_is_finite(self.bytes.as_ptr()) != 0 }
+    }
+}
+
+impl std::ops::Add for LongDouble {
+    type Output = LongDouble;
+
     /// `self + other` in C long double arithmetic (may be infinite).
-    pub fn add(self, other: LongDouble) -> LongDouble {
+    fn add(self, other: LongDouble) -> LongDouble {
         let mut r = LongDouble::ZEROED;
         // SAFETY: two valid inputs, one 16-byte output.
         unsafe {
@@ -91,12 +101,6 @@ impl LongDouble {
             )
         };
         r
-    }
-
-    /// False for NaN and the infinities: INCRBYFLOAT refuses to store those.
-    pub fn is_finite(self) -> bool {
-        // SAFETY: reads 16 bytes.
-        unsafe { ferrodis_ld_is_finite(self.bytes.as_ptr()) != 0 }
     }
 }
 
@@ -165,7 +169,7 @@ impl IncrFloatError {
 /// `incr`, checked and printed in human form. Shared with HINCRBYFLOAT.
 pub fn incr_by_float(current: LongDouble, incr: &[u8]) -> Result<Vec<u8>, IncrFloatError> {
     let incr = parse_long_double(incr).ok_or(IncrFloatError::NotAFloat)?;
-    let sum = current.add(incr);
+    let sum = current + incr;
     if !sum.is_finite() {
         return Err(IncrFloatError::NanOrInfinity);
     }
