@@ -70,9 +70,8 @@ pub fn parse_db_index(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<usize>
         return None;
     };
     if id < i32::MIN as i64 || id > i32::MAX as i64 {
-        c.out.err(
-            "ERR value is out of range, value must between -2147483648 and 2147483647",
-        );
+        c.out
+            .err("ERR value is out of range, value must between -2147483648 and 2147483647");
         return None;
     }
     if id < 0 || id as usize >= srv.dbs.len() {
@@ -93,7 +92,8 @@ fn select_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// client on db `a` sees `b`'s keys afterwards (dbSwapDatabases swaps dict, expires, avg_ttl
 /// and the expire cursor, not the db identity).
 fn swapdb_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    let parse = |arg: &[u8]| parse_i64(arg).filter(|&v| v >= i32::MIN as i64 && v <= i32::MAX as i64);
+    let parse =
+        |arg: &[u8]| parse_i64(arg).filter(|&v| v >= i32::MIN as i64 && v <= i32::MAX as i64);
     let Some(a) = parse(args.get(1)) else {
         return c.out.err("ERR invalid first DB index");
     };

@@ -163,31 +163,6 @@ pub fn command_keys(m: &CommandMeta, args: &Args, from: usize) -> Option<Vec<usi
     Some(keys)
 }
 
-/// SORT's keys (sortGetKeys): the sorted key plus the last STORE destination, skipping the
-/// arguments of LIMIT, GET and BY.
-fn sort_keys(args: &Args, from: usize) -> Option<Vec<usize>> {
-    let mut keys = vec![from + 1];
-    let mut store = None;
-    let mut i = from + 2;
-    while i < args.len() {
-        let skip = if args.is(i, "limit") {
-            2
-        } else if args.is(i, "get") || args.is(i, "by") {
-            1
-        } else if args.is(i, "store") {
-            if i + 1 < args.len() {
-                store = Some(i + 1);
-            }
-            1
-        } else {
-            0
-        };
-        i += 1 + skip;
-    }
-    keys.extend(store);
-    Some(keys)
-}
-
 fn command_getkeys_command(srv: &mut Server, c: &mut Client, args: &Args) {
     let Some(m) = find(srv, args.get(2)) else {
         return c.out.err("ERR Invalid command specified");
@@ -198,7 +173,7 @@ fn command_getkeys_command(srv: &mut Server, c: &mut Client, args: &Args) {
             .err("ERR Invalid number of arguments specified for command");
     }
     let keys = if m.name == "sort" || m.name == "sort_ro" {
-        sort_keys(args, 2)
+        super::sort::sort_keys(args, 2)
     } else {
         command_keys(m, args, 2)
     };
@@ -224,7 +199,7 @@ pub fn reply_help(c: &mut Client, name: &str, lines: &[&str]) {
         c.out.simple(l);
     }
     c.out.simple("HELP");
-    c.out.simple("    Print this help.");
+    c.out.simple("    Prints this help.");
 }
 
 fn command_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {

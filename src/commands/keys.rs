@@ -641,8 +641,7 @@ pub fn object_freq_command(srv: &mut Server, c: &mut Client, args: &Args) {
         return;
     }
     let now_secs = srv.cmd_time_ms / 1000;
-    // TODO(config): srv.config.lfu_decay_time once config.rs has it; 1 is its default.
-    let decay: i64 = 1;
+    let decay = srv.config.lfu_decay_time;
     c.out.int(lfu_counter(lru, now_secs, decay));
 }
 

@@ -112,7 +112,7 @@ pub fn active_expire_cycle(srv: &mut Server, kind: CycleKind) {
             let mut ttl_samples: i64 = 0;
             let sampled = batch.len();
             for (k, when) in batch.drain(..) {
-                if when <= now {
+                if when < now {
                     srv.delete_expired(dbi, k.as_bytes());
                     expired += 1;
                 } else {

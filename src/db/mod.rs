@@ -6,7 +6,7 @@
 
 pub mod expire;
 
-use crate::ds::dict::Dict;
+use crate::ds::dict::{hash_key, Dict};
 use crate::ds::sds::Sds;
 use crate::server::Server;
 use crate::types::object::RObj;
@@ -76,7 +76,7 @@ impl Server {
         let Some(&when) = d.expires.get(key) else {
             return false;
         };
-        if self.loading || when > self.cmd_time_ms {
+        if self.loading || when >= self.cmd_time_ms {
             return false;
         }
         self.delete_expired(db, key);
@@ -93,13 +93,26 @@ impl Server {
         self.signal_modified_key(db, key);
     }
 
-    /// Looks a key up, expiring it lazily first.
+    /// Looks a key up, expiring it lazily first. The key is hashed once for both dicts (they
+    /// share the hash function and seed).
     #[inline]
     pub fn lookup(&mut self, db: usize, key: &[u8], touch: Touch) -> Option<&mut RObj> {
-        self.expire_if_needed(db, key);
+        let h = hash_key(key);
+        let d = &mut self.dbs[db];
+        if !d.expires.is_empty() {
+            if let Some(&when) = d.expires.get_with_hash(h, key) {
+                if !self.loading && when < self.cmd_time_ms {
+                    self.delete_expired(db, key);
+                    if touch == Touch::Read {
+                        self.stats.keyspace_misses += 1;
+                    }
+                    return None;
+                }
+            }
+        }
         let lru = self.lru_clock;
         let no_child = self.child_pid.is_none();
-        let found = self.dbs[db].dict.get_mut(key);
+        let found = self.dbs[db].dict.get_mut_with_hash(h, key);
         if touch == Touch::Read {
             if found.is_some() {
                 self.stats.keyspace_hits += 1;
@@ -138,16 +151,17 @@ impl Server {
     /// Stores `obj` under `key`, replacing any value; the TTL is dropped unless `keep_ttl`
     /// (setKey). Signals the modification.
     pub fn set_key(&mut self, db: usize, key: &[u8], obj: RObj, keep_ttl: bool) {
+        let h = hash_key(key);
         let d = &mut self.dbs[db];
-        match d.dict.get_mut(key) {
+        match d.dict.get_mut_with_hash(h, key) {
             Some(slot) => {
                 *slot = obj;
                 if !keep_ttl && !d.expires.is_empty() {
-                    d.expires.remove(key);
+                    d.expires.remove_with_hash(h, key);
                 }
             }
             None => {
-                d.dict.insert(Sds::from_slice(key), obj);
+                d.dict.insert_with_hash(h, Sds::from_slice(key), obj);
             }
         }
         self.signal_modified_key(db, key);
@@ -197,22 +211,13 @@ impl Server {
     #[inline]
     pub fn signal_modified_key(&mut self, _db: usize, _key: &[u8]) {}
 
-    /// Picks a random key that is not expired (RANDOMKEY); None when the db is empty.
+    /// Picks a random key that is not expired (RANDOMKEY, dbRandomKey); None when the db is
+    /// empty. Expired keys met on the way are deleted, so the loop ends.
     pub fn random_key(&mut self, db: usize) -> Option<Sds> {
-        let mut tries = 0;
         loop {
             let d = &mut self.dbs[db];
             let key = d.dict.random_entry().map(|(k, _)| k.clone())?;
-            if d.expires.is_empty() {
-                return Some(key);
-            }
-            let all_volatile = d.expires.len() == d.dict.len();
-            tries += 1;
-            if all_volatile && tries > 100 {
-                // Like Redis: give up searching an all-expired db and return what we have.
-                return Some(key);
-            }
-            if !self.expire_if_needed(db, key.as_bytes()) {
+            if d.expires.is_empty() || !self.expire_if_needed(db, key.as_bytes()) {
                 return Some(key);
             }
         }

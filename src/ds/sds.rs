@@ -150,7 +150,7 @@ impl Sds {
     /// Runs `f` on the contents as a `Vec<u8>` and stores the result back as a heap string, so
     /// growth is amortised like an sds with free space.
     pub fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        let mut v = std::mem::replace(self, Sds::empty()).into_vec();
+        let mut v = std::mem::take(self).into_vec();
         let r = f(&mut v);
         *self = Sds::heap_from_vec(v);
         r
