@@ -292,6 +292,9 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) {
         reply_start = c.out.buf.len();
     }
     call(srv, c, idx, args);
+    if !srv.blocking.ready.is_empty() {
+        crate::server::blocked::handle_ready_keys(srv);
+    }
     finish_reply(c, reply_start);
 }
 

@@ -209,7 +209,9 @@ impl Server {
     /// Called on every change to a key (signalModifiedKey): invalidates WATCH and counts the
     /// change for save points. Touching watched keys arrives with transactions.
     #[inline]
-    pub fn signal_modified_key(&mut self, _db: usize, _key: &[u8]) {}
+    pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
+        self.signal_key_as_ready(db, key);
+    }
 
     /// Picks a random key that is not expired (RANDOMKEY, dbRandomKey); None when the db is
     /// empty. Expired keys met on the way are deleted, so the loop ends.

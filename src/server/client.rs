@@ -104,6 +104,12 @@ pub struct Client {
     pub obuf_soft_limit_since_ms: i64,
     /// Peak of the query buffer since the last cron check (for shrinking it).
     pub qbuf_peak: usize,
+    /// Set while blocked on keys (BLPOP and friends).
+    pub blocked: Option<Box<crate::server::blocked::BlockState>>,
+    /// True while a blocked command is being re-run for a ready key.
+    pub reprocessing_blocked: bool,
+    /// Set by a re-run command that still could not be served.
+    pub still_blocked: bool,
 }
 
 impl Client {
@@ -139,6 +145,9 @@ impl Client {
             monitor: false,
             obuf_soft_limit_since_ms: 0,
             qbuf_peak: 0,
+            blocked: None,
+            reprocessing_blocked: false,
+            still_blocked: false,
         }
     }
 

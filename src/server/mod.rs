@@ -5,6 +5,7 @@
 //! `&mut Server` and a `&mut Client` and write replies into `Client::out`.
 
 pub mod alloc;
+pub mod blocked;
 pub mod client;
 pub mod cron;
 pub mod log;
@@ -88,6 +89,8 @@ pub struct Server {
     pub expire_state: crate::db::expire::ExpireState,
     /// LATENCY events: name -> samples.
     pub latency: std::collections::HashMap<&'static str, stats::LatencySeries>,
+    /// Clients blocked on keys.
+    pub blocking: blocked::Blocking,
     /// A random 40-hex-digit id for this run (INFO run_id).
     pub run_id: String,
     /// A second random id standing in for the replication id (INFO master_replid).
@@ -130,6 +133,7 @@ impl Server {
             registry: None,
             expire_state: Default::default(),
             latency: Default::default(),
+            blocking: Default::default(),
             run_id: random_hex40(),
             replid: random_hex40(),
             config,

@@ -248,8 +248,15 @@ impl EventLoop {
             if self.srv.shutdown_asap {
                 return;
             }
+            if !self.srv.blocking.deadlines.is_empty() {
+                super::blocked::handle_timeouts(&mut self.srv, crate::util::mstime());
+            }
             before_sleep(&mut self.srv);
-            let timeout = next_cron.saturating_duration_since(Instant::now());
+            let mut timeout = next_cron.saturating_duration_since(Instant::now());
+            if let Some(deadline) = self.srv.next_block_deadline() {
+                let until = (deadline - crate::util::mstime()).max(0) as u64;
+                timeout = timeout.min(Duration::from_millis(until));
+            }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log_warning!("poll failed: {}", e);
@@ -448,7 +455,7 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
         proto_max_bulk_len: srv.config.proto_max_bulk_len,
         authenticated: c.authenticated,
     };
-    while !c.close_after_reply && !c.close_asap && pos < qbuf.len() {
+    while !c.close_after_reply && !c.close_asap && c.blocked.is_none() && pos < qbuf.len() {
         if srv.pause_until_ms > 0 && crate::commands::client_paused(srv) {
             break;
         }
@@ -577,6 +584,9 @@ pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
     if c.monitor {
         srv.monitors.retain(|&t| t != c.token);
     }
+    if c.blocked.is_some() {
+        srv.unblock_client(&mut c);
+    }
     if srv.clients.contains(c.token) {
         srv.clients.remove(c.token);
     }
@@ -593,6 +603,8 @@ pub fn close_client_now(srv: &mut Server, idx: usize) {
 /// pending closes.
 pub fn before_sleep(srv: &mut Server) {
     crate::db::expire::active_expire_cycle(srv, crate::db::expire::CycleKind::Fast);
+    super::blocked::handle_ready_keys(srv);
+    super::blocked::process_unblocked(srv);
     let pending = std::mem::take(&mut srv.pending_writes);
     for idx in pending.iter().copied() {
         let Some(Some(mut c)) = srv.clients.get_mut(idx).map(|s| s.take()) else {

@@ -1,0 +1,247 @@
+//! Clients blocked on keys (blocked.c): BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
+//! BZPOPMAX, BZMPOP.
+//!
+//! A blocking command that finds nothing to pop parks its client: the command's arguments are
+//! kept, the client is queued on each key it waits for (FIFO per key) and, when it has a
+//! timeout, in a deadline index. Any change to a key with waiters marks the key *ready*
+//! (`signal_modified_key` calls `signal_key_as_ready`). After the command that changed it has
+//! finished, `handle_ready_keys` re-runs each waiter's command in the order the waiters
+//! blocked; a waiter that still finds nothing stays parked in its place, one that is served is
+//! unblocked, and its reply and remaining pipelined input are processed before the loop sleeps.
+//! A push that a waiter moves to another key (BLMOVE) makes that key ready in turn, and the loop
+//! runs until no key is ready.
+//!
+//! Invariant: a client is in `Server::blocking` queues and `block_deadlines` exactly while its
+//! `blocked` state is Some.
+
+use super::client::Client;
+use super::Server;
+use crate::commands::Args;
+use crate::protocol::parser::Argv;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+/// What a parked client waits for and how to retry it.
+pub struct BlockState {
+    /// The database of the keys.
+    pub db: usize,
+    /// The keys waited on.
+    pub keys: Vec<Vec<u8>>,
+    /// Absolute deadline in Unix ms, 0 for none.
+    pub deadline_ms: i64,
+    /// The command's arguments, to re-run it.
+    pub buf: Vec<u8>,
+    /// Ranges into `buf`.
+    pub argv: Argv,
+    /// Index of the command in the table.
+    pub cmd: usize,
+}
+
+/// Server-side bookkeeping of blocked clients.
+#[derive(Default)]
+pub struct Blocking {
+    /// (db, key) -> tokens of the clients waiting, in blocking order.
+    pub waiters: HashMap<(usize, Vec<u8>), VecDeque<usize>>,
+    /// Keys changed since the last `handle_ready_keys`, in order, without duplicates.
+    pub ready: Vec<(usize, Vec<u8>)>,
+    ready_set: HashSet<(usize, Vec<u8>)>,
+    /// (deadline ms, client id, token) of clients with a timeout.
+    pub deadlines: BTreeSet<(i64, u64, usize)>,
+    /// Clients unblocked whose pending input must be processed before sleeping.
+    pub unblocked: Vec<usize>,
+    /// Number of blocked clients (INFO blocked_clients).
+    pub count: usize,
+}
+
+/// Parses a blocking timeout in seconds (a double; 0 = forever) into an absolute Unix ms
+/// deadline, with Redis's errors. Replies and returns None on error.
+pub fn parse_timeout(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<i64> {
+    let Some(secs) = crate::util::num::parse_f64(arg) else {
+        c.out.err("ERR timeout is not a float or out of range");
+        return None;
+    };
+    if secs < 0.0 {
+        c.out.err("ERR timeout is negative");
+        return None;
+    }
+    if !secs.is_finite() || secs * 1000.0 > (i64::MAX / 2) as f64 {
+        c.out.err("ERR timeout is out of range");
+        return None;
+    }
+    let ms = (secs * 1000.0).ceil() as i64;
+    if ms == 0 {
+        return Some(0);
+    }
+    Some(srv.cmd_time_ms + ms)
+}
+
+impl Server {
+    /// Parks `c` on `keys` until one of them changes or the deadline passes. Called by a
+    /// blocking command that found nothing to serve. When the command is being re-run for a
+    /// ready key, the client is already parked and just stays where it is.
+    pub fn block_for_keys(&mut self, c: &mut Client, args: &Args, keys: &[&[u8]], deadline_ms: i64) {
+        if c.reprocessing_blocked {
+            c.still_blocked = true;
+            return;
+        }
+        let buf: Vec<u8> = (0..args.len()).flat_map(|i| args.get(i).to_vec()).collect();
+        let mut argv = Argv::new();
+        let mut off = 0;
+        for i in 0..args.len() {
+            let n = args.get(i).len();
+            argv.ranges.push((off, n));
+            off += n;
+        }
+        let cmd = self
+            .commands
+            .lookup(args.get(0))
+            .expect("a blocking command is in the table");
+        let state = BlockState {
+            db: c.db,
+            keys: keys.iter().map(|k| k.to_vec()).collect(),
+            deadline_ms,
+            buf,
+            argv,
+            cmd,
+        };
+        for k in &state.keys {
+            let q = self.blocking.waiters.entry((c.db, k.clone())).or_default();
+            if !q.contains(&c.token) {
+                q.push_back(c.token);
+            }
+        }
+        if deadline_ms > 0 {
+            self.blocking.deadlines.insert((deadline_ms, c.id, c.token));
+        }
+        self.blocking.count += 1;
+        c.blocked = Some(Box::new(state));
+    }
+
+    /// Marks a key as ready when clients wait on it (signalKeyAsReady).
+    #[inline]
+    pub fn signal_key_as_ready(&mut self, db: usize, key: &[u8]) {
+        if self.blocking.waiters.is_empty() {
+            return;
+        }
+        let k = (db, key.to_vec());
+        if self.blocking.waiters.contains_key(&k) && self.blocking.ready_set.insert(k.clone()) {
+            self.blocking.ready.push(k);
+        }
+    }
+
+    /// Removes `c` from every queue and the deadline index (unblockClient's bookkeeping).
+    pub fn unblock_client(&mut self, c: &mut Client) {
+        let Some(state) = c.blocked.take() else {
+            return;
+        };
+        for k in state.keys {
+            let key = (state.db, k);
+            if let Some(q) = self.blocking.waiters.get_mut(&key) {
+                q.retain(|&t| t != c.token);
+                if q.is_empty() {
+                    self.blocking.waiters.remove(&key);
+                }
+            }
+        }
+        if state.deadline_ms > 0 {
+            self.blocking
+                .deadlines
+                .remove(&(state.deadline_ms, c.id, c.token));
+        }
+        self.blocking.count -= 1;
+    }
+
+    /// Replies to a blocked client as its timeout does (a null array) and unblocks it.
+    pub fn reply_blocked_timeout(&mut self, c: &mut Client) {
+        c.out.null_array();
+        self.unblock_client(c);
+        self.after_unblock(c);
+    }
+
+    /// Queues an unblocked client so its output is written and its pending input processed.
+    fn after_unblock(&mut self, c: &mut Client) {
+        self.schedule_write(c);
+        self.blocking.unblocked.push(c.token);
+    }
+
+    /// The earliest deadline of a blocked client, for the poll timeout.
+    pub fn next_block_deadline(&self) -> Option<i64> {
+        self.blocking.deadlines.first().map(|d| d.0)
+    }
+}
+
+/// Serves clients blocked on keys that became ready (handleClientsBlockedOnKeys).
+pub fn handle_ready_keys(srv: &mut Server) {
+    while !srv.blocking.ready.is_empty() {
+        let ready = std::mem::take(&mut srv.blocking.ready);
+        srv.blocking.ready_set.clear();
+        for key in ready {
+            let Some(queue) = srv.blocking.waiters.get(&key) else {
+                continue;
+            };
+            let waiters: Vec<usize> = queue.iter().copied().collect();
+            for tok in waiters {
+                if !srv.key_exists(key.0, &key.1) {
+                    break;
+                }
+                let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
+                    continue;
+                };
+                let Some(state) = c.blocked.take() else {
+                    srv.clients[tok] = Some(c);
+                    continue;
+                };
+                c.reprocessing_blocked = true;
+                c.still_blocked = false;
+                let saved_db = c.db;
+                c.db = state.db;
+                let args = Args::new(&state.buf, &state.argv);
+                crate::commands::call(srv, &mut c, state.cmd, &args);
+                c.db = saved_db;
+                c.reprocessing_blocked = false;
+                c.blocked = Some(state);
+                if c.still_blocked {
+                    c.still_blocked = false;
+                } else {
+                    srv.unblock_client(&mut c);
+                    srv.after_unblock(&mut c);
+                }
+                srv.clients[tok] = Some(c);
+            }
+        }
+    }
+}
+
+/// Times out blocked clients whose deadline passed (run every loop iteration, so timeouts fire
+/// with the loop's resolution rather than serverCron's).
+pub fn handle_timeouts(srv: &mut Server, now_ms: i64) {
+    while let Some(&(deadline, _, tok)) = srv.blocking.deadlines.first() {
+        if deadline > now_ms {
+            break;
+        }
+        let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
+            srv.blocking.deadlines.pop_first();
+            continue;
+        };
+        srv.reply_blocked_timeout(&mut c);
+        srv.clients[tok] = Some(c);
+    }
+}
+
+/// Processes the pending input of clients unblocked since the last call.
+pub fn process_unblocked(srv: &mut Server) {
+    while !srv.blocking.unblocked.is_empty() {
+        let list = std::mem::take(&mut srv.blocking.unblocked);
+        for tok in list {
+            let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
+                continue;
+            };
+            if c.blocked.is_none() && c.qpos < c.qbuf.len() {
+                super::net::process_input(srv, &mut c);
+            }
+            if c.out.pending() > 0 {
+                srv.schedule_write(&mut c);
+            }
+            srv.clients[tok] = Some(c);
+        }
+    }
+}
