@@ -95,7 +95,10 @@ fn time_reply_shape() {
         let (a, b) = (nums(&f), nums(&r));
         assert_eq!(a.len(), 2);
         assert!((0..1_000_000).contains(&a[1]));
-        assert!((a[0] - b[0]).abs() <= 2, "TIME seconds differ: {a:?} vs {b:?}");
+        assert!(
+            (a[0] - b[0]).abs() <= 2,
+            "TIME seconds differ: {a:?} vs {b:?}"
+        );
     }
 }
 
@@ -152,7 +155,10 @@ fn config_get_and_set() {
 
 /// The names of the `cmdstat_*` lines of INFO commandstats.
 fn cmdstat_names(conn: &mut RawConn) -> Vec<String> {
-    let text = conn.value(&["INFO", "commandstats"]).text().expect("INFO text");
+    let text = conn
+        .value(&["INFO", "commandstats"])
+        .text()
+        .expect("INFO text");
     let mut v: Vec<String> = text
         .lines()
         .filter_map(|l| l.strip_prefix("cmdstat_"))
@@ -183,8 +189,12 @@ fn config_resetstat() {
         let errs = conn.value(&["INFO", "errorstats"]).text().unwrap();
         assert!(!errs.contains("errorstat_"), "errorstats not reset: {errs}");
     }
-    let f: i64 = info_field(&mut d.ferrodis, "stats", "total_commands_processed").parse().unwrap();
-    let r: i64 = info_field(&mut d.redis, "stats", "total_commands_processed").parse().unwrap();
+    let f: i64 = info_field(&mut d.ferrodis, "stats", "total_commands_processed")
+        .parse()
+        .unwrap();
+    let r: i64 = info_field(&mut d.redis, "stats", "total_commands_processed")
+        .parse()
+        .unwrap();
     assert_eq!(f, r);
 }
 
@@ -246,20 +256,32 @@ fn lolwut_generative_shapes() {
     for proto in ["2", "3"] {
         d.run(&format!("? HELLO {proto}"));
         // Schotter: random angles, but the canvas size and so the byte length are fixed.
-        for args in [&["LOLWUT", "VERSION", "5"][..], &["LOLWUT", "VERSION", "5", "40", "5", "9"]] {
+        for args in [
+            &["LOLWUT", "VERSION", "5"][..],
+            &["LOLWUT", "VERSION", "5", "40", "5", "9"],
+        ] {
             let (f, r) = d.both(args);
             assert_eq!(f.len(), r.len(), "{args:?}: lengths differ");
             let (f, r) = (parsed(&f).text().unwrap(), parsed(&r).text().unwrap());
             assert_eq!(f.lines().count(), r.lines().count());
-            assert!(f.ends_with("Georg Nees - schotter, plotter on paper, 1968. Redis ver. 7.0.15\n"));
+            assert!(
+                f.ends_with("Georg Nees - schotter, plotter on paper, 1968. Redis ver. 7.0.15\n")
+            );
         }
         // Skyline: random colors change escape lengths; compare rows and cells per row.
-        for args in [&["LOLWUT", "VERSION", "6"][..], &["LOLWUT", "VERSION", "6", "30", "7"]] {
+        for args in [
+            &["LOLWUT", "VERSION", "6"][..],
+            &["LOLWUT", "VERSION", "6", "30", "7"],
+        ] {
             let (f, r) = d.both(args);
             let (f, r) = (parsed(&f).text().unwrap(), parsed(&r).text().unwrap());
-            let shape = |s: &str| -> Vec<usize> { s.lines().map(|l| l.matches(" \x1b[0m").count()).collect() };
+            let shape = |s: &str| -> Vec<usize> {
+                s.lines().map(|l| l.matches(" \x1b[0m").count()).collect()
+            };
             assert_eq!(shape(&f), shape(&r), "{args:?}: shapes differ");
-            assert!(f.ends_with("Original 8 bit image from Plaguemon by hikikomori. Redis ver. 7.0.15\n"));
+            assert!(f.ends_with(
+                "Original 8 bit image from Plaguemon by hikikomori. Redis ver. 7.0.15\n"
+            ));
         }
     }
 }
@@ -344,7 +366,9 @@ fn debug_protocol_types() {
 #[test]
 fn debug_object_fields() {
     let mut d = Diff::new();
-    let long_text: String = (0..300).map(|i| ((i * 7919 % 95) as u8 + 32) as char).collect();
+    let long_text: String = (0..300)
+        .map(|i| ((i * 7919 % 95) as u8 + 32) as char)
+        .collect();
     let repetitive = "abcdefgh".repeat(3000);
     let values: Vec<String> = vec![
         "bar".into(),
@@ -519,7 +543,10 @@ fn memory_usage_and_errors() {
     let mut c = d.ferrodis_server().conn();
     let small = c.value(&["MEMORY", "USAGE", "foo"]).int().unwrap();
     c.cmd(&["SET", "big", &"x".repeat(10_000)]);
-    let big = c.value(&["MEMORY", "USAGE", "big", "SAMPLES", "0"]).int().unwrap();
+    let big = c
+        .value(&["MEMORY", "USAGE", "big", "SAMPLES", "0"])
+        .int()
+        .unwrap();
     assert!(small > 0 && big > 10_000 && big < 11_000, "{small} {big}");
     c.cmd(&["SET", "n", "12345"]);
     let n = c.value(&["MEMORY", "USAGE", "n"]).int().unwrap();
@@ -540,7 +567,10 @@ fn memory_stats_shape() {
                 let v = parsed(raw);
                 let pairs: Vec<(Reply, Reply)> = match v {
                     Reply::Map(p) => p,
-                    Reply::Array(items) => items.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect(),
+                    Reply::Array(items) => items
+                        .chunks(2)
+                        .map(|c| (c[0].clone(), c[1].clone()))
+                        .collect(),
                     other => panic!("MEMORY STATS: {other:?}"),
                 };
                 pairs
@@ -558,7 +588,11 @@ fn memory_stats_shape() {
                     })
                     .collect()
             };
-            assert_eq!(shape(&f), shape(&r), "MEMORY STATS shapes differ (after {setup}, RESP{proto})");
+            assert_eq!(
+                shape(&f),
+                shape(&r),
+                "MEMORY STATS shapes differ (after {setup}, RESP{proto})"
+            );
         }
     }
     // A small instance gets the "empty" report from both.

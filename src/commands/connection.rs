@@ -262,7 +262,8 @@ fn auth_command(srv: &mut Server, c: &mut Client, args: &Args) {
 
 /// Returns a connection to the state of a new one (clearClientConnectionState): leaves MONITOR,
 /// db 0, RESP2, default user (unauthenticated again when a password is set), no name, replies
-/// on, no-evict off. Transactions, subscriptions and tracking join this list when they exist.
+/// on. Redis 7.0 keeps CLIENT NO-EVICT across RESET. Transactions, subscriptions and tracking
+/// join this list when they exist.
 pub fn reset_connection_state(srv: &mut Server, c: &mut Client) {
     if c.monitor {
         c.monitor = false;
@@ -273,7 +274,6 @@ pub fn reset_connection_state(srv: &mut Server, c: &mut Client) {
     c.out.resp3 = false;
     c.authenticated = srv.config.requirepass.is_none();
     c.name = None;
-    c.no_evict = false;
     // Redis clears REPLY_OFF and REPLY_SKIP_NEXT but not REPLY_SKIP: a RESET whose own reply
     // is being skipped stays silent.
     if c.reply_mode != ReplyMode::Skip {

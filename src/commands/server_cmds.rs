@@ -117,7 +117,7 @@ fn config_set_command(srv: &mut Server, c: &mut Client, args: &Args) {
         .step_by(2)
         .map(|i| (args.get(i), args.get(i + 1)))
         .collect();
-    match srv.config.set(&pairs) {
+    match srv.config.set_from(&pairs, is_local_client(c)) {
         Ok(changed) => {
             for name in changed {
                 apply_config_change(srv, c, name);
@@ -128,12 +128,12 @@ fn config_set_command(srv: &mut Server, c: &mut Client, args: &Args) {
     }
 }
 
-/// The effect a changed parameter has beyond its stored value (config.c's apply functions).
-/// Parameters read where they are used (timeout, hz, slowlog-*, notify-keyspace-events...)
-/// need nothing here.
+/// The effect a changed parameter has on the rest of the server (config.c's apply functions
+/// that reach beyond the configuration; the config module itself handles loglevel, hz, dir).
+/// Parameters read where they are used (timeout, slowlog-*, notify-keyspace-events...) need
+/// nothing here.
 fn apply_config_change(srv: &mut Server, c: &mut Client, name: &str) {
     match name {
-        "loglevel" => crate::server::log::set_level(srv.config.loglevel),
         // With no password the default user becomes "nopass": every connection counts as
         // authenticated (Redis's authRequired() is false for them). Setting a password keeps
         // existing connections authenticated, as in Redis.
@@ -177,17 +177,6 @@ pub fn reset_stats(srv: &mut Server) {
     }
 }
 
-/// Lets CONFIG REWRITE compile against a configuration module that has no `rewrite` yet:
-/// an inherent `Config::rewrite` takes precedence over this trait method, so once the real
-/// one exists this fallback is never called and can be deleted.
-#[allow(dead_code)]
-trait RewriteFallback {
-    fn rewrite(&self) -> Result<(), String> {
-        Err("Operation not supported".into())
-    }
-}
-impl RewriteFallback for crate::config::Config {}
-
 fn config_rewrite_command(srv: &mut Server, c: &mut Client, _args: &Args) {
     if srv.config.config_file().is_none() {
         return c.out.err("ERR The server is running without a config file");
@@ -197,10 +186,8 @@ fn config_rewrite_command(srv: &mut Server, c: &mut Client, _args: &Args) {
             log_notice!("CONFIG REWRITE executed with success.");
             c.out.ok();
         }
-        Err(e) => {
-            log_warning!("CONFIG REWRITE failed: {}", e);
-            c.out.err(&format!("ERR Rewriting config file: {e}"));
-        }
+        // The config module logs the failure and words the reply.
+        Err(e) => reply_error(c, &e),
     }
 }
 
@@ -609,11 +596,10 @@ fn is_local_client(c: &Client) -> bool {
 
 /// enable-debug-command: "no" refuses DEBUG, "local" allows it from this machine only.
 fn debug_allowed(srv: &Server, c: &Client) -> bool {
-    let v = srv.config.get(&[b"enable-debug-command"]);
-    match v.first().map(|(_, v)| v.as_str()) {
-        Some("no") => false,
-        Some("local") => is_local_client(c),
-        _ => true,
+    match srv.config.enable_debug_command {
+        crate::config::PROTECTED_ACTION_YES => true,
+        crate::config::PROTECTED_ACTION_LOCAL => is_local_client(c),
+        _ => false,
     }
 }
 
@@ -806,11 +792,7 @@ fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// DEBUG OBJECT key: the low-level view of a value. Looks the key up without lazy expiry and
 /// without touching it, as Redis does.
 fn debug_object(srv: &mut Server, c: &mut Client, key: &[u8]) {
-    let compress = srv
-        .config
-        .get(&[b"rdbcompression"])
-        .first()
-        .is_none_or(|(_, v)| v != "no");
+    let compress = srv.config.rdbcompression;
     let clock = srv.lru_clock;
     let Some(o) = srv.dbs[c.db].dict.get(key) else {
         return c.out.err("ERR no such key");

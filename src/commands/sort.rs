@@ -60,7 +60,10 @@ pub struct SortInput {
 /// WRONGTYPE. Lists, sets and sorted sets each add one arm here when they exist.
 fn sort_input(o: &RObj) -> Option<SortInput> {
     match &o.value {
-        Value::Int(_) | Value::Str(_) => None,
+        Value::Int(_) | Value::Str(_) | Value::Hash(_) => None,
+        Value::List(l) => match **l {},
+        Value::Set(s) => match **s {},
+        Value::ZSet(z) => match **z {},
     }
 }
 
@@ -69,7 +72,8 @@ fn sort_input(o: &RObj) -> Option<SortInput> {
 fn hash_field(o: &RObj, field: &[u8]) -> Option<Vec<u8>> {
     let _ = field;
     match &o.value {
-        Value::Int(_) | Value::Str(_) => None,
+        Value::Int(_) | Value::Str(_) | Value::List(_) | Value::Set(_) | Value::ZSet(_) => None,
+        Value::Hash(h) => match **h {},
     }
 }
 

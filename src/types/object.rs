@@ -15,6 +15,7 @@
 //! keyspace; OBJECT REFCOUNT reports what Redis would (shared integers 0..9999 report INT_MAX).
 
 use crate::ds::sds::Sds;
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 use crate::util::num::{fmt_i64, parse_i64};
 
 /// Strings up to this length are "embstr" in Redis (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
@@ -30,6 +31,14 @@ pub enum Value {
     Int(i64),
     /// Any other string.
     Str(Sds),
+    /// A list (quicklist).
+    List(Box<List>),
+    /// A hash (listpack or hashtable).
+    Hash(Box<Hash>),
+    /// A set (intset, or hashtable).
+    Set(Box<Set>),
+    /// A sorted set (listpack or skiplist + dict).
+    ZSet(Box<ZSet>),
 }
 
 /// A value plus the per-object metadata eviction and OBJECT need.
@@ -106,6 +115,10 @@ impl RObj {
     pub fn obj_type(&self) -> ObjType {
         match self.value {
             Value::Int(_) | Value::Str(_) => ObjType::String,
+            Value::List(_) => ObjType::List,
+            Value::Hash(_) => ObjType::Hash,
+            Value::Set(_) => ObjType::Set,
+            Value::ZSet(_) => ObjType::ZSet,
         }
     }
 
@@ -120,6 +133,10 @@ impl RObj {
                     "embstr"
                 }
             }
+            Value::List(l) => l.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -135,6 +152,7 @@ impl RObj {
         match &self.value {
             Value::Int(i) => Some(fmt_i64(*i, tmp)),
             Value::Str(s) => Some(s.as_bytes()),
+            _ => None,
         }
     }
 
@@ -143,6 +161,7 @@ impl RObj {
         match &self.value {
             Value::Int(i) => crate::util::num::i64_len(*i),
             Value::Str(s) => s.len(),
+            _ => 0,
         }
     }
 
@@ -157,6 +176,10 @@ impl RObj {
             }
             Value::Str(s) if s.is_heap() => s,
             Value::Str(s) => Sds::heap_from_vec(s.into_vec()),
+            other => {
+                self.value = other;
+                return None;
+            }
         };
         self.value = Value::Str(s);
         self.flags |= FLAG_RAW;
@@ -171,14 +194,24 @@ impl RObj {
         match &self.value {
             Value::Int(_) => 0,
             Value::Str(s) => s.heap_size(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
         }
     }
 
     /// A deep copy (COPY).
+    // While a type is still a placeholder (an empty enum) its arm is unreachable.
+    #[allow(unreachable_code)]
     pub fn duplicate(&self) -> RObj {
         let value = match &self.value {
             Value::Int(i) => Value::Int(*i),
             Value::Str(s) => Value::Str(s.clone()),
+            Value::List(l) => Value::List(Box::new(l.duplicate())),
+            Value::Hash(h) => Value::Hash(Box::new(h.duplicate())),
+            Value::Set(s) => Value::Set(Box::new(s.duplicate())),
+            Value::ZSet(z) => Value::ZSet(Box::new(z.duplicate())),
         };
         RObj {
             value,
