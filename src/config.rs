@@ -526,7 +526,8 @@ macro_rules! specialp {
 const MOD: u16 = 0;
 const OTHER: Slot = Slot::Other;
 
-const LOGLEVEL_ENUM: &[(&str, i32)] = &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
+const LOGLEVEL_ENUM: &[(&str, i32)] =
+    &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
 const MAXMEMORY_POLICY_ENUM: &[(&str, i32)] = &[
     ("volatile-lru", 0),
     ("volatile-lfu", 1),
@@ -550,18 +551,28 @@ const SYSLOG_FACILITY_ENUM: &[(&str, i32)] = &[
 ];
 const SUPERVISED_ENUM: &[(&str, i32)] = &[("upstart", 3), ("systemd", 2), ("auto", 1), ("no", 0)];
 const AOF_FSYNC_ENUM: &[(&str, i32)] = &[("everysec", 2), ("always", 1), ("no", 0)];
-const REPL_DISKLESS_LOAD_ENUM: &[(&str, i32)] = &[("disabled", 0), ("on-empty-db", 1), ("swapdb", 2)];
+const REPL_DISKLESS_LOAD_ENUM: &[(&str, i32)] =
+    &[("disabled", 0), ("on-empty-db", 1), ("swapdb", 2)];
 const TLS_AUTH_CLIENTS_ENUM: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("optional", 2)];
-const OOM_SCORE_ADJ_ENUM: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)];
+const OOM_SCORE_ADJ_ENUM: &[(&str, i32)] =
+    &[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)];
 const ACL_PUBSUB_DEFAULT_ENUM: &[(&str, i32)] = &[("allchannels", 1), ("resetchannels", 0)];
 const SANITIZE_DUMP_PAYLOAD_ENUM: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("clients", 2)];
 const PROTECTED_ACTION_ENUM: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("local", 2)];
-const CLUSTER_ENDPOINT_TYPE_ENUM: &[(&str, i32)] = &[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)];
-const PROPAGATION_ERROR_BEHAVIOR_ENUM: &[(&str, i32)] = &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
-const SHUTDOWN_ON_SIG_ENUM: &[(&str, i32)] =
-    &[("default", 0), ("save", 1), ("nosave", 2), ("now", 4), ("force", 8)];
+const CLUSTER_ENDPOINT_TYPE_ENUM: &[(&str, i32)] =
+    &[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)];
+const PROPAGATION_ERROR_BEHAVIOR_ENUM: &[(&str, i32)] =
+    &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
+const SHUTDOWN_ON_SIG_ENUM: &[(&str, i32)] = &[
+    ("default", 0),
+    ("save", 1),
+    ("nosave", 2),
+    ("now", 4),
+    ("force", 8),
+];
 
 /// Every parameter redis-server 7.0.15 knows (built with TLS), in its table order.
+#[rustfmt::skip]
 static PARAMS: &[Param] = &[
     // Bool configs
     boolp!("rdbchecksum", None, IMMUTABLE, true, fld!(rdbchecksum)),
@@ -757,7 +768,13 @@ static PARAMS: &[Param] = &[
 ];
 
 /// Directives a config file may hold that are not parameters (kept by CONFIG REWRITE).
-const NON_PARAM_DIRECTIVES: [&str; 5] = ["include", "rename-command", "user", "loadmodule", "sentinel"];
+const NON_PARAM_DIRECTIVES: [&str; 5] = [
+    "include",
+    "rename-command",
+    "user",
+    "loadmodule",
+    "sentinel",
+];
 
 /// Directives Redis still accepts (and ignores) for compatibility: (name, argc).
 const DEPRECATED: [(&str, usize); 3] = [
@@ -1218,8 +1235,11 @@ impl Config {
                     }
                     Special::Save => self.save = vec![(3600, 1), (300, 100), (60, 10000)],
                     Special::ClientOutputBufferLimit => {
-                        self.client_output_buffer_limit =
-                            [(0, 0, 0), (256 << 20, 64 << 20, 60), (32 << 20, 8 << 20, 60)]
+                        self.client_output_buffer_limit = [
+                            (0, 0, 0),
+                            (256 << 20, 64 << 20, 60),
+                            (32 << 20, 8 << 20, 60),
+                        ]
                     }
                     Special::OomScoreAdjValues => self.oom_score_adj_values = [0, 200, 800],
                     Special::NotifyKeyspaceEvents => self.notify_keyspace_events = 0,
@@ -1353,9 +1373,7 @@ impl Config {
                     continue;
                 }
                 for name in std::iter::once(p.name).chain(p.alias) {
-                    if !seen(&matches, name.as_bytes())
-                        && glob_match(pat, name.as_bytes(), true)
-                    {
+                    if !seen(&matches, name.as_bytes()) && glob_match(pat, name.as_bytes(), true) {
                         matches.push((name.as_bytes().to_vec(), i));
                     }
                 }
@@ -1495,7 +1513,8 @@ impl Config {
             }
             Special::ClientOutputBufferLimit => {
                 const ERR_ARGS: &str = "Wrong number of arguments in buffer limit configuration.";
-                const ERR_CLASS: &str = "Invalid client class specified in buffer limit configuration.";
+                const ERR_CLASS: &str =
+                    "Invalid client class specified in buffer limit configuration.";
                 const ERR_VALUE: &str =
                     "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
                 if !args.len().is_multiple_of(4) {
@@ -1830,7 +1849,12 @@ impl Config {
     }
 
     /// loadServerConfig: the file (or every file a wildcard matches), stdin, then `options`.
-    fn load(&mut self, file: Option<&Path>, from_stdin: bool, options: Option<&[u8]>) -> Result<(), String> {
+    fn load(
+        &mut self,
+        file: Option<&Path>,
+        from_stdin: bool,
+        options: Option<&[u8]>,
+    ) -> Result<(), String> {
         let mut content: Vec<u8> = Vec::new();
         if let Some(path) = file {
             let bytes = path.as_os_str().as_encoded_bytes();
@@ -1904,7 +1928,9 @@ impl Config {
                     // The nested load ends "reading the file": later save lines replace.
                     self.reading_file = false;
                 }
-                (b"rename-command", 3) => self.rename_commands.push((argv[1].clone(), argv[2].clone())),
+                (b"rename-command", 3) => self
+                    .rename_commands
+                    .push((argv[1].clone(), argv[2].clone())),
                 (b"user", n) if n >= 2 => self.users.push(argv[1..].to_vec()),
                 (b"loadmodule", n) if n >= 2 => self.loadmodules.push(argv[1..].to_vec()),
                 (n, argc) if n.contains(&b'.') => {
@@ -1928,11 +1954,17 @@ impl Config {
                 .open(&self.logfile)
             {
                 let errno = e.raw_os_error().unwrap_or(0);
-                return Err(fatal(None, &format!("Can't open the log file: {}", strerror(errno))));
+                return Err(fatal(
+                    None,
+                    &format!("Can't open the log file: {}", strerror(errno)),
+                ));
             }
         }
         if self.cluster_enabled && self.replicaof.is_some() {
-            return Err(fatal(None, "replicaof directive not allowed in cluster mode"));
+            return Err(fatal(
+                None,
+                "replicaof directive not allowed in cluster mode",
+            ));
         }
         self.hz = self.hz.clamp(1, 500);
         Ok(())
@@ -2036,7 +2068,11 @@ impl Config {
                 st.mark(name);
             }
             Special::ClientOutputBufferLimit => {
-                let defaults = [(0, 0, 0), (256 << 20, 64 << 20, 60), (32 << 20, 8 << 20, 60)];
+                let defaults = [
+                    (0, 0, 0),
+                    (256 << 20, 64 << 20, 60),
+                    (32 << 20, 8 << 20, 60),
+                ];
                 for (k, &(hard, soft, secs)) in self.client_output_buffer_limit.iter().enumerate() {
                     let force = (hard, soft, secs) != defaults[k];
                     let class = ["normal", "replica", "pubsub"][k];
@@ -2056,7 +2092,10 @@ impl Config {
             }
             Special::NotifyKeyspaceEvents => {
                 let mut line = format!("{name} ").into_bytes();
-                cat_repr(&mut line, keyspace_events_to_string(self.notify_keyspace_events).as_bytes());
+                cat_repr(
+                    &mut line,
+                    keyspace_events_to_string(self.notify_keyspace_events).as_bytes(),
+                );
                 st.line(name, line, self.notify_keyspace_events != 0);
             }
             Special::Bind => {
@@ -2346,7 +2385,10 @@ fn cstr(s: &[u8]) -> &[u8] {
 /// Strips the bytes in `set` from both ends (sdstrim).
 fn trim<'a>(s: &'a [u8], set: &[u8]) -> &'a [u8] {
     let start = s.iter().position(|b| !set.contains(b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !set.contains(b)).map_or(start, |e| e + 1);
+    let end = s
+        .iter()
+        .rposition(|b| !set.contains(b))
+        .map_or(start, |e| e + 1);
     &s[start..end.max(start)]
 }
 
@@ -2491,7 +2533,9 @@ fn check_bounds(v: i64, min: i64, max: i64, unsigned: bool, fmt: u8) -> Result<(
             ));
         }
     } else if v > max || v < min {
-        return Err(format!("argument must be between {min} and {max} inclusive"));
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
     }
     Ok(())
 }
@@ -2635,7 +2679,11 @@ pub fn keyspace_events_to_string(flags: u32) -> String {
             }
         }
     }
-    for (c, f) in [('K', notify::KEYSPACE), ('E', notify::KEYEVENT), ('m', notify::KEY_MISS)] {
+    for (c, f) in [
+        ('K', notify::KEYSPACE),
+        ('E', notify::KEYEVENT),
+        ('m', notify::KEY_MISS),
+    ] {
         if flags & f != 0 {
             s.push(c);
         }
@@ -2778,4 +2826,857 @@ fn sha256_hex(data: &[u8]) -> String {
         }
     }
     h.iter().map(|x| format!("{x:08x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get1(c: &Config, name: &str) -> String {
+        let v = c.get(&[name.as_bytes()]);
+        assert_eq!(v.len(), 1, "{name}: {v:?}");
+        v[0].1.clone()
+    }
+
+    fn set1(c: &mut Config, name: &str, value: &str) -> Result<Vec<&'static str>, String> {
+        c.set(&[(name.as_bytes(), value.as_bytes())])
+    }
+
+    fn loaded(text: &str) -> Result<Config, String> {
+        let mut c = Config::default();
+        c.load_text(text.as_bytes())?;
+        Ok(c)
+    }
+
+    /// A unique scratch file path (tests never chdir, so paths are absolute).
+    fn scratch(name: &str) -> PathBuf {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "ferrodis-config-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[test]
+    fn defaults_match_the_oracle_config_get_all() {
+        // `redis-server` 7.0.15 with no config file: CONFIG GET *, one "name value" per line.
+        let fixture = include_str!("../tests/fixtures/config_get_all.txt");
+        let mut ours: Vec<String> = Config::default()
+            .get(&[b"*"])
+            .into_iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        ours.sort();
+        let theirs: Vec<&str> = fixture.lines().collect();
+        let names = |v: &[&str]| {
+            v.iter()
+                .map(|l| l.split(' ').next().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let ours_ref: Vec<&str> = ours.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names(&ours_ref), names(&theirs), "parameter names differ");
+        for (o, t) in ours_ref.iter().zip(&theirs) {
+            if t.starts_with("dir ") {
+                // The working directory the oracle ran in.
+                assert_eq!(*o, format!("dir {}", current_dir_string()));
+                continue;
+            }
+            assert_eq!(o, t);
+        }
+    }
+
+    #[test]
+    fn typed_defaults() {
+        let c = Config::default();
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.bind, ["*", "-::*"]);
+        assert_eq!(c.save, [(3600, 1), (300, 100), (60, 10000)]);
+        assert_eq!(c.hz, 10);
+        assert_eq!(c.loglevel, Level::Notice);
+        assert_eq!(c.maxmemory_policy, MaxmemoryPolicy::NoEviction);
+        assert_eq!(c.maxmemory_policy_name(), "noeviction");
+        assert_eq!(c.proto_max_bulk_len, 512 << 20);
+        assert_eq!(c.client_query_buffer_limit, 1 << 30);
+        assert_eq!(c.client_output_buffer_limit[1], (256 << 20, 64 << 20, 60));
+        assert_eq!(c.requirepass, None);
+        assert_eq!(c.unixsocket, None);
+        assert_eq!(c.pidfile, None);
+        assert_eq!(c.dbfilename, "dump.rdb");
+        assert_eq!(c.enable_debug_command, PROTECTED_ACTION_NO);
+        assert_eq!(c.appendfsync, AOF_FSYNC_EVERYSEC);
+        assert_eq!(c.list_max_listpack_size, -2);
+        assert_eq!(c.latency_tracking_info_percentiles, [50.0, 99.0, 99.9]);
+        assert!(c.config_file().is_none());
+        assert!(!c.loaded_from_args());
+    }
+
+    #[test]
+    fn get_patterns() {
+        let c = Config::default();
+        // Exact names are case-insensitive and answered under the caller's spelling.
+        assert_eq!(
+            c.get(&[b"Port"]),
+            [("Port".to_string(), "6379".to_string())]
+        );
+        assert_eq!(
+            c.get(&[b"HZ", b"hz"]),
+            [("HZ".to_string(), "10".to_string())]
+        );
+        assert_eq!(
+            c.get(&[b"h?", b"HZ"]),
+            [("hz".to_string(), "10".to_string())]
+        );
+        assert_eq!(
+            c.get(&[b"HZ", b"h?"]),
+            [("HZ".to_string(), "10".to_string())]
+        );
+        // Aliases are names of their own.
+        assert_eq!(get1(&c, "slave-read-only"), "yes");
+        let mut slave: Vec<String> = c.get(&[b"SLAVE-*"]).into_iter().map(|(k, _)| k).collect();
+        slave.sort();
+        assert_eq!(
+            slave,
+            [
+                "slave-announce-ip",
+                "slave-announce-port",
+                "slave-ignore-maxmemory",
+                "slave-lazy-flush",
+                "slave-priority",
+                "slave-read-only",
+                "slave-serve-stale-data"
+            ]
+        );
+        // Hidden parameters need their exact name.
+        assert_eq!(get1(&c, "use-exit-on-panic"), "no");
+        assert_eq!(get1(&c, "loading-process-events-interval-bytes"), "2097152");
+        assert!(c.get(&[b"use-exit-*"]).is_empty());
+        assert!(c.get(&[b"nosuch"]).is_empty());
+        assert!(c.get(&[b""]).is_empty());
+        assert_eq!(c.get(&[b"[hz]z"]).len(), 1);
+        let mut e: Vec<String> = c
+            .get(&[b"*max*entries*"])
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        e.sort();
+        assert_eq!(
+            e,
+            [
+                "hash-max-listpack-entries",
+                "hash-max-ziplist-entries",
+                "set-max-intset-entries",
+                "stream-node-max-entries",
+                "zset-max-listpack-entries",
+                "zset-max-ziplist-entries"
+            ]
+        );
+        // Several patterns, each parameter once.
+        assert_eq!(
+            c.get(&[b"save", b"*ave"]),
+            [("save".to_string(), "3600 1 300 100 60 10000".to_string())]
+        );
+        assert_eq!(c.get(&[b"*"]).len(), 192);
+        assert_eq!(c.get(&[b"*", b"*"]).len(), 192);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn set_values_and_formatting() {
+        let mut c = Config::default();
+        let cases: &[(&str, &str, &str)] = &[
+            // With hz 10 the watchdog period is at least 200 ms.
+            ("watchdog-period", "5", "200"),
+            ("watchdog-period", "0", "0"),
+            ("maxmemory", "", "0"),
+            ("maxmemory", "mb", "0"),
+            ("maxmemory", "010", "10"),
+            ("maxmemory", "99999999999999999999", "18446744073709551615"),
+            ("maxmemory", "18446744073709551615kb", "18446744073709550592",),
+            ("maxmemory", "17179869184gb", "0"),
+            ("maxmemory", "1KB", "1024"),
+            ("maxmemory", "1B", "1"),
+            ("maxmemory", "2k", "2000"),
+            ("hz", "1000", "500"),
+            ("hz", "0", "1"),
+            ("activerehashing", "NO", "no"),
+            ("loglevel", "DEBUG", "debug"),
+            ("loglevel", "notice", "notice"),
+            ("maxmemory-policy", "allkeys-lru", "allkeys-lru"),
+            ("oom-score-adj", "relative", "yes"),
+            ("save", "100 10 200 20", "100 10 200 20"),
+            ("save", "", ""),
+            ("save", "99999999999999999999 2", "9223372036854775807 2"),
+            ("save", "5 99999999999", "5 1215752191"),
+            ("save", "1 ", "1 0"),
+            ("notify-keyspace-events", "KEA", "AKE"),
+            ("notify-keyspace-events", "Kx$n", "$xnK"),
+            ("notify-keyspace-events", "An", "A"),
+            ("notify-keyspace-events", "Am", "Am"),
+            ("notify-keyspace-events", "$xntdg", "g$xtdn"),
+            ("notify-keyspace-events", "", ""),
+            ("maxmemory-clients", "5%", "5%"),
+            ("maxmemory-clients", "0%", "0"),
+            ("maxmemory-clients", "1mb", "1048576"),
+            ("hash-max-listpack-value", "1kb", "1024"),
+            ("hash-max-ziplist-value", "2kb", "2048"),
+            ("replica-announce-ip", "", ""),
+            ("rdb-key-save-delay", "5", "5"),
+            ("latency-tracking-info-percentiles", "", ""),
+            ("latency-tracking-info-percentiles", "0 100 1e1 0.0000001 99.99999999", "0 100 10 0 100",),
+            ("latency-tracking-info-percentiles", "1.5 99.999", "1.5 99.999",),
+            ("oom-score-adj-values", "-2000 2000 0", "-2000 2000 0"),
+            ("client-output-buffer-limit", "NORMAL 1mb 2mb 3", "normal 1048576 2097152 3 slave 268435456 67108864 60 pubsub 33554432 8388608 60",),
+            ("client-output-buffer-limit", "replica 1 2 3 pubsub 0 0 +1", "normal 1048576 2097152 3 slave 1 2 3 pubsub 0 0 1",),
+            ("client-output-buffer-limit", "pubsub 0 0 99999999999", "normal 1048576 2097152 3 slave 1 2 3 pubsub 0 0 1215752191",),
+            ("client-output-buffer-limit", "", "normal 1048576 2097152 3 slave 1 2 3 pubsub 0 0 1215752191",),
+            ("shutdown-on-sigint", "force save now", "save now force"),
+            ("shutdown-on-sigint", "default save", "save"),
+            ("shutdown-on-sigint", "DEFAULT", "default"),
+            ("propagation-error-behavior", "panic-on-replicas", "panic-on-replicas",),
+            ("requirepass", "x y", "x y"),
+            ("requirepass", "", ""),
+            ("bind", "", ""),
+            ("bind", "127.0.0.1 ::1", "127.0.0.1 ::1"),
+            ("proc-title-template", "{title} x", "{title} x"),
+            ("cluster-announce-hostname", "a.b-c", "a.b-c"),
+            ("list-max-ziplist-size", "5", "5"),
+            ("lua-time-limit", "6000", "6000"),
+        ];
+        for &(name, value, expect) in cases {
+            let r = set1(&mut c, name, value);
+            assert!(r.is_ok(), "{name} {value:?}: {r:?}");
+            assert_eq!(get1(&c, name), expect, "{name} {value:?}");
+        }
+        assert_eq!(get1(&c, "list-max-listpack-size"), "5");
+        assert_eq!(c.list_max_listpack_size, 5);
+        assert_eq!(c.busy_reply_threshold, 6000);
+        assert_eq!(c.maxmemory_policy, MaxmemoryPolicy::AllkeysLru);
+        assert_eq!(c.requirepass, None);
+        assert_eq!(c.bind, ["127.0.0.1", "::1"]);
+        assert_eq!(c.hz, 1);
+        assert_eq!(c.shutdown_on_sigint, 0);
+        // Changed names are reported once, canonical.
+        let changed = c
+            .set(&[ (b"maxmemory", b"100"), (b"timeout", b"0"), (b"slave-read-only", b"no"), ])
+            .unwrap();
+        assert_eq!(changed, ["maxmemory", "replica-read-only"]);
+        crate::server::log::set_level(Level::Notice);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn set_errors_match_the_oracle() {
+        let mut c = Config::default();
+        let failed = |name: &str, why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
+        let cases: &[(&str, &str, String)] = &[
+            ("maxmemory", "1.5gb", failed("maxmemory", "argument must be a memory value")),
+            ("maxmemory", "-1", failed("maxmemory", "argument must be a memory value")),
+            ("maxmemory", " 1", failed("maxmemory", "argument must be a memory value")),
+            ("maxmemory", "+1", failed("maxmemory", "argument must be a memory value")),
+            ("hz", "abc", failed("hz", "argument couldn't be parsed into an integer")),
+            ("hz", "-1", failed("hz", "argument must be between 0 and 2147483647 inclusive")),
+            ("hz", "01", failed("hz", "argument couldn't be parsed into an integer")),
+            ("hz", "+5", failed("hz", "argument couldn't be parsed into an integer")),
+            ("hz", "99999999999", failed("hz", "argument must be between 0 and 2147483647 inclusive")),
+            ("HZ", "x", failed("hz", "argument couldn't be parsed into an integer")),
+            ("timeout", "-0", failed("timeout", "argument couldn't be parsed into an integer")),
+            ("port", "65536", failed("port", "argument must be between 0 and 65535 inclusive")),
+            ("maxmemory-samples", "0", failed("maxmemory-samples", "argument must be between 1 and 2147483647 inclusive")),
+            ("maxclients", "0", failed("maxclients", "argument must be between 1 and 4294967295 inclusive")),
+            ("maxclients", "4294967296", failed("maxclients", "argument must be between 1 and 4294967295 inclusive")),
+            ("slowlog-max-len", "-1", failed("slowlog-max-len", "argument must be between 0 and 9223372036854775807 inclusive")),
+            ("hash-max-listpack-entries", "-1", failed("hash-max-listpack-entries", "argument must be between 0 and 9223372036854775807 inclusive")),
+            ("hash-max-ziplist-entries", "-1", failed("hash-max-ziplist-entries", "argument must be between 0 and 9223372036854775807 inclusive")),
+            ("proto-max-bulk-len", "1", failed("proto-max-bulk-len", "argument must be between 1048576 and 9223372036854775807 inclusive")),
+            ("slowlog-log-slower-than", "-2", failed("slowlog-log-slower-than", "argument must be between -1 and 9223372036854775807 inclusive")),
+            ("list-max-listpack-size", "-99999999999", failed("list-max-listpack-size", "argument must be between -2147483648 and 2147483647 inclusive")),
+            ("repl-backlog-size", "0", failed("repl-backlog-size", "argument must be between 1 and 9223372036854775807 inclusive")),
+            ("maxmemory-clients", "101%", failed("maxmemory-clients", "percentage argument must be less or equal to 100")),
+            ("maxmemory-clients", "-5%", failed("maxmemory-clients", "argument must be a memory or percent value")),
+            ("maxmemory-clients", "%", failed("maxmemory-clients", "argument must be a memory or percent value")),
+            ("maxmemory-clients", "9223372036854775808", failed("maxmemory-clients", "percentage argument must be less or equal to 100")),
+            ("loglevel", "foo", failed("loglevel", "argument(s) must be one of the following: debug, verbose, notice, warning")),
+            ("loglevel", "debug notice", failed("loglevel", "argument(s) must be one of the following: debug, verbose, notice, warning")),
+            ("maxmemory-policy", "x", failed("maxmemory-policy", "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction")),
+            ("appendfsync", "x", failed("appendfsync", "argument(s) must be one of the following: everysec, always, no")),
+            ("shutdown-on-sigint", "save nosave", failed("shutdown-on-sigint", "shutdown options SAVE and NOSAVE can't be used simultaneously")),
+            ("shutdown-on-sigint", "", failed("shutdown-on-sigint", "argument(s) must be one of the following: default, save, nosave, now, force")),
+            ("shutdown-on-sigint", "now  force", failed("shutdown-on-sigint", "argument(s) must be one of the following: default, save, nosave, now, force")),
+            ("activerehashing", "maybe", failed("activerehashing", "argument must be 'yes' or 'no'")),
+            ("save", "10", failed("save", "Invalid save parameters")),
+            ("save", "10 a", failed("save", "Invalid save parameters")),
+            ("save", "0 1", failed("save", "Invalid save parameters")),
+            ("save", "1 -1", failed("save", "Invalid save parameters")),
+            ("save", "  ", failed("save", "Invalid save parameters")),
+            ("save", "1  2", failed("save", "Invalid save parameters")),
+            ("client-output-buffer-limit", "normal 0 0", failed("client-output-buffer-limit", "Wrong number of arguments in buffer limit configuration.")),
+            ("client-output-buffer-limit", "master 0 0 0", failed("client-output-buffer-limit", "Invalid client class specified in buffer limit configuration.")),
+            ("client-output-buffer-limit", "normal x 0 0", failed("client-output-buffer-limit", "Error in hard, soft or soft_seconds setting in buffer limit configuration.")),
+            ("client-output-buffer-limit", "normal 0 0 -1", failed("client-output-buffer-limit", "Error in hard, soft or soft_seconds setting in buffer limit configuration.")),
+            ("client-output-buffer-limit", "pubsub 0 0 0x1", failed("client-output-buffer-limit", "Error in hard, soft or soft_seconds setting in buffer limit configuration.")),
+            ("notify-keyspace-events", "Q", failed("notify-keyspace-events", "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")),
+            ("oom-score-adj-values", "1 2", failed("oom-score-adj-values", "wrong number of arguments")),
+            ("oom-score-adj-values", "", failed("oom-score-adj-values", "wrong number of arguments")),
+            ("oom-score-adj-values", "1 2 3000", failed("oom-score-adj-values", "Invalid oom-score-adj-values, elements must be between -2000 and 2000.")),
+            ("oom-score-adj-values", "01 +2 0x1", failed("oom-score-adj-values", "Invalid oom-score-adj-values, elements must be between -2000 and 2000.")),
+            ("latency-tracking-info-percentiles", "50 101", failed("latency-tracking-info-percentiles", "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")),
+            ("latency-tracking-info-percentiles", "a", failed("latency-tracking-info-percentiles", "Invalid latency-tracking-info-percentiles parameters")),
+            ("cluster-announce-hostname", "a_b", failed("cluster-announce-hostname", "Hostnames may only contain alphanumeric characters, hyphens or dots")),
+            ("proc-title-template", "{bad}", failed("proc-title-template", "template format is invalid or contains unknown variables")),
+            ("proc-title-template", "", failed("proc-title-template", "template format is invalid or contains unknown variables")),
+            ("proc-title-template", "{title}", failed("proc-title-template", "template format is invalid or contains unknown variables")),
+            ("proc-title-template", "{port", failed("proc-title-template", "template format is invalid or contains unknown variables")),
+            ("activedefrag", "yes", failed("activedefrag", "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution")),
+            ("appendonly", "maybe", failed("appendonly", "argument must be 'yes' or 'no'")),
+            ("dir", "/nonexistent", failed("dir", "can't set protected config")),
+            ("dbfilename", "a/b", failed("dbfilename", "can't set protected config")),
+            ("unixsocket", "x", failed("unixsocket", "can't set immutable config")),
+            ("Daemonize", "yes", failed("Daemonize", "can't set immutable config")),
+            ("replicaof", "no one", failed("replicaof", "can't set immutable config")),
+            ("enable-debug-command", "yes", failed("enable-debug-command", "can't set immutable config")),
+            ("socket-mark-id", "5", failed("socket-mark-id", "can't set immutable config")),
+            ("nosuch", "1", "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'".into()),
+        ];
+        let before = c.get(&[b"*"]);
+        for (name, value, expect) in cases {
+            assert_eq!(
+                set1(&mut c, name, value).unwrap_err(),
+                *expect,
+                "{name} {value:?}"
+            );
+            assert_eq!(c.get(&[b"*"]), before, "{name} {value:?} left a change");
+        }
+        let multi = |c: &mut Config, pairs: &[(&str, &str)]| {
+            let p: Vec<(&[u8], &[u8])> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+                .collect();
+            c.set(&p)
+        };
+        assert_eq!(
+            multi(&mut c, &[("hz", "5"), ("hz", "6")]).unwrap_err(),
+            failed("hz", "duplicate parameter")
+        );
+        assert_eq!(
+            multi(&mut c, &[("hz", "5"), ("HZ", "6")]).unwrap_err(),
+            failed("HZ", "duplicate parameter")
+        );
+        assert_eq!(
+            multi(&mut c, &[("hz", "5"), ("nosuch", "6")]).unwrap_err(),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+        );
+        assert_eq!(
+            multi(&mut c, &[("nosuch", "5"), ("daemonize", "6")]).unwrap_err(),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+        );
+        assert_eq!(
+            multi(&mut c, &[("daemonize", "5"), ("nosuch", "6")]).unwrap_err(),
+            failed("daemonize", "can't set immutable config")
+        );
+        assert_eq!(
+            multi(&mut c, &[("hz", "5"), ("hz", "6"), ("nosuch", "1")]).unwrap_err(),
+            failed("hz", "duplicate parameter")
+        );
+        assert_eq!(
+            multi(&mut c, &[("hz", "7"), ("maxmemory", "1"), ("loglevel", "x")])
+            .unwrap_err(),
+            failed("loglevel", "argument(s) must be one of the following: debug, verbose, notice, warning")
+        );
+        assert_eq!(
+            c.get(&[b"*"]),
+            before,
+            "a failed multi-set must change nothing"
+        );
+        // An alias and its parameter are different entries: not a duplicate.
+        multi(&mut c, &[ ("hz", "5"), ("slave-read-only", "no"), ("replica-read-only", "yes"), ],)
+        .unwrap();
+        assert_eq!(get1(&c, "replica-read-only"), "yes");
+    }
+
+    #[test]
+    fn protected_configs() {
+        let mut c = Config {
+            enable_protected_configs: PROTECTED_ACTION_LOCAL,
+            ..Default::default()
+        };
+        let pairs: &[(&[u8], &[u8])] = &[(b"dbfilename", b"x.rdb")];
+        assert!(c.set(pairs).is_err());
+        assert!(c.set_from(pairs, true).is_ok());
+        assert_eq!(c.dbfilename, "x.rdb");
+        assert_eq!(
+            c.set_from(&[(b"dbfilename", b"a/b")], true).unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'dbfilename') - dbfilename can't be a path, just a filename"
+        );
+    }
+
+    #[test]
+    fn parse_quoting_and_multi_arg() {
+        let c = loaded(
+            "# comment\n\n   port 7000   \r\nrequirepass \"a\\\"b c\\x41\\n\"\nmasterauth 'it\\'s'\n\
+             save 3600 1 300 100\nsave 60 5\nclient-output-buffer-limit normal 0 0 0 replica 1mb 2mb 3\n\
+             bind 127.0.0.1 ::1\nMAXMEMORY 1gb\nHash-Max-Ziplist-Entries 7\nlist-max-ziplist-entries 4\n\
+             rename-command KEYS \"\"\nuser alice on >pw ~* +@all\nnotify-keyspace-events \"\"\n\
+             latency-tracking-info-percentiles 90 99\nslaveof 10.0.0.1 6380\n",
+        )
+        .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.requirepass.as_deref(), Some(&b"a\"b cA\n"[..]));
+        assert_eq!(c.masterauth.as_deref(), Some(&b"it's"[..]));
+        assert_eq!(c.save, [(3600, 1), (300, 100), (60, 5)]);
+        assert_eq!(c.client_output_buffer_limit[1], (1 << 20, 2 << 20, 3));
+        assert_eq!(c.bind, ["127.0.0.1", "::1"]);
+        assert_eq!(c.maxmemory, 1 << 30);
+        assert_eq!(c.hash_max_listpack_entries, 7);
+        assert_eq!(c.rename_commands, [(b"KEYS".to_vec(), Vec::new())]);
+        assert_eq!(c.users.len(), 1);
+        assert_eq!(c.latency_tracking_info_percentiles, [90.0, 99.0]);
+        assert_eq!(c.replicaof, Some(("10.0.0.1".to_string(), 6380)));
+        assert_eq!(get1(&c, "slaveof"), "10.0.0.1 6380");
+    }
+
+    #[test]
+    fn save_lines_accumulate_while_reading() {
+        assert_eq!(
+            loaded("save 900 1\nsave \"\"\nsave 5 5\n").unwrap().save,
+            [(5, 5)]
+        );
+        assert_eq!(loaded("save \"\"\n").unwrap().save, []);
+        assert_eq!(loaded("hz 5\n").unwrap().save.len(), 3);
+        // An include ends "reading the file" (a Redis quirk): later save lines replace.
+        let inc = scratch("inc.conf");
+        std::fs::write(&inc, "hz 11\n").unwrap();
+        let text = format!(
+            "save 900 1\ninclude {}\nsave 300 10\nsave 60 10000\n",
+            inc.display()
+        );
+        let c = loaded(&text).unwrap();
+        assert_eq!(c.save, [(60, 10000)]);
+        assert_eq!(c.hz, 11);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn fatal_errors_match_the_oracle() {
+        let banner = "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n";
+        let at = |n: usize, line: &str, why: &str| {
+            format!("{banner}Reading the configuration file, at line {n}\n>>> '{line}'\n{why}\n")
+        };
+        let cases: &[(&str, String)] = &[
+            ("port 1 2\n", at(1, "port 1 2", "wrong number of arguments")),
+            ("x.y\n", at(1, "x.y", "Module config specified without value"),),
+            ("# c\n\n  port abc  \n", at(3, "port abc", "argument couldn't be parsed into an integer"),),
+            ("requirepass \"abc\n", at(1, "requirepass \"abc", "Unbalanced quotes in configuration line",),),
+            ("save 10\n", at(1, "save 10", "Invalid save parameters")),
+            ("loglevel foo\n", at(1, "loglevel foo", "argument(s) must be one of the following: debug, verbose, notice, warning",),),
+            ("sentinel monitor x\n", at(1, "sentinel monitor x", "sentinel directive while not in sentinel mode",),),
+            ("bogus 1\n", at(1, "bogus 1", "Bad directive or wrong number of arguments"),),
+            ("include\n", at(1, "include", "Bad directive or wrong number of arguments"),),
+            ("dir a b\n", at(1, "dir a b", "wrong number of arguments")),
+            ("replicaof h\n", at(1, "replicaof h", "wrong number of arguments"),),
+            ("replicaof h 99999\n", at(1, "replicaof h 99999", "Invalid master port"),),
+            ("bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n", at(1, "bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17", "Too many bind addresses specified.",),),
+            ("logfile /nonexistent/x.log\n", format!("{banner}Can't open the log file: No such file or directory\n"),),
+            ("replicaof 1.2.3.4 6379\ncluster-enabled yes\n", format!("{banner}replicaof directive not allowed in cluster mode\n"),),
+        ];
+        for (text, expect) in cases {
+            assert_eq!(loaded(text).unwrap_err(), *expect, "{text:?}");
+        }
+        // Errors inside an included file report that file's line.
+        let inc = scratch("bad.conf");
+        std::fs::write(&inc, "# c\n\n  port abc  \n").unwrap();
+        let err = loaded(&format!("hz 5\ninclude {}\n", inc.display())).unwrap_err();
+        assert_eq!(
+            err,
+            at(3, "port abc", "argument couldn't be parsed into an integer")
+        );
+        // Sentinel alone and deprecated directives are accepted.
+        assert!(loaded("sentinel\nlua-replicate-commands yes\nlist-max-ziplist-value 5\n").is_ok());
+    }
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn command_line_options() {
+        let banner = "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n";
+        let at = |n: usize, line: &str, why: &str| {
+            format!("{banner}Reading the configuration file, at line {n}\n>>> '{line}'\n{why}\n")
+        };
+        let err = |v: &[&str]| Config::from_args(&args(v)).unwrap_err();
+        assert_eq!(
+            err(&["--port", "abc"]),
+            at(2, "port \"abc\"", "argument couldn't be parsed into an integer")
+        );
+        assert_eq!(err(&["--port"]), at(2, "port", "wrong number of arguments"));
+        assert_eq!(
+            err(&["--port", "7303", "--bogus", "1"]),
+            at(3, "bogus \"1\"", "Bad directive or wrong number of arguments")
+        );
+        assert_eq!(
+            err(&["--save", "--port", "abc"]),
+            at(3, "port \"abc\"", "argument couldn't be parsed into an integer")
+        );
+        assert_eq!(
+            err(&["--maxmemory", "1 mb"]),
+            at(2, "maxmemory \"1 mb\"", "argument must be a memory value")
+        );
+        assert_eq!(
+            err(&["--port abc"]),
+            at(2, "port abc", "argument couldn't be parsed into an integer")
+        );
+        assert_eq!(
+            err(&["--port", "1", "2", "3"]),
+            at(2, "port \"1\" \"2\" \"3\"", "wrong number of arguments")
+        );
+        assert_eq!(
+            err(&["-x"]),
+            at(2, "\"-x\"", "Bad directive or wrong number of arguments")
+        );
+        assert_eq!(
+            err(&["--", "1"]),
+            at(2, "\"1\"", "Bad directive or wrong number of arguments")
+        );
+        assert_eq!(
+            err(&["--port", "7000", "-", "--hz", "x"]),
+            at(2, "port \"7000\" \"-\"", "wrong number of arguments")
+        );
+
+        let c = Config::from_args(&args(&[ "--port", "7001", "--save", "", "--appendonly", "no", "--requirepass", "a b\"c", ]))
+        .unwrap();
+        assert_eq!(c.port, 7001);
+        assert!(c.save.is_empty());
+        assert_eq!(c.requirepass.as_deref(), Some(&b"a b\"c"[..]));
+        assert!(c.loaded_from_args());
+        assert!(Config::from_args(&args(&["--save"]))
+            .unwrap()
+            .save
+            .is_empty());
+        assert!(Config::from_args(&args(&["--save", "--hz", "5"]))
+            .unwrap()
+            .save
+            .is_empty());
+        let c = Config::from_args(&args(&["--save", "10", "1", "20", "2"])).unwrap();
+        assert_eq!(c.save, [(10, 1), (20, 2)]);
+        let c = Config::from_args(&args(&["--bind", "127.0.0.1", "::1", "--hz", "20"])).unwrap();
+        assert_eq!(c.bind, ["127.0.0.1", "::1"]);
+        assert_eq!(c.hz, 20);
+
+        // A config file first, then options that override it.
+        let file = scratch("base.conf");
+        std::fs::write(&file, "port 1\nhz 3\n").unwrap();
+        let f = file.to_str().unwrap();
+        let c = Config::from_args(&args(&[f, "--port", "7002"])).unwrap();
+        assert_eq!((c.port, c.hz), (7002, 3));
+        assert_eq!(c.config_file(), Some(file.as_path()));
+        assert_eq!(
+            err(&[f, "--port", "abc"]),
+            at(4, "port \"abc\"", "argument couldn't be parsed into an integer")
+        );
+        assert_eq!(
+            err(&[f, "-", "--port", "x"]),
+            at(4, "\"-\"", "Bad directive or wrong number of arguments")
+        );
+        // A missing file was logged; the message to print is empty.
+        assert_eq!(err(&["/nonexistent/ferrodis.conf"]), "");
+    }
+
+    #[test]
+    fn absolute_paths() {
+        let cwd = current_dir_string();
+        assert_eq!(absolute_path("/a/b.conf"), PathBuf::from("/a/b.conf"));
+        assert_eq!(
+            absolute_path(" x.conf\n"),
+            PathBuf::from(format!("{cwd}/x.conf"))
+        );
+        let parent = Path::new(&cwd)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned());
+        if let Some(parent) = parent {
+            let parent = if parent == "/" { String::new() } else { parent };
+            assert_eq!(
+                absolute_path("../y.conf"),
+                PathBuf::from(format!("{parent}/y.conf"))
+            );
+        }
+    }
+
+    #[test]
+    fn wildcard_include() {
+        let a = scratch("a.conf");
+        let dir = a.parent().unwrap().to_path_buf();
+        std::fs::write(dir.join("a.conf"), "hz 21\n").unwrap();
+        std::fs::write(dir.join("b.conf"), "maxmemory-samples 9\n").unwrap();
+        let c = loaded(&format!(
+            "include {}/*.conf\ninclude {}/none-*.conf\n",
+            dir.display(),
+            dir.display()
+        ))
+        .unwrap();
+        assert_eq!((c.hz, c.maxmemory_samples), (21, 9));
+    }
+
+    #[test]
+    fn rewrite_like_the_oracle() {
+        // The oracle's first rewrite of this file (CONFIG SET nothing; daemonize, pidfile, dir
+        // and logfile came from the command line, maxmemory-samples from the include).
+        let inc = scratch("inc.conf");
+        std::fs::write(&inc, "maxmemory-samples 7\n").unwrap();
+        let old = format!(
+            "# my conf\nport 7304\n\n\n# comment two\nsave 900 1\nsave 300 10\nhz 15\nHZ 16\nmaxmemory 1mb\n\
+             slave-read-only no\nlist-max-ziplist-entries 5\nrequirepass \"x y\"\ninclude {}\n\
+             rename-command KEYS KEYS2\n  timeout    5   \n",
+            inc.display()
+        );
+        let mut c = loaded(&old).unwrap();
+        c.load_text(b"daemonize yes\npidfile /tmp/p.pid\nlogfile \"\"\n")
+            .unwrap();
+        let out = String::from_utf8(c.rewrite_content(old.as_bytes())).unwrap();
+        let (head, generated) = out.split_once("# Generated by CONFIG REWRITE\n").unwrap();
+        let expect_head = format!(
+            "# my conf\nport 7304\n\n# comment two\nsave 900 1\nsave 300 10\nhz 16\n\nmaxmemory 1mb\n\
+             replica-read-only no\n# ??? list-max-ziplist-entries 5\nrequirepass \"x y\"\ninclude {}\n\
+             rename-command KEYS KEYS2\ntimeout 5\n\n",
+            inc.display()
+        );
+        assert_eq!(head, expect_head);
+        let mut gen: Vec<&str> = generated.lines().collect();
+        gen.sort();
+        let dir_line = format!("dir \"{}\"", current_dir_string());
+        let mut expect = vec![
+            "daemonize yes",
+            "latency-tracking-info-percentiles 50 99 99.9",
+            "maxmemory-samples 7",
+            "pidfile \"/tmp/p.pid\"",
+            "user default on #887fcea6a80333c6c02ae7e79735f0edad8d811f0b61431495f796f4bf6a7c19 ~* &* +@all",
+            &dir_line,
+        ];
+        expect.sort();
+        assert_eq!(gen, expect);
+
+        // Second round (as the oracle did): parameters back to defaults lose their lines, a
+        // NULL string loses its line, save "" replaces the save lines, new values are appended
+        // after the signature.
+        let first = out;
+        c.set(&[
+            (b"hz", b"10"),
+            (b"maxmemory", b"0"),
+            (b"save", b""),
+            (b"slave-read-only", b"yes"),
+            (b"notify-keyspace-events", b"KEA"),
+            (
+                b"client-output-buffer-limit",
+                b"normal 1mb 2kb 3 pubsub 1gb 100 5",
+            ),
+            (b"oom-score-adj-values", b"1 2 3"),
+            (b"maxmemory-clients", b"10%"),
+            (b"loglevel", b"warning"),
+            (b"timeout", b"0"),
+            (b"cluster-announce-ip", b"1.2.3.4"),
+            (b"slowlog-log-slower-than", b"-1"),
+            (b"latency-tracking-info-percentiles", b""),
+            (b"appendfsync", b"always"),
+            (b"list-max-listpack-size", b"5"),
+            (b"requirepass", b""),
+        ])
+        .unwrap();
+        crate::server::log::set_level(Level::Notice);
+        let out = String::from_utf8(c.rewrite_content(first.as_bytes())).unwrap();
+        let (head, generated) = out.split_once("# Generated by CONFIG REWRITE\n").unwrap();
+        let expect_head = format!(
+            "# my conf\nport 7304\n\n# comment two\nsave \"\"\n\nhz 10\n\nmaxmemory 0\n\
+             replica-read-only yes\n# ??? list-max-ziplist-entries 5\n\ninclude {}\n\
+             rename-command KEYS KEYS2\ntimeout 0\n\n",
+            inc.display()
+        );
+        assert_eq!(head, expect_head);
+        let mut gen: Vec<&str> = generated.lines().filter(|l| !l.is_empty()).collect();
+        gen.sort();
+        let mut expect = vec![
+            "appendfsync always",
+            "client-output-buffer-limit normal 1mb 2kb 3",
+            "client-output-buffer-limit pubsub 1gb 100 5",
+            "cluster-announce-ip \"1.2.3.4\"",
+            "daemonize yes",
+            "latency-tracking-info-percentiles \"\"",
+            "list-max-listpack-size 5",
+            "loglevel warning",
+            "maxmemory-clients 10%",
+            "maxmemory-samples 7",
+            "notify-keyspace-events \"AKE\"",
+            "oom-score-adj-values 1 2 3",
+            "pidfile \"/tmp/p.pid\"",
+            "slowlog-log-slower-than -1",
+            "user default on nopass ~* &* +@all",
+            &dir_line,
+        ];
+        expect.sort();
+        assert_eq!(gen, expect);
+
+        // The rewritten file loads back to the same configuration.
+        let mut back = Config::default();
+        back.load_text(out.as_bytes()).unwrap();
+        let skip = ["dir", "logfile"];
+        let a: Vec<_> = c
+            .get(&[b"*"])
+            .into_iter()
+            .filter(|(k, _)| !skip.contains(&k.as_str()))
+            .collect();
+        let b: Vec<_> = back
+            .get(&[b"*"])
+            .into_iter()
+            .filter(|(k, _)| !skip.contains(&k.as_str()))
+            .collect();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn rewrite_line_reuse_quirk() {
+        // Two client-output-buffer-limit lines, only normal and pubsub non-default: the replica
+        // class reuses the second old line and pubsub gets appended (as the oracle does).
+        let old = "# Generated by CONFIG REWRITE\nclient-output-buffer-limit normal 1mb 2kb 3\n\
+                   client-output-buffer-limit pubsub 1gb 100 5\n";
+        let mut c = loaded(old).unwrap();
+        c.set(&[(b"save", b"")]).unwrap();
+        let out = String::from_utf8(c.rewrite_content(old.as_bytes())).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1], "client-output-buffer-limit normal 1mb 2kb 3");
+        assert_eq!(lines[2], "client-output-buffer-limit replica 256mb 64mb 60");
+        assert!(lines.contains(&"client-output-buffer-limit pubsub 1gb 100 5"));
+        // The trailing empty line of the old file stays between the old and the new lines.
+        assert_eq!(lines[3], "");
+    }
+
+    #[test]
+    fn rewrite_writes_the_file() {
+        let path = scratch("w.conf");
+        std::fs::write(&path, "port 7777\n# keep me\n").unwrap();
+        let mut c = Config::from_args(&args(&[path.to_str().unwrap()])).unwrap();
+        c.set(&[(b"maxmemory", b"3mb"), (b"save", b"")]).unwrap();
+        c.rewrite().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("port 7777\n# keep me\n\n# Generated by CONFIG REWRITE\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nmaxmemory 3mb\n"));
+        assert!(text.contains("\nsave \"\"\n"));
+        let back = Config::from_args(&args(&[path.to_str().unwrap()])).unwrap();
+        assert_eq!(back.maxmemory, 3 << 20);
+        assert!(back.save.is_empty());
+        assert_eq!(
+            Config::default().rewrite().unwrap_err(),
+            "ERR The server is running without a config file"
+        );
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(format_memory(0), "0");
+        assert_eq!(format_memory(1024), "1kb");
+        assert_eq!(format_memory(3 << 20), "3mb");
+        assert_eq!(format_memory(1 << 30), "1gb");
+        assert_eq!(format_memory(1025), "1025");
+        assert_eq!(format_memory(-1), "-1");
+        assert_eq!(strtoll(b"  -12x", 10), (-12, 5));
+        assert_eq!(strtoll(b"", 10), (0, 0));
+        assert_eq!(strtoll(b"+", 10), (0, 0));
+        assert_eq!(strtoll(b"99999999999999999999", 10).0, i64::MAX);
+        assert_eq!(strtoll(b"-99999999999999999999", 10).0, i64::MIN);
+        assert_eq!(strtoll(b"0777", 8), (0o777, 4));
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_hex(b"x y"),
+            "887fcea6a80333c6c02ae7e79735f0edad8d811f0b61431495f796f4bf6a7c19"
+        );
+        assert_eq!(sha256_hex(&[b'a'; 200]).len(), 64);
+        assert_eq!(
+            keyspace_events_from_str(b"KEA"),
+            Some(notify::KEYSPACE | notify::KEYEVENT | NOTIFY_ALL)
+        );
+        assert_eq!(keyspace_events_from_str(b"Kq"), None);
+        assert_eq!(trim(b"  a b \r\n", b" \r\n"), b"a b");
+        assert_eq!(trim(b"   ", b" "), b"");
+        assert_eq!(split_spaces(b""), Vec::<&[u8]>::new());
+        assert_eq!(split_spaces(b"a  b"), [&b"a"[..], b"", b"b"]);
+        assert!(Config::is_sensitive(b"REQUIREPASS"));
+        assert!(!Config::is_sensitive(b"port"));
+    }
+
+    #[test]
+    fn reset_to_default() {
+        let mut c = loaded("hz 50\nsave 1 1\nbind 1.2.3.4\n").unwrap();
+        assert!(c.reset_to_default(b"hz"));
+        assert!(c.reset_to_default(b"save"));
+        assert!(c.reset_to_default(b"BIND"));
+        assert!(!c.reset_to_default(b"nosuch"));
+        assert_eq!((c.hz, c.save.len(), c.bind.len()), (10, 3, 2));
+    }
+
+    use proptest::prelude::*;
+
+    fn any_name() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            (0..PARAMS.len()).prop_map(|i| PARAMS[i].name.as_bytes().to_vec()),
+            (0..PARAMS.len()).prop_map(|i| PARAMS[i].alias.unwrap_or("nosuch").as_bytes().to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..12),
+        ]
+    }
+
+    fn any_value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(
+                prop_oneof![
+                    Just(b' '),
+                    Just(b'%'),
+                    Just(b'-'),
+                    Just(b'{'),
+                    Just(b'}'),
+                    Just(0u8),
+                    b'0'..=b'9',
+                    b'a'..=b'z'
+                ],
+                0..24
+            ),
+            proptest::collection::vec(any::<u8>(), 0..24),
+            Just(b"yes".to_vec()),
+            Just(b"1 2 3".to_vec()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// CONFIG SET never panics, and a failed one leaves everything as it was.
+        #[test]
+        fn set_is_atomic_and_total(pairs in proptest::collection::vec((any_name(), any_value()), 1..4)) {
+            let mut c = Config::default();
+            let before = c.get_raw(&[b"*"]);
+            let p: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+            let res = c.set(&p);
+            if res.is_err() {
+                prop_assert_eq!(c.get_raw(&[b"*"]), before);
+            } else {
+                // Whatever was accepted can be written out and read back.
+                let text = c.rewrite_content(b"");
+                let mut back = Config::default();
+                prop_assert!(back.load_text(&text).is_ok(), "{}", String::from_utf8_lossy(&text));
+            }
+            crate::server::log::set_level(Level::Notice);
+        }
+
+        #[test]
+        fn glob_get_never_panics(p in proptest::collection::vec(any::<u8>(), 0..16)) {
+            let _ = Config::default().get_raw(&[&p]);
+        }
+    }
 }

@@ -22,7 +22,11 @@ fn lazy_expiry_on_access() {
     assert_eq!(c.cmd(&["SET", "k", "v", "PX", "30"]), b"+OK\r\n");
     assert_eq!(c.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
     std::thread::sleep(Duration::from_millis(60));
-    assert_eq!(c.cmd(&["DBSIZE"]), b":1\r\n", "no active expiry while disabled");
+    assert_eq!(
+        c.cmd(&["DBSIZE"]),
+        b":1\r\n",
+        "no active expiry while disabled"
+    );
     assert_eq!(c.cmd(&["GET", "k"]), b"$-1\r\n");
     assert_eq!(c.cmd(&["DBSIZE"]), b":0\r\n");
     assert_eq!(
@@ -46,14 +50,20 @@ fn active_cycle_reclaims_unread_keys() {
         ]));
     }
     for i in 0..100 {
-        req.extend(common::encode_command(&["SET", &format!("stable:{i}"), "x"]));
+        req.extend(common::encode_command(&[
+            "SET",
+            &format!("stable:{i}"),
+            "x",
+        ]));
     }
     c.send(&req);
     for _ in 0..5100 {
         assert_eq!(c.read_reply(), b"+OK\r\n");
     }
     assert_eq!(
-        info_field(&mut c, "keyspace", "db0").as_deref().map(|v| v.starts_with("keys=5100,expires=5000")),
+        info_field(&mut c, "keyspace", "db0")
+            .as_deref()
+            .map(|v| v.starts_with("keys=5100,expires=5000")),
         Some(true)
     );
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -62,7 +72,11 @@ fn active_cycle_reclaims_unread_keys() {
         if n == b":100\r\n" {
             break;
         }
-        assert!(Instant::now() < deadline, "active expiry left {:?}", String::from_utf8_lossy(&n));
+        assert!(
+            Instant::now() < deadline,
+            "active expiry left {:?}",
+            String::from_utf8_lossy(&n)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Introspection: COMMAND (from the table's data), SLOWLOG, LATENCY, MONITOR.
 
+use super::connection::reply_help;
 use super::meta::{self, CommandMeta};
 use super::{Args, Handler};
 use crate::server::client::Client;
@@ -186,20 +187,6 @@ fn command_getkeys_command(srv: &mut Server, c: &mut Client, args: &Args) {
         }
         _ => c.out.err("ERR The command has no key arguments"),
     }
-}
-
-/// Sends a HELP reply: the title line then the lines, as Redis's addReplyHelp.
-pub fn reply_help(c: &mut Client, name: &str, lines: &[&str]) {
-    c.out.array(lines.len() + 3);
-    c.out.simple(&format!(
-        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        name
-    ));
-    for l in lines {
-        c.out.simple(l);
-    }
-    c.out.simple("HELP");
-    c.out.simple("    Prints this help.");
 }
 
 fn command_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {

@@ -661,28 +661,9 @@ const OBJECT_HELP: &[&str] = &[
     "    <key>.",
 ];
 
-/// Writes a subcommand help reply as addReplyHelp does: the command name as typed, upper-cased,
-/// in the header, then the lines, then the HELP entry.
-pub fn reply_help(c: &mut Client, cmd_name: &[u8], lines: &[&str]) {
-    c.out.array(lines.len() + 3);
-    let mut head = cmd_name.to_ascii_uppercase();
-    head.extend_from_slice(b" <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-    c.out.buf.push(b'+');
-    c.out.buf.extend(
-        head.iter()
-            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-    );
-    c.out.buf.extend_from_slice(b"\r\n");
-    for l in lines {
-        c.out.simple(l);
-    }
-    c.out.simple("HELP");
-    c.out.simple("    Prints this help.");
-}
-
 /// OBJECT HELP
-pub fn object_help_command(_srv: &mut Server, c: &mut Client, args: &Args) {
-    reply_help(c, args.get(0), OBJECT_HELP);
+pub fn object_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
+    super::connection::reply_help(c, "OBJECT", OBJECT_HELP);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -194,8 +194,9 @@ impl Default for CommandTable {
     }
 }
 
-/// True when clients are paused (CLIENT PAUSE) so input processing must wait.
-pub fn client_paused(srv: &mut Server) -> bool {
+/// True when CLIENT PAUSE holds back a command with these flags: every command under
+/// PAUSE ALL, writes (and may-replicate commands) under PAUSE WRITE.
+fn paused_for(srv: &mut Server, flags: u64) -> bool {
     if srv.pause_until_ms == 0 {
         return false;
     }
@@ -203,7 +204,7 @@ pub fn client_paused(srv: &mut Server) -> bool {
         srv.pause_until_ms = 0;
         return false;
     }
-    !srv.pause_write_only
+    !srv.pause_write_only || flags & (meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE) != 0
 }
 
 /// Redis's error for an unknown command, quoting the first arguments within 128 bytes.
@@ -243,8 +244,9 @@ fn count_errors(srv: &mut Server, c: &mut Client) -> bool {
     true
 }
 
-/// Checks and runs one parsed command (processCommand).
-pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) {
+/// Checks and runs one parsed command (processCommand). Returns false when the command was
+/// postponed by CLIENT PAUSE: it stays in the query buffer and runs when the pause ends.
+pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
     let mut reply_start = c.out.buf.len();
     if c.reply_mode == ReplyMode::SkipNext {
         c.reply_mode = ReplyMode::Skip;
@@ -288,6 +290,12 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) {
         reject(srv, c, Some(idx), "NOAUTH Authentication required.");
         return finish_reply(c, reply_start);
     }
+    if paused_for(srv, meta.flags) {
+        if !srv.paused_clients.contains(&c.token) {
+            srv.paused_clients.push(c.token);
+        }
+        return false;
+    }
     if c.reply_mode == ReplyMode::Off || c.reply_mode == ReplyMode::Skip {
         reply_start = c.out.buf.len();
     }
@@ -295,12 +303,13 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) {
     if !srv.blocking.ready.is_empty() {
         crate::server::blocked::handle_ready_keys(srv);
     }
-    finish_reply(c, reply_start);
+    finish_reply(c, reply_start)
 }
 
-/// Applies CLIENT REPLY OFF/SKIP: drops what the command wrote.
+/// Applies CLIENT REPLY OFF/SKIP: drops what the command wrote. Returns true (the command
+/// was consumed) so gates can `return finish_reply(..)`.
 #[inline]
-fn finish_reply(c: &mut Client, reply_start: usize) {
+fn finish_reply(c: &mut Client, reply_start: usize) -> bool {
     match c.reply_mode {
         ReplyMode::On | ReplyMode::SkipNext => {}
         ReplyMode::Off => c.out.truncate(reply_start),
@@ -309,6 +318,7 @@ fn finish_reply(c: &mut Client, reply_start: usize) {
             c.reply_mode = ReplyMode::On;
         }
     }
+    true
 }
 
 /// Redis's arity rule: positive is exact, negative is a minimum.

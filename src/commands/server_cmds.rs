@@ -668,6 +668,121 @@ fn rdb_int_size(v: i64) -> Option<usize> {
     }
 }
 
+/// The length of liblzf 3.6's `lzf_compress(data, out_len)` output as Redis builds it (HLOG 16,
+/// VERY_FAST, a zeroed hash table), or None when the output would not fit in `out_len`.
+///
+/// Only the length is computed, but every step that decides it is reproduced, including one
+/// quirk: when a match may extend 17 or 18 bytes, liblzf's unrolled comparison runs past that
+/// limit and the match swallows the one or two final bytes that would otherwise be literals.
+/// The `lzf` crate does not have that quirk, so its sizes differ for such inputs.
+pub fn lzf_compressed_len(data: &[u8], out_len: usize) -> Option<usize> {
+    const HLOG: u32 = 16;
+    const HSIZE: usize = 1 << HLOG;
+    const MAX_LIT: usize = 1 << 5;
+    const MAX_OFF: usize = 1 << 13;
+    const MAX_REF: usize = (1 << 8) + (1 << 3);
+    let n = data.len();
+    if n == 0 || out_len == 0 {
+        return None;
+    }
+    if n < 3 {
+        // Too short for a match: liblzf goes straight to its final literal run, which it only
+        // starts with room for three more bytes.
+        return (out_len >= 4).then_some(n + 1);
+    }
+    let frst = |p: usize| ((data[p] as u32) << 8) | data[p + 1] as u32;
+    let next = |v: u32, p: usize| (v << 8) | data[p + 2] as u32;
+    let idx =
+        |h: u32| ((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1);
+    // Positions of earlier 3-byte prefixes; 0 (the start) never qualifies as a match source.
+    let mut htab = vec![0usize; HSIZE];
+    let mut ip = 0usize;
+    let mut op = 1usize; // the first literal run's length byte
+    let mut lit = 0usize;
+    let mut hval = frst(ip);
+    while ip < n - 2 {
+        hval = next(hval, ip);
+        let slot = idx(hval);
+        let r = htab[slot];
+        htab[slot] = ip;
+        let off = ip.wrapping_sub(r).wrapping_sub(1);
+        if off < MAX_OFF
+            && r > 0
+            && data[r + 2] == data[ip + 2]
+            && data[r..r + 2] == data[ip..ip + 2]
+        {
+            let mut len = 2usize;
+            let maxlen = (n - ip - len).min(MAX_REF);
+            if op + 3 + 1 >= out_len && op - usize::from(lit == 0) + 3 + 1 >= out_len {
+                return None;
+            }
+            if lit == 0 {
+                op -= 1;
+            }
+            'scan: {
+                if maxlen > 16 {
+                    for _ in 0..16 {
+                        len += 1;
+                        if data[r + len] != data[ip + len] {
+                            break 'scan;
+                        }
+                    }
+                }
+                loop {
+                    len += 1;
+                    if !(len < maxlen && data[r + len] == data[ip + len]) {
+                        break;
+                    }
+                }
+            }
+            len -= 2;
+            ip += 1;
+            op += if len < 7 { 1 } else { 2 };
+            op += 1; // low byte of the offset
+            lit = 0;
+            op += 1; // next literal run's length byte
+            ip += len + 1;
+            if ip >= n - 2 {
+                break;
+            }
+            ip -= 2;
+            hval = frst(ip);
+            for _ in 0..2 {
+                hval = next(hval, ip);
+                htab[idx(hval)] = ip;
+                ip += 1;
+            }
+        } else {
+            if op >= out_len {
+                return None;
+            }
+            lit += 1;
+            op += 1;
+            ip += 1;
+            if lit == MAX_LIT {
+                lit = 0;
+                op += 1;
+            }
+        }
+    }
+    if op + 3 > out_len {
+        return None;
+    }
+    while ip < n {
+        lit += 1;
+        op += 1;
+        ip += 1;
+        if lit == MAX_LIT {
+            lit = 0;
+            op += 1;
+        }
+    }
+    if lit == 0 {
+        op -= 1;
+    }
+    Some(op)
+}
+
 /// Size of a string as an RDB file stores it (rdbSaveRawString): a short canonical integer is
 /// stored as an integer, a string over 20 bytes LZF-compressed when that saves at least four
 /// bytes, anything else as length + bytes.
@@ -678,10 +793,8 @@ pub fn rdb_string_len(s: &[u8], compress: bool) -> usize {
         }
     }
     if compress && s.len() > 20 {
-        if let Ok(z) = lzf::compress(s) {
-            if z.len() <= s.len() - 4 {
-                return 1 + rdb_len_size(z.len()) + rdb_len_size(s.len()) + z.len();
-            }
+        if let Some(z) = lzf_compressed_len(s, s.len() - 4).filter(|&z| z > 0) {
+            return 1 + rdb_len_size(z) + rdb_len_size(s.len()) + z;
         }
     }
     rdb_len_size(s.len()) + s.len()
@@ -1310,10 +1423,43 @@ mod tests {
         assert_eq!(rdb_string_len(b"100000", true), 5);
         assert_eq!(rdb_string_len(b"012", true), 4);
         assert_eq!(rdb_string_len(&[b'a'; 61], true), 12);
+        // Sizes the oracle reports for runs of 'a' (liblzf's overshooting match included).
+        for (n, want) in [
+            (20, 21),
+            (21, 9),
+            (22, 11),
+            (23, 12),
+            (25, 12),
+            (45, 12),
+            (100, 13),
+        ] {
+            assert_eq!(rdb_string_len(&vec![b'a'; n], true), want, "{n} bytes");
+        }
         assert_eq!(rdb_string_len(&[b'a'; 61], false), 62);
         assert_eq!(rdb_len_size(63), 1);
         assert_eq!(rdb_len_size(64), 2);
         assert_eq!(rdb_len_size(16384), 5);
+    }
+
+    #[test]
+    fn lzf_length_never_panics() {
+        let mut x: u64 = 0x1234_5678;
+        for len in 0..600usize {
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // A small alphabet so that matches of every length occur.
+                    b"ab"[(x & 1) as usize] + u8::from(x.is_multiple_of(3))
+                })
+                .collect();
+            for out in [0, 1, len / 2, len.saturating_sub(4), len + 64] {
+                if let Some(z) = lzf_compressed_len(&data, out) {
+                    assert!(z <= out);
+                }
+            }
+        }
     }
 
     #[test]

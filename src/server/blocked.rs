@@ -78,7 +78,13 @@ impl Server {
     /// Parks `c` on `keys` until one of them changes or the deadline passes. Called by a
     /// blocking command that found nothing to serve. When the command is being re-run for a
     /// ready key, the client is already parked and just stays where it is.
-    pub fn block_for_keys(&mut self, c: &mut Client, args: &Args, keys: &[&[u8]], deadline_ms: i64) {
+    pub fn block_for_keys(
+        &mut self,
+        c: &mut Client,
+        args: &Args,
+        keys: &[&[u8]],
+        deadline_ms: i64,
+    ) {
         if c.reprocessing_blocked {
             c.still_blocked = true;
             return;
@@ -235,7 +241,7 @@ pub fn process_unblocked(srv: &mut Server) {
             let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
                 continue;
             };
-            if c.blocked.is_none() && c.qpos < c.qbuf.len() {
+            if c.blocked.is_none() && c.qpos < c.qbuf.len() && !srv.paused_clients.contains(&tok) {
                 super::net::process_input(srv, &mut c);
             }
             if c.out.pending() > 0 {

@@ -160,54 +160,10 @@ impl Client {
         }
     }
 
-    /// CLIENT LIST / CLIENT INFO line for this client (without the trailing newline).
+    /// CLIENT LIST / CLIENT INFO line for this client (without the trailing newline), as
+    /// the log lines about a client print it.
     pub fn info_line(&self, now_ms: i64) -> String {
-        let mut flags = String::new();
-        if self.monitor {
-            flags.push('O');
-        }
-        if self.close_asap {
-            flags.push('A');
-        }
-        if self.close_after_reply {
-            flags.push('c');
-        }
-        if self.no_evict {
-            flags.push('e');
-        }
-        if flags.is_empty() {
-            flags.push('N');
-        }
-        let events = if self.writable_registered { "rw" } else { "r" };
-        let name = self
-            .name
-            .as_deref()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default();
-        let qbuf = self.qbuf.len() - self.qpos;
-        format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
-            self.id,
-            self.addr,
-            self.laddr,
-            self.fd,
-            name,
-            (now_ms - self.ctime_ms) / 1000,
-            (now_ms - self.last_interaction_ms) / 1000,
-            flags,
-            self.db,
-            qbuf,
-            self.qbuf.capacity() - self.qbuf.len(),
-            0,
-            self.qbuf.capacity().max(1024),
-            self.qbuf_peak.max(qbuf),
-            self.out.pending(),
-            self.out.buf.capacity(),
-            self.mem_usage(),
-            events,
-            self.last_cmd,
-            self.resp()
-        )
+        crate::commands::connection::client_info_string(self, now_ms, None)
     }
 
     /// Memory this client holds in buffers (for INFO and client-output-buffer-limit).

@@ -89,6 +89,8 @@ pub struct Server {
     pub expire_state: crate::db::expire::ExpireState,
     /// LATENCY events: name -> samples.
     pub latency: std::collections::HashMap<&'static str, stats::LatencySeries>,
+    /// Clients whose next command waits for CLIENT PAUSE to end (tokens).
+    pub paused_clients: Vec<usize>,
     /// Clients blocked on keys.
     pub blocking: blocked::Blocking,
     /// A random 40-hex-digit id for this run (INFO run_id).
@@ -134,6 +136,7 @@ impl Server {
             expire_state: Default::default(),
             latency: Default::default(),
             blocking: Default::default(),
+            paused_clients: Vec::new(),
             run_id: random_hex40(),
             replid: random_hex40(),
             config,

@@ -253,6 +253,10 @@ impl EventLoop {
             }
             before_sleep(&mut self.srv);
             let mut timeout = next_cron.saturating_duration_since(Instant::now());
+            if !self.srv.paused_clients.is_empty() && self.srv.pause_until_ms > 0 {
+                let until = (self.srv.pause_until_ms - crate::util::mstime()).max(0) as u64;
+                timeout = timeout.min(Duration::from_millis(until));
+            }
             if let Some(deadline) = self.srv.next_block_deadline() {
                 let until = (deadline - crate::util::mstime()).max(0) as u64;
                 timeout = timeout.min(Duration::from_millis(until));
@@ -456,13 +460,13 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
         authenticated: c.authenticated,
     };
     while !c.close_after_reply && !c.close_asap && c.blocked.is_none() && pos < qbuf.len() {
-        if srv.pause_until_ms > 0 && crate::commands::client_paused(srv) {
-            break;
-        }
         match c.parser.parse(&qbuf, pos, &mut argv, &limits) {
             Parse::Command { next } => {
                 let args = crate::commands::Args::new(&qbuf, &argv);
-                crate::commands::process_command(srv, c, &args);
+                if !crate::commands::process_command(srv, c, &args) {
+                    // Postponed by CLIENT PAUSE: keep the command for later.
+                    break;
+                }
                 pos = next;
             }
             Parse::Skip { next } => pos = next,
@@ -604,6 +608,13 @@ pub fn close_client_now(srv: &mut Server, idx: usize) {
 pub fn before_sleep(srv: &mut Server) {
     crate::db::expire::active_expire_cycle(srv, crate::db::expire::CycleKind::Fast);
     super::blocked::handle_ready_keys(srv);
+    if !srv.paused_clients.is_empty()
+        && (srv.pause_until_ms == 0 || crate::util::mstime() >= srv.pause_until_ms)
+    {
+        srv.pause_until_ms = 0;
+        let resumed = std::mem::take(&mut srv.paused_clients);
+        srv.blocking.unblocked.extend(resumed);
+    }
     super::blocked::process_unblocked(srv);
     let pending = std::mem::take(&mut srv.pending_writes);
     for idx in pending.iter().copied() {
