@@ -1,5 +1,6 @@
 //! Our own data structures. Invariant: nothing here knows about clients, replies or commands.
 
 pub mod dict;
+pub mod intset;
 pub mod sds;
 pub mod siphash;

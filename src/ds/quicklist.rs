@@ -1,0 +1,1313 @@
+//! `Quicklist`: Redis 7.0's list encoding (quicklist.c), a doubly linked list of listpack
+//! nodes. Node boundaries are visible in RDB files and `DUMP` payloads (one listpack per node),
+//! so the fill, split, merge and compression decisions below follow Redis step by step.
+//!
+//! ```text
+//!   Quicklist { nodes: Slab<Node>, head, tail, count (elements), fill, compress }
+//!
+//!      head                                                    tail
+//!       |                                                        |
+//!       v                                                        v
+//!   +--------+  next   +--------+  next   +--------+  next   +--------+
+//!   | node 3 | ------> | node 0 | ------> | node 7 | ------> | node 1 | --> NIL
+//!   | RAW lp | <------ | LZF    | <------ | LZF    | <------ | RAW lp |
+//!   +--------+  prev   +--------+  prev   +--------+  prev   +--------+
+//!    count 5            count 5            count 5            count 2
+//!   (compress depth 1: one node at each end stays raw, interior nodes hold an LZF blob of
+//!    their listpack when that saves >= 8 bytes and the listpack is >= 48 bytes)
+//!
+//!   Node { prev, next: u32 slab keys (NIL = u32::MAX), count, sz = uncompressed bytes,
+//!          data: Packed(Listpack) | Plain(Vec<u8>) | Lzf(Box<[u8]>),
+//!          plain (one huge element stored as-is), recompress, dont_compress }
+//!
+//!   Worked example, fill 2, RPUSH a b c -> two nodes:
+//!     node 1: 0b000000 0200 81 61 02 81 62 02 ff   ["a","b"]
+//!     node 2: 09000000 0100 81 63 02 ff            ["c"]
+//! ```
+//!
+//! Fill (`list-max-listpack-size`): negative -1..-5 caps a node's listpack at 4/8/16/32/64 KiB
+//! (estimated as current bytes + element length + 8 before the insert); positive N caps the
+//! element count at N, but a node never grows past 8 KiB (SIZE_SAFETY_LIMIT) either way.
+//! Elements of at least [`packed_threshold`] bytes (1 GiB; `DEBUG QUICKLIST-PACKED-THRESHOLD`
+//! lowers it) live alone in a "plain" node holding the raw bytes.
+//!
+//! Nodes live in a `Slab` arena and link by index, so there is no `unsafe`. Deleting elements
+//! never merges nodes (Redis does not either); only the split on insert merges neighbours.
+
+use crate::ds::listpack::{Listpack, LpElem};
+use slab::Slab;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const NIL: u32 = u32::MAX;
+
+/// Byte caps for fill -1..-5.
+const OPTIMIZATION_LEVEL: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+/// A count-limited node still never exceeds this many bytes.
+const SIZE_SAFETY_LIMIT: usize = 8192;
+/// Over-estimate of the bytes one entry adds beyond its string length.
+const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+/// Listpacks smaller than this are not worth compressing.
+const MIN_COMPRESS_BYTES: usize = 48;
+/// Compression must save at least this many bytes to be kept.
+const MIN_COMPRESS_IMPROVE: usize = 8;
+
+/// Largest positive fill (Redis stores it in a 16-bit signed field).
+pub const FILL_MAX: i32 = (1 << 15) - 1;
+/// Largest compress depth (16-bit field).
+pub const COMPRESS_MAX: u32 = (1 << 16) - 1;
+/// Default `list-max-listpack-size`.
+pub const DEFAULT_FILL: i32 = -2;
+
+static PACKED_THRESHOLD: AtomicUsize = AtomicUsize::new(1 << 30);
+
+/// Elements at least this long get a plain node of their own. Global like Redis's
+/// `packed_threshold`, which `DEBUG QUICKLIST-PACKED-THRESHOLD` changes for all lists.
+pub fn packed_threshold() -> usize {
+    PACKED_THRESHOLD.load(Ordering::Relaxed)
+}
+
+/// `quicklistisSetPackedThreshold`: 0 restores the 1 GiB default; values above 4 GiB - 1 MiB
+/// are refused (returns false), since a listpack cannot exceed 4 GiB.
+pub fn set_packed_threshold(sz: u64) -> bool {
+    if sz > (1u64 << 32) - (1 << 20) {
+        return false;
+    }
+    let v = if sz == 0 { 1 << 30 } else { sz as usize };
+    PACKED_THRESHOLD.store(v, Ordering::Relaxed);
+    true
+}
+
+#[inline]
+fn is_large(sz: usize) -> bool {
+    sz >= packed_threshold()
+}
+
+#[derive(Clone)]
+enum Data {
+    Packed(Listpack),
+    Plain(Vec<u8>),
+    Lzf(Box<[u8]>),
+}
+
+#[derive(Clone)]
+struct Node {
+    prev: u32,
+    next: u32,
+    count: u32,
+    /// Uncompressed payload bytes (listpack bytes or plain element length).
+    sz: usize,
+    data: Data,
+    plain: bool,
+    /// Decompressed temporarily for use; compress again when done.
+    recompress: bool,
+    /// Temporarily exempt from compression (replace-with-large-element path).
+    dont_compress: bool,
+}
+
+impl Node {
+    fn packed(lp: Listpack) -> Node {
+        Node {
+            prev: NIL,
+            next: NIL,
+            count: lp.len() as u32,
+            sz: lp.bytes(),
+            data: Data::Packed(lp),
+            plain: false,
+            recompress: false,
+            dont_compress: false,
+        }
+    }
+
+    fn plain(v: &[u8]) -> Node {
+        Node {
+            prev: NIL,
+            next: NIL,
+            count: 1,
+            sz: v.len(),
+            data: Data::Plain(v.to_vec()),
+            plain: true,
+            recompress: false,
+            dont_compress: false,
+        }
+    }
+
+    fn is_compressed(&self) -> bool {
+        matches!(self.data, Data::Lzf(_))
+    }
+
+    /// The listpack of a raw packed node (callers decompress first).
+    fn lp(&self) -> &Listpack {
+        match &self.data {
+            Data::Packed(lp) => lp,
+            _ => unreachable!("quicklist node is not a raw listpack"),
+        }
+    }
+
+    fn lp_mut(&mut self) -> &mut Listpack {
+        match &mut self.data {
+            Data::Packed(lp) => lp,
+            _ => unreachable!("quicklist node is not a raw listpack"),
+        }
+    }
+
+    fn update_sz(&mut self) {
+        self.sz = self.lp().bytes();
+    }
+
+    /// The element at `p` of a raw node (plain nodes have one element, `p` ignored).
+    fn elem(&self, p: usize) -> LpElem<'_> {
+        match &self.data {
+            Data::Packed(lp) => lp.get(p),
+            Data::Plain(v) => LpElem::Str(v),
+            Data::Lzf(_) => unreachable!("compressed quicklist node read in place"),
+        }
+    }
+}
+
+fn lzf_decompress(comp: &[u8], sz: usize) -> Vec<u8> {
+    match lzf::decompress(comp, sz) {
+        Ok(v) if v.len() == sz => v,
+        // The blob was produced by `lzf::compress` from exactly `sz` bytes.
+        _ => unreachable!("quicklist LZF node does not decompress"),
+    }
+}
+
+/// Raw payload of a node as a read-only view for RDB writers.
+#[derive(Debug, Clone, Copy)]
+pub enum NodeRef<'a> {
+    /// A listpack node, uncompressed (RDB container 2, stored as a plain RDB string).
+    Packed(&'a Listpack),
+    /// A plain node: one element stored as-is (RDB container 1).
+    Plain(&'a [u8]),
+    /// An LZF-compressed node: Redis writes `lzf` as an LZF RDB blob with `raw_len`.
+    Compressed {
+        /// Whether the decompressed bytes are a plain element rather than a listpack.
+        plain: bool,
+        /// The LZF bytes.
+        lzf: &'a [u8],
+        /// Length after decompression.
+        raw_len: usize,
+    },
+}
+
+/// A list of strings: Redis 7.0's quicklist. See the module comment.
+#[derive(Clone)]
+pub struct Quicklist {
+    nodes: Slab<Node>,
+    head: u32,
+    tail: u32,
+    count: usize,
+    fill: i32,
+    compress: u32,
+}
+
+impl Default for Quicklist {
+    fn default() -> Self {
+        Quicklist::new(DEFAULT_FILL, 0)
+    }
+}
+
+impl std::fmt::Debug for Quicklist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Quicklist {{ count: {}, nodes: {}, fill: {}, compress: {} }}",
+            self.count,
+            self.nodes.len(),
+            self.fill,
+            self.compress
+        )
+    }
+}
+
+impl Quicklist {
+    /// A new empty list with `list-max-listpack-size` = `fill` and `list-compress-depth` =
+    /// `compress` (both clamped like `quicklistNew`).
+    pub fn new(fill: i32, compress: i64) -> Quicklist {
+        let mut ql = Quicklist {
+            nodes: Slab::new(),
+            head: NIL,
+            tail: NIL,
+            count: 0,
+            fill: DEFAULT_FILL,
+            compress: 0,
+        };
+        ql.set_fill(fill);
+        ql.set_compress_depth(compress);
+        ql
+    }
+
+    /// Sets the fill factor, clamped to -5..=FILL_MAX; affects later inserts only.
+    pub fn set_fill(&mut self, fill: i32) {
+        self.fill = fill.clamp(-5, FILL_MAX);
+    }
+
+    /// Sets the compress depth, clamped to 0..=COMPRESS_MAX; affects later operations only.
+    pub fn set_compress_depth(&mut self, depth: i64) {
+        self.compress = depth.clamp(0, COMPRESS_MAX as i64) as u32;
+    }
+
+    /// The fill factor (DEBUG OBJECT's `ql_listpack_max`).
+    pub fn fill(&self) -> i32 {
+        self.fill
+    }
+
+    /// The compress depth.
+    pub fn compress_depth(&self) -> u32 {
+        self.compress
+    }
+
+    /// Number of elements (`LLEN`).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the list has no elements.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Number of nodes (DEBUG OBJECT's `ql_nodes`).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Sum of the uncompressed node sizes (DEBUG OBJECT's `ql_uncompressed_size`).
+    pub fn uncompressed_size(&self) -> usize {
+        self.nodes.iter().map(|(_, n)| n.sz).sum()
+    }
+
+    /// Approximate heap bytes used, for MEMORY USAGE style accounting.
+    pub fn memory_usage(&self) -> usize {
+        let payload: usize = self
+            .nodes
+            .iter()
+            .map(|(_, n)| match &n.data {
+                Data::Packed(lp) => lp.allocated(),
+                Data::Plain(v) => v.capacity(),
+                Data::Lzf(b) => b.len(),
+            })
+            .sum();
+        std::mem::size_of::<Quicklist>()
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + payload
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Node plumbing
+    // ----------------------------------------------------------------------------------------
+
+    #[inline]
+    fn n(&self, id: u32) -> &Node {
+        &self.nodes[id as usize]
+    }
+
+    #[inline]
+    fn nm(&mut self, id: u32) -> &mut Node {
+        &mut self.nodes[id as usize]
+    }
+
+    fn size_meets_optimization(&self, sz: usize) -> bool {
+        if self.fill >= 0 {
+            return false;
+        }
+        let i = (-self.fill - 1) as usize;
+        i < OPTIMIZATION_LEVEL.len() && sz <= OPTIMIZATION_LEVEL[i]
+    }
+
+    /// `_quicklistNodeAllowInsert`.
+    fn allow_insert(&self, id: u32, sz: usize) -> bool {
+        if id == NIL {
+            return false;
+        }
+        let n = self.n(id);
+        if n.plain || is_large(sz) {
+            return false;
+        }
+        let new_sz = n.sz + sz + SIZE_ESTIMATE_OVERHEAD;
+        if self.size_meets_optimization(new_sz) {
+            true
+        } else if new_sz > SIZE_SAFETY_LIMIT {
+            false
+        } else {
+            (n.count as i64) < self.fill as i64
+        }
+    }
+
+    /// `_quicklistNodeAllowMerge`.
+    fn allow_merge(&self, a: u32, b: u32) -> bool {
+        if a == NIL || b == NIL {
+            return false;
+        }
+        let (a, b) = (self.n(a), self.n(b));
+        if a.plain || b.plain {
+            return false;
+        }
+        // Minus one header + EOF pair (Redis subtracts 11, its ziplist-era constant).
+        let merge_sz = (a.sz + b.sz).saturating_sub(11);
+        if self.size_meets_optimization(merge_sz) {
+            true
+        } else if merge_sz > SIZE_SAFETY_LIMIT {
+            false
+        } else {
+            (a.count as i64 + b.count as i64) <= self.fill as i64
+        }
+    }
+
+    /// `__quicklistCompressNode`: compress an interior raw node if worthwhile.
+    fn compress_node_raw(&mut self, id: u32) {
+        let n = self.nm(id);
+        if n.dont_compress {
+            return;
+        }
+        n.recompress = false;
+        // Redis asserts the node is interior; an end node simply stays raw here.
+        if n.prev == NIL || n.next == NIL {
+            return;
+        }
+        if n.sz < MIN_COMPRESS_BYTES {
+            return;
+        }
+        let raw: &[u8] = match &n.data {
+            Data::Packed(lp) => lp.as_bytes(),
+            Data::Plain(v) => v,
+            Data::Lzf(_) => return,
+        };
+        if let Ok(c) = lzf::compress(raw) {
+            if c.len() + MIN_COMPRESS_IMPROVE < n.sz {
+                n.data = Data::Lzf(c.into_boxed_slice());
+            }
+        }
+    }
+
+    /// `quicklistCompressNode`: compress `id` if it is a raw node.
+    fn compress_node(&mut self, id: u32) {
+        if id != NIL && !self.n(id).is_compressed() {
+            self.compress_node_raw(id);
+        }
+    }
+
+    /// `quicklistDecompressNode`.
+    fn decompress_node(&mut self, id: u32) {
+        if id == NIL {
+            return;
+        }
+        let n = self.nm(id);
+        if let Data::Lzf(c) = &n.data {
+            let raw = lzf_decompress(c, n.sz);
+            n.data = if n.plain {
+                Data::Plain(raw)
+            } else {
+                Data::Packed(Listpack::from_trusted(raw))
+            };
+            n.recompress = false;
+        }
+    }
+
+    /// `quicklistDecompressNodeForUse`: decompress and remember to compress again.
+    fn decompress_for_use(&mut self, id: u32) {
+        if id != NIL && self.n(id).is_compressed() {
+            self.decompress_node(id);
+            self.nm(id).recompress = true;
+        }
+    }
+
+    /// `quicklistRecompressOnly`.
+    fn recompress_only(&mut self, id: u32) {
+        if self.n(id).recompress {
+            self.compress_node(id);
+        }
+    }
+
+    /// `quicklistCompress`.
+    fn compress(&mut self, id: u32) {
+        if self.n(id).recompress {
+            self.compress_node(id);
+        } else {
+            self.compress_around(id);
+        }
+    }
+
+    /// `__quicklistCompress`: make the `compress` nodes at each end raw, compress `node` if
+    /// it is deeper than that, and compress the first node past the depth on each side.
+    fn compress_around(&mut self, node: u32) {
+        let len = self.nodes.len();
+        if len == 0 || self.compress == 0 || len < self.compress as usize * 2 {
+            return;
+        }
+        let (mut fwd, mut rev) = (self.head, self.tail);
+        let mut in_depth = false;
+        for _ in 0..self.compress {
+            self.decompress_node(fwd);
+            self.decompress_node(rev);
+            if fwd == node || rev == node {
+                in_depth = true;
+            }
+            if fwd == rev || self.n(fwd).next == rev {
+                return;
+            }
+            fwd = self.n(fwd).next;
+            rev = self.n(rev).prev;
+        }
+        if !in_depth {
+            self.compress_node(node);
+        }
+        self.compress_node(fwd);
+        self.compress_node(rev);
+    }
+
+    /// `__quicklistInsertNode`: link `node` before/after `old` (NIL for an empty list) and
+    /// apply compression. Returns the new node's id.
+    fn insert_node(&mut self, old: u32, mut node: Node, after: bool) -> u32 {
+        let was_empty = self.nodes.is_empty();
+        node.prev = NIL;
+        node.next = NIL;
+        if old != NIL {
+            if after {
+                node.prev = old;
+                node.next = self.n(old).next;
+            } else {
+                node.next = old;
+                node.prev = self.n(old).prev;
+            }
+        }
+        let id = self.nodes.insert(node) as u32;
+        assert!(id != NIL, "quicklist node arena exhausted");
+        if old != NIL {
+            let (p, nx) = (self.n(id).prev, self.n(id).next);
+            if after {
+                if nx != NIL {
+                    self.nm(nx).prev = id;
+                }
+                self.nm(old).next = id;
+            } else {
+                if p != NIL {
+                    self.nm(p).next = id;
+                }
+                self.nm(old).prev = id;
+            }
+        }
+        if after && self.tail == old {
+            self.tail = id;
+        }
+        if !after && self.head == old {
+            self.head = id;
+        }
+        if was_empty {
+            self.head = id;
+            self.tail = id;
+        }
+        if old != NIL {
+            self.compress(old);
+        }
+        self.compress(id);
+        id
+    }
+
+    /// `__quicklistDelNode`: unlink and free a node, then fix compression at the ends.
+    fn del_node(&mut self, id: u32) {
+        let n = self.nodes.remove(id as usize);
+        if n.next != NIL {
+            self.nm(n.next).prev = n.prev;
+        }
+        if n.prev != NIL {
+            self.nm(n.prev).next = n.next;
+        }
+        if id == self.tail {
+            self.tail = n.prev;
+        }
+        if id == self.head {
+            self.head = n.next;
+        }
+        self.count -= n.count as usize;
+        self.compress_around(NIL);
+    }
+
+    /// `quicklistDelIndex`: delete the element at `p` of raw node `id`. Returns whether the
+    /// node went away, and the position of the following element in the node.
+    fn del_index(&mut self, id: u32, p: usize) -> (bool, Option<usize>) {
+        if self.n(id).plain {
+            self.del_node(id);
+            return (true, None);
+        }
+        let n = self.nm(id);
+        let next = n.lp_mut().delete(p);
+        n.count -= 1;
+        if n.count == 0 {
+            self.del_node(id);
+            return (true, None);
+        }
+        n.update_sz();
+        self.count -= 1;
+        (false, next)
+    }
+
+    fn insert_plain(&mut self, old: u32, v: &[u8], after: bool) {
+        self.insert_node(old, Node::plain(v), after);
+        self.count += 1;
+    }
+
+    /// `_quicklistSplitNode`: `id` keeps [0, offset] (after) or [offset, end) (before); the
+    /// returned unlinked node holds the rest.
+    fn split_node(&mut self, id: u32, offset: usize, after: bool) -> Node {
+        let n = self.nm(id);
+        let mut other = n.lp().clone();
+        if after {
+            n.lp_mut().delete_range(offset as i64 + 1, usize::MAX);
+            other.delete_range(0, offset + 1);
+        } else {
+            n.lp_mut().delete_range(0, offset);
+            other.delete_range(offset as i64, usize::MAX);
+        }
+        n.count = n.lp().len() as u32;
+        n.update_sz();
+        Node::packed(other)
+    }
+
+    /// `_quicklistListpackMerge`: merge `a` (left) and `b` into the node with more elements,
+    /// delete the other. Returns the kept node.
+    fn merge_pair(&mut self, a: u32, b: u32) -> u32 {
+        self.decompress_node(a);
+        self.decompress_node(b);
+        let la = std::mem::replace(&mut self.nm(a).data, Data::Plain(Vec::new()));
+        let lb = std::mem::replace(&mut self.nm(b).data, Data::Plain(Vec::new()));
+        let (Data::Packed(la), Data::Packed(lb)) = (la, lb) else {
+            unreachable!("merging a non-listpack node")
+        };
+        let (keep, drop) = if la.len() >= lb.len() { (a, b) } else { (b, a) };
+        let merged = Listpack::merge(la, lb);
+        let k = self.nm(keep);
+        k.count = merged.len() as u32;
+        k.sz = merged.bytes();
+        k.data = Data::Packed(merged);
+        self.nm(drop).count = 0;
+        self.del_node(drop);
+        self.compress(keep);
+        keep
+    }
+
+    /// `_quicklistMergeNodes`: try merging the two nodes before `center`, the two after it,
+    /// then `center` with its neighbours.
+    fn merge_nodes(&mut self, center: u32) {
+        let prev = self.n(center).prev;
+        let prev_prev = if prev != NIL { self.n(prev).prev } else { NIL };
+        let next = self.n(center).next;
+        let next_next = if next != NIL { self.n(next).next } else { NIL };
+        if self.allow_merge(prev, prev_prev) {
+            self.merge_pair(prev_prev, prev);
+        }
+        if self.allow_merge(next, next_next) {
+            self.merge_pair(next, next_next);
+        }
+        let cprev = self.n(center).prev;
+        let target = if self.allow_merge(center, cprev) {
+            self.merge_pair(cprev, center)
+        } else {
+            center
+        };
+        let tnext = self.n(target).next;
+        if self.allow_merge(target, tnext) {
+            self.merge_pair(target, tnext);
+        }
+    }
+
+    /// `_quicklistInsert`: insert `v` before/after the element at `pos` (index `offset`) of
+    /// raw node `id`, splitting and merging nodes like Redis.
+    fn insert_at_entry(&mut self, id: u32, offset: usize, pos: usize, after: bool, v: &[u8]) {
+        let sz = v.len();
+        let full = !self.allow_insert(id, sz);
+        let (count, next, prev, plain) = {
+            let n = self.n(id);
+            (n.count as usize, n.next, n.prev, n.plain)
+        };
+        let at_tail = after && offset + 1 == count;
+        let at_head = !after && offset == 0;
+        let avail_next = at_tail && self.allow_insert(next, sz);
+        let avail_prev = at_head && self.allow_insert(prev, sz);
+
+        if is_large(sz) {
+            if plain || at_tail || at_head {
+                self.insert_plain(id, v, after);
+            } else {
+                self.decompress_for_use(id);
+                let rest = self.split_node(id, offset, after);
+                let entry = self.insert_node(id, Node::plain(v), after);
+                self.insert_node(entry, rest, after);
+                self.count += 1;
+            }
+            return;
+        }
+
+        if !full {
+            self.decompress_for_use(id);
+            let n = self.nm(id);
+            if after {
+                n.lp_mut().insert_after(pos, v);
+            } else {
+                n.lp_mut().insert_before(pos, v);
+            }
+            n.count += 1;
+            n.update_sz();
+            self.recompress_only(id);
+        } else if at_tail && avail_next {
+            self.decompress_for_use(next);
+            let n = self.nm(next);
+            n.lp_mut().push_front(v);
+            n.count += 1;
+            n.update_sz();
+            self.recompress_only(next);
+            self.recompress_only(id);
+        } else if at_head && avail_prev {
+            self.decompress_for_use(prev);
+            let n = self.nm(prev);
+            n.lp_mut().push_back(v);
+            n.count += 1;
+            n.update_sz();
+            self.recompress_only(prev);
+            self.recompress_only(id);
+        } else if at_tail || at_head {
+            let mut lp = Listpack::new();
+            lp.push_front(v);
+            self.insert_node(id, Node::packed(lp), after);
+        } else {
+            self.decompress_for_use(id);
+            let mut rest = self.split_node(id, offset, after);
+            if after {
+                rest.lp_mut().push_front(v);
+            } else {
+                rest.lp_mut().push_back(v);
+            }
+            rest.count += 1;
+            rest.update_sz();
+            self.insert_node(id, rest, after);
+            self.merge_nodes(id);
+        }
+        self.count += 1;
+    }
+
+    /// Node and in-node offset of element `index` (negative from the tail), walking from
+    /// the nearer end (`quicklistGetIteratorAtIdx`).
+    fn locate(&self, index: i64) -> Option<(u32, usize)> {
+        let count = self.count as u64;
+        let abs = if index >= 0 {
+            index as u64
+        } else {
+            count.checked_sub(index.unsigned_abs())?
+        };
+        if abs >= count {
+            return None;
+        }
+        if abs <= (count - 1) / 2 {
+            let (mut n, mut accum) = (self.head, 0u64);
+            while n != NIL {
+                let c = self.n(n).count as u64;
+                if accum + c > abs {
+                    return Some((n, (abs - accum) as usize));
+                }
+                accum += c;
+                n = self.n(n).next;
+            }
+        } else {
+            let back = count - 1 - abs;
+            let (mut n, mut accum) = (self.tail, 0u64);
+            while n != NIL {
+                let c = self.n(n).count as u64;
+                if accum + c > back {
+                    return Some((n, (c - 1 - (back - accum)) as usize));
+                }
+                accum += c;
+                n = self.n(n).prev;
+            }
+        }
+        None
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Public operations
+    // ----------------------------------------------------------------------------------------
+
+    /// LPUSH one element (`quicklistPushHead`).
+    pub fn push_head(&mut self, v: &[u8]) {
+        if is_large(v.len()) {
+            self.insert_plain(self.head, v, false);
+            return;
+        }
+        if self.allow_insert(self.head, v.len()) {
+            let h = self.head;
+            let n = self.nm(h);
+            n.lp_mut().push_front(v);
+            n.update_sz();
+            n.count += 1;
+        } else {
+            let mut lp = Listpack::new();
+            lp.push_front(v);
+            self.insert_node(self.head, Node::packed(lp), false);
+        }
+        self.count += 1;
+    }
+
+    /// RPUSH one element (`quicklistPushTail`).
+    pub fn push_tail(&mut self, v: &[u8]) {
+        if is_large(v.len()) {
+            self.insert_plain(self.tail, v, true);
+            return;
+        }
+        if self.allow_insert(self.tail, v.len()) {
+            let t = self.tail;
+            let n = self.nm(t);
+            n.lp_mut().push_back(v);
+            n.update_sz();
+            n.count += 1;
+        } else {
+            let mut lp = Listpack::new();
+            lp.push_back(v);
+            self.insert_node(self.tail, Node::packed(lp), true);
+        }
+        self.count += 1;
+    }
+
+    /// Pushes at the head (`head = true`) or tail.
+    pub fn push(&mut self, v: &[u8], head: bool) {
+        if head {
+            self.push_head(v)
+        } else {
+            self.push_tail(v)
+        }
+    }
+
+    /// Pops the head or tail element, handing it to `f` before it is deleted (so replies can
+    /// be written without a copy). `None` when the list is empty.
+    pub fn pop_with<R>(&mut self, head: bool, f: impl FnOnce(LpElem<'_>) -> R) -> Option<R> {
+        let id = if head { self.head } else { self.tail };
+        if id == NIL {
+            return None;
+        }
+        // The ends are never compressed; decompress defensively all the same.
+        self.decompress_node(id);
+        let n = self.n(id);
+        let p = if n.plain {
+            0
+        } else {
+            let lp = n.lp();
+            if head {
+                lp.first()?
+            } else {
+                lp.last()?
+            }
+        };
+        let r = f(n.elem(p));
+        self.del_index(id, p);
+        Some(r)
+    }
+
+    /// Pops the head or tail element as an owned string.
+    pub fn pop(&mut self, head: bool) -> Option<Vec<u8>> {
+        self.pop_with(head, |e| e.to_vec())
+    }
+
+    /// Calls `f` with the element at `index` (negative from the tail); `None` if out of range.
+    /// A compressed node is decompressed into a temporary copy, leaving the list unchanged.
+    pub fn get_with<R>(&self, index: i64, f: impl FnOnce(LpElem<'_>) -> R) -> Option<R> {
+        let (id, off) = self.locate(index)?;
+        let n = self.n(id);
+        match &n.data {
+            Data::Packed(lp) => Some(f(lp.get(lp.seek(off as i64)?))),
+            Data::Plain(v) => Some(f(LpElem::Str(v))),
+            Data::Lzf(c) => {
+                let raw = lzf_decompress(c, n.sz);
+                if n.plain {
+                    Some(f(LpElem::Str(&raw)))
+                } else {
+                    let lp = Listpack::from_trusted(raw);
+                    Some(f(lp.get(lp.seek(off as i64)?)))
+                }
+            }
+        }
+    }
+
+    /// The element at `index` as an owned string (LINDEX).
+    pub fn get(&self, index: i64) -> Option<Vec<u8>> {
+        self.get_with(index, |e| e.to_vec())
+    }
+
+    /// LSET: replaces the element at `index` (`quicklistReplaceAtIndex`). False if out of
+    /// range.
+    pub fn replace(&mut self, index: i64, v: &[u8]) -> bool {
+        let mut c = self.cursor_at(index, true);
+        if c.next().is_none() {
+            return false;
+        }
+        c.replace(v);
+        true
+    }
+
+    /// Inserts `v` before or after the element at `index` (LINSERT once the pivot index is
+    /// known). False if out of range.
+    pub fn insert(&mut self, index: i64, after: bool, v: &[u8]) -> bool {
+        let mut c = self.cursor_at(index, false);
+        if c.next().is_none() {
+            return false;
+        }
+        c.insert(after, v);
+        true
+    }
+
+    /// `quicklistDelRange`: deletes `count` elements from `start` (negative from the tail),
+    /// clamped to the list. Returns whether anything was deleted. LTRIM is
+    /// `del_range(0, ltrim)` then `del_range(-rtrim, rtrim)`.
+    pub fn del_range(&mut self, start: i64, count: i64) -> bool {
+        if count <= 0 {
+            return false;
+        }
+        let mut extent = count as u64;
+        if start >= 0 {
+            extent = extent.min((self.count as u64).saturating_sub(start as u64));
+        } else {
+            extent = extent.min(start.unsigned_abs());
+        }
+        let Some((mut id, mut offset)) = self.locate(start) else {
+            return false;
+        };
+        while extent > 0 && id != NIL {
+            let next = self.n(id).next;
+            let ncount = self.n(id).count as u64;
+            let entire = offset == 0 && extent >= ncount;
+            let del = if entire {
+                ncount
+            } else if extent + offset as u64 >= ncount {
+                ncount - offset as u64
+            } else {
+                extent
+            };
+            if entire || self.n(id).plain {
+                self.del_node(id);
+            } else {
+                self.decompress_for_use(id);
+                let n = self.nm(id);
+                n.lp_mut().delete_range(offset as i64, del as usize);
+                n.update_sz();
+                n.count -= del as u32;
+                let empty = n.count == 0;
+                self.count -= del as usize;
+                if empty {
+                    self.del_node(id);
+                } else {
+                    self.recompress_only(id);
+                }
+            }
+            extent -= del;
+            id = next;
+            offset = 0;
+        }
+        true
+    }
+
+    /// `quicklistRotate`: moves the tail element to the head.
+    pub fn rotate(&mut self) {
+        if self.count <= 1 {
+            return;
+        }
+        let t = self.tail;
+        if self.n(t).plain {
+            // Relink the tail node as the new head (Redis does no compression work here).
+            let new_tail = self.n(t).prev;
+            let old_head = self.head;
+            self.nm(old_head).prev = t;
+            self.nm(new_tail).next = NIL;
+            let n = self.nm(t);
+            n.next = old_head;
+            n.prev = NIL;
+            self.head = t;
+            self.tail = new_tail;
+            return;
+        }
+        let v = {
+            let lp = self.n(t).lp();
+            match lp.last() {
+                Some(p) => lp.get(p).to_vec(),
+                None => return,
+            }
+        };
+        self.push_head(&v);
+        let t = self.tail;
+        if let Some(p) = self.n(t).lp().last() {
+            self.del_index(t, p);
+        }
+    }
+
+    /// Read-only iterator from the head.
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_at(0, false)
+    }
+
+    /// Read-only iterator from the tail towards the head.
+    pub fn iter_rev(&self) -> Iter<'_> {
+        self.iter_at(-1, true)
+    }
+
+    /// Read-only iterator starting at element `index` (negative from the tail), moving
+    /// towards the tail or, with `reverse`, towards the head. Empty if out of range.
+    pub fn iter_at(&self, index: i64, reverse: bool) -> Iter<'_> {
+        let mut it = Iter {
+            ql: self,
+            node: NIL,
+            pos: 0,
+            reverse,
+            scratch: None,
+            pending_move: false,
+        };
+        if let Some((id, off)) = self.locate(index) {
+            it.enter(id);
+            let pos = if self.n(id).plain {
+                Some(0)
+            } else {
+                it.cur_lp().seek(off as i64)
+            };
+            match pos {
+                Some(p) => it.pos = p,
+                None => it.node = NIL,
+            }
+        }
+        it
+    }
+
+    /// Mutable cursor from the head (or tail with `reverse`) that can delete the element it
+    /// is on and keep going (LREM), or insert/replace there (LINSERT).
+    pub fn cursor(&mut self, reverse: bool) -> CursorMut<'_> {
+        let node = if reverse { self.tail } else { self.head };
+        CursorMut {
+            ql: self,
+            node,
+            offset: if reverse { -1 } else { 0 },
+            pos: None,
+            reverse,
+            cur: None,
+        }
+    }
+
+    /// Mutable cursor whose first `next()` returns element `index`; exhausted if out of range.
+    pub fn cursor_at(&mut self, index: i64, reverse: bool) -> CursorMut<'_> {
+        let (node, offset) = match self.locate(index) {
+            Some((id, off)) => {
+                let off = if reverse {
+                    off as i64 - self.n(id).count as i64
+                } else {
+                    off as i64
+                };
+                (id, off)
+            }
+            None => (NIL, 0),
+        };
+        CursorMut {
+            ql: self,
+            node,
+            offset,
+            pos: None,
+            reverse,
+            cur: None,
+        }
+    }
+
+    /// The nodes from head to tail, for RDB saving (`RDB_TYPE_LIST_QUICKLIST_2`).
+    pub fn nodes(&self) -> Nodes<'_> {
+        Nodes {
+            ql: self,
+            node: self.head,
+        }
+    }
+
+    /// Appends a listpack loaded from RDB as a new tail node (`quicklistAppendListpack`),
+    /// without merging. Empty listpacks are skipped (Redis's loader drops them) and the call
+    /// returns false.
+    pub fn append_listpack(&mut self, lp: Listpack) -> bool {
+        if lp.is_empty() {
+            return false;
+        }
+        let node = Node::packed(lp);
+        let c = node.count as usize;
+        self.insert_node(self.tail, node, true);
+        self.count += c;
+        true
+    }
+
+    /// Appends a plain node loaded from RDB (`quicklistAppendPlainNode`).
+    pub fn append_plain(&mut self, data: Vec<u8>) {
+        let mut node = Node::plain(&[]);
+        node.sz = data.len();
+        node.data = Data::Plain(data);
+        self.insert_node(self.tail, node, true);
+        self.count += 1;
+    }
+}
+
+/// Read-only iterator; a lending iterator because elements of a compressed node borrow a
+/// temporary decompressed copy: `while let Some(e) = it.next() { ... }`.
+pub struct Iter<'a> {
+    ql: &'a Quicklist,
+    node: u32,
+    /// Position of the element `next` returns in the current node.
+    pos: usize,
+    reverse: bool,
+    /// Decompressed copy of the current node when it is compressed.
+    scratch: Option<Data>,
+    /// The current node is used up; move on at the next call.
+    pending_move: bool,
+}
+
+impl<'a> Iter<'a> {
+    fn enter(&mut self, id: u32) {
+        self.node = id;
+        self.scratch = None;
+        let n = self.ql.n(id);
+        if let Data::Lzf(c) = &n.data {
+            let raw = lzf_decompress(c, n.sz);
+            self.scratch = Some(if n.plain {
+                Data::Plain(raw)
+            } else {
+                Data::Packed(Listpack::from_trusted(raw))
+            });
+        }
+    }
+
+    fn cur_data(&self) -> &Data {
+        match &self.scratch {
+            Some(d) => d,
+            None => &self.ql.n(self.node).data,
+        }
+    }
+
+    fn cur_lp(&self) -> &Listpack {
+        match self.cur_data() {
+            Data::Packed(lp) => lp,
+            _ => unreachable!("not a listpack node"),
+        }
+    }
+
+    /// The next element, or `None` at the end.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<LpElem<'_>> {
+        if self.pending_move {
+            self.pending_move = false;
+            let n = self.ql.n(self.node);
+            let nx = if self.reverse { n.prev } else { n.next };
+            if nx == NIL {
+                self.node = NIL;
+                self.scratch = None;
+            } else {
+                self.enter(nx);
+                self.pos = match self.cur_data() {
+                    Data::Packed(lp) => {
+                        let p = if self.reverse { lp.last() } else { lp.first() };
+                        p.unwrap_or(0)
+                    }
+                    _ => 0,
+                };
+            }
+        }
+        if self.node == NIL {
+            return None;
+        }
+        let cur = self.pos;
+        let following = match self.cur_data() {
+            Data::Packed(lp) => {
+                if self.reverse {
+                    lp.prev(cur)
+                } else {
+                    lp.next(cur)
+                }
+            }
+            _ => None,
+        };
+        match following {
+            Some(p) => self.pos = p,
+            None => self.pending_move = true,
+        }
+        Some(match self.cur_data() {
+            Data::Packed(lp) => lp.get(cur),
+            Data::Plain(v) => LpElem::Str(v),
+            Data::Lzf(_) => unreachable!("scratch is decompressed"),
+        })
+    }
+}
+
+/// Mutable cursor (Redis's `quicklistIter` + `quicklistEntry`): nodes it visits are
+/// decompressed for use and compressed again when it leaves them or is dropped.
+pub struct CursorMut<'a> {
+    ql: &'a mut Quicklist,
+    node: u32,
+    /// Index in the node: from the head going forward, negative from the tail in reverse.
+    offset: i64,
+    /// Position of the current element (`None`: seek `offset` on the next call).
+    pos: Option<usize>,
+    reverse: bool,
+    /// The element last returned: node, position, offset.
+    cur: Option<(u32, usize, i64)>,
+}
+
+impl CursorMut<'_> {
+    /// Advances and returns the next element (`quicklistNext`).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<LpElem<'_>> {
+        let (id, p) = loop {
+            if self.node == NIL {
+                self.cur = None;
+                return None;
+            }
+            let id = self.node;
+            let plain = self.ql.n(id).plain;
+            if self.pos.is_none() {
+                self.ql.decompress_for_use(id);
+                self.pos = if plain {
+                    Some(0)
+                } else {
+                    self.ql.n(id).lp().seek(self.offset)
+                };
+            } else if plain {
+                self.pos = None;
+            } else if let Some(p) = self.pos {
+                let lp = self.ql.n(id).lp();
+                self.pos = if self.reverse { lp.prev(p) } else { lp.next(p) };
+                self.offset += if self.reverse { -1 } else { 1 };
+            }
+            if let Some(p) = self.pos {
+                break (id, p);
+            }
+            // This node is done: recompress it and move on.
+            self.ql.compress(id);
+            let n = self.ql.n(id);
+            self.node = if self.reverse { n.prev } else { n.next };
+            self.offset = if self.reverse { -1 } else { 0 };
+            self.pos = None;
+        };
+        self.cur = Some((id, p, self.offset));
+        Some(self.ql.n(id).elem(p))
+    }
+
+    /// Deletes the element last returned by `next` (`quicklistDelEntry`); iteration then
+    /// continues with the element after it. False if there is no current element.
+    pub fn delete(&mut self) -> bool {
+        let Some((id, p, _)) = self.cur.take() else {
+            return false;
+        };
+        let (prev, next) = {
+            let n = self.ql.n(id);
+            (n.prev, n.next)
+        };
+        let (gone, _) = self.ql.del_index(id, p);
+        self.pos = None;
+        if gone {
+            if self.reverse {
+                self.node = prev;
+                self.offset = -1;
+            } else {
+                self.node = next;
+                self.offset = 0;
+            }
+        }
+        true
+    }
+
+    fn normalized_offset(&self, id: u32, off: i64) -> usize {
+        if off >= 0 {
+            off as usize
+        } else {
+            (self.ql.n(id).count as i64 + off) as usize
+        }
+    }
+
+    /// Inserts `v` before or after the element last returned by `next` (LINSERT); the
+    /// cursor is spent afterwards, as Redis resets its iterator. False without a current
+    /// element.
+    pub fn insert(mut self, after: bool, v: &[u8]) -> bool {
+        let Some((id, p, off)) = self.cur.take() else {
+            return false;
+        };
+        let off = self.normalized_offset(id, off);
+        self.node = NIL;
+        self.ql.insert_at_entry(id, off, p, after, v);
+        true
+    }
+
+    /// Replaces the element last returned by `next` (`quicklistReplaceEntry`); the cursor is
+    /// spent afterwards. False without a current element.
+    pub fn replace(mut self, v: &[u8]) -> bool {
+        let Some((id, p, off)) = self.cur.take() else {
+            return false;
+        };
+        let off = self.normalized_offset(id, off);
+        self.node = NIL;
+        let ql = &mut *self.ql;
+        let plain = ql.n(id).plain;
+        if !plain && !is_large(v.len()) {
+            let n = ql.nm(id);
+            n.lp_mut().replace(p, v);
+            n.update_sz();
+            ql.compress(id);
+        } else if plain {
+            if is_large(v.len()) {
+                let n = ql.nm(id);
+                n.data = Data::Plain(v.to_vec());
+                n.sz = v.len();
+                ql.compress(id);
+            } else {
+                ql.insert_at_entry(id, off, p, true, v);
+                ql.del_node(id);
+            }
+        } else {
+            // A listpack element becomes a plain node: insert after, then drop the original.
+            ql.nm(id).dont_compress = true;
+            ql.insert_at_entry(id, off, p, true, v);
+            if ql.n(id).count == 1 {
+                ql.del_node(id);
+            } else {
+                if let Some(q) = ql.n(id).lp().last() {
+                    ql.del_index(id, q);
+                }
+                ql.nm(id).dont_compress = false;
+                ql.compress(id);
+                let nx = ql.n(id).next;
+                if nx != NIL {
+                    ql.compress(nx);
+                }
+            }
+        }
+        true
+    }
+}
+
+impl Drop for CursorMut<'_> {
+    fn drop(&mut self) {
+        if self.node != NIL && self.ql.nodes.contains(self.node as usize) {
+            self.ql.compress(self.node);
+        }
+    }
+}
+
+/// Iterator over node payloads, head to tail (see [`Quicklist::nodes`]).
+pub struct Nodes<'a> {
+    ql: &'a Quicklist,
+    node: u32,
+}
+
+impl<'a> Iterator for Nodes<'a> {
+    type Item = NodeRef<'a>;
+
+    fn next(&mut self) -> Option<NodeRef<'a>> {
+        if self.node == NIL {
+            return None;
+        }
+        let n = self.ql.n(self.node);
+        self.node = n.next;
+        Some(match &n.data {
+            Data::Packed(lp) => NodeRef::Packed(lp),
+            Data::Plain(v) => NodeRef::Plain(v),
+            Data::Lzf(c) => NodeRef::Compressed {
+                plain: n.plain,
+                lzf: c,
+                raw_len: n.sz,
+            },
+        })
+    }
+}

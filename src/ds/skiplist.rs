@@ -1754,8 +1754,10 @@ mod tests {
     // Benchmark (run with: cargo test --release -- --ignored --nocapture skiplist_bench).
 
     fn heap_in_use() -> usize {
-        // SAFETY: mallinfo2 only reads allocator statistics.
-        unsafe { libc::mallinfo2().uordblks }
+        // SAFETY: mallinfo2 only reads allocator statistics. Big vectors are mmapped chunks,
+        // counted in hblkhd rather than uordblks.
+        let m = unsafe { libc::mallinfo2() };
+        m.uordblks + m.hblkhd
     }
 
     fn rss_bytes() -> usize {
