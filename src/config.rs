@@ -1819,13 +1819,6 @@ impl Config {
         }
         let file = c.config_file.clone();
         c.load(file.as_deref(), from_stdin, Some(&options))?;
-        if !c.module_configs.is_empty() {
-            log::log(
-                Level::Warning,
-                "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting",
-            );
-            return Err(String::new());
-        }
         if let Some(m) = c.loadmodules.first() {
             let path = String::from_utf8_lossy(m.first().map_or(&[][..], |p| p)).into_owned();
             log::log(
@@ -1835,6 +1828,13 @@ impl Config {
             log::log(
                 Level::Warning,
                 &format!("Can't load module from {path}: server aborting"),
+            );
+            return Err(String::new());
+        }
+        if !c.module_configs.is_empty() {
+            log::log(
+                Level::Warning,
+                "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting",
             );
             return Err(String::new());
         }
@@ -2134,6 +2134,11 @@ impl Config {
     /// layer the users are the config file's `user` directives (written back as given) plus
     /// the default user, described from `requirepass` as Redis describes it.
     fn rewrite_users(&self, st: &mut RewriteState) {
+        // With an ACL file the users live there: every `user` line goes.
+        if lookup(b"aclfile").is_some_and(|(i, _)| self.value_text(i) != b"") {
+            st.mark("user");
+            return;
+        }
         let mut users: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         for u in &self.users {
             let Some(name) = u.first() else { continue };
@@ -3552,6 +3557,21 @@ mod tests {
         assert!(lines.contains(&"client-output-buffer-limit pubsub 1gb 100 5"));
         // The trailing empty line of the old file stays between the old and the new lines.
         assert_eq!(lines[3], "");
+    }
+
+    #[test]
+    fn rewrite_users() {
+        let old = "user zed on nopass ~* +@all\nuser alice on >pw ~* +@all\n";
+        let c = loaded(old).unwrap();
+        let out = String::from_utf8(c.rewrite_content(old.as_bytes())).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        // Users are rewritten sorted by name into the old user lines, then appended.
+        assert_eq!(lines[0], "user alice on >pw ~* +@all");
+        assert_eq!(lines[1], "user default on nopass ~* &* +@all");
+        assert!(out.ends_with("user zed on nopass ~* +@all\n"), "{out}");
+        let c = loaded("aclfile /tmp/users.acl\nuser alice on\n").unwrap();
+        let out = String::from_utf8(c.rewrite_content(b"user alice on\n")).unwrap();
+        assert!(!out.contains("user "), "{out}");
     }
 
     #[test]

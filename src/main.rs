@@ -19,6 +19,8 @@ fn main() {
     }
     let config = match ferrodis::config::Config::from_args(&args[1..]) {
         Ok(c) => c,
+        // An empty message means the reason was already logged.
+        Err(msg) if msg.is_empty() => std::process::exit(1),
         Err(msg) => {
             eprint!("{msg}");
             if !msg.ends_with('\n') {

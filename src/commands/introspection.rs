@@ -322,7 +322,7 @@ fn slowlog_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
 /// Records a latency sample for `event` when it reached `latency-monitor-threshold` ms.
 pub fn latency_add_sample(srv: &mut Server, event: &'static str, ms: u64) {
     let threshold = srv.config.latency_monitor_threshold;
-    if threshold == 0 || (ms as i64) < threshold as i64 {
+    if threshold == 0 || (ms as i64) < threshold {
         return;
     }
     let now = srv.cmd_time_ms / 1000;

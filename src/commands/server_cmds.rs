@@ -14,7 +14,7 @@ use crate::server::stats::{CmdStat, Stats};
 use crate::server::{Server, REDIS_VERSION};
 use crate::types::object::RObj;
 use crate::util::num::parse_i64;
-use crate::{log_notice, log_warning};
+use crate::log_warning;
 use std::fmt::Write as _;
 
 /// This module's commands.
@@ -99,11 +99,12 @@ fn time_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
 
 fn config_get_command(srv: &mut Server, c: &mut Client, args: &Args) {
     let patterns: Vec<&[u8]> = args.iter_from(2).collect();
-    let pairs = srv.config.get(&patterns);
+    // Raw bytes: a value such as requirepass may be binary.
+    let pairs = srv.config.get_raw(&patterns);
     c.out.map(pairs.len());
     for (k, v) in pairs {
-        c.out.bulk(k.as_bytes());
-        c.out.bulk(v.as_bytes());
+        c.out.bulk(&k);
+        c.out.bulk(&v);
     }
 }
 
@@ -183,7 +184,7 @@ fn config_rewrite_command(srv: &mut Server, c: &mut Client, _args: &Args) {
     }
     match srv.config.rewrite() {
         Ok(()) => {
-            log_notice!("CONFIG REWRITE executed with success.");
+            log_warning!("CONFIG REWRITE executed with success.");
             c.out.ok();
         }
         // The config module logs the failure and words the reply.

@@ -43,7 +43,7 @@ pub fn instantaneous(samples: &[(i64, u64); 16], idx: usize) -> f64 {
 
 /// Closes idle clients (`timeout`) and shrinks query buffers that grew for one big request.
 fn clients_cron(srv: &mut Server, now: i64) {
-    let timeout_ms = srv.config.timeout as i64 * 1000;
+    let timeout_ms = srv.config.timeout * 1000;
     let mut to_close = Vec::new();
     for (idx, slot) in srv.clients.iter_mut() {
         let Some(c) = slot.as_deref_mut() else {

@@ -256,9 +256,9 @@ pub fn start(config: Config) -> i32 {
         REDIS_VERSION,
         pid
     );
-    match config.config_file() {
-        Some(_) => log_notice!("Configuration loaded"),
-        None => log_warning!("Warning: no config file specified, using the default config. In order to specify a config file use {} /path/to/redis.conf", std::env::args().next().unwrap_or_default()),
+    match config.loaded_from_args() {
+        true => log_notice!("Configuration loaded"),
+        false => log_warning!("Warning: no config file specified, using the default config. In order to specify a config file use {} /path/to/redis.conf", std::env::args().next().unwrap_or_default()),
     }
     if let Some(p) = config.pidfile.as_deref() {
         if !p.is_empty() {
