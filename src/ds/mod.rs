@@ -4,3 +4,4 @@ pub mod dict;
 pub mod intset;
 pub mod sds;
 pub mod siphash;
+pub mod skiplist;

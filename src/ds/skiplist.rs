@@ -345,6 +345,14 @@ impl SkipList {
         }
     }
 
+    /// Makes room for `additional` more elements (about 6.7 record words and one slot each),
+    /// for callers that know the final size: listpack conversion and RDB loading.
+    pub fn reserve(&mut self, additional: usize) {
+        self.members
+            .reserve(additional.saturating_sub(self.free_members.len()));
+        self.w.reserve(additional.saturating_mul(20) / 3);
+    }
+
     /// Number of elements (ZCARD).
     #[inline]
     pub fn len(&self) -> usize {
@@ -926,7 +934,11 @@ impl SkipList {
     }
 
     /// Removes every element whose member is in `range` (zslDeleteRangeByLex).
-    pub fn delete_range_by_lex(&mut self, range: &LexRange, mut on_removed: impl FnMut(Sds)) -> usize {
+    pub fn delete_range_by_lex(
+        &mut self,
+        range: &LexRange,
+        mut on_removed: impl FnMut(Sds),
+    ) -> usize {
         let mut update = [HEAD; MAXLEVEL];
         let mut x = HEAD;
         for i in (0..self.level).rev() {
@@ -1148,7 +1160,10 @@ impl SkipList {
         }
         let want_level = if self.len == 0 { 1 } else { max_h };
         if self.level != want_level {
-            return Err(format!("level {} but tallest node {want_level}", self.level));
+            return Err(format!(
+                "level {} but tallest node {want_level}",
+                self.level
+            ));
         }
         // Every level: chain == nodes of sufficient height, spans exact.
         for i in 0..MAXLEVEL {
@@ -1210,7 +1225,10 @@ impl SkipList {
             }
         }
         if free != self.free_words {
-            return Err(format!("free words {} but lists hold {free}", self.free_words));
+            return Err(format!(
+                "free words {} but lists hold {free}",
+                self.free_words
+            ));
         }
         let live: usize = order.iter().map(|&n| record_words(self.height(n))).sum();
         if HEADER_WORDS + live + free != self.w.len() {
@@ -1271,7 +1289,9 @@ mod tests {
     type Model = BTreeMap<(OrderedScore, Vec<u8>), ()>;
 
     fn contents(l: &SkipList) -> Vec<(f64, Vec<u8>)> {
-        l.iter().map(|n| (l.score(n), l.member(n).to_vec())).collect()
+        l.iter()
+            .map(|n| (l.score(n), l.member(n).to_vec()))
+            .collect()
     }
 
     fn model_contents(m: &Model) -> Vec<(f64, Vec<u8>)> {
@@ -1304,16 +1324,11 @@ mod tests {
             l.check_invariants().unwrap();
         }
         let got: Vec<_> = contents(&l);
-        let want: Vec<(f64, Vec<u8>)> = [
-            (1.0, "a"),
-            (1.0, "a0"),
-            (2.0, "a2"),
-            (2.0, "b"),
-            (3.0, "c"),
-        ]
-        .iter()
-        .map(|&(s, m)| (s, m.as_bytes().to_vec()))
-        .collect();
+        let want: Vec<(f64, Vec<u8>)> =
+            [(1.0, "a"), (1.0, "a0"), (2.0, "a2"), (2.0, "b"), (3.0, "c")]
+                .iter()
+                .map(|&(s, m)| (s, m.as_bytes().to_vec()))
+                .collect();
         assert_eq!(got, want);
         for (i, (s, m)) in want.iter().enumerate() {
             assert_eq!(l.rank(*s, m), i + 1);
@@ -1367,8 +1382,14 @@ mod tests {
         assert!(r.minex && r.min == 0.0);
         assert_eq!(ScoreRange::parse(b"0x1p0", b"1").unwrap().min, 1.0);
         assert_eq!(ScoreRange::parse(b"1\0x", b"1").unwrap().min, 1.0);
-        assert_eq!(ScoreRange::parse(b"1e400", b"1").unwrap().min, f64::INFINITY);
-        assert_eq!(ScoreRange::parse(b"-inf", b"+inf").unwrap().max, f64::INFINITY);
+        assert_eq!(
+            ScoreRange::parse(b"1e400", b"1").unwrap().min,
+            f64::INFINITY
+        );
+        assert_eq!(
+            ScoreRange::parse(b"-inf", b"+inf").unwrap().max,
+            f64::INFINITY
+        );
         assert!(ScoreRange::parse(b"1x", b"1").is_none());
         assert!(ScoreRange::parse(b"nan", b"1").is_none());
         assert!(ScoreRange::parse(b"1", b"1 ").is_none());
@@ -1386,7 +1407,10 @@ mod tests {
         assert_eq!(LexBound::parse(b"a"), None);
         assert_eq!(LexBound::parse(b""), None);
         assert_eq!(LexBound::parse(b"["), Some(LexBound::Inclusive(sds(b""))));
-        assert_eq!(LexBound::parse(b"(a\0"), Some(LexBound::Exclusive(sds(b"a\0"))));
+        assert_eq!(
+            LexBound::parse(b"(a\0"),
+            Some(LexBound::Exclusive(sds(b"a\0")))
+        );
         let e = |a: &[u8], b: &[u8]| LexRange::parse(a, b).unwrap().is_empty();
         assert!(!e(b"-", b"+"));
         assert!(e(b"+", b"-"));
@@ -1414,14 +1438,23 @@ mod tests {
         assert!(l.last_in_range(&r2).is_none());
         let mut gone = Vec::new();
         assert_eq!(l.delete_range_by_score(&r, |m| gone.push(m)), 4);
-        assert_eq!(gone.iter().map(|m| m.as_bytes()).collect::<Vec<_>>(), vec![
-            b"04", b"05", b"06", b"07"
-        ]);
+        assert_eq!(
+            gone.iter().map(|m| m.as_bytes()).collect::<Vec<_>>(),
+            vec![b"04", b"05", b"06", b"07"]
+        );
         l.check_invariants().unwrap();
         assert_eq!(l.delete_range_by_rank(2, 3, |_| {}), 2);
         l.check_invariants().unwrap();
         let names: Vec<_> = contents(&l).into_iter().map(|(_, m)| m).collect();
-        assert_eq!(names, vec![b"01".to_vec(), b"08".to_vec(), b"09".to_vec(), b"10".to_vec()]);
+        assert_eq!(
+            names,
+            vec![
+                b"01".to_vec(),
+                b"08".to_vec(),
+                b"09".to_vec(),
+                b"10".to_vec()
+            ]
+        );
         let lr = LexRange::parse(b"(01", b"[09").unwrap();
         assert_eq!(l.member(l.first_in_lex_range(&lr).unwrap()), b"08");
         assert_eq!(l.member(l.last_in_lex_range(&lr).unwrap()), b"09");
@@ -1434,6 +1467,7 @@ mod tests {
     #[test]
     fn compaction_keeps_contents_and_frees_memory() {
         let mut l = SkipList::with_seed(11);
+        l.reserve(2000);
         for i in 0..2000 {
             l.insert((i % 97) as f64, sds(format!("member:{i}").as_bytes()));
         }
@@ -1441,13 +1475,20 @@ mod tests {
         let mut n = 0;
         for i in 0..2000 {
             if i % 10 != 0 {
-                assert!(l.delete((i % 97) as f64, format!("member:{i}").as_bytes()).is_some());
+                assert!(l
+                    .delete((i % 97) as f64, format!("member:{i}").as_bytes())
+                    .is_some());
                 n += 1;
             }
         }
         assert_eq!(l.len(), 2000 - n);
         l.check_invariants().unwrap();
-        assert!(l.arena_bytes() < before / 3, "{} vs {}", l.arena_bytes(), before);
+        assert!(
+            l.arena_bytes() < before / 3,
+            "{} vs {}",
+            l.arena_bytes(),
+            before
+        );
         // Compacted lists have nodes in arena order, so ranks run with offsets.
         let offs: Vec<u32> = l.iter().map(|n| n.raw()).collect();
         assert!(offs.windows(2).all(|w| w[0] < w[1]));
@@ -1491,7 +1532,15 @@ mod tests {
         l.check_invariants().unwrap();
         // -0 and 0 compare equal, so members decide.
         let names: Vec<_> = contents(&l).into_iter().map(|(_, m)| m).collect();
-        assert_eq!(names, vec![b"bottom".to_vec(), b"a".to_vec(), b"b".to_vec(), b"top".to_vec()]);
+        assert_eq!(
+            names,
+            vec![
+                b"bottom".to_vec(),
+                b"a".to_vec(),
+                b"b".to_vec(),
+                b"top".to_vec()
+            ]
+        );
         assert_eq!(l.rank(0.0, b"b"), 3);
         let r = ScoreRange::parse(b"-inf", b"(inf").unwrap();
         assert_eq!(l.member(l.last_in_range(&r).unwrap()), b"b");
@@ -1526,7 +1575,7 @@ mod tests {
     ];
 
     fn member_name(i: u8) -> Vec<u8> {
-        if i % 7 == 0 {
+        if i.is_multiple_of(7) {
             // Heap-stored members too.
             let mut v = vec![b'L'; 30];
             v.push(i);
@@ -1667,7 +1716,7 @@ mod tests {
                         let mut got = Vec::new();
                         let n = l.delete_range_by_rank(s, e, |x| got.push(x.as_bytes().to_vec()));
                         let want: Vec<_> = m.keys().enumerate()
-                            .filter(|(i, _)| i + 1 >= s.max(1) && i + 1 <= e)
+                            .filter(|(i, _)| *i + 1 >= s.max(1) && *i < e)
                             .map(|(_, k)| k.clone()).collect();
                         prop_assert_eq!(n, want.len());
                         prop_assert_eq!(got, want.iter().map(|(_, k)| k.clone()).collect::<Vec<_>>());
@@ -1807,21 +1856,35 @@ mod tests {
             acc += l.rank(scores[i], &names[i]);
         }
         let q = N.div_ceil(3);
-        println!("rank: {:.0} ns/op ({acc})", t.elapsed().as_nanos() as f64 / q as f64);
+        println!(
+            "rank: {:.0} ns/op ({acc})",
+            t.elapsed().as_nanos() as f64 / q as f64
+        );
         let t = Instant::now();
         for r in (1..=N).step_by(3) {
             acc += l.by_rank(r).map_or(0, |n| n.raw() as usize);
         }
-        println!("by_rank: {:.0} ns/op ({acc})", t.elapsed().as_nanos() as f64 / q as f64);
+        println!(
+            "by_rank: {:.0} ns/op ({acc})",
+            t.elapsed().as_nanos() as f64 / q as f64
+        );
         let t = Instant::now();
         for i in (0..N).step_by(3) {
-            l.update_score(scores[i], &names[i], scores[i] + 0.5).unwrap();
+            l.update_score(scores[i], &names[i], scores[i] + 0.5)
+                .unwrap();
         }
-        println!("update_score (small move): {:.0} ns/op", t.elapsed().as_nanos() as f64 / q as f64);
+        println!(
+            "update_score (small move): {:.0} ns/op",
+            t.elapsed().as_nanos() as f64 / q as f64
+        );
         let t = Instant::now();
         let mut deleted = 0;
         for i in 0..N {
-            let s = if i % 3 == 0 { scores[i] + 0.5 } else { scores[i] };
+            let s = if i % 3 == 0 {
+                scores[i] + 0.5
+            } else {
+                scores[i]
+            };
             if i % 4 != 0 {
                 assert!(l.delete(s, &names[i]).is_some());
                 deleted += 1;
@@ -1834,7 +1897,11 @@ mod tests {
         );
         let t = Instant::now();
         l.compact();
-        println!("compact of {}: {:.1} ms", l.len(), t.elapsed().as_secs_f64() * 1e3);
+        println!(
+            "compact of {}: {:.1} ms",
+            l.len(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
         l.check_invariants().unwrap();
     }
 }
