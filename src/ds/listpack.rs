@@ -240,7 +240,9 @@ impl Encoded<'_> {
     fn write(&self, out: &mut [u8]) {
         let l = self.len();
         match self {
-            Encoded::Int { buf, len } => out[..*len as usize].copy_from_slice(&buf[..*len as usize]),
+            Encoded::Int { buf, len } => {
+                out[..*len as usize].copy_from_slice(&buf[..*len as usize])
+            }
             Encoded::Str(s) => {
                 let n = s.len();
                 let h = if n < 64 {
@@ -300,7 +302,11 @@ fn write_backlen(out: &mut [u8], l: usize) {
     for (i, b) in out[..n].iter_mut().enumerate() {
         let shift = 7 * (n - 1 - i);
         let part = ((l >> shift) & 127) as u8;
-        *b = if i == 0 { (l >> shift) as u8 } else { part | 128 };
+        *b = if i == 0 {
+            (l >> shift) as u8
+        } else {
+            part | 128
+        };
     }
 }
 
@@ -319,7 +325,9 @@ fn encoded_size(buf: &[u8], p: usize) -> Option<usize> {
         2 + ((((b & 0x0F) as usize) << 8) | buf[p + 1] as usize)
     } else {
         match b {
-            0xF0 => 5 + u32::from_le_bytes([buf[p + 1], buf[p + 2], buf[p + 3], buf[p + 4]]) as usize,
+            0xF0 => {
+                5 + u32::from_le_bytes([buf[p + 1], buf[p + 2], buf[p + 3], buf[p + 4]]) as usize
+            }
             0xF1 => 3,
             0xF2 => 4,
             0xF3 => 5,
@@ -656,7 +664,38 @@ impl Listpack {
         let buf = &self.buf;
         let mut p = p;
         let mut skipcnt = 0usize;
-        while buf[p] != EOF {
+        loop {
+            let b = buf[p];
+            // Fast paths for the two most common shapes: short strings and small integers
+            // (entry + 1-byte backlen, no full decode).
+            if b & 0xC0 == 0x80 {
+                let n = (b & 0x3F) as usize;
+                if skipcnt == 0 {
+                    if n == value.len() && &buf[p + 1..p + 1 + n] == value {
+                        return Some(p);
+                    }
+                    skipcnt = skip;
+                } else {
+                    skipcnt -= 1;
+                }
+                p += n + 2;
+                continue;
+            }
+            if b & 0x80 == 0 {
+                if skipcnt == 0 {
+                    if as_int == Some(b as i64) {
+                        return Some(p);
+                    }
+                    skipcnt = skip;
+                } else {
+                    skipcnt -= 1;
+                }
+                p += 2;
+                continue;
+            }
+            if b == EOF {
+                return None;
+            }
             if skipcnt == 0 {
                 let hit = match decode(buf, p) {
                     LpElem::Str(s) => s == value,
@@ -671,7 +710,6 @@ impl Listpack {
             }
             p = self.skip(p);
         }
-        None
     }
 
     // ----------------------------------------------------------------------------------------
@@ -1045,8 +1083,8 @@ mod tests {
     #[test]
     fn string_encodings_and_backlen_thresholds() {
         for n in [
-            0usize, 1, 63, 64, 125, 126, 127, 128, 4095, 4096, 16376, 16377, 16378, 16379,
-            16383, 70000,
+            0usize, 1, 63, 64, 125, 126, 127, 128, 4095, 4096, 16376, 16377, 16378, 16379, 16383,
+            70000,
         ] {
             let s = vec![b'x'; n];
             let mut lp = Listpack::new();
@@ -1063,7 +1101,9 @@ mod tests {
         assert_eq!(backlen_size(16382), 2);
         assert_eq!(backlen_size(16383), 3);
         let mut b = [0u8; 5];
-        for l in [0usize, 127, 128, 16382, 16383, 2097150, 2097151, 268435454, 268435455] {
+        for l in [
+            0usize, 127, 128, 16382, 16383, 2097150, 2097151, 268435454, 268435455,
+        ] {
             write_backlen(&mut b, l);
             let n = backlen_size(l);
             assert_eq!(decode_backlen(&b, n - 1), Some((l, n)), "{l}");
@@ -1106,7 +1146,10 @@ mod tests {
         let lp = from_list(&items);
         assert_eq!(lp.as_bytes(), &want[..]);
         let back = Listpack::from_bytes(want).unwrap();
-        assert_eq!(elems(&back), items.iter().map(|s| s.to_vec()).collect::<Vec<_>>());
+        assert_eq!(
+            elems(&back),
+            items.iter().map(|s| s.to_vec()).collect::<Vec<_>>()
+        );
     }
 
     /// `HSET h1 name alice age 30 score -7 city "" big 99999999999` and
@@ -1173,7 +1216,10 @@ mod tests {
         assert_eq!(lp.delete_range(4, 1), 0);
         assert_eq!(lp.delete_range(-5, 1), 0);
         assert_eq!(lp.delete_range(0, 1), 1);
-        assert_eq!(elems(&lp), vec![b"def".to_vec(), b"bob".to_vec(), b"foo".to_vec()]);
+        assert_eq!(
+            elems(&lp),
+            vec![b"def".to_vec(), b"bob".to_vec(), b"foo".to_vec()]
+        );
         assert_eq!(lp.delete_range(-3, 3), 3);
         assert_eq!(lp.bytes(), EMPTY_SIZE);
         let mut lp = from_list(&[b"abc", b"def", b"bob", b"foo"]);
@@ -1185,7 +1231,10 @@ mod tests {
     fn find_with_skip() {
         let lp = from_list(&[b"abc", b"def", b"123", b"456", b"def", b"x"]);
         assert_eq!(lp.find(HDR_SIZE, b"abc", 1), Some(HDR_SIZE));
-        assert_eq!(lp.get(lp.find(HDR_SIZE, b"123", 1).unwrap()), LpElem::Int(123));
+        assert_eq!(
+            lp.get(lp.find(HDR_SIZE, b"123", 1).unwrap()),
+            LpElem::Int(123)
+        );
         // "def" at index 1 is a value (skipped); index 4 is a field.
         assert_eq!(lp.find(HDR_SIZE, b"def", 1), lp.seek(4));
         assert_eq!(lp.find(HDR_SIZE, b"def", 0), lp.seek(1));
@@ -1376,7 +1425,7 @@ mod tests {
                         for v in &vs { other.push_back(v); }
                         if front {
                             lp = Listpack::merge(other, lp);
-                            let mut n = vs.clone(); n.extend(m.drain(..)); m = n;
+                            let mut n = vs.clone(); n.append(&mut m); m = n;
                         } else {
                             lp = Listpack::merge(lp, other);
                             m.extend(vs);

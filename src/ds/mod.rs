@@ -2,6 +2,8 @@
 
 pub mod dict;
 pub mod intset;
+pub mod listpack;
+pub mod quicklist;
 pub mod sds;
 pub mod siphash;
 pub mod skiplist;

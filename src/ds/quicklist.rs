@@ -21,8 +21,8 @@
 //!          plain (one huge element stored as-is), recompress, dont_compress }
 //!
 //!   Worked example, fill 2, RPUSH a b c -> two nodes:
-//!     node 1: 0b000000 0200 81 61 02 81 62 02 ff   ["a","b"]
-//!     node 2: 09000000 0100 81 63 02 ff            ["c"]
+//!     node 1: 0d000000 0200 81 61 02 81 62 02 ff   ["a","b"]
+//!     node 2: 0a000000 0100 81 63 02 ff            ["c"]
 //! ```
 //!
 //! Fill (`list-max-listpack-size`): negative -1..-5 caps a node's listpack at 4/8/16/32/64 KiB
@@ -537,6 +537,7 @@ impl Quicklist {
         n.count -= 1;
         if n.count == 0 {
             self.del_node(id);
+            self.count -= 1;
             return (true, None);
         }
         n.update_sz();
@@ -911,7 +912,9 @@ impl Quicklist {
         }
         let t = self.tail;
         if self.n(t).plain {
-            // Relink the tail node as the new head (Redis does no compression work here).
+            // Relink the tail node as the new head. Redis leaves compression alone here (its
+            // rotate is test-only); we re-establish the raw-ends rule so later pushes never
+            // meet a compressed end node.
             let new_tail = self.n(t).prev;
             let old_head = self.head;
             self.nm(old_head).prev = t;
@@ -921,6 +924,8 @@ impl Quicklist {
             n.prev = NIL;
             self.head = t;
             self.tail = new_tail;
+            self.decompress_node(new_tail);
+            self.compress_around(NIL);
             return;
         }
         let v = {
@@ -1309,5 +1314,663 @@ impl<'a> Iterator for Nodes<'a> {
                 raw_len: n.sz,
             },
         })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    /// Serialises tests that depend on (or change) the global packed threshold.
+    pub(crate) static THRESHOLD_LOCK: Mutex<()> = Mutex::new(());
+
+    fn lock() -> std::sync::MutexGuard<'static, ()> {
+        THRESHOLD_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn contents(ql: &Quicklist) -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        let mut it = ql.iter();
+        while let Some(e) = it.next() {
+            v.push(e.to_vec());
+        }
+        v
+    }
+
+    fn contents_rev(ql: &Quicklist) -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        let mut it = ql.iter_rev();
+        while let Some(e) = it.next() {
+            v.push(e.to_vec());
+        }
+        v.reverse();
+        v
+    }
+
+    /// Element counts per node, head to tail.
+    fn shape(ql: &Quicklist) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut id = ql.head;
+        while id != NIL {
+            out.push(ql.n(id).count as usize);
+            id = ql.n(id).next;
+        }
+        out
+    }
+
+    /// Structural invariants: links, counts, sizes, compression of the end nodes.
+    fn check(ql: &Quicklist) {
+        let mut id = ql.head;
+        let mut prev = NIL;
+        let mut total = 0;
+        let mut pos = 0;
+        let len = ql.nodes.len();
+        while id != NIL {
+            let n = ql.n(id);
+            assert_eq!(n.prev, prev, "prev link");
+            assert!(n.count > 0, "empty node");
+            let (count, sz) = match &n.data {
+                Data::Packed(lp) => (lp.len(), lp.bytes()),
+                Data::Plain(v) => (1, v.len()),
+                Data::Lzf(c) => {
+                    let raw = lzf_decompress(c, n.sz);
+                    if n.plain {
+                        (1, raw.len())
+                    } else {
+                        let lp = Listpack::from_bytes(raw).expect("valid node");
+                        (lp.len(), lp.bytes())
+                    }
+                }
+            };
+            assert_eq!(count, n.count as usize, "node count");
+            assert_eq!(sz, n.sz, "node sz");
+            assert!(!n.dont_compress);
+            let d = ql.compress as usize;
+            if d > 0 && (pos < d || pos >= len.saturating_sub(d)) {
+                assert!(
+                    !n.is_compressed(),
+                    "node {pos}/{len} within depth {d} is compressed"
+                );
+            }
+            total += count;
+            prev = id;
+            id = n.next;
+            pos += 1;
+        }
+        assert_eq!(prev, ql.tail, "tail");
+        assert_eq!(pos, len, "node count");
+        assert_eq!(total, ql.count, "element count");
+    }
+
+    fn compressed_nodes(ql: &Quicklist) -> usize {
+        ql.nodes()
+            .filter(|n| matches!(n, NodeRef::Compressed { .. }))
+            .count()
+    }
+
+    #[test]
+    fn worked_example() {
+        let mut ql = Quicklist::new(2, 0);
+        for v in [b"a", b"b", b"c"] {
+            ql.push_tail(v);
+        }
+        let nodes: Vec<Vec<u8>> = ql
+            .nodes()
+            .map(|n| match n {
+                NodeRef::Packed(lp) => lp.as_bytes().to_vec(),
+                _ => panic!(),
+            })
+            .collect();
+        assert_eq!(
+            nodes,
+            vec![
+                vec![0x0d, 0, 0, 0, 2, 0, 0x81, b'a', 2, 0x81, b'b', 2, 0xff],
+                vec![0x0a, 0, 0, 0, 1, 0, 0x81, b'c', 2, 0xff],
+            ]
+        );
+    }
+
+    #[test]
+    fn fill_rules() {
+        let _g = lock();
+        // Count limit.
+        let mut ql = Quicklist::new(5, 0);
+        for i in 0..23 {
+            ql.push_tail(format!("{i}").as_bytes());
+        }
+        assert_eq!(shape(&ql), vec![5, 5, 5, 5, 3]);
+        // Count limit still obeys the 8 KiB safety limit.
+        let mut ql = Quicklist::new(1000, 0);
+        let big = vec![b'x'; 1000];
+        for _ in 0..20 {
+            ql.push_tail(&big);
+        }
+        // Entries take 1004 bytes: 7 + 1004n + 1000 + 8 <= 8192 admits an 8th, not a 9th.
+        assert_eq!(shape(&ql)[0], 8);
+        // Size limit -1 = 4 KiB.
+        let mut ql = Quicklist::new(-1, 0);
+        for _ in 0..20 {
+            ql.push_head(&big);
+        }
+        // 7 + 3*1004 + 1000 + 8 = 4027 admits a 4th entry, 7 + 4*1004 + 1008 does not.
+        assert_eq!(shape(&ql), vec![4, 4, 4, 4, 4]);
+        for (_, n) in ql.nodes.iter() {
+            assert!(n.sz <= 4096);
+        }
+        // Fill 0: one element per node.
+        let mut ql = Quicklist::new(0, 0);
+        for i in 0..4 {
+            ql.push_tail(format!("{i}").as_bytes());
+        }
+        assert_eq!(shape(&ql), vec![1, 1, 1, 1]);
+        // Clamping.
+        assert_eq!(Quicklist::new(-100, -3).fill(), -5);
+        assert_eq!(Quicklist::new(i32::MAX, 1 << 40).fill(), FILL_MAX);
+        assert_eq!(Quicklist::new(1, 1 << 40).compress_depth(), COMPRESS_MAX);
+    }
+
+    #[test]
+    fn compression_depth() {
+        let mut ql = Quicklist::new(4, 1);
+        for i in 0..40 {
+            ql.push_tail(format!("value-{i:04}-padding-padding-padding").as_bytes());
+        }
+        check(&ql);
+        assert_eq!(ql.node_count(), 10);
+        // Head and tail raw, the 8 interior nodes compressed.
+        let kinds: Vec<bool> = ql
+            .nodes()
+            .map(|n| matches!(n, NodeRef::Compressed { .. }))
+            .collect();
+        assert_eq!(
+            kinds,
+            [false, true, true, true, true, true, true, true, true, false]
+        );
+        assert_eq!(contents(&ql), contents_rev(&ql));
+        assert_eq!(
+            ql.get(17).unwrap(),
+            b"value-0017-padding-padding-padding".to_vec()
+        );
+        // Depth 3 keeps three at each end raw.
+        let mut ql2 = Quicklist::new(4, 3);
+        for i in 0..40 {
+            ql2.push_head(format!("value-{i:04}-padding-padding-padding").as_bytes());
+        }
+        check(&ql2);
+        assert_eq!(compressed_nodes(&ql2), 4);
+        // Small nodes are not worth compressing.
+        let mut ql3 = Quicklist::new(2, 1);
+        for i in 0..10 {
+            ql3.push_tail(format!("{i}").as_bytes());
+        }
+        assert_eq!(compressed_nodes(&ql3), 0);
+    }
+
+    #[test]
+    fn index_insert_replace_delete() {
+        let mut ql = Quicklist::new(3, 1);
+        for i in 0..10 {
+            ql.push_tail(format!("v{i}").as_bytes());
+        }
+        assert_eq!(ql.get(0).unwrap(), b"v0");
+        assert_eq!(ql.get(-1).unwrap(), b"v9");
+        assert_eq!(ql.get(-10).unwrap(), b"v0");
+        assert_eq!(ql.get(10), None);
+        assert_eq!(ql.get(-11), None);
+        assert_eq!(ql.get(i64::MIN), None);
+        assert!(ql.insert(4, true, b"after4"));
+        assert!(ql.insert(0, false, b"first"));
+        assert!(!ql.insert(100, false, b"x"));
+        assert!(ql.replace(-1, b"last"));
+        assert!(!ql.replace(-100, b"x"));
+        check(&ql);
+        let want: Vec<&[u8]> = vec![
+            b"first", b"v0", b"v1", b"v2", b"v3", b"v4", b"after4", b"v5", b"v6", b"v7", b"v8",
+            b"last",
+        ];
+        assert_eq!(
+            contents(&ql),
+            want.iter().map(|s| s.to_vec()).collect::<Vec<_>>()
+        );
+        assert!(ql.del_range(1, 3));
+        assert!(ql.del_range(-2, 100));
+        assert!(!ql.del_range(50, 1));
+        assert!(!ql.del_range(0, 0));
+        check(&ql);
+        assert_eq!(ql.len(), 7);
+        assert_eq!(ql.pop(true).unwrap(), b"first");
+        assert_eq!(ql.pop(false).unwrap(), b"v7");
+        ql.rotate();
+        assert_eq!(ql.get(0).unwrap(), b"v6");
+        check(&ql);
+        while ql.pop(false).is_some() {}
+        assert_eq!(ql.node_count(), 0);
+        assert_eq!(ql.pop(true), None);
+        check(&ql);
+    }
+
+    #[test]
+    fn cursor_lrem_both_ways() {
+        let mut ql = Quicklist::new(2, 1);
+        for i in 0..30 {
+            ql.push_tail(if i % 3 == 0 {
+                b"x".as_slice()
+            } else {
+                b"keep-this-one"
+            });
+        }
+        // Remove the last 4 "x" from the tail.
+        let mut removed = 0;
+        {
+            let mut c = ql.cursor(true);
+            while let Some(e) = c.next() {
+                if e.eq_bytes(b"x") {
+                    c.delete();
+                    removed += 1;
+                    if removed == 4 {
+                        break;
+                    }
+                }
+            }
+        }
+        check(&ql);
+        assert_eq!(ql.len(), 26);
+        let xs: Vec<usize> = contents(&ql)
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.as_slice() == b"x")
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(xs.len(), 6);
+        // Now remove every "keep-this-one" from the head.
+        {
+            let mut c = ql.cursor(false);
+            while let Some(e) = c.next() {
+                if e.eq_bytes(b"keep-this-one") {
+                    c.delete();
+                }
+            }
+        }
+        check(&ql);
+        assert_eq!(contents(&ql), vec![b"x".to_vec(); 6]);
+    }
+
+    #[test]
+    fn iter_at_both_ways() {
+        let mut ql = Quicklist::new(3, 2);
+        for i in 0..50 {
+            ql.push_tail(format!("element-number-{i}-with-some-padding").as_bytes());
+        }
+        let all = contents(&ql);
+        for start in [-60i64, -50, -49, -1, 0, 1, 17, 49, 50] {
+            for rev in [false, true] {
+                let mut got = Vec::new();
+                let mut it = ql.iter_at(start, rev);
+                while let Some(e) = it.next() {
+                    got.push(e.to_vec());
+                }
+                let abs = if start < 0 { 50 + start } else { start };
+                let want: Vec<Vec<u8>> = if !(0..50).contains(&abs) {
+                    vec![]
+                } else if rev {
+                    all[..=abs as usize].iter().rev().cloned().collect()
+                } else {
+                    all[abs as usize..].to_vec()
+                };
+                assert_eq!(got, want, "start {start} rev {rev}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_nodes() {
+        let _g = lock();
+        assert!(set_packed_threshold(10));
+        let mut ql = Quicklist::new(-2, 1);
+        ql.push_tail(b"small");
+        ql.push_tail(b"this one is large");
+        ql.push_head(b"another large one");
+        ql.push_tail(b"tiny");
+        assert!(ql.insert(1, true, b"large insert in the middle"));
+        assert!(ql.insert(3, false, b"x"));
+        assert!(ql.replace(0, b"s"));
+        assert!(ql.replace(3, b"big replacement value"));
+        check(&ql);
+        let want: Vec<&[u8]> = vec![
+            b"s",
+            b"small",
+            b"large insert in the middle",
+            b"big replacement value",
+            b"this one is large",
+            b"tiny",
+        ];
+        assert_eq!(
+            contents(&ql),
+            want.iter().map(|s| s.to_vec()).collect::<Vec<_>>()
+        );
+        let plain = ql
+            .nodes()
+            .filter(|n| matches!(n, NodeRef::Plain(_)))
+            .count();
+        assert_eq!(plain, 3);
+        ql.rotate();
+        assert_eq!(ql.get(0).unwrap(), b"tiny");
+        ql.rotate();
+        assert_eq!(ql.get(0).unwrap(), b"this one is large");
+        check(&ql);
+        assert!(ql.del_range(1, 3));
+        check(&ql);
+        assert!(!set_packed_threshold(1 << 33));
+        assert!(set_packed_threshold(0));
+        assert_eq!(packed_threshold(), 1 << 30);
+    }
+
+    #[test]
+    fn rdb_append_and_nodes() {
+        let mut ql = Quicklist::new(-2, 1);
+        let mut lp = Listpack::new();
+        lp.push_back("a");
+        assert!(!ql.append_listpack(Listpack::new()));
+        for _ in 0..3 {
+            let mut big = Listpack::new();
+            for i in 0..20 {
+                big.push_back(format!("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa{i}").as_str());
+            }
+            assert!(ql.append_listpack(big));
+        }
+        ql.append_plain(b"plain".to_vec());
+        check(&ql);
+        assert_eq!(ql.len(), 61);
+        assert_eq!(ql.node_count(), 4);
+        let kinds: Vec<&str> = ql
+            .nodes()
+            .map(|n| match n {
+                NodeRef::Packed(_) => "packed",
+                NodeRef::Plain(_) => "plain",
+                NodeRef::Compressed { .. } => "lzf",
+            })
+            .collect();
+        assert_eq!(kinds, ["packed", "lzf", "lzf", "plain"]);
+        let dup = ql.clone();
+        assert_eq!(contents(&dup), contents(&ql));
+        assert!(ql.uncompressed_size() > 0);
+        assert!(ql.memory_usage() > 0);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(bool, Vec<u8>),
+        Pop(bool),
+        Insert(i64, bool, Vec<u8>),
+        Replace(i64, Vec<u8>),
+        DelRange(i64, i64),
+        Rotate,
+        Rem(Vec<u8>, i64),
+        Trim(i64, i64),
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => (0u8..4).prop_map(|i| format!("v{i}").into_bytes()),
+            2 => any::<i64>().prop_map(|v| v.to_string().into_bytes()),
+            2 => (0usize..200).prop_map(|n| b"abcdefgh".iter().cycle().take(n).copied().collect()),
+            1 => (500usize..3000).prop_map(|n| vec![b'q'; n]),
+            1 => proptest::collection::vec(any::<u8>(), 0..30),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (any::<bool>(), value()).prop_map(|(h, v)| Op::Push(h, v)),
+            2 => any::<bool>().prop_map(Op::Pop),
+            3 => (-40i64..40, any::<bool>(), value()).prop_map(|(i, a, v)| Op::Insert(i, a, v)),
+            2 => (-40i64..40, value()).prop_map(|(i, v)| Op::Replace(i, v)),
+            1 => (-40i64..40, -2i64..8).prop_map(|(s, c)| Op::DelRange(s, c)),
+            1 => Just(Op::Rotate),
+            1 => ((0u8..4).prop_map(|i| format!("v{i}").into_bytes()), -3i64..4)
+                .prop_map(|(v, c)| Op::Rem(v, c)),
+            1 => (-30i64..30, -30i64..30).prop_map(|(a, b)| Op::Trim(a, b)),
+        ]
+    }
+
+    fn model_abs(len: usize, i: i64) -> Option<usize> {
+        let a = if i < 0 { len as i64 + i } else { i };
+        (0..len as i64).contains(&a).then_some(a as usize)
+    }
+
+    fn run_model(fill: i32, depth: i64, ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let mut ql = Quicklist::new(fill, depth);
+        let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+        for op in ops {
+            match op {
+                Op::Push(h, v) => {
+                    ql.push(&v, h);
+                    if h {
+                        m.push_front(v)
+                    } else {
+                        m.push_back(v)
+                    }
+                }
+                Op::Pop(h) => {
+                    let got = ql.pop(h);
+                    let want = if h { m.pop_front() } else { m.pop_back() };
+                    prop_assert_eq!(got, want);
+                }
+                Op::Insert(i, after, v) => {
+                    let ok = ql.insert(i, after, &v);
+                    let a = model_abs(m.len(), i);
+                    prop_assert_eq!(ok, a.is_some());
+                    if let Some(a) = a {
+                        m.insert(if after { a + 1 } else { a }, v);
+                    }
+                }
+                Op::Replace(i, v) => {
+                    let ok = ql.replace(i, &v);
+                    let a = model_abs(m.len(), i);
+                    prop_assert_eq!(ok, a.is_some());
+                    if let Some(a) = a {
+                        m[a] = v;
+                    }
+                }
+                Op::DelRange(s, c) => {
+                    let ok = ql.del_range(s, c);
+                    let a = model_abs(m.len(), s);
+                    prop_assert_eq!(ok, c > 0 && a.is_some());
+                    if let (Some(a), true) = (a, c > 0) {
+                        let end = (a + c as usize).min(m.len());
+                        m.drain(a..end);
+                    }
+                }
+                Op::Rotate => {
+                    ql.rotate();
+                    if m.len() > 1 {
+                        let v = m.pop_back().unwrap();
+                        m.push_front(v);
+                    }
+                }
+                Op::Rem(v, count) => {
+                    // LREM semantics through the cursor.
+                    let mut removed = 0;
+                    {
+                        let mut c = ql.cursor(count < 0);
+                        while let Some(e) = c.next() {
+                            if e.eq_bytes(&v) {
+                                c.delete();
+                                removed += 1;
+                                if count != 0 && removed == count.unsigned_abs() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    let mut left = if count == 0 {
+                        usize::MAX
+                    } else {
+                        count.unsigned_abs() as usize
+                    };
+                    let mut out: VecDeque<Vec<u8>> = VecDeque::new();
+                    if count < 0 {
+                        for x in m.iter().rev() {
+                            if left > 0 && *x == v {
+                                left -= 1
+                            } else {
+                                out.push_front(x.clone())
+                            }
+                        }
+                    } else {
+                        for x in m.iter() {
+                            if left > 0 && *x == v {
+                                left -= 1
+                            } else {
+                                out.push_back(x.clone())
+                            }
+                        }
+                    }
+                    prop_assert_eq!(m.len() - out.len(), removed as usize);
+                    m = out;
+                }
+                Op::Trim(start, end) => {
+                    // LTRIM's arithmetic (t_list.c) on top of del_range.
+                    let llen = m.len() as i64;
+                    let mut s = if start < 0 { llen + start } else { start };
+                    let mut e = if end < 0 { llen + end } else { end };
+                    if s < 0 {
+                        s = 0;
+                    }
+                    let (ltrim, rtrim) = if s > e || s >= llen {
+                        (llen, 0)
+                    } else {
+                        if e >= llen {
+                            e = llen - 1;
+                        }
+                        (s, llen - e - 1)
+                    };
+                    ql.del_range(0, ltrim);
+                    ql.del_range(-rtrim, rtrim);
+                    let keep: VecDeque<Vec<u8>> = m
+                        .iter()
+                        .skip(ltrim as usize)
+                        .take((llen - ltrim - rtrim).max(0) as usize)
+                        .cloned()
+                        .collect();
+                    m = keep;
+                }
+            }
+            check(&ql);
+            let want: Vec<Vec<u8>> = m.iter().cloned().collect();
+            prop_assert_eq!(ql.len(), want.len());
+            prop_assert_eq!(&contents(&ql), &want);
+            prop_assert_eq!(&contents_rev(&ql), &want);
+        }
+        for (i, v) in m.iter().enumerate() {
+            let a = ql.get(i as i64);
+            let b = ql.get(i as i64 - m.len() as i64);
+            prop_assert_eq!(a.as_ref(), Some(v));
+            prop_assert_eq!(b.as_ref(), Some(v));
+        }
+        Ok(())
+    }
+
+    fn fill() -> impl Strategy<Value = i32> {
+        prop_oneof![-5i32..=-1, 0i32..=5, Just(32), Just(128)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn model(fill in fill(), depth in 0i64..4, ops in proptest::collection::vec(op(), 1..80)) {
+            run_model(fill, depth, ops)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(60))]
+        #[test]
+        fn model_with_plain_nodes(fill in fill(), depth in 0i64..3,
+                                  ops in proptest::collection::vec(op(), 1..60)) {
+            let _g = lock();
+            set_packed_threshold(150);
+            let r = run_model(fill, depth, ops);
+            set_packed_threshold(0);
+            r?;
+        }
+    }
+}
+
+/// Micro benchmark, run with
+/// `cargo test --release --lib quicklist::bench -- --ignored --nocapture`.
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use std::time::Instant;
+
+    fn report(what: &str, n: usize, t: Instant) {
+        let ns = t.elapsed().as_nanos() as f64 / n as f64;
+        eprintln!("{what:<44} {ns:>9.1} ns/op");
+    }
+
+    #[test]
+    #[ignore]
+    fn bench() {
+        const N: usize = 1_000_000;
+        for (fill, depth) in [(-2, 0), (-2, 1), (128, 0)] {
+            eprintln!("fill {fill} depth {depth}:");
+            let vals: Vec<Vec<u8>> = (0..N)
+                .map(|i| format!("element:{i}").into_bytes())
+                .collect();
+            let mut ql = Quicklist::new(fill, depth);
+            let t = Instant::now();
+            for v in &vals {
+                ql.push_tail(v);
+            }
+            report("  push_tail", N, t);
+            let t = Instant::now();
+            let mut it = ql.iter();
+            let mut bytes = 0;
+            while let Some(e) = it.next() {
+                bytes += e.str_len();
+            }
+            report("  iterate", N, t);
+            assert!(bytes > 0);
+            let t = Instant::now();
+            let mut x = 0usize;
+            for i in 0..10_000 {
+                x += ql.get_with((i * 7919 % N) as i64, |e| e.str_len()).unwrap();
+            }
+            report("  get random index (LINDEX)", 10_000, t);
+            assert!(x > 0);
+            let t = Instant::now();
+            for i in 0..10_000 {
+                ql.insert((i * 7919 % N) as i64, true, b"inserted");
+            }
+            report("  insert at random index (LINSERT)", 10_000, t);
+            let t = Instant::now();
+            let mut popped = 0;
+            while ql.pop_with(true, |e| e.str_len()).is_some() {
+                popped += 1;
+            }
+            report("  pop_head until empty", popped, t);
+            eprintln!("  nodes at peak ~{}", N / 100);
+        }
+        // Listpack: hash-like field lookups in a 128-pair listpack.
+        let mut lp = Listpack::new();
+        for i in 0..128 {
+            lp.push_back(format!("field:{i}").as_bytes());
+            lp.push_back(format!("{i}").as_bytes());
+        }
+        let fields: Vec<Vec<u8>> = (0..128)
+            .map(|i| format!("field:{i}").into_bytes())
+            .collect();
+        let t = Instant::now();
+        let mut hits = 0;
+        for i in 0..100_000 {
+            hits += lp.find(HDR_SIZE, &fields[i % 128], 1).is_some() as usize;
+        }
+        report("listpack find in 128 pairs", 100_000, t);
+        assert_eq!(hits, 100_000);
+        const HDR_SIZE: usize = crate::ds::listpack::HDR_SIZE;
     }
 }
