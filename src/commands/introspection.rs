@@ -439,29 +439,10 @@ fn monitor_command(srv: &mut Server, c: &mut Client, _args: &Args) {
     c.out.ok();
 }
 
-/// Appends `s` quoted as Redis's sdscatrepr does.
-pub fn cat_repr(out: &mut String, s: &[u8]) {
-    out.push('"');
-    for &b in s {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            32..=126 => out.push(b as char),
-            _ => out.push_str(&format!("\\x{:02x}", b)),
-        }
-    }
-    out.push('"');
-}
-
 /// Sends the command about to run to every MONITOR client (replicationFeedMonitors).
 pub fn feed_monitors(srv: &mut Server, c: &Client, args: &Args) {
     let now = crate::util::ustime();
-    let mut line = format!(
+    let line = format!(
         "+{}.{:06} [{} {}]",
         now / 1_000_000,
         now % 1_000_000,
@@ -472,15 +453,16 @@ pub fn feed_monitors(srv: &mut Server, c: &Client, args: &Args) {
             c.addr.clone()
         }
     );
+    let mut line = line.into_bytes();
     for a in args.iter_from(0) {
-        line.push(' ');
-        cat_repr(&mut line, a);
+        line.push(b' ');
+        crate::util::splitargs::cat_repr(&mut line, a);
     }
-    line.push_str("\r\n");
+    line.extend_from_slice(b"\r\n");
     let monitors = srv.monitors.clone();
     for t in monitors {
         if let Some(Some(m)) = srv.clients.get_mut(t) {
-            m.out.raw(line.as_bytes());
+            m.out.raw(&line);
             if !m.pending_write {
                 m.pending_write = true;
                 srv.pending_writes.push(t);

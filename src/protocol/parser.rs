@@ -431,7 +431,7 @@ impl RequestParser {
         }
         let line = buf.get(pos..end).unwrap_or(&[]);
         argv.inline = true;
-        if !split_args(line, &mut argv.ranges, &mut argv.scratch) {
+        if !crate::util::splitargs::split_args_into(line, &mut argv.ranges, &mut argv.scratch) {
             argv.clear();
             self.reset();
             return Parse::Error(ERR_UNBALANCED_QUOTES);
@@ -624,103 +624,6 @@ fn string2ll(s: &[u8]) -> Option<i64> {
         Some(0i64.wrapping_sub_unsigned(v))
     } else {
         i64::try_from(v).ok()
-    }
-}
-
-/// `isspace` in the C locale.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Redis's `sdssplitargs` over one inline line, appending unescaped arguments to
-/// `scratch` and their ranges to `ranges`. Returns false for unbalanced quotes. Like the C
-/// original it treats the end of `line` (or a NUL, which the caller never passes) as the
-/// string terminator.
-///
-/// Rules: blanks (`isspace`) separate arguments; outside quotes an argument ends at
-/// space, tab, CR, LF; `"..."` understands `\n \r \t \b \a \xHH` and `\<any>`; `'...'`
-/// understands only `\'`; a closing quote must be followed by a blank or the end.
-fn split_args(line: &[u8], ranges: &mut Vec<(usize, usize)>, scratch: &mut Vec<u8>) -> bool {
-    let at = |i: usize| -> u8 { line.get(i).copied().unwrap_or(0) };
-    let mut p = 0;
-    loop {
-        while at(p) != 0 && is_c_space(at(p)) {
-            p += 1;
-        }
-        if at(p) == 0 {
-            return true;
-        }
-        let token_start = scratch.len();
-        let mut in_double = false;
-        let mut in_single = false;
-        let mut done = false;
-        while !done {
-            let c = at(p);
-            if in_double {
-                let hex = match (c, at(p + 1)) {
-                    (b'\\', b'x') => hex_value(at(p + 2)).zip(hex_value(at(p + 3))),
-                    _ => None,
-                };
-                if let Some((hi, lo)) = hex {
-                    scratch.push(hi * 16 + lo);
-                    p += 3;
-                } else if c == b'\\' && at(p + 1) != 0 {
-                    // Covers `\x` without two hex digits too: it stands for 'x'.
-                    p += 1;
-                    scratch.push(match at(p) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
-                        return false;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return false;
-                } else {
-                    scratch.push(c);
-                }
-            } else if in_single {
-                if c == b'\\' && at(p + 1) == b'\'' {
-                    p += 1;
-                    scratch.push(b'\'');
-                } else if c == b'\'' {
-                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
-                        return false;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return false;
-                } else {
-                    scratch.push(c);
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
-                    b'"' => in_double = true,
-                    b'\'' => in_single = true,
-                    _ => scratch.push(c),
-                }
-            }
-            if at(p) != 0 {
-                p += 1;
-            }
-        }
-        ranges.push((token_start, scratch.len() - token_start));
     }
 }
 

@@ -13,20 +13,104 @@
 //! - A quote can start in the middle of a token (`ab"c d"` is the single token `abc d`).
 //! - The line ends at its first NUL byte, as a C string does.
 
-/// C's `isspace` in the "C" locale.
-#[inline]
-fn is_space(b: u8) -> bool {
+/// `isspace` in the C locale.
+fn is_c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
-/// Value of an ASCII hex digit, if it is one.
-#[inline]
-fn hex_val(b: u8) -> Option<u8> {
+fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
+    }
+}
+
+/// Redis's `sdssplitargs` over one line, appending unescaped arguments to `scratch` and
+/// their (start, len) ranges to `ranges`: no allocation per argument, for inline commands. Returns false for unbalanced quotes. Like the C
+/// original it treats the end of `line` (or a NUL, which the caller never passes) as the
+/// string terminator.
+///
+/// Rules: blanks (`isspace`) separate arguments; outside quotes an argument ends at
+/// space, tab, CR, LF; `"..."` understands `\n \r \t \b \a \xHH` and `\<any>`; `'...'`
+/// understands only `\'`; a closing quote must be followed by a blank or the end.
+pub fn split_args_into(
+    line: &[u8],
+    ranges: &mut Vec<(usize, usize)>,
+    scratch: &mut Vec<u8>,
+) -> bool {
+    let at = |i: usize| -> u8 { line.get(i).copied().unwrap_or(0) };
+    let mut p = 0;
+    loop {
+        while at(p) != 0 && is_c_space(at(p)) {
+            p += 1;
+        }
+        if at(p) == 0 {
+            return true;
+        }
+        let token_start = scratch.len();
+        let mut in_double = false;
+        let mut in_single = false;
+        let mut done = false;
+        while !done {
+            let c = at(p);
+            if in_double {
+                let hex = match (c, at(p + 1)) {
+                    (b'\\', b'x') => hex_value(at(p + 2)).zip(hex_value(at(p + 3))),
+                    _ => None,
+                };
+                if let Some((hi, lo)) = hex {
+                    scratch.push(hi * 16 + lo);
+                    p += 3;
+                } else if c == b'\\' && at(p + 1) != 0 {
+                    // Covers `\x` without two hex digits too: it stands for 'x'.
+                    p += 1;
+                    scratch.push(match at(p) {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 0x08,
+                        b'a' => 0x07,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
+                        return false;
+                    }
+                    done = true;
+                } else if c == 0 {
+                    return false;
+                } else {
+                    scratch.push(c);
+                }
+            } else if in_single {
+                if c == b'\\' && at(p + 1) == b'\'' {
+                    p += 1;
+                    scratch.push(b'\'');
+                } else if c == b'\'' {
+                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
+                        return false;
+                    }
+                    done = true;
+                } else if c == 0 {
+                    return false;
+                } else {
+                    scratch.push(c);
+                }
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
+                    b'"' => in_double = true,
+                    b'\'' => in_single = true,
+                    _ => scratch.push(c),
+                }
+            }
+            if at(p) != 0 {
+                p += 1;
+            }
+        }
+        ranges.push((token_start, scratch.len() - token_start));
     }
 }
 
@@ -39,85 +123,17 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         Some(n) => &line[..n],
         None => line,
     };
-    // Byte at `k`, or NUL past the end (the C terminator).
-    let at = |k: usize| -> u8 { line.get(k).copied().unwrap_or(0) };
-    let mut args = Vec::new();
-    let mut p = 0usize;
-    loop {
-        while p < line.len() && is_space(line[p]) {
-            p += 1;
-        }
-        if p >= line.len() {
-            return Some(args);
-        }
-        let mut cur = Vec::new();
-        let mut in_dq = false;
-        let mut in_sq = false;
-        loop {
-            let c = at(p);
-            if in_dq {
-                if c == b'\\' && at(p + 1) == b'x' {
-                    if let (Some(h), Some(l)) = (hex_val(at(p + 2)), hex_val(at(p + 3))) {
-                        cur.push(h * 16 + l);
-                        p += 4;
-                        continue;
-                    }
-                }
-                if c == b'\\' && at(p + 1) != 0 {
-                    p += 1;
-                    cur.push(match at(p) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    let next = at(p + 1);
-                    if next != 0 && !is_space(next) {
-                        return None;
-                    }
-                    p += 1;
-                    break;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    cur.push(c);
-                }
-            } else if in_sq {
-                if c == b'\\' && at(p + 1) == b'\'' {
-                    p += 1;
-                    cur.push(b'\'');
-                } else if c == b'\'' {
-                    let next = at(p + 1);
-                    if next != 0 && !is_space(next) {
-                        return None;
-                    }
-                    p += 1;
-                    break;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    cur.push(c);
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
-                        if c != 0 {
-                            p += 1;
-                        }
-                        break;
-                    }
-                    b'"' => in_dq = true,
-                    b'\'' => in_sq = true,
-                    _ => cur.push(c),
-                }
-            }
-            p += 1;
-        }
-        args.push(cur);
+    let mut ranges = Vec::new();
+    let mut scratch = Vec::new();
+    if !split_args_into(line, &mut ranges, &mut scratch) {
+        return None;
     }
+    Some(
+        ranges
+            .into_iter()
+            .map(|(start, len)| scratch[start..start + len].to_vec())
+            .collect(),
+    )
 }
 
 /// Appends `s` to `out` quoted the way Redis's `sdscatrepr` does (`"..."` with `\n`, `\r`,
