@@ -93,6 +93,12 @@ pub struct Server {
     pub paused_clients: Vec<usize>,
     /// Clients blocked on keys.
     pub blocking: blocked::Blocking,
+    /// maxmemory eviction: the pool kept across rounds and its statistics (crate::evict).
+    pub evict: crate::evict::EvictState,
+    /// Pub/Sub channel, pattern and shard-channel subscribers (crate::pubsub).
+    pub pubsub: crate::pubsub::PubSub,
+    /// WATCHed keys and dirty transactions (crate::multi).
+    pub watches: crate::multi::Watches,
     /// A random 40-hex-digit id for this run (INFO run_id).
     pub run_id: String,
     /// A second random id standing in for the replication id (INFO master_replid).
@@ -136,6 +142,9 @@ impl Server {
             expire_state: Default::default(),
             latency: Default::default(),
             blocking: Default::default(),
+            evict: Default::default(),
+            pubsub: Default::default(),
+            watches: Default::default(),
             paused_clients: Vec::new(),
             run_id: random_hex40(),
             replid: random_hex40(),
@@ -185,7 +194,8 @@ pub fn lru_clock_at(now_ms: i64) -> u32 {
 /// `ferrodis-server --version`.
 pub fn version_line() -> String {
     format!(
-        "Redis server v={REDIS_VERSION} sha=00000000:0 malloc=libc bits=64 build=ferrodis-{}",
+        "Redis server v={REDIS_VERSION} sha=00000000:0 malloc={} bits=64 build=ferrodis-{}",
+        alloc::ALLOCATOR_NAME,
         env!("CARGO_PKG_VERSION")
     )
 }
