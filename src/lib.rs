@@ -7,6 +7,7 @@
 //! - [`protocol`]: the request parser (RESP and inline) and the reply encoder (RESP2/RESP3).
 //! - [`commands`]: the command table (data) and one module per command group.
 //! - [`db`]: databases, lookups with lazy expiry, active expiry.
+//! - [`evict`]: maxmemory: the eviction policies, the eviction pool, LRU/LFU arithmetic.
 //! - [`types`]: the object model; one file per type.
 //! - [`ds`]: our data structures: sds, dict (incremental rehash, SCAN).
 //! - [`util`]: Redis's number rules, glob matching, argument splitting.
@@ -15,7 +16,11 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod ds;
+pub mod evict;
+pub mod multi;
+pub mod persistence;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 pub mod types;
 pub mod util;

@@ -24,6 +24,7 @@ Python 3 standard library only.
 """
 
 import argparse
+import atexit
 import json
 import os
 import shlex
@@ -283,6 +284,9 @@ class BenchCase:
     args: List[str]
     # Extra redis-benchmark options for this case only (e.g. ['-r', '100000', '-d', '100']).
     options: List[str] = field(default_factory=list)
+    # Run on each server before every measured run of this case, outside the measurement
+    # (e.g. configure maxmemory and fill the dataset up to it): setup(opts, server).
+    setup: Optional[Callable[..., None]] = None
 
 
 DEFAULT_TESTS = ["ping_inline", "ping_mbulk", "set", "get", "incr", "mset"]
@@ -294,9 +298,125 @@ def suite_default(opts) -> List[BenchCase]:
     return [BenchCase(name=t.upper(), args=["-t", t]) for t in tests]
 
 
+def suite_sets(opts) -> List[BenchCase]:
+    """Sets: redis-benchmark's sadd and spop tests (`SADD myset element:__rand_int__`, then
+    `SPOP myset`). `-r 100000000` makes nearly every SADD add a new member, so the set holds
+    about as many members as the SPOPs that follow take: they pop real members from a big
+    hashtable set instead of answering nil once it is empty."""
+    rnd = ["-r", "100000000"]
+    return [
+        BenchCase(name="SADD", args=["-t", "sadd"], options=rnd),
+        BenchCase(name="SPOP", args=["-t", "spop"], options=rnd),
+    ]
+
+
+# Random keys over a space far bigger than what maxmemory holds, 100-byte values: nearly
+# every SET creates a key.
+EVICT_KEYS = ["-r", "100000000", "-d", "100"]
+
+
+def evict_fill(opts, server: "Server", policy: str, limit: int):
+    """Sets maxmemory and the policy, then writes random keys until the server is evicting,
+    so that every measured SET adds a key and makes the server evict about one."""
+    server.call("CONFIG", "SET", "maxmemory-policy", policy)
+    server.call("CONFIG", "SET", "maxmemory", str(limit))
+    for _ in range(50):
+        evicted = int(server.info("stats").get("evicted_keys", "0"))
+        used = int(server.info("memory").get("used_memory", "0"))
+        if evicted > 0 and used >= limit * 0.95:
+            return
+        cmd = [opts.redis_benchmark, "-h", "127.0.0.1", "-p", str(server.port), "-c", "50",
+               "-n", "500000", "-P", "16", "-q", "-t", "set"] + EVICT_KEYS
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0 or not server.alive():
+            raise RuntimeError("filling %s up to maxmemory failed:\n%s\n%s"
+                               % (server.label, out.stderr[-2000:], server.log_tail()))
+    raise RuntimeError("%s did not start evicting at maxmemory %d" % (server.label, limit))
+
+
+def suite_evict(opts) -> List[BenchCase]:
+    """SET with maxmemory reached and allkeys-lru evicting about one key per SET (the
+    eviction issue's benchmark; --evict-maxmemory sets the limit, default 64 MiB)."""
+    limit = opts.evict_maxmemory
+
+    def setup(o, server):
+        evict_fill(o, server, "allkeys-lru", limit)
+
+    return [BenchCase(name="SET_EVICT_LRU", args=["-t", "set"], options=list(EVICT_KEYS),
+                      setup=setup)]
+
+
+# A subscriber for the pubsub suite: subscribes, then reads and discards until EOF (the
+# server's exit), as fast as the kernel hands data over, so it is never the bottleneck.
+PUBSUB_SUBSCRIBER = r"""
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+ch = sys.argv[2].encode()
+s.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$%d\r\n%s\r\n" % (len(ch), ch))
+buf = bytearray(1 << 20)
+while s.recv_into(buf):
+    pass
+"""
+
+PUBSUB_CHANNEL = "bench:pubsub"
+PUBSUB_SUBSCRIBERS = 10
+_subscriber_procs: List[subprocess.Popen] = []
+
+
+def pubsub_subscribers(opts, server: "Server"):
+    """Makes sure PUBSUB_SUBSCRIBERS reading clients are subscribed to PUBSUB_CHANNEL on
+    `server` (started on the first run, kept for the next ones; they exit when the server
+    does)."""
+    def count() -> int:
+        reply = server.call("PUBSUB", "NUMSUB", PUBSUB_CHANNEL)
+        return int(reply[1])
+
+    missing = PUBSUB_SUBSCRIBERS - count()
+    if missing not in (0, PUBSUB_SUBSCRIBERS):
+        raise RuntimeError("%s: a subscriber of %s disconnected during the last run (output "
+                           "buffer limit?)" % (server.label, PUBSUB_CHANNEL))
+    if not _subscriber_procs:
+        atexit.register(lambda: [p.kill() for p in _subscriber_procs])
+    for _ in range(missing):
+        _subscriber_procs.append(subprocess.Popen(
+            [sys.executable, "-c", PUBSUB_SUBSCRIBER, str(server.port), PUBSUB_CHANNEL],
+            stdin=subprocess.DEVNULL))
+    deadline = time.time() + 30
+    while count() != PUBSUB_SUBSCRIBERS:
+        if time.time() > deadline:
+            raise RuntimeError("%s: %d subscribers on %s, expected %d (one was cut off by the "
+                               "output buffer limit?)" % (server.label, count(), PUBSUB_CHANNEL,
+                                                          PUBSUB_SUBSCRIBERS))
+        time.sleep(0.05)
+
+
+def suite_pubsub(opts) -> List[BenchCase]:
+    """PUBLISH of a 16-byte message to a channel with 10 subscribers (the Pub/Sub issue's
+    benchmark: run with --pipeline 16). Server CPU per request includes writing the message
+    to the 10 subscribers."""
+    return [BenchCase(name="PUBLISH_10SUBS",
+                      args=["PUBLISH", PUBSUB_CHANNEL, "0123456789abcdef"],
+                      setup=pubsub_subscribers)]
+
+
+def suite_hashes(opts) -> List[BenchCase]:
+    """Hashes: redis-benchmark's hset test (`HSET myhash element:__rand_int__ xxx`) twice:
+    without -r every request rewrites the same field of a one-field listpack hash; with
+    `-r 100000` the fields spread over 100,000 names, so the hash is a hashtable and most
+    requests overwrite a field that exists (after the first ~100,000 add new ones)."""
+    return [
+        BenchCase(name="HSET", args=["-t", "hset"]),
+        BenchCase(name="HSET_HT", args=["-t", "hset"], options=["-r", "100000"]),
+    ]
+
+
 # Register new suites here: name -> function(opts) -> [BenchCase].
 SUITES: Dict[str, Callable] = {
+    "hashes": suite_hashes,
+    "pubsub": suite_pubsub,
     "default": suite_default,
+    "evict": suite_evict,
+    "sets": suite_sets,
 }
 
 
@@ -334,9 +454,63 @@ def dataset_strings(n: int) -> Dataset:
     return Dataset(gen(), n, "%d keys key:N -> value:N" % n)
 
 
+def dataset_sets(n: int) -> Dataset:
+    """n set keys `set:N`, each 10 distinct integers below 10000 (one SADD each), so both
+    servers hold them intset-encoded. The issue's memory check is `--dataset sets --keys
+    100000`. The members come from a fixed seed: every run loads the same data."""
+    import random
+
+    rng = random.Random(20240601)
+
+    def gen() -> Iterator[bytes]:
+        batch = []
+        for i in range(n):
+            k = b"set:%d" % i
+            members = [b"%d" % m for m in rng.sample(range(10000), 10)]
+            parts = [b"SADD", k] + members
+            batch.append(
+                b"*%d\r\n" % len(parts)
+                + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+            )
+            if len(batch) == 10000:
+                yield b"".join(batch)
+                batch = []
+        if batch:
+            yield b"".join(batch)
+
+    return Dataset(gen(), n, "%d sets set:N of 10 integers < 10000" % n)
+
+
+def dataset_hashes(n: int) -> Dataset:
+    """n hash keys `hash:N`, each with 10 fields `field:0`..`field:9` -> `value:N:J`, written
+    by one HSET per key, so both servers hold them listpack-encoded. The issue's memory check
+    is `--dataset hashes --keys 100000`."""
+
+    def gen() -> Iterator[bytes]:
+        batch = []
+        for i in range(n):
+            parts = [b"HSET", b"hash:%d" % i]
+            for j in range(10):
+                parts.append(b"field:%d" % j)
+                parts.append(b"value:%d:%d" % (i, j))
+            batch.append(
+                b"*%d\r\n" % len(parts)
+                + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+            )
+            if len(batch) == 10000:
+                yield b"".join(batch)
+                batch = []
+        if batch:
+            yield b"".join(batch)
+
+    return Dataset(gen(), n, "%d hashes hash:N of 10 fields field:J -> value:N:J" % n)
+
+
 # Register new datasets here: name -> function(n) -> Dataset.
 DATASETS: Dict[str, Callable[[int], Dataset]] = {
+    "hashes": dataset_hashes,
     "strings": dataset_strings,
+    "sets": dataset_sets,
 }
 
 
@@ -365,6 +539,8 @@ def run_case(
         "-q",
     ]
     cmd += opts.benchmark_args + case.options + case.args
+    if case.setup is not None:
+        case.setup(opts, server)
     before = server.cpu_us()
     out = subprocess.run(cmd, capture_output=True, text=True)
     after = server.cpu_us()
@@ -651,6 +827,8 @@ def parse_args(argv):
     p.add_argument("--only-memory", action="store_true", help="run only the memory comparison")
     p.add_argument("--dataset", default="strings", choices=sorted(DATASETS))
     p.add_argument("--keys", type=int, default=1000000, help="dataset size for memory mode")
+    p.add_argument("--evict-maxmemory", type=int, default=64 << 20,
+                   help="maxmemory in bytes for the evict suite")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     opts = p.parse_args(argv)

@@ -42,6 +42,14 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 fn ping_command(_srv: &mut Server, c: &mut Client, args: &Args) {
+    // A RESP2 connection in Pub/Sub mode gets ["pong", arg or ""], so a client reading only
+    // message arrays can parse it.
+    if c.in_pubsub() && !c.out.resp3 && args.len() <= 2 {
+        c.out.array(2);
+        c.out.bulk(b"pong");
+        c.out.bulk(if args.len() == 2 { args.get(1) } else { b"" });
+        return;
+    }
     match args.len() {
         1 => c.out.raw(b"+PONG\r\n"),
         2 => c.out.bulk(args.get(1)),
@@ -106,6 +114,8 @@ fn swapdb_command(srv: &mut Server, c: &mut Client, args: &Args) {
     }
     let (a, b) = (a as usize, b as usize);
     if a != b {
+        // WATCHed keys that exist in either db are invalidated (touchAllWatchedKeysInDb).
+        srv.touch_watched_keys_on_swap(a, b);
         let (lo, hi) = (a.min(b), a.max(b));
         let (left, right) = srv.dbs.split_at_mut(hi);
         let (x, y) = (&mut left[lo], &mut right[0]);
@@ -262,8 +272,7 @@ fn auth_command(srv: &mut Server, c: &mut Client, args: &Args) {
 
 /// Returns a connection to the state of a new one (clearClientConnectionState): leaves MONITOR,
 /// db 0, RESP2, default user (unauthenticated again when a password is set), no name, replies
-/// on. Redis 7.0 keeps CLIENT NO-EVICT across RESET. Transactions, subscriptions and tracking
-/// join this list when they exist.
+/// on, no transaction or WATCH, no subscription. Redis 7.0 keeps CLIENT NO-EVICT across RESET.
 pub fn reset_connection_state(srv: &mut Server, c: &mut Client) {
     if c.monitor {
         c.monitor = false;
@@ -273,6 +282,8 @@ pub fn reset_connection_state(srv: &mut Server, c: &mut Client) {
     c.db = 0;
     c.out.resp3 = false;
     c.authenticated = srv.config.requirepass.is_none();
+    crate::multi::discard_transaction(srv, c);
+    crate::pubsub::unsubscribe_all(srv, c);
     c.name = None;
     // Redis clears REPLY_OFF and REPLY_SKIP_NEXT but not REPLY_SKIP: a RESET whose own reply
     // is being skipped stays silent.
@@ -314,10 +325,14 @@ pub fn client_type_by_name(name: &[u8]) -> Option<ClientType> {
     })
 }
 
-/// The class of a connection. Replication and Pub/Sub do not exist yet, so every client is
-/// normal; when Pub/Sub lands this must answer PubSub for subscribed clients.
-pub fn client_type(_c: &Client) -> ClientType {
-    ClientType::Normal
+/// The class of a connection (getClientType): subscribed clients are PubSub; replication
+/// does not exist yet.
+pub fn client_type(c: &Client) -> ClientType {
+    if c.in_pubsub() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 /// Length of the RESP multibulk request that carried `args`: what Redis's query buffer holds
@@ -346,6 +361,12 @@ pub fn client_info_string(cl: &Client, now_ms: i64, running: Option<&Running>) -
     let mut flags = String::new();
     if cl.monitor {
         flags.push('O');
+    }
+    if cl.in_pubsub() {
+        flags.push('P');
+    }
+    if cl.multi.is_some() {
+        flags.push('x');
     }
     if cl.close_after_reply {
         flags.push('c');
@@ -384,16 +405,21 @@ pub fn client_info_string(cl: &Client, now_ms: i64, running: Option<&Running>) -
     }
     let _ = write!(
         s,
-        " age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} \
-         argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events={} cmd={} \
+        " age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} \
+         argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events={} cmd={} \
          user=default redir=-1 resp={}",
         (now_ms - cl.ctime_ms).max(0) / 1000,
         (now_ms - cl.last_interaction_ms).max(0) / 1000,
         flags,
         cl.db,
+        cl.sub_count(),
+        cl.psub_count(),
+        cl.shard_subscription_count(),
+        cl.multi_count(),
         qbuf,
         qbuf_free,
         argv_mem,
+        cl.multi_mem(),
         cl.out.buf.capacity(),
         cl.out.buf.len(),
         cl.out.pending(),

@@ -771,13 +771,17 @@ fn expire_generic(
         srv.dirty += 1;
         srv.signal_modified_key(db, key);
         srv.notify_keyspace_event(notify::GENERIC, "del", key, db);
+        c.out.int(1);
     } else {
+        // Redis replies before it fires "expire": a RESP3 client watching its own key sees
+        // the push after the reply.
         srv.set_expire(db, key, when);
+        c.out.int(1);
         srv.signal_modified_key(db, key);
         srv.notify_keyspace_event(notify::GENERIC, "expire", key, db);
+        srv.flush_pushes(c);
         srv.dirty += 1;
     }
-    c.out.int(1);
 }
 
 /// EXPIRE key seconds [NX|XX|GT|LT]

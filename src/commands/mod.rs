@@ -12,10 +12,14 @@
 pub mod bitmap;
 pub mod connection;
 pub mod doc;
+pub mod hash;
 pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod meta;
+pub mod multi;
+pub mod persistence;
+pub mod pubsub;
 pub mod server_cmds;
 pub mod sort;
 pub mod string;
@@ -108,6 +112,10 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(server_cmds::HANDLERS)
         .chain(introspection::HANDLERS)
         .chain(info::HANDLERS)
+        .chain(persistence::HANDLERS)
+        .chain(pubsub::HANDLERS)
+        .chain(multi::HANDLERS)
+        .chain(hash::HANDLERS)
 }
 
 impl CommandTable {
@@ -224,8 +232,15 @@ fn unknown_command_error(args: &Args) -> String {
 }
 
 /// Rejects a command before it runs: the error reply plus the rejected-call statistics.
+/// Inside MULTI the rejection dooms the transaction (flagTransaction); a rejected EXEC ends
+/// it with EXECABORT and the reason, even outside MULTI, as Redis's rejectCommand does.
 fn reject(srv: &mut Server, c: &mut Client, idx: Option<usize>, msg: &str) {
-    c.out.err(msg);
+    if idx.is_some_and(|i| srv.commands.cmds[i].meta.name == "exec") {
+        crate::multi::exec_abort(srv, c, msg);
+    } else {
+        crate::multi::flag_transaction(c);
+        c.out.err(msg);
+    }
     if let Some(i) = idx {
         srv.commands.cmds[i].stat.rejected_calls += 1;
     }
@@ -290,6 +305,31 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         reject(srv, c, Some(idx), "NOAUTH Authentication required.");
         return finish_reply(c, reply_start);
     }
+    // Transactions and Pub/Sub (crate::multi, crate::pubsub): commands Redis forbids inside
+    // MULTI, and the short command list of a RESP2 connection in subscribed mode.
+    if c.multi.is_some() && meta.flags & meta::FLAG_NO_MULTI != 0 {
+        reject(
+            srv,
+            c,
+            Some(idx),
+            "ERR Command not allowed inside a transaction",
+        );
+        return finish_reply(c, reply_start);
+    }
+    // maxmemory (crate::evict): evict before every command while a limit is set; when
+    // nothing more can be freed, deny-OOM commands (and anything queued in MULTI) fail.
+    if srv.config.maxmemory != 0 && oom_rejects(srv, c, meta) {
+        reject(srv, c, Some(idx), crate::evict::OOM_ERROR);
+        return finish_reply(c, reply_start);
+    }
+    if c.subs.is_some() && !c.out.resp3 && c.in_pubsub() && !allowed_when_subscribed(meta.name) {
+        let msg = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            meta.name
+        );
+        reject(srv, c, Some(idx), &msg);
+        return finish_reply(c, reply_start);
+    }
     if paused_for(srv, meta.flags) {
         if !srv.paused_clients.contains(&c.token) {
             srv.paused_clients.push(c.token);
@@ -299,11 +339,73 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
     if c.reply_mode == ReplyMode::Off || c.reply_mode == ReplyMode::Skip {
         reply_start = c.out.buf.len();
     }
+    // Inside MULTI everything but the transaction commands (and QUIT/RESET) is queued.
+    if c.multi.is_some() && !runs_inside_multi(meta.name) {
+        crate::multi::queue_command(srv, c, idx, args);
+        return finish_reply(c, reply_start);
+    }
     call(srv, c, idx, args);
     if !srv.blocking.ready.is_empty() {
         crate::server::blocked::handle_ready_keys(srv);
     }
-    finish_reply(c, reply_start)
+    finish_reply(c, reply_start);
+    // Pub/Sub messages for this client produced after its command returned (blocked
+    // clients served above) or while its replies are discarded: they go out last.
+    if !srv.pubsub.held.is_empty() {
+        crate::pubsub::flush_held(srv, c, None);
+        srv.pubsub.held.clear();
+    }
+    true
+}
+
+/// The maxmemory gate of processCommand: runs an eviction round and tells whether the
+/// command must get the OOM error: memory is still over the limit with nothing left to
+/// evict (or noeviction) and the command may grow memory (deny-oom flag, an EXEC with such a
+/// command queued, or any command but EXEC/DISCARD/QUIT/RESET inside MULTI, since queuing
+/// itself takes memory).
+#[inline]
+fn oom_rejects(srv: &mut Server, c: &Client, meta: &CommandMeta) -> bool {
+    if crate::evict::perform_evictions(srv) != crate::evict::EvictResult::Fail {
+        return false;
+    }
+    if meta.flags & meta::FLAG_DENYOOM != 0 {
+        return true;
+    }
+    match &c.multi {
+        None => false,
+        Some(m) => match meta.name {
+            "exec" => m
+                .cmds
+                .iter()
+                .any(|q| srv.commands.cmds[q.cmd].meta.flags & meta::FLAG_DENYOOM != 0),
+            "discard" | "quit" | "reset" => false,
+            _ => true,
+        },
+    }
+}
+
+/// Commands a RESP2 client in subscribed mode may run.
+fn allowed_when_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// Commands executed at once inside MULTI instead of being queued.
+fn runs_inside_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 /// Applies CLIENT REPLY OFF/SKIP: drops what the command wrote. Returns true (the command
@@ -336,14 +438,26 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
         return;
     };
     let meta = cmd.meta;
-    if !srv.monitors.is_empty() && meta.flags & (meta::FLAG_ADMIN | meta::FLAG_SKIP_MONITOR) == 0 {
-        introspection::feed_monitors(srv, c, args);
-    }
     // srv.cmd_time_ms was refreshed when this client's input was read: one clock read per
     // batch instead of one per command (see util::clock for why clocks matter here).
     let start = crate::util::clock::now();
+    let reply_at = c.out.buf.len();
     handler(srv, c, args);
+    // Pub/Sub messages for this client itself (it is out of its slot while it runs) go
+    // before its reply, where notify-then-reply handlers put them in Redis.
+    if !srv.pubsub.held.is_empty() && !crate::pubsub::replies_discarded(c) {
+        crate::pubsub::flush_held(srv, c, Some(reply_at));
+    }
     let dur = crate::util::clock::elapsed_us(start, crate::util::clock::now());
+    // MONITOR sees a command after it ran, as Redis's call() feeds it: EXEC comes after the
+    // commands it executed, and SELECT shows the db it selected.
+    // A blocked command re-run for a ready key was already fed when it first arrived.
+    if !srv.monitors.is_empty()
+        && !c.reprocessing_blocked
+        && meta.flags & (meta::FLAG_ADMIN | meta::FLAG_SKIP_MONITOR) == 0
+    {
+        introspection::feed_monitors(srv, c, args);
+    }
     c.last_cmd = meta.name;
     c.last_interaction_ms = srv.cmd_time_ms;
     let failed = count_errors(srv, c);
@@ -354,6 +468,12 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
         st.failed_calls += 1;
     }
     srv.stats.total_commands_processed += 1;
+    // used_memory_peak is recorded after each command, before the eviction that runs before
+    // the next one (as Redis's call()).
+    let used = crate::server::alloc::used_memory() as u64;
+    if used > srv.stats.peak_memory {
+        srv.stats.peak_memory = used;
+    }
     if meta.flags & meta::FLAG_SKIP_SLOWLOG == 0 {
         introspection::slowlog_push(srv, c, args, dur);
     }

@@ -8,13 +8,13 @@
 use super::connection::{reply_help, subcommand_syntax_error};
 use super::{Args, Handler};
 use crate::ds::sds::Sds;
+use crate::log_warning;
 use crate::server::alloc::{rss, used_memory};
 use crate::server::client::Client;
 use crate::server::stats::{CmdStat, Stats};
 use crate::server::{Server, REDIS_VERSION};
 use crate::types::object::RObj;
 use crate::util::num::parse_i64;
-use crate::log_warning;
 use std::fmt::Write as _;
 
 /// This module's commands.
@@ -69,6 +69,8 @@ fn flushdb_command(srv: &mut Server, c: &mut Client, args: &Args) {
         return;
     }
     let removed = srv.dbs[c.db].dict.len() as u64;
+    // WATCHed keys about to vanish invalidate their transactions (signalFlushedDb).
+    srv.touch_all_watched_keys_in_db(c.db, None);
     srv.dbs[c.db].clear();
     srv.dirty += removed;
     c.out.ok();
@@ -79,11 +81,14 @@ fn flushall_command(srv: &mut Server, c: &mut Client, args: &Args) {
         return;
     }
     let mut removed = 0;
+    // WATCHed keys about to vanish invalidate their transactions (signalFlushedDb).
+    srv.touch_all_watched_keys();
     for db in srv.dbs.iter_mut() {
         removed += db.dict.len() as u64;
         db.clear();
     }
     srv.dirty += removed + 1;
+    crate::persistence::after_flushall(srv);
     c.out.ok();
 }
 
@@ -240,7 +245,21 @@ fn shutdown_command(srv: &mut Server, c: &mut Client, args: &Args) {
         // A shutdown never waits (no replicas), so none can be in progress.
         return c.out.err("ERR No shutdown in progress.");
     }
-    srv.shutdown_asap = true;
+    use crate::persistence::{SHUTDOWN_FORCE, SHUTDOWN_NOSAVE, SHUTDOWN_NOW, SHUTDOWN_SAVE};
+    let flags = [
+        (save, SHUTDOWN_SAVE),
+        (nosave, SHUTDOWN_NOSAVE),
+        (now, SHUTDOWN_NOW),
+        (force, SHUTDOWN_FORCE),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |acc, (_, bit)| acc | bit);
+    if crate::server::cron::prepare_for_shutdown(srv, flags) {
+        srv.shutdown_asap = true;
+    } else {
+        c.out.err("ERR Errors trying to SHUTDOWN. Check logs.");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -899,6 +918,9 @@ fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
             });
             c.out.ok();
         }
+        (b"digest", 2) => super::persistence::debug_digest(srv, c),
+        (b"digest-value", _) => super::persistence::debug_digest_value(srv, c, args),
+        (b"reload", _) => super::persistence::debug_reload(srv, c, args),
         _ => subcommand_syntax_error(c, args),
     }
 }

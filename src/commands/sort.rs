@@ -70,10 +70,9 @@ fn sort_input(o: &RObj) -> Option<SortInput> {
 /// The value of `field` in hash `o`, for `key->field` patterns; None when `o` is not a hash or
 /// lacks the field (hashTypeGetValueObject). Hashes add their arm here.
 fn hash_field(o: &RObj, field: &[u8]) -> Option<Vec<u8>> {
-    let _ = field;
     match &o.value {
         Value::Int(_) | Value::Str(_) | Value::List(_) | Value::Set(_) | Value::ZSet(_) => None,
-        Value::Hash(h) => match **h {},
+        Value::Hash(h) => h.peek(field).map(|v| v.to_vec()),
     }
 }
 

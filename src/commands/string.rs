@@ -383,6 +383,8 @@ pub fn getex_command(srv: &mut Server, c: &mut Client, args: &Args) {
         srv.notify_keyspace_event(notify::GENERIC, "persist", key, db);
         srv.dirty += 1;
     }
+    // The reply went out first (Redis order), so pushes for our own key follow it.
+    srv.flush_pushes(c);
 }
 
 /// GETDEL key
@@ -395,6 +397,7 @@ pub fn getdel_command(srv: &mut Server, c: &mut Client, args: &Args) {
     if srv.delete_key(db, key) {
         srv.signal_modified_key(db, key);
         srv.notify_keyspace_event(notify::GENERIC, "del", key, db);
+        srv.flush_pushes(c);
         srv.dirty += 1;
     }
 }

@@ -8,6 +8,7 @@ pub mod expire;
 
 use crate::ds::dict::{hash_key, Dict};
 use crate::ds::sds::Sds;
+use crate::server::notify;
 use crate::server::Server;
 use crate::types::object::RObj;
 
@@ -104,14 +105,28 @@ impl Server {
                 if !self.loading && when < self.cmd_time_ms {
                     self.delete_expired(db, key);
                     if touch == Touch::Read {
+                        self.notify_keyspace_event(notify::KEY_MISS, "keymiss", key, db);
                         self.stats.keyspace_misses += 1;
                     }
                     return None;
                 }
             }
         }
+        // lookupKey fires keymiss for read misses. Checked apart (only when the class is on)
+        // because the miss branch below cannot reach `self` while `found` may be returned.
+        if touch == Touch::Read
+            && self.config.notify_keyspace_events & notify::KEY_MISS != 0
+            && self.dbs[db].dict.peek_with_hash(h, key).is_none()
+        {
+            self.stats.keyspace_misses += 1;
+            self.notify_keyspace_event(notify::KEY_MISS, "keymiss", key, db);
+            return None;
+        }
         let lru = self.lru_clock;
         let no_child = self.child_pid.is_none();
+        // Under an LFU policy `lru` holds the LFU counter: an access updates it (updateLFU)
+        // instead of stamping the clock (crate::evict).
+        let lfu = crate::evict::is_lfu(self.config.maxmemory_policy);
         let found = self.dbs[db].dict.get_mut_with_hash(h, key);
         if touch == Touch::Read {
             if found.is_some() {
@@ -123,7 +138,16 @@ impl Server {
         match found {
             Some(o) => {
                 if touch != Touch::NoTouch && no_child {
-                    o.lru = lru;
+                    if lfu {
+                        o.lru = crate::evict::update_lfu(
+                            o.lru,
+                            self.cmd_time_ms / 1000,
+                            self.config.lfu_decay_time,
+                            self.config.lfu_log_factor,
+                        );
+                    } else {
+                        o.lru = lru;
+                    }
                 }
                 Some(o)
             }
@@ -150,11 +174,25 @@ impl Server {
 
     /// Stores `obj` under `key`, replacing any value; the TTL is dropped unless `keep_ttl`
     /// (setKey). Signals the modification.
-    pub fn set_key(&mut self, db: usize, key: &[u8], obj: RObj, keep_ttl: bool) {
+    pub fn set_key(&mut self, db: usize, key: &[u8], mut obj: RObj, keep_ttl: bool) {
         let h = hash_key(key);
+        let lfu = crate::evict::is_lfu(self.config.maxmemory_policy);
+        if lfu {
+            self.init_lfu(&mut obj);
+        }
         let d = &mut self.dbs[db];
         match d.dict.get_mut_with_hash(h, key) {
             Some(slot) => {
+                if lfu {
+                    // dbOverwrite keeps the old value's LFU data, after the access setKey's
+                    // lookupKeyWrite counts.
+                    obj.lru = crate::evict::update_lfu(
+                        slot.lru,
+                        self.cmd_time_ms / 1000,
+                        self.config.lfu_decay_time,
+                        self.config.lfu_log_factor,
+                    );
+                }
                 *slot = obj;
                 if !keep_ttl && !d.expires.is_empty() {
                     d.expires.remove_with_hash(h, key);
@@ -162,15 +200,31 @@ impl Server {
             }
             None => {
                 d.dict.insert_with_hash(h, Sds::from_slice(key), obj);
+                self.notify_keyspace_event(notify::NEW, "new", key, db);
             }
         }
         self.signal_modified_key(db, key);
     }
 
     /// Adds a key known to be absent (dbAdd).
-    pub fn add_key(&mut self, db: usize, key: &[u8], obj: RObj) {
+    pub fn add_key(&mut self, db: usize, key: &[u8], mut obj: RObj) {
+        if crate::evict::is_lfu(self.config.maxmemory_policy) {
+            self.init_lfu(&mut obj);
+        }
         self.dbs[db].dict.insert(Sds::from_slice(key), obj);
+        self.notify_keyspace_event(notify::NEW, "new", key, db);
         self.signal_modified_key(db, key);
+    }
+
+    /// Under an LFU policy, gives an object built in this command its initial LFU data
+    /// (createObject: this minute, LFU_INIT_VAL). Handlers build objects with the LRU stamp
+    /// `lru_clock`, which is how a new object is told from one moved between keys (RENAME,
+    /// MOVE), whose LFU data must survive as in Redis.
+    #[inline]
+    fn init_lfu(&self, obj: &mut RObj) {
+        if obj.lru == self.lru_clock {
+            obj.lru = crate::evict::lfu_init(self.cmd_time_ms / 1000);
+        }
     }
 
     /// Deletes a key and its TTL; true when it existed (dbDelete, without the signal).
@@ -207,9 +261,10 @@ impl Server {
     }
 
     /// Called on every change to a key (signalModifiedKey): invalidates WATCH and counts the
-    /// change for save points. Touching watched keys arrives with transactions.
+    /// change for save points.
     #[inline]
     pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
+        self.touch_watched_key(db, key);
         self.signal_key_as_ready(db, key);
     }
 

@@ -110,6 +110,15 @@ pub struct Client {
     pub reprocessing_blocked: bool,
     /// Set by a re-run command that still could not be served.
     pub still_blocked: bool,
+    /// Pub/Sub subscriptions (crate::pubsub); None until the first one, so unsubscribed
+    /// clients stay small.
+    pub subs: Option<Box<crate::pubsub::ClientSubs>>,
+    /// The transaction between MULTI and EXEC/DISCARD (crate::multi); Some is Redis's
+    /// CLIENT_MULTI flag, and stays Some while EXEC runs the queued commands.
+    pub multi: Option<Box<crate::multi::MultiState>>,
+    /// CLIENT_DENY_BLOCKING: set while EXEC runs queued commands. Blocking commands must
+    /// check it and answer at once as if they timed out instead of blocking.
+    pub deny_blocking: bool,
 }
 
 impl Client {
@@ -148,6 +157,9 @@ impl Client {
             blocked: None,
             reprocessing_blocked: false,
             still_blocked: false,
+            subs: None,
+            multi: None,
+            deny_blocking: false,
         }
     }
 

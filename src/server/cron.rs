@@ -15,6 +15,7 @@ pub fn server_cron(srv: &mut Server) {
     sample_ops(srv, now);
     clients_cron(srv, now);
     databases_cron(srv);
+    crate::persistence::cron(srv);
 }
 
 /// Records instantaneous_ops_per_sec samples every 100 ms.
@@ -96,9 +97,18 @@ fn databases_cron(srv: &mut Server) {
     }
 }
 
-/// Last work before exit (prepareForShutdown): pid file and unix socket removal.
-pub fn prepare_for_shutdown(srv: &mut Server) {
+/// Last work before exit (prepareForShutdown): the final save (`flags` are SHUTDOWN's
+/// SAVE/NOSAVE/NOW/FORCE bits), then pid file and unix socket removal. False when the save
+/// failed without FORCE: the shutdown is cancelled and the server keeps running.
+pub fn prepare_for_shutdown(srv: &mut Server, flags: u8) -> bool {
     log_notice!("User requested shutdown...");
+    if !crate::persistence::shutdown(srv, flags) {
+        crate::log_warning!(
+            "Errors trying to shut down the server. Check the logs for more information."
+        );
+        return false;
+    }
+    srv.persist.shutdown_done = true;
     if let Some(p) = srv.config.unixsocket.as_deref() {
         let _ = std::fs::remove_file(p);
     }
@@ -109,4 +119,5 @@ pub fn prepare_for_shutdown(srv: &mut Server) {
         }
     }
     log_notice!("Redis is now ready to exit, bye bye...");
+    true
 }

@@ -53,6 +53,8 @@ pub struct Server {
     pub loading: bool,
     /// The pid of a running fork child (BGSAVE), if any.
     pub child_pid: Option<i32>,
+    /// RDB persistence state: last save, BGSAVE child, save statistics.
+    pub persist: crate::persistence::PersistState,
     /// Changes since the last save.
     pub dirty: u64,
     /// Unix ms at start-up.
@@ -121,6 +123,7 @@ impl Server {
             unix_time: now / 1000,
             loading: false,
             child_pid: None,
+            persist: Default::default(),
             dirty: 0,
             start_time_ms: now,
             cronloops: 0,

@@ -64,9 +64,14 @@ pub fn run(config: Config) -> i32 {
     crate::util::clock::init();
     el.srv.stats.startup_memory = super::alloc::used_memory() as u64;
     log_notice!("Server initialized");
+    if crate::persistence::load_data_from_disk(&mut el.srv).is_err() {
+        return 1;
+    }
     log_notice!("Ready to accept connections tcp");
     el.run();
-    super::cron::prepare_for_shutdown(&mut el.srv);
+    if !el.srv.persist.shutdown_done {
+        super::cron::prepare_for_shutdown(&mut el.srv, 0);
+    }
     0
 }
 
@@ -243,7 +248,14 @@ impl EventLoop {
                     "SIGTERM"
                 };
                 log_warning!("Received {} scheduling shutdown...", name);
-                self.srv.shutdown_asap = true;
+                let flags = if sig == libc::SIGINT {
+                    self.srv.config.shutdown_on_sigint
+                } else {
+                    self.srv.config.shutdown_on_sigterm
+                };
+                if cron::prepare_for_shutdown(&mut self.srv, flags) {
+                    self.srv.shutdown_asap = true;
+                }
             }
             if self.srv.shutdown_asap {
                 return;
@@ -591,9 +603,39 @@ pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
     if c.blocked.is_some() {
         srv.unblock_client(&mut c);
     }
+    // Subscriptions and WATCHes name the client by token: drop them before the slot is reused.
+    crate::pubsub::client_freed(srv, &mut c);
+    crate::multi::client_freed(srv, &mut c);
     if srv.clients.contains(c.token) {
         srv.clients.remove(c.token);
     }
+}
+
+/// client-output-buffer-limit (checkClientOutputBufferLimits): true when the output waiting
+/// for `c` reached the hard limit, or has stayed over the soft limit for more than the soft
+/// seconds. `limit` is (hard bytes, soft bytes, soft seconds) of the client's class; 0 turns a
+/// limit off. Called where output accumulates for a client that is not reading (Pub/Sub
+/// delivery); the caller closes the client asynchronously.
+pub fn output_buffer_limit_reached(c: &mut Client, limit: (u64, u64, u64), now_ms: i64) -> bool {
+    let (hard, soft, soft_secs) = limit;
+    let used = c.out.pending() as u64;
+    let hard_hit = hard != 0 && used >= hard;
+    let mut soft_hit = soft != 0 && used >= soft;
+    if soft_hit {
+        if c.obuf_soft_limit_since_ms == 0 {
+            // First time over the soft limit: start the clock.
+            c.obuf_soft_limit_since_ms = now_ms.max(1);
+            soft_hit = false;
+        } else {
+            let elapsed = now_ms / 1000 - c.obuf_soft_limit_since_ms / 1000;
+            if elapsed <= soft_secs as i64 {
+                soft_hit = false;
+            }
+        }
+    } else {
+        c.obuf_soft_limit_since_ms = 0;
+    }
+    hard_hit || soft_hit
 }
 
 /// Closes the client in slot `idx` now, wherever it is.

@@ -4,6 +4,8 @@ pub mod clock;
 pub mod glob;
 pub mod ldouble;
 pub mod num;
+pub mod rand;
+pub mod sha1;
 pub mod splitargs;
 
 /// Milliseconds since the Unix epoch (Redis's `mstime()`).
