@@ -9,6 +9,7 @@
 //!   bucket order depends on each server's random hash seed; lines marked `%` (HSCAN, whose
 //!   cursors depend on it too) are skipped there and checked by properties instead;
 //! - RESP2, then RESP3 (HELLO 3).
+//!
 //! OBJECT ENCODING follows the writes so both servers must convert at the same step.
 //!
 //! Random replies (HRANDFIELD) are checked for their properties on both encodings: count,

@@ -21,6 +21,7 @@ pub mod multi;
 pub mod persistence;
 pub mod pubsub;
 pub mod server_cmds;
+pub mod set;
 pub mod sort;
 pub mod string;
 
@@ -108,6 +109,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(bitmap::HANDLERS)
         .chain(keys::HANDLERS)
         .chain(sort::HANDLERS)
+        .chain(set::HANDLERS)
         .chain(connection::HANDLERS)
         .chain(server_cmds::HANDLERS)
         .chain(introspection::HANDLERS)

@@ -156,6 +156,9 @@ fn apply_config_change(srv: &mut Server, c: &mut Client, name: &str) {
                     used
                 );
             }
+            if srv.config.maxmemory != 0 {
+                crate::evict::start_eviction_time_proc(srv);
+            }
         }
         _ => {}
     }
@@ -181,6 +184,7 @@ pub fn reset_stats(srv: &mut Server) {
     for cmd in srv.commands.cmds.iter_mut() {
         cmd.stat = CmdStat::default();
     }
+    srv.evict.reset_stats();
 }
 
 fn config_rewrite_command(srv: &mut Server, c: &mut Client, _args: &Args) {
@@ -1179,8 +1183,28 @@ fn debug_help(c: &mut Client) {
 // ---------------------------------------------------------------------------------------------
 // MEMORY
 
+/// Bytes the allocator really takes for a request of `n`, so MEMORY USAGE reports what a key
+/// costs, not what it asked for (Redis asks jemalloc for the usable size). jemalloc rounds up
+/// to its size classes: 8, 16, then multiples of 16 up to 128, then four classes per doubling
+/// (160, 192, 224, 256, 320, ...).
+#[cfg(feature = "jemalloc")]
+fn malloc_size(n: usize) -> usize {
+    match n {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => (n + 15) & !15,
+        _ => {
+            // n in (2^k, 2^(k+1)]: classes are 2^(k-2) apart.
+            let k = usize::BITS - 1 - (n - 1).leading_zeros();
+            let spacing = 1usize << (k - 2);
+            (n + spacing - 1) & !(spacing - 1)
+        }
+    }
+}
+
 /// Bytes glibc malloc really takes for a request of `n` (8-byte header, 16-byte granularity,
-/// 32-byte minimum chunk), so MEMORY USAGE reports what a key costs, not what it asked for.
+/// 32-byte minimum chunk), when ferrodis is built without jemalloc.
+#[cfg(not(feature = "jemalloc"))]
 fn malloc_size(n: usize) -> usize {
     if n == 0 {
         0
@@ -1518,11 +1542,37 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(feature = "jemalloc"))]
     fn malloc_sizes() {
         assert_eq!(malloc_size(0), 0);
         assert_eq!(malloc_size(1), 32);
         assert_eq!(malloc_size(24), 32);
         assert_eq!(malloc_size(25), 48);
         assert_eq!(malloc_size(64), 80);
+    }
+
+    #[test]
+    #[cfg(feature = "jemalloc")]
+    fn malloc_sizes() {
+        let cases = [
+            (0, 0),
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (24, 32),
+            (64, 64),
+            (65, 80),
+            (128, 128),
+            (129, 160),
+            (256, 256),
+            (257, 320),
+            (1000, 1024),
+            (1025, 1280),
+            (14336, 14336),
+            (16385, 20480),
+        ];
+        for (n, want) in cases {
+            assert_eq!(malloc_size(n), want, "malloc_size({n})");
+        }
     }
 }

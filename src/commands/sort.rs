@@ -62,7 +62,19 @@ fn sort_input(o: &RObj) -> Option<SortInput> {
     match &o.value {
         Value::Int(_) | Value::Str(_) | Value::Hash(_) => None,
         Value::List(l) => match **l {},
-        Value::Set(s) => match **s {},
+        Value::Set(s) => Some(SortInput {
+            kind: InputKind::Set,
+            elems: s
+                .iter()
+                .map(|m| match m {
+                    crate::types::set::Member::Int(v) => {
+                        let mut tmp = [0u8; 20];
+                        crate::util::num::fmt_i64(v, &mut tmp).to_vec()
+                    }
+                    crate::types::set::Member::Str(b) => b.to_vec(),
+                })
+                .collect(),
+        }),
         Value::ZSet(z) => match **z {},
     }
 }

@@ -107,8 +107,11 @@ fn digest_list(_d: &mut Digest, l: &List) {
 }
 
 /// Sets: xor every member.
-fn digest_set(_d: &mut Digest, s: &Set) {
-    match *s {}
+fn digest_set(d: &mut Digest, s: &Set) {
+    let mut tmp = [0u8; 20];
+    for m in s.iter() {
+        xor_digest(d, m.bytes(&mut tmp));
+    }
 }
 
 /// Sorted sets: xor_digest each member's [`zset_member_digest`].

@@ -257,12 +257,24 @@ fn save_list_value(_out: &mut Vec<u8>, l: &List, _compress: bool) {
 
 /// RDB type of a set: intset blob or hash table.
 fn set_rdb_type(s: &Set) -> u8 {
-    match *s {}
+    if s.is_intset() {
+        TYPE_SET_INTSET
+    } else {
+        TYPE_SET
+    }
 }
 
 /// A set's body: the intset blob as a string, or count + members.
-fn save_set_value(_out: &mut Vec<u8>, s: &Set, _compress: bool) {
-    match *s {}
+fn save_set_value(out: &mut Vec<u8>, s: &Set, compress: bool) {
+    if let Some(blob) = s.intset_blob() {
+        save_string(out, blob, compress);
+        return;
+    }
+    save_len(out, s.len() as u64);
+    let mut tmp = [0u8; 20];
+    for m in s.iter() {
+        save_string(out, m.bytes(&mut tmp), compress);
+    }
 }
 
 /// RDB type of a sorted set: listpack or skiplist (ZSET_2).
@@ -1189,9 +1201,29 @@ fn build_list(p: ListParts, _cfg: &Config) -> Result<Option<Value>, String> {
 }
 
 /// Builds a set (intset or hash table by `set-max-intset-entries`).
-fn build_set(p: SetParts, _cfg: &Config) -> Result<Option<Value>, String> {
-    drop(p);
-    Err(unsupported("set"))
+fn build_set(p: SetParts, cfg: &Config) -> Result<Option<Value>, String> {
+    let max = cfg.set_max_intset_entries;
+    let set = match p {
+        SetParts::IntSet(blob) => Set::from_intset_blob(blob, max)
+            .ok_or_else(|| "Intset integrity check failed.".to_string())?,
+        SetParts::Members(members) => {
+            // As rdbLoadObject: an intset unless there are more members than the limit
+            // allows; a non-integer member converts it on the way.
+            let mut s = if members.len() as u64 > max.min(1 << 30) {
+                Set::hashtable_with_capacity(members.len())
+            } else {
+                Set::new_intset()
+            };
+            for m in &members {
+                s.add(m.as_bytes(), max);
+            }
+            s
+        }
+    };
+    if set.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Value::Set(Box::new(set))))
 }
 
 /// Builds a sorted set (listpack or skiplist by `zset-max-listpack-*`).

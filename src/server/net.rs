@@ -265,6 +265,11 @@ impl EventLoop {
             }
             before_sleep(&mut self.srv);
             let mut timeout = next_cron.saturating_duration_since(Instant::now());
+            // Eviction that ran out of its time budget continues from the loop, without
+            // waiting for the next command.
+            if self.srv.evict.proc_running && crate::evict::eviction_time_proc(&mut self.srv) {
+                timeout = Duration::ZERO;
+            }
             if !self.srv.paused_clients.is_empty() && self.srv.pause_until_ms > 0 {
                 let until = (self.srv.pause_until_ms - crate::util::mstime()).max(0) as u64;
                 timeout = timeout.min(Duration::from_millis(until));

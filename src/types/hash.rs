@@ -27,9 +27,9 @@
 //!
 //! A hash table never goes back to a listpack, not even after HDEL empties most of it.
 //!
-//! Memory: a listpack costs its bytes plus the malloc header; after a command grows one, the
-//! caller may call [`Hash::compact`] so the jemalloc-like growth slack of the listpack does not
-//! stay behind (glibc malloc has no size classes to hide it in, unlike Redis's jemalloc).
+//! Memory: a listpack costs its bytes rounded to the allocator's size class. A hash created by
+//! HSET is allocated at its exact final size ([`Hash::with_capacity_for`]); growth reserves
+//! whole size classes, and [`Hash::compact`] returns what a write left over.
 
 use crate::config::Config;
 use crate::ds::dict::{self, Dict};
@@ -78,16 +78,32 @@ pub enum Hash {
     Table(Box<Dict<Sds, Sds>>),
 }
 
-/// Bytes glibc malloc really takes for a request of `n`: 8-byte header, 16-byte granularity,
-/// 32-byte minimum chunk (the rule MEMORY USAGE uses elsewhere).
+/// Bytes the allocator really takes for a request of `n`, so MEMORY USAGE reports what a hash
+/// costs: jemalloc's size classes (8, 16-byte steps to 128, then four classes per power of
+/// two) when the `jemalloc` feature is on, else glibc's chunks (8-byte header, 16-byte
+/// granularity, 32-byte minimum).
 #[inline]
-fn malloc_size(n: usize) -> usize {
+fn alloc_size(n: usize) -> usize {
     if n == 0 {
         0
+    } else if cfg!(feature = "jemalloc") {
+        if n <= 8 {
+            8
+        } else if n <= 128 {
+            (n + 15) & !15
+        } else {
+            let k = usize::BITS - 1 - (n - 1).leading_zeros(); // 2^k < n <= 2^(k+1)
+            let step = 1usize << (k - 2);
+            n.saturating_add(step - 1) & !(step - 1)
+        }
     } else {
         (n.saturating_add(8 + 15) & !15).max(32)
     }
 }
+
+/// Smallest saving for which [`Hash::compact`] reallocates: glibc can only split off a free
+/// chunk of at least 32 bytes; jemalloc moves to the smaller class for any saving.
+const MIN_RECLAIM: usize = if cfg!(feature = "jemalloc") { 1 } else { 32 };
 
 /// Size of one dict entry of a hash table: field handle, value handle, chain link.
 const TABLE_ENTRY_SIZE: usize = 2 * std::mem::size_of::<Sds>() + std::mem::size_of::<usize>();
@@ -165,9 +181,9 @@ impl Hash {
     /// key), so a hash built by one command carries no growth slack. Only a capacity hint:
     /// repeated fields leave some spare room, which [`compact`](Self::compact) may return.
     pub fn with_capacity_for<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Hash {
-        let bytes = args
-            .into_iter()
-            .fold(listpack::EMPTY_SIZE, |n, a| n.saturating_add(lp_entry_bytes(a)));
+        let bytes = args.into_iter().fold(listpack::EMPTY_SIZE, |n, a| {
+            n.saturating_add(lp_entry_bytes(a))
+        });
         // Past the value limit the hash converts before anything is stored; don't reserve.
         Hash::Listpack(Listpack::with_capacity(bytes.min(1 << 16)))
     }
@@ -204,22 +220,22 @@ impl Hash {
         matches!(self, Hash::Listpack(_))
     }
 
-    /// Heap bytes owned (MEMORY USAGE, DEBUG OBJECT), as glibc malloc counts them: the listpack
+    /// Heap bytes owned (MEMORY USAGE, DEBUG OBJECT), as the allocator counts them: the listpack
     /// block, or the dict, its buckets, its entries and any field/value that outgrew the
     /// inline `Sds` form. Exact, so O(n) for a hash table.
     pub fn heap_size(&self) -> usize {
         match self {
-            Hash::Listpack(lp) => malloc_size(lp.allocated()),
+            Hash::Listpack(lp) => alloc_size(lp.allocated()),
             Hash::Table(d) => {
-                let mut n = malloc_size(std::mem::size_of::<Dict<Sds, Sds>>())
+                let mut n = alloc_size(std::mem::size_of::<Dict<Sds, Sds>>())
                     + d.table_sizes()
                         .iter()
-                        .map(|&b| malloc_size(b * std::mem::size_of::<usize>()))
+                        .map(|&b| alloc_size(b * std::mem::size_of::<usize>()))
                         .sum::<usize>();
                 for (k, v) in d.iter() {
-                    n += malloc_size(TABLE_ENTRY_SIZE)
-                        + malloc_size(k.heap_size())
-                        + malloc_size(v.heap_size());
+                    n += alloc_size(TABLE_ENTRY_SIZE)
+                        + alloc_size(k.heap_size())
+                        + alloc_size(v.heap_size());
                 }
                 n
             }
@@ -277,13 +293,15 @@ impl Hash {
         *self = Hash::Table(Box::new(d));
     }
 
-    /// Gives back listpack growth slack that malloc can actually reclaim (a chunk shrinking
-    /// by at least its 32-byte minimum). Commands call it after appending, as Redis's
-    /// exact-size `lpInsert` reallocations would leave no slack.
+    /// Gives back listpack slack that the allocator can actually reclaim (the block would
+    /// move to a smaller size class / chunk). Commands call it after writing, as Redis's
+    /// exact-size `lpInsert` reallocations leave nothing but the allocator's own rounding.
+    /// Growth already reserves whole size classes, so under jemalloc this fires only after an
+    /// over-estimated [`with_capacity_for`](Self::with_capacity_for).
     #[inline]
     pub fn compact(&mut self) {
         if let Hash::Listpack(lp) = self {
-            if malloc_size(lp.allocated()) >= malloc_size(lp.bytes()) + 32 {
+            if alloc_size(lp.allocated()) >= alloc_size(lp.bytes()) + MIN_RECLAIM {
                 lp.shrink_to_fit();
             }
         }
@@ -666,6 +684,32 @@ mod tests {
         assert_eq!(h.get(b"age").unwrap().to_vec(), b"31");
         // A value is never matched as a field.
         assert!(!h.exists(b"alice"));
+    }
+
+    #[test]
+    fn alloc_sizes() {
+        assert_eq!(alloc_size(0), 0);
+        if cfg!(feature = "jemalloc") {
+            let want = [
+                (1, 8),
+                (8, 8),
+                (9, 16),
+                (24, 32),
+                (64, 64),
+                (129, 160),
+                (247, 256),
+            ];
+            for (n, c) in want {
+                assert_eq!(alloc_size(n), c, "{n}");
+            }
+            assert_eq!(alloc_size(257), 320);
+            assert_eq!(alloc_size(4097), 5120);
+        } else {
+            assert_eq!(alloc_size(24), 32);
+            assert_eq!(alloc_size(64), 80);
+            assert_eq!(alloc_size(247), 256);
+        }
+        assert!(alloc_size(usize::MAX - 3) >= 1 << 60);
     }
 
     #[test]
