@@ -13,6 +13,14 @@ use tikv_jemallocator::Jemalloc as Inner;
 
 #[cfg(not(feature = "jemalloc"))]
 use std::alloc::System as Inner;
+
+/// jemalloc's start-up options, read from this symbol: purge freed pages from a background
+/// thread as Redis configures its jemalloc (`background_thread:true`), so RSS follows
+/// used_memory down after deletes instead of waiting for the next allocation.
+#[cfg(feature = "jemalloc")]
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8; 23] = b"background_thread:true\0";
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static USED: AtomicUsize = AtomicUsize::new(0);
