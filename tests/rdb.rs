@@ -566,6 +566,17 @@ fn save_bgsave_lastsave_replies_match_redis() {
     d.cmd(&["BGSAVE", "SCHEDULE"]);
     wait_bgsave_done(&mut fc);
     wait_bgsave_done(&mut rc);
+    // Inside a transaction the fork waits for serverCron.
+    d.cmd(&["MULTI"]);
+    d.cmd(&["BGSAVE"]);
+    d.cmd(&["EXEC"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut fc, "persistence", "rdb_saves") != "4" {
+        assert!(Instant::now() < deadline, "scheduled BGSAVE did not run");
+        thread::sleep(Duration::from_millis(20));
+    }
+    wait_bgsave_done(&mut fc);
+    wait_bgsave_done(&mut rc);
     // While a child runs, SAVE and BGSAVE refuse.
     for c in [&mut fc, &mut rc] {
         c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
@@ -1174,7 +1185,7 @@ fn parent_keeps_answering_during_bgsave_of_a_million_keys() {
 /// small (compact encoding) and large values.
 fn fill_mixed(c: &mut RawConn, types: &[&str]) {
     let mut batch: Vec<Vec<String>> = Vec::new();
-    let mut flush = |c: &mut RawConn, batch: &mut Vec<Vec<String>>| {
+    let flush = |c: &mut RawConn, batch: &mut Vec<Vec<String>>| {
         let cmds: Vec<Vec<&str>> = batch
             .iter()
             .map(|v| v.iter().map(String::as_str).collect())

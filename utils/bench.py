@@ -411,7 +411,31 @@ def suite_hashes(opts) -> List[BenchCase]:
 
 
 # Register new suites here: name -> function(opts) -> [BenchCase].
+def lists_prefill(opts, server):
+    """A fresh `mylist` of 1,000 elements "xxx" for the LRANGE cases."""
+    server.call("DEL", "mylist")
+    server.call("RPUSH", "mylist", *(["xxx"] * 1000))
+
+
+def suite_lists(opts) -> List[BenchCase]:
+    """Lists: redis-benchmark's LPUSH RPUSH LPOP RPOP tests (all on `mylist`, so the pops
+    take what the pushes left), then LRANGE of the first 100/300/600 elements of `mylist`
+    holding 1,000 elements "xxx", as redis-benchmark's lrange_N tests do but with the prefill
+    done outside the measurement (their built-in LPUSH prefill would be measured too)."""
+    cases = [BenchCase(name=t.upper(), args=["-t", t]) for t in ("lpush", "rpush", "lpop", "rpop")]
+    for n in (100, 300, 600):
+        cases.append(
+            BenchCase(
+                name="LRANGE_%d" % n,
+                args=["LRANGE", "mylist", "0", str(n - 1)],
+                setup=lists_prefill,
+            )
+        )
+    return cases
+
+
 SUITES: Dict[str, Callable] = {
+    "lists": suite_lists,
     "hashes": suite_hashes,
     "pubsub": suite_pubsub,
     "default": suite_default,
@@ -507,7 +531,24 @@ def dataset_hashes(n: int) -> Dataset:
 
 
 # Register new datasets here: name -> function(n) -> Dataset.
+def dataset_lists(n: int) -> Dataset:
+    """n lists `list:N` of 1,000 short elements `element:J` each, pushed 100 per RPUSH.
+    The lists issue's memory check is `--dataset lists --keys 1000`."""
+
+    def gen() -> Iterator[bytes]:
+        for i in range(n):
+            k = b"list:%d" % i
+            for start in range(0, 1000, 100):
+                elems = [b"element:%d" % j for j in range(start, start + 100)]
+                out = [b"*%d\r\n$5\r\nRPUSH\r\n$%d\r\n%s\r\n" % (len(elems) + 2, len(k), k)]
+                out += [b"$%d\r\n%s\r\n" % (len(e), e) for e in elems]
+                yield b"".join(out)
+
+    return Dataset(gen(), n, "%d lists of 1,000 elements element:J" % n)
+
+
 DATASETS: Dict[str, Callable[[int], Dataset]] = {
+    "lists": dataset_lists,
     "hashes": dataset_hashes,
     "strings": dataset_strings,
     "sets": dataset_sets,

@@ -145,12 +145,13 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
         }
         let _ = write!(
             out,
-            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
             srv.clients.len(),
             srv.config.maxclients,
             max_in,
             max_out,
-            srv.blocking.count
+            srv.blocking.count,
+            srv.blocking.deadlines.len()
         );
     }
     if has("memory") {

@@ -16,6 +16,7 @@ pub mod hash;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod list;
 pub mod meta;
 pub mod multi;
 pub mod persistence;
@@ -108,6 +109,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .iter()
         .chain(bitmap::HANDLERS)
         .chain(keys::HANDLERS)
+        .chain(list::HANDLERS)
         .chain(sort::HANDLERS)
         .chain(set::HANDLERS)
         .chain(connection::HANDLERS)
@@ -464,8 +466,12 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
     c.last_interaction_ms = srv.cmd_time_ms;
     let failed = count_errors(srv, c);
     let st = &mut srv.commands.cmds[idx].stat;
-    st.calls += 1;
-    st.usec += dur;
+    // A command that parked its client is counted once, when it is served or times out.
+    let parked = c.still_blocked || (c.blocked.is_some() && !c.reprocessing_blocked);
+    if !parked {
+        st.calls += 1;
+        st.usec += dur;
+    }
     if failed {
         st.failed_calls += 1;
     }

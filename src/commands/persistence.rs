@@ -37,13 +37,20 @@ fn save_command(srv: &mut Server, c: &mut Client, _args: &Args) {
 }
 
 /// BGSAVE [SCHEDULE]: fork a child that saves. With a child already saving the answer is an
-/// error even with SCHEDULE (the only kind of child here is an RDB one).
+/// error even with SCHEDULE (the only kind of child here is an RDB one); inside MULTI/EXEC
+/// the save is scheduled for serverCron.
 fn bgsave_command(srv: &mut Server, c: &mut Client, args: &Args) {
     if args.len() > 1 && !(args.len() == 2 && args.is(1, "schedule")) {
         return c.out.err("ERR syntax error");
     }
     if srv.persist.child.is_some() {
         return c.out.err("ERR Background save already in progress");
+    }
+    // Inside EXEC (the only way a handler runs with a transaction open) the fork waits for
+    // serverCron, so the snapshot never shows half a transaction.
+    if c.multi.is_some() {
+        srv.persist.bgsave_scheduled = true;
+        return c.out.simple("Background saving scheduled");
     }
     match bgsave::start(srv) {
         Ok(()) => c.out.simple("Background saving started"),

@@ -61,7 +61,10 @@ pub struct SortInput {
 fn sort_input(o: &RObj) -> Option<SortInput> {
     match &o.value {
         Value::Int(_) | Value::Str(_) | Value::Hash(_) => None,
-        Value::List(l) => match **l {},
+        Value::List(l) => Some(SortInput {
+            kind: InputKind::List,
+            elems: l.to_vecs(),
+        }),
         Value::Set(s) => Some(SortInput {
             kind: InputKind::Set,
             elems: s
@@ -88,12 +91,14 @@ fn hash_field(o: &RObj, field: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// The list STORE writes (createQuicklistObject + pushes), or None while the server has no list
-/// type. STORE only needs it for a non-empty result, which requires a sortable (so a list, set
-/// or sorted set) key, so None is never used today.
+/// The list STORE writes (createQuicklistObject + pushes). Redis 7.0 builds it with the
+/// quicklist defaults (fill -2, no compression), not the configured list options.
 fn list_object(items: Vec<Vec<u8>>, lru: u32) -> Option<RObj> {
-    let _ = (items, lru);
-    None
+    let mut l = crate::types::list::List::with_defaults();
+    for v in &items {
+        l.push(v, false);
+    }
+    Some(RObj::new(Value::List(Box::new(l)), lru))
 }
 
 /// The parsed options of one SORT.

@@ -102,8 +102,8 @@ pub fn hash_field_digest(field: &[u8], value: &[u8]) -> Digest {
 // --- per-type walks (placeholders until each type lands: no value of them can exist).
 
 /// Lists: mix every element head to tail.
-fn digest_list(_d: &mut Digest, l: &List) {
-    match *l {}
+fn digest_list(d: &mut Digest, l: &List) {
+    l.for_each(|e| mix_digest(d, e));
 }
 
 /// Sets: xor every member.

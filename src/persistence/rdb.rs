@@ -245,14 +245,45 @@ pub fn save_object(out: &mut Vec<u8>, o: &RObj, compress: bool) {
 // --- exist, so these are statically unreachable); each landing replaces its pair.
 
 /// RDB type of a list: always a quicklist 2 in Redis 7.0.
-fn list_rdb_type(l: &List) -> u8 {
-    match *l {}
+fn list_rdb_type(_l: &List) -> u8 {
+    TYPE_LIST_QUICKLIST_2
 }
 
 /// A list's body: node count, then per node its container (1 plain, 2 packed) and the node's
-/// bytes (a listpack blob, or the element itself).
-fn save_list_value(_out: &mut Vec<u8>, l: &List, _compress: bool) {
-    match *l {}
+/// bytes (a listpack blob, or the element itself). A node kept LZF-compressed in memory is
+/// written as that LZF blob (rdbSaveLzfBlob), as Redis does.
+fn save_list_value(out: &mut Vec<u8>, l: &List, compress: bool) {
+    use crate::ds::quicklist::NodeRef;
+    let ql = l.quicklist();
+    save_len(out, ql.node_count() as u64);
+    for node in ql.nodes() {
+        match node {
+            NodeRef::Packed(lp) => {
+                save_len(out, QUICKLIST_NODE_PACKED);
+                save_string(out, lp.as_bytes(), compress);
+            }
+            NodeRef::Plain(v) => {
+                save_len(out, QUICKLIST_NODE_PLAIN);
+                save_string(out, v, compress);
+            }
+            NodeRef::Compressed {
+                plain,
+                lzf,
+                raw_len,
+            } => {
+                let container = if plain {
+                    QUICKLIST_NODE_PLAIN
+                } else {
+                    QUICKLIST_NODE_PACKED
+                };
+                save_len(out, container);
+                out.push((LEN_ENCVAL << 6) | ENC_LZF);
+                save_len(out, lzf.len() as u64);
+                save_len(out, raw_len as u64);
+                out.extend_from_slice(lzf);
+            }
+        }
+    }
 }
 
 /// RDB type of a set: intset blob or hash table.
@@ -1195,9 +1226,38 @@ fn unsupported(name: &str) -> String {
 }
 
 /// Builds a list (quicklist).
-fn build_list(p: ListParts, _cfg: &Config) -> Result<Option<Value>, String> {
-    drop(p);
-    Err(unsupported("list"))
+fn build_list(p: ListParts, cfg: &Config) -> Result<Option<Value>, String> {
+    use crate::ds::listpack::Listpack;
+    use crate::ds::quicklist::Quicklist;
+    // The configured options, as rdbLoadObject's quicklistSetOptions; the file's node
+    // boundaries are kept (quicklistAppendListpack), empty listpacks skipped.
+    let fill = cfg
+        .list_max_listpack_size
+        .clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+    let mut ql = Quicklist::new(fill, cfg.list_compress_depth);
+    match p {
+        ListParts::Nodes(nodes) => {
+            for n in nodes {
+                match n {
+                    ListNode::Packed(blob) => {
+                        let lp = Listpack::from_bytes(blob)
+                            .map_err(|_| "Listpack integrity check failed.".to_string())?;
+                        ql.append_listpack(lp);
+                    }
+                    ListNode::Plain(v) => ql.append_plain(v),
+                }
+            }
+        }
+        ListParts::Elements(elems) => {
+            for e in &elems {
+                ql.push_tail(e);
+            }
+        }
+    }
+    if ql.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Value::List(Box::new(List::from_quicklist(ql)))))
 }
 
 /// Builds a set (intset or hash table by `set-max-intset-entries`).

@@ -46,6 +46,9 @@ pub struct Blocking {
     ready_set: HashSet<(usize, Vec<u8>)>,
     /// (deadline ms, client id, token) of clients with a timeout.
     pub deadlines: BTreeSet<(i64, u64, usize)>,
+    /// The key whose change is being served while a waiter's command re-runs: a command
+    /// waiting on several keys serves from this one, as Redis serves from the ready key.
+    pub serving: Option<Vec<u8>>,
     /// Clients unblocked whose pending input must be processed before sleeping.
     pub unblocked: Vec<usize>,
     /// Number of blocked clients (INFO blocked_clients).
@@ -55,21 +58,23 @@ pub struct Blocking {
 /// Parses a blocking timeout in seconds (a double; 0 = forever) into an absolute Unix ms
 /// deadline, with Redis's errors. Replies and returns None on error.
 pub fn parse_timeout(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<i64> {
-    let Some(secs) = crate::util::num::parse_f64(arg) else {
+    // Long double arithmetic, as Redis: `-0.001` rounds to 0 (block forever) and `inf`
+    // converts to a negative number.
+    let Some(secs) = crate::util::ldouble::parse_long_double(arg) else {
         c.out.err("ERR timeout is not a float or out of range");
         return None;
     };
-    if secs < 0.0 {
+    let ms = secs.timeout_ms();
+    if ms < 0 {
         c.out.err("ERR timeout is negative");
         return None;
     }
-    if !secs.is_finite() || secs * 1000.0 > (i64::MAX / 2) as f64 {
-        c.out.err("ERR timeout is out of range");
-        return None;
-    }
-    let ms = (secs * 1000.0).ceil() as i64;
     if ms == 0 {
         return Some(0);
+    }
+    if ms > i64::MAX - srv.cmd_time_ms {
+        c.out.err("ERR timeout is out of range");
+        return None;
     }
     Some(srv.cmd_time_ms + ms)
 }
@@ -159,6 +164,9 @@ impl Server {
     /// Replies to a blocked client as its timeout does (a null array) and unblocks it.
     pub fn reply_blocked_timeout(&mut self, c: &mut Client) {
         c.out.null_array();
+        if let Some(state) = c.blocked.as_ref() {
+            self.commands.cmds[state.cmd].stat.calls += 1;
+        }
         self.unblock_client(c);
         self.after_unblock(c);
     }
@@ -201,7 +209,9 @@ pub fn handle_ready_keys(srv: &mut Server) {
                 let saved_db = c.db;
                 c.db = state.db;
                 let args = Args::new(&state.buf, &state.argv);
+                srv.blocking.serving = Some(key.1.clone());
                 crate::commands::call(srv, &mut c, state.cmd, &args);
+                srv.blocking.serving = None;
                 c.db = saved_db;
                 c.reprocessing_blocked = false;
                 c.blocked = Some(state);

@@ -75,6 +75,17 @@ void ferrodis_ld_add(const unsigned char *a, const unsigned char *b, unsigned ch
     store(out, load(a) + load(b));
 }
 
+/* A blocking timeout in seconds to milliseconds, exactly as Redis 7.0's
+ * getTimeoutFromObjectOrReply computes it: (long long)ceill(t * 1000.0L). The conversion of
+ * an out-of-range value is what x86 gives (LLONG_MIN), so "inf" and "1e20" come out
+ * negative there too. */
+long long ferrodis_ld_timeout_ms(const unsigned char *a) {
+    long double ms = ceill(load(a) * 1000.0L);
+    if (!(ms >= -9223372036854775808.0L && ms < 9223372036854775808.0L))
+        return (-9223372036854775807LL - 1);
+    return (long long)ms;
+}
+
 /* 1 when the value is neither NaN nor an infinity. */
 int ferrodis_ld_is_finite(const unsigned char *a) {
     long double v = load(a);

@@ -51,6 +51,7 @@ extern "C" {
     fn ferrodis_ld_to_f64(a: *const u8) -> f64;
     fn ferrodis_ld_add(a: *const u8, b: *const u8, out: *mut u8);
     fn ferrodis_ld_is_finite(a: *const u8) -> libc::c_int;
+    fn ferrodis_ld_timeout_ms(a: *const u8) -> libc::c_longlong;
     fn ferrodis_ld_format(a: *const u8, mode: libc::c_int, out: *mut u8, len: usize) -> usize;
 }
 
@@ -77,6 +78,13 @@ impl LongDouble {
     pub fn to_f64(self) -> f64 {
         // SAFETY: reads the 16 bytes of a value produced by the C side.
         unsafe { ferrodis_ld_to_f64(self.bytes.as_ptr()) }
+    }
+
+    /// Seconds to whole milliseconds as Redis's blocking timeouts compute them:
+    /// `(long long)ceill(self * 1000.0L)`, out-of-range values giving i64::MIN.
+    pub fn timeout_ms(self) -> i64 {
+        // SAFETY: reads 16 bytes.
+        unsafe { ferrodis_ld_timeout_ms(self.bytes.as_ptr()) }
     }
 
     /// False for NaN and the infinities: INCRBYFLOAT refuses to store those.
