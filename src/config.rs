@@ -1905,10 +1905,15 @@ impl Config {
                 continue;
             }
             let name = argv[0].to_ascii_lowercase();
-            let args: Vec<&[u8]> = argv[1..].iter().map(|a| a.as_slice()).collect();
+            let mut args: Vec<&[u8]> = argv[1..].iter().map(|a| a.as_slice()).collect();
             if let Some((idx, _)) = lookup(&name) {
                 if PARAMS[idx].flags & MULTI == 0 && argv.len() != 2 {
                     return Err(fail("wrong number of arguments"));
+                }
+                // A multi-argument parameter given as one non-empty argument (`save "1 2"`,
+                // as `--save "1 2"` becomes) is split at spaces, as Redis 7.0 does.
+                if PARAMS[idx].flags & MULTI != 0 && args.len() == 1 && !args[0].is_empty() {
+                    args = split_spaces(args[0]);
                 }
                 if let Err(e) = self.set_index(idx, &args) {
                     return Err(fail(&e));

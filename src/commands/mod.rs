@@ -326,6 +326,21 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         reject(srv, c, Some(idx), crate::evict::OOM_ERROR);
         return finish_reply(c, reply_start);
     }
+    // A failed background save stops writes (stop-writes-on-bgsave-error): write commands,
+    // an EXEC with a write queued, and PING get MISCONF.
+    if crate::persistence::writes_denied(srv) {
+        let writes = meta.flags & meta::FLAG_WRITE != 0
+            || (meta.name == "exec"
+                && c.multi.as_ref().is_some_and(|m| {
+                    m.cmds
+                        .iter()
+                        .any(|q| srv.commands.cmds[q.cmd].meta.flags & meta::FLAG_WRITE != 0)
+                }));
+        if writes || meta.name == "ping" {
+            reject(srv, c, Some(idx), crate::persistence::MISCONF_ERROR);
+            return finish_reply(c, reply_start);
+        }
+    }
     if c.subs.is_some() && !c.out.resp3 && c.in_pubsub() && !allowed_when_subscribed(meta.name) {
         let msg = format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",

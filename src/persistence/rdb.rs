@@ -308,13 +308,16 @@ fn save_set_value(out: &mut Vec<u8>, s: &Set, compress: bool) {
     }
 }
 
-/// RDB type of a sorted set: listpack or skiplist (ZSET_2).
+/// RDB type of a sorted set: TYPE_ZSET_LISTPACK for the listpack encoding, TYPE_ZSET_2 for
+/// the skiplist. (Hook for the sorted sets issue: the type is still a placeholder.)
 fn zset_rdb_type(z: &ZSet) -> u8 {
     match *z {}
 }
 
-/// A sorted set's body: the listpack blob, or count + (member, binary score) from the tail of
-/// the skiplist to its head (so loading inserts at the head: O(1) each).
+/// A sorted set's body: listpack encoding: `save_string(out, blob, compress)`; skiplist:
+/// `save_len(count)`, then for each element from the tail of the skiplist to its head
+/// (highest score first, so loading inserts at the head in O(1)) `save_string(member)` and
+/// `save_binary_double(score)`. (Hook for the sorted sets issue.)
 fn save_zset_value(_out: &mut Vec<u8>, z: &ZSet, _compress: bool) {
     match *z {}
 }
@@ -1286,7 +1289,15 @@ fn build_set(p: SetParts, cfg: &Config) -> Result<Option<Value>, String> {
     Ok(Some(Value::Set(Box::new(set))))
 }
 
-/// Builds a sorted set (listpack or skiplist by `zset-max-listpack-*`).
+/// Builds a sorted set. Hook for the sorted sets issue; Redis 7.0's rules:
+/// - `ZSetParts::Listpack(blob)`: deep-validate as a listpack of (member, score) pairs: even
+///   count, no member twice, every score a valid non-NaN double, else the error
+///   "Zset listpack integrity check failed."; then convert to a skiplist when it holds more
+///   than `zset-max-listpack-entries` members, else keep the listpack.
+/// - `ZSetParts::Members(v)` (distinct members, non-NaN scores, in file order: ZSET_2 files
+///   list the highest score first): build the skiplist + dict, then convert to a listpack
+///   when count <= `zset-max-listpack-entries`, every member is at most
+///   `zset-max-listpack-value` bytes and the total fits a listpack (lpSafeToAdd).
 fn build_zset(p: ZSetParts, _cfg: &Config) -> Result<Option<Value>, String> {
     drop(p);
     Err(unsupported("sorted set"))
@@ -1682,9 +1693,11 @@ pub fn load_rdb(
         }
         let mut obj = RObj::new(value, opts.lru_clock);
         if lfu_policy {
-            if let Some(f) = fr {
-                obj.lru = ((((opts.now_ms / 1000 / 60) & 65535) as u32) << 8) | f as u32;
-            }
+            // Without a FREQ record the object starts as a new one does (LFU_INIT_VAL).
+            obj.lru = match fr {
+                Some(f) => ((((opts.now_ms / 1000 / 60) & 65535) as u32) << 8) | f as u32,
+                None => crate::evict::lfu_init(opts.now_ms / 1000),
+            };
         } else if let Some(idle) = id {
             let abs = opts.lru_clock as i64 - idle.min(i64::MAX as u64) as i64;
             obj.lru = if abs >= 0 { abs as u32 } else { 0 };
