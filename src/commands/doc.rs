@@ -119,26 +119,15 @@ fn push_header(out: &mut Vec<u8>, tag: u8, n: u64) {
 }
 
 /// Decimal formatting without going through `fmt` (this runs for every node of a large tree).
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+/// Lengths here are element counts, far below `i64::MAX`.
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    push_i64(out, n as i64);
 }
 
-/// Signed variant of [`push_u64`]; `unsigned_abs` keeps `i64::MIN` correct.
+/// Signed decimal, through the shared formatter.
 fn push_i64(out: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        out.push(b'-');
-    }
-    push_u64(out, n.unsigned_abs());
+    let mut buf = [0u8; 20];
+    out.extend_from_slice(crate::util::num::fmt_i64(n, &mut buf));
 }
 
 #[cfg(test)]

@@ -573,20 +573,8 @@ fn refcount(o: &RObj, sharing: bool) -> i64 {
 /// LFUDecrAndReturn: the object's LFU counter, decayed by one per `lfu-decay-time` minutes
 /// elapsed since its last access (the high 16 bits of `lru` hold that time in minutes, wrapping).
 fn lfu_counter(lru: u32, now_unix_secs: i64, decay_minutes: i64) -> i64 {
-    let ldt = i64::from(lru >> 8);
-    let counter = i64::from(lru & 255);
-    let now = (now_unix_secs / 60) & 65535;
-    let elapsed = if now >= ldt {
-        now - ldt
-    } else {
-        65535 - ldt + now
-    };
-    let periods = if decay_minutes > 0 {
-        elapsed / decay_minutes
-    } else {
-        0
-    };
-    (counter - periods).max(0)
+    let now = crate::evict::lfu_time_in_minutes(now_unix_secs);
+    i64::from(crate::evict::lfu_decr_and_return(lru, now, decay_minutes))
 }
 
 /// estimateObjectIdleTime in seconds: the LRU clock (24 bits of seconds, wrapping) minus the

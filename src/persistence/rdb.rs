@@ -1384,20 +1384,8 @@ pub fn idle_secs(lru_clock: u32, obj_lru: u32) -> u64 {
 /// LFUDecrAndReturn: the LFU counter (low 8 bits) decayed by one per `decay_minutes` elapsed
 /// since the access time in the high 16 bits (minutes, wrapping).
 pub fn lfu_decayed(lru: u32, now_secs: i64, decay_minutes: i64) -> u8 {
-    let ldt = (lru >> 8) as i64;
-    let counter = (lru & 255) as i64;
-    let now = (now_secs / 60) & 65535;
-    let elapsed = if now >= ldt {
-        now - ldt
-    } else {
-        65535 - ldt + now
-    };
-    let periods = if decay_minutes > 0 {
-        elapsed / decay_minutes
-    } else {
-        0
-    };
-    (counter - periods).max(0) as u8
+    let now = crate::evict::lfu_time_in_minutes(now_secs);
+    crate::evict::lfu_decr_and_return(lru, now, decay_minutes)
 }
 
 /// The aux fields and choices of one save.

@@ -141,28 +141,6 @@ pub fn printf_f64(fmt: &[u8], v: f64) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
-/// Parses a memory amount with units as Redis's `memtoull`: `1gb`, `100mb`, `1k` (1000), `1kb`
-/// (1024), case-insensitive.
-pub fn parse_memory(s: &[u8]) -> Option<u64> {
-    let lower: Vec<u8> = s.iter().map(|b| b.to_ascii_lowercase()).collect();
-    let digits_end = lower
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(lower.len());
-    let mul: u64 = match &lower[digits_end..] {
-        b"" | b"b" => 1,
-        b"k" => 1000,
-        b"kb" => 1024,
-        b"m" => 1000 * 1000,
-        b"mb" => 1024 * 1024,
-        b"g" => 1000 * 1000 * 1000,
-        b"gb" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    let n = parse_u64(&lower[..digits_end])?;
-    n.checked_mul(mul)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,14 +180,6 @@ mod tests {
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b"1.5x"), None);
-    }
-
-    #[test]
-    fn memory_units() {
-        assert_eq!(parse_memory(b"1gb"), Some(1 << 30));
-        assert_eq!(parse_memory(b"1k"), Some(1000));
-        assert_eq!(parse_memory(b"100"), Some(100));
-        assert_eq!(parse_memory(b"1x"), None);
     }
 
     proptest! {
