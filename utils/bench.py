@@ -410,6 +410,29 @@ def suite_hashes(opts) -> List[BenchCase]:
     ]
 
 
+def suite_zsets(opts) -> List[BenchCase]:
+    """Sorted sets: redis-benchmark's zadd and zpopmin tests (`ZADD myzset __rand_int__
+    element:__rand_int__`, then `ZPOPMIN myzset`) with `-r 100000000`, so ZADDs add members and
+    the ZPOPMINs pop real ones from a big skiplist; then ZADD of 1,000,000 random members into
+    one fresh key `bigzset` (deleted before each round) and ZRANGEBYSCORE over it (a random
+    minimum, LIMIT 0 10). Run it with `--pipeline 16`; `--tests zadd,zpopmin` with the default
+    suite measures the same commands on a one-member set."""
+    rnd = ["-r", "100000000"]
+
+    def fresh_bigzset(o, server):
+        server.call("DEL", "bigzset")
+
+    return [
+        BenchCase(name="ZADD", args=["-t", "zadd"], options=rnd),
+        BenchCase(name="ZPOPMIN", args=["-t", "zpopmin"], options=rnd),
+        BenchCase(name="ZADD_1M", args=["ZADD", "bigzset", "__rand_int__", "member:__rand_int__"],
+                  options=rnd + ["-n", "1000000"], setup=fresh_bigzset),
+        BenchCase(name="ZRANGEBYSCORE_1M",
+                  args=["ZRANGEBYSCORE", "bigzset", "__rand_int__", "+inf", "LIMIT", "0", "10"],
+                  options=rnd + ["-n", "1000000"]),
+    ]
+
+
 # Register new suites here: name -> function(opts) -> [BenchCase].
 def lists_prefill(opts, server):
     """A fresh `mylist` of 1,000 elements "xxx" for the LRANGE cases."""
@@ -439,6 +462,7 @@ SUITES: Dict[str, Callable] = {
     "hashes": suite_hashes,
     "pubsub": suite_pubsub,
     "default": suite_default,
+    "zsets": suite_zsets,
     "evict": suite_evict,
     "sets": suite_sets,
 }
@@ -530,6 +554,52 @@ def dataset_hashes(n: int) -> Dataset:
     return Dataset(gen(), n, "%d hashes hash:N of 10 fields field:J -> value:N:J" % n)
 
 
+def _resp_cmd(parts: List[bytes]) -> bytes:
+    """One command as RESP bytes."""
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+
+
+def dataset_zset_big(n: int) -> Dataset:
+    """One sorted set `bigzset` of n members `member:I` with score I (100 pairs per ZADD), so
+    both servers hold it skiplist-encoded. The issue's check is `--dataset zset_big --keys
+    1000000`; "per key" figures are then for the whole set (DBSIZE is 1)."""
+
+    def gen() -> Iterator[bytes]:
+        batch = []
+        for start in range(0, n, 100):
+            parts = [b"ZADD", b"bigzset"]
+            for i in range(start, min(n, start + 100)):
+                parts += [b"%d" % i, b"member:%d" % i]
+            batch.append(_resp_cmd(parts))
+            if len(batch) == 1000:
+                yield b"".join(batch)
+                batch = []
+        if batch:
+            yield b"".join(batch)
+
+    return Dataset(gen(), 1, "1 sorted set of %d members member:I -> I" % n)
+
+
+def dataset_zsets(n: int) -> Dataset:
+    """n sorted sets `zset:N` of 10 members `member:J` with score J (one ZADD each), so both
+    servers hold them listpack-encoded. The issue's check is `--dataset zsets --keys 100000`."""
+
+    def gen() -> Iterator[bytes]:
+        batch = []
+        for i in range(n):
+            parts = [b"ZADD", b"zset:%d" % i]
+            for j in range(10):
+                parts += [b"%d" % j, b"member:%d" % j]
+            batch.append(_resp_cmd(parts))
+            if len(batch) == 10000:
+                yield b"".join(batch)
+                batch = []
+        if batch:
+            yield b"".join(batch)
+
+    return Dataset(gen(), n, "%d sorted sets zset:N of 10 members member:J -> J" % n)
+
+
 # Register new datasets here: name -> function(n) -> Dataset.
 def dataset_lists(n: int) -> Dataset:
     """n lists `list:N` of 1,000 short elements `element:J` each, pushed 100 per RPUSH.
@@ -551,6 +621,8 @@ DATASETS: Dict[str, Callable[[int], Dataset]] = {
     "lists": dataset_lists,
     "hashes": dataset_hashes,
     "strings": dataset_strings,
+    "zset_big": dataset_zset_big,
+    "zsets": dataset_zsets,
     "sets": dataset_sets,
 }
 

@@ -25,6 +25,7 @@ pub mod server_cmds;
 pub mod set;
 pub mod sort;
 pub mod string;
+pub mod zset;
 
 use crate::ds::dict::Dict;
 use crate::protocol::parser::Argv;
@@ -116,6 +117,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(server_cmds::HANDLERS)
         .chain(introspection::HANDLERS)
         .chain(info::HANDLERS)
+        .chain(zset::HANDLERS)
         .chain(persistence::HANDLERS)
         .chain(pubsub::HANDLERS)
         .chain(multi::HANDLERS)

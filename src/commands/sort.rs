@@ -78,7 +78,10 @@ fn sort_input(o: &RObj) -> Option<SortInput> {
                 })
                 .collect(),
         }),
-        Value::ZSet(z) => match **z {},
+        Value::ZSet(z) => Some(SortInput {
+            kind: InputKind::ZSet,
+            elems: z.iter().map(|(m, _)| m.to_vec()).collect(),
+        }),
     }
 }
 

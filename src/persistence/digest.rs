@@ -115,9 +115,13 @@ fn digest_set(d: &mut Digest, s: &Set) {
 }
 
 /// Sorted sets: `xor_digest(d, &zset_member_digest(member, score))` for each member, in any
-/// order. (Hook for the sorted sets issue: the type is still a placeholder.)
-fn digest_zset(_d: &mut Digest, z: &ZSet) {
-    match *z {}
+/// order.
+fn digest_zset(d: &mut Digest, z: &ZSet) {
+    let mut b = [0u8; 20];
+    for (m, s) in z.iter() {
+        let e = zset_member_digest(crate::types::zset::elem_bytes(m, &mut b), s);
+        xor_digest(d, &e);
+    }
 }
 
 /// Hashes: xor_digest each field's [`hash_field_digest`].

@@ -309,17 +309,30 @@ fn save_set_value(out: &mut Vec<u8>, s: &Set, compress: bool) {
 }
 
 /// RDB type of a sorted set: TYPE_ZSET_LISTPACK for the listpack encoding, TYPE_ZSET_2 for
-/// the skiplist. (Hook for the sorted sets issue: the type is still a placeholder.)
+/// the skiplist.
 fn zset_rdb_type(z: &ZSet) -> u8 {
-    match *z {}
+    match z {
+        ZSet::Listpack(_) => TYPE_ZSET_LISTPACK,
+        ZSet::SkipList(_) => TYPE_ZSET_2,
+    }
 }
 
 /// A sorted set's body: listpack encoding: `save_string(out, blob, compress)`; skiplist:
 /// `save_len(count)`, then for each element from the tail of the skiplist to its head
 /// (highest score first, so loading inserts at the head in O(1)) `save_string(member)` and
-/// `save_binary_double(score)`. (Hook for the sorted sets issue.)
-fn save_zset_value(_out: &mut Vec<u8>, z: &ZSet, _compress: bool) {
-    match *z {}
+/// `save_binary_double(score)`.
+fn save_zset_value(out: &mut Vec<u8>, z: &ZSet, compress: bool) {
+    match z.listpack() {
+        Some(lp) => save_string(out, lp.as_bytes(), compress),
+        None => {
+            save_len(out, z.len() as u64);
+            let mut b = [0u8; 20];
+            for (m, s) in z.iter_rev() {
+                save_string(out, crate::types::zset::elem_bytes(m, &mut b), compress);
+                save_binary_double(out, s);
+            }
+        }
+    }
 }
 
 /// RDB type of a hash: listpack or hash table.
@@ -1220,13 +1233,7 @@ fn is_empty_listpack(b: &[u8]) -> bool {
 }
 
 // --- per-type builders: neutral form -> object, applying the type's encoding thresholds and
-// --- validating blobs with the type's own checks. Until a type lands, loading it fails with
-// --- a clear message (the file is not misread: everything was parsed and validated above).
-
-/// The error for a type this build cannot hold yet.
-fn unsupported(name: &str) -> String {
-    format!("The RDB file contains a {name}, which this build does not support yet")
-}
+// --- validating blobs with the type's own checks.
 
 /// Builds a list (quicklist).
 fn build_list(p: ListParts, cfg: &Config) -> Result<Option<Value>, String> {
@@ -1289,7 +1296,7 @@ fn build_set(p: SetParts, cfg: &Config) -> Result<Option<Value>, String> {
     Ok(Some(Value::Set(Box::new(set))))
 }
 
-/// Builds a sorted set. Hook for the sorted sets issue; Redis 7.0's rules:
+/// Builds a sorted set with Redis 7.0's rules (ZSet::from_listpack_bytes, ZSet::from_members):
 /// - `ZSetParts::Listpack(blob)`: deep-validate as a listpack of (member, score) pairs: even
 ///   count, no member twice, every score a valid non-NaN double, else the error
 ///   "Zset listpack integrity check failed."; then convert to a skiplist when it holds more
@@ -1298,9 +1305,15 @@ fn build_set(p: SetParts, cfg: &Config) -> Result<Option<Value>, String> {
 ///   list the highest score first): build the skiplist + dict, then convert to a listpack
 ///   when count <= `zset-max-listpack-entries`, every member is at most
 ///   `zset-max-listpack-value` bytes and the total fits a listpack (lpSafeToAdd).
-fn build_zset(p: ZSetParts, _cfg: &Config) -> Result<Option<Value>, String> {
-    drop(p);
-    Err(unsupported("sorted set"))
+fn build_zset(p: ZSetParts, cfg: &Config) -> Result<Option<Value>, String> {
+    let lim = crate::types::zset::Limits::from_config(cfg);
+    let z = match p {
+        ZSetParts::Listpack(blob) => ZSet::from_listpack_bytes(blob, &lim)
+            .ok_or_else(|| "Zset listpack integrity check failed.".to_string())?,
+        ZSetParts::Members(v) => ZSet::from_members(v, &lim)
+            .ok_or_else(|| "Duplicate zset fields detected".to_string())?,
+    };
+    Ok(Some(Value::ZSet(Box::new(z))))
 }
 
 /// Builds a hash (listpack or hash table by `hash-max-listpack-*`).

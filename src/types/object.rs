@@ -202,8 +202,6 @@ impl RObj {
     }
 
     /// A deep copy (COPY).
-    // While a type is still a placeholder (an empty enum) its arm is unreachable.
-    #[allow(unreachable_code)]
     pub fn duplicate(&self) -> RObj {
         let value = match &self.value {
             Value::Int(i) => Value::Int(*i),
