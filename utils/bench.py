@@ -831,7 +831,10 @@ def run_memory(opts, make_servers) -> List[dict]:
                 t0 = time.time()
                 load_dataset(opts, server, path, dataset.keys)
                 load_s = time.time() - t0
-                time.sleep(1)  # let allocator background work and lazy frees settle
+                # Both servers run jemalloc with a background thread that returns freed pages
+                # (the load's query buffers) after its decay time (10 s); measure both at the
+                # same settled point, not in the middle of that.
+                time.sleep(opts.settle)
                 after = memory_snapshot(server)
                 side = {"before": before, "after": after, "load_seconds": load_s}
                 side["rss_per_key"] = (after["rss"] - before["rss"]) / dataset.keys
@@ -940,6 +943,8 @@ def parse_args(argv):
     p.add_argument("--only-memory", action="store_true", help="run only the memory comparison")
     p.add_argument("--dataset", default="strings", choices=sorted(DATASETS))
     p.add_argument("--keys", type=int, default=1000000, help="dataset size for memory mode")
+    p.add_argument("--settle", type=float, default=12.0,
+                   help="seconds to wait after loading before sampling memory (both servers)")
     p.add_argument("--evict-maxmemory", type=int, default=64 << 20,
                    help="maxmemory in bytes for the evict suite")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
