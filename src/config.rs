@@ -2108,12 +2108,26 @@ impl Config {
                     st.mark(name);
                     return;
                 }
-                let addresses = if self.bind.is_empty() {
-                    "\"\"".to_string()
-                } else {
-                    self.bind.join(" ")
-                };
-                st.line(name, format!("{name} {addresses}").into_bytes(), true);
+                let mut line = name.as_bytes().to_vec();
+                if self.bind.is_empty() {
+                    line.extend_from_slice(b" \"\"");
+                }
+                for addr in &self.bind {
+                    line.push(b' ');
+                    // Redis writes addresses as they are; one that would not read back as a
+                    // single plain word (a quote, a space, a control byte) is quoted instead,
+                    // so the file stays loadable.
+                    let plain = !addr.is_empty()
+                        && addr
+                            .bytes()
+                            .all(|b| b.is_ascii_graphic() && !b"\"'\\".contains(&b));
+                    if plain {
+                        line.extend_from_slice(addr.as_bytes());
+                    } else {
+                        cat_repr(&mut line, addr.as_bytes());
+                    }
+                }
+                st.line(name, line, true);
             }
             Special::ReplicaOf => match &self.replicaof {
                 Some((host, port)) if !self.cluster_enabled => {

@@ -217,11 +217,18 @@ fn command_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
 }
 
 /// Records a command in the slow log when it took at least `slowlog-log-slower-than` µs.
+#[inline]
 pub fn slowlog_push(srv: &mut Server, c: &Client, args: &Args, dur_us: u64) {
     let threshold = srv.config.slowlog_log_slower_than;
     if threshold < 0 || (dur_us as i64) < threshold {
         return;
     }
+    slowlog_record(srv, c, args, dur_us);
+}
+
+/// The slow part of `slowlog_push`: builds and stores the entry.
+#[cold]
+fn slowlog_record(srv: &mut Server, c: &Client, args: &Args, dur_us: u64) {
     const MAX_ARGC: usize = 32;
     const MAX_STRING: usize = 128;
     let argc = args.len();

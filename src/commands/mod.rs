@@ -27,7 +27,6 @@ pub mod sort;
 pub mod string;
 pub mod zset;
 
-use crate::ds::dict::Dict;
 use crate::protocol::parser::Argv;
 use crate::server::client::{Client, ReplyMode};
 use crate::server::stats::CmdStat;
@@ -99,7 +98,7 @@ pub struct Command {
 
 /// Every command this server implements, looked up by name.
 pub struct CommandTable {
-    by_name: Dict<Box<[u8]>, usize>,
+    by_name: NameIndex,
     /// All commands, subcommands included ("client|list").
     pub cmds: Vec<Command>,
 }
@@ -128,7 +127,7 @@ impl CommandTable {
     /// Joins the generated metadata with the handlers.
     pub fn new() -> CommandTable {
         let mut t = CommandTable {
-            by_name: Dict::new(),
+            by_name: NameIndex::default(),
             cmds: Vec::new(),
         };
         for &(name, handler) in all_handlers() {
@@ -139,8 +138,8 @@ impl CommandTable {
             let Some(pmeta) = meta::lookup(parent.as_bytes()) else {
                 panic!("handler for {name} has no metadata");
             };
-            let pidx = match t.by_name.get(parent.as_bytes()) {
-                Some(&i) => i,
+            let pidx = match t.by_name.get(&t.cmds, parent.as_bytes()) {
+                Some(i) => i,
                 None => {
                     t.cmds.push(Command {
                         meta: pmeta,
@@ -149,7 +148,7 @@ impl CommandTable {
                         stat: CmdStat::default(),
                     });
                     let i = t.cmds.len() - 1;
-                    t.by_name.insert(parent.as_bytes().into(), i);
+                    t.by_name.insert(&t.cmds, i);
                     i
                 }
             };
@@ -176,15 +175,8 @@ impl CommandTable {
 
     /// Finds a top-level command, case-insensitively, without allocating for normal names.
     #[inline]
-    pub fn lookup(&mut self, name: &[u8]) -> Option<usize> {
-        let mut buf = [0u8; 32];
-        if name.len() > buf.len() {
-            return None;
-        }
-        let lower = &mut buf[..name.len()];
-        lower.copy_from_slice(name);
-        lower.make_ascii_lowercase();
-        self.by_name.get(lower).copied()
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        self.by_name.get(&self.cmds, name)
     }
 
     /// Finds a subcommand of container `parent`.
@@ -198,7 +190,112 @@ impl CommandTable {
 
     /// Indices of the top-level commands.
     pub fn top_level(&self) -> impl Iterator<Item = usize> + '_ {
-        self.by_name.iter().map(|(_, &i)| i)
+        self.by_name.iter()
+    }
+}
+
+/// The top-level command names, for dispatch: an open-addressed table of indexes into
+/// `CommandTable::cmds`, each with a tag taken from the hash of its name, hashed with FNV-1a
+/// over the lowercased name. The set of names is fixed at start-up and never grows from
+/// client input, so a keyed hash buys nothing here and a cheap one keeps the lookup to a
+/// few dozen instructions per command.
+///
+/// ```text
+///  slots: [ empty | (tag, 17) | empty | (tag, 3) | (tag, 120) | empty | ... ]
+///          power of two, at least 4 slots per name; start at hash >> shift, probe
+///          linearly; a matching tag is confirmed against cmds[idx].meta.name
+/// ```
+#[derive(Default)]
+struct NameIndex {
+    /// (tag, index into cmds); tag 0 marks an empty slot.
+    slots: Vec<(u32, u16)>,
+    /// Bits of the hash that pick the first slot (`slots.len() == 1 << bits`).
+    bits: u32,
+    len: usize,
+}
+
+/// Lowercase ASCII of `b` (branch-free: sets bit 5 of 'A'..='Z').
+#[inline(always)]
+fn fold(b: u8) -> u8 {
+    b | (u8::from(b.wrapping_sub(b'A') < 26) << 5)
+}
+
+/// True when `name` is `lower` (a lowercase command name) in any letter case.
+#[inline(always)]
+fn same_name(lower: &[u8], name: &[u8]) -> bool {
+    lower.len() == name.len() && lower.iter().zip(name).all(|(&l, &n)| l == fold(n))
+}
+
+impl NameIndex {
+    /// FNV-1a of `name` folded to lower case, finished with a multiplicative mix so the
+    /// top bits (which pick the slot) depend on every byte.
+    #[inline]
+    fn hash(name: &[u8]) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in name {
+            h = (h ^ u64::from(fold(b))).wrapping_mul(0x0100_0000_01b3);
+        }
+        h.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    /// Non-zero tag of a hash (its low half; the slot comes from the high bits).
+    #[inline]
+    fn tag(h: u64) -> u32 {
+        (h as u32) | 1
+    }
+
+    #[inline]
+    fn get(&self, cmds: &[Command], name: &[u8]) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let h = Self::hash(name);
+        let tag = Self::tag(h);
+        let mask = self.slots.len() - 1;
+        let mut i = (h >> (64 - self.bits)) as usize;
+        loop {
+            let (t, idx) = self.slots[i];
+            if t == 0 {
+                return None;
+            }
+            if t == tag && same_name(cmds[usize::from(idx)].meta.name.as_bytes(), name) {
+                return Some(usize::from(idx));
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Adds `cmds[idx]` under its name (which must not be present yet).
+    fn insert(&mut self, cmds: &[Command], idx: usize) {
+        if (self.len + 1) * 4 > self.slots.len() {
+            let old = std::mem::take(&mut self.slots);
+            self.bits = (self.bits + 1).max(6);
+            self.slots = vec![(0, 0); 1 << self.bits];
+            self.len = 0;
+            for &(_, s) in old.iter().filter(|s| s.0 != 0) {
+                self.place(cmds, usize::from(s));
+            }
+        }
+        self.place(cmds, idx);
+    }
+
+    fn place(&mut self, cmds: &[Command], idx: usize) {
+        let h = Self::hash(cmds[idx].meta.name.as_bytes());
+        let mask = self.slots.len() - 1;
+        let mut i = (h >> (64 - self.bits)) as usize;
+        while self.slots[i].0 != 0 {
+            i = (i + 1) & mask;
+        }
+        let idx = u16::try_from(idx).expect("fewer than 65536 commands");
+        self.slots[i] = (Self::tag(h), idx);
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| s.0 != 0)
+            .map(|s| usize::from(s.1))
     }
 }
 
