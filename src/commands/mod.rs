@@ -557,8 +557,12 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
     };
     let meta = cmd.meta;
     // srv.cmd_time_ms was refreshed when this client's input was read: one clock read per
-    // batch instead of one per command (see util::clock for why clocks matter here).
-    let start = crate::util::clock::now();
+    // batch instead of one per command. The duration clock is chained: the reading that
+    // ended the previous command of the batch starts this one (see util::clock).
+    let start = match std::mem::take(&mut srv.cmd_clock) {
+        0 => crate::util::clock::now(),
+        t => t,
+    };
     let reply_at = c.out.buf.len();
     handler(srv, c, args);
     // Pub/Sub messages for this client itself (it is out of its slot while it runs) go
@@ -566,7 +570,9 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
     if !srv.pubsub.held.is_empty() && !crate::pubsub::replies_discarded(c) {
         crate::pubsub::flush_held(srv, c, Some(reply_at));
     }
-    let dur = crate::util::clock::elapsed_us(start, crate::util::clock::now());
+    let end = crate::util::clock::now();
+    srv.cmd_clock = end;
+    let dur = crate::util::clock::elapsed_us(start, end);
     // MONITOR sees a command after it ran, as Redis's call() feeds it: EXEC comes after the
     // commands it executed, and SELECT shows the db it selected.
     // A blocked command re-run for a ready key was already fed when it first arrived.

@@ -47,6 +47,11 @@ pub struct Server {
     /// Unix ms fixed for the duration of one command (commandTimeSnapshot): expiry decisions
     /// inside a command are consistent.
     pub cmd_time_ms: i64,
+    /// Clock reading (util::clock) that ended the last command of the batch being run, so
+    /// the next command starts from it instead of reading the clock again; 0 when no
+    /// batch is running (the next command reads the clock). Cleared wherever time that is
+    /// not command work may pass: before a client's input is run and before `before_sleep`.
+    pub cmd_clock: u64,
     /// Unix seconds cached by serverCron.
     pub unix_time: i64,
     /// True while a dataset loads (no expiry then).
@@ -120,6 +125,7 @@ impl Server {
             next_client_id: 1,
             lru_clock: lru_clock_at(now),
             cmd_time_ms: now,
+            cmd_clock: 0,
             unix_time: now / 1000,
             loading: false,
             child_pid: None,

@@ -469,6 +469,7 @@ fn read_client(srv: &mut Server, idx: usize) {
 
 /// Parses and executes every complete command in the query buffer (processInputBuffer).
 pub fn process_input(srv: &mut Server, c: &mut Client) {
+    srv.cmd_clock = 0;
     let qbuf = std::mem::take(&mut c.qbuf);
     let mut argv = std::mem::take(&mut c.argv);
     let mut pos = c.qpos;
@@ -653,6 +654,7 @@ pub fn close_client_now(srv: &mut Server, idx: usize) {
 /// Work done before the loop sleeps (beforeSleep): the fast expire cycle, pending writes,
 /// pending closes.
 pub fn before_sleep(srv: &mut Server) {
+    srv.cmd_clock = 0;
     crate::db::expire::active_expire_cycle(srv, crate::db::expire::CycleKind::Fast);
     super::blocked::handle_ready_keys(srv);
     if !srv.paused_clients.is_empty()
