@@ -218,6 +218,8 @@ fn config_set_matches_the_oracle() {
         &["latency-tracking-info-percentiles", "50 101"],
         &["latency-tracking-info-percentiles", "a"],
         &["latency-tracking-info-percentiles", "0 100 1e1 0.0000001"],
+        &["latency-tracking-info-percentiles", "50 1e400"],
+        &["latency-tracking-info-percentiles", "50 1e-400"],
         &["cluster-announce-hostname", "a_b"],
         &["proc-title-template", "{bad}"],
         &["activedefrag", "yes"],

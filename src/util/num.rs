@@ -83,7 +83,9 @@ pub fn i64_len(v: i64) -> usize {
 }
 
 /// Parses a double as Redis's `string2d` does: strtod over the whole string, no leading space,
-/// and NaN rejected. `inf`, `-inf`, `+inf` and `infinity` are accepted as strtod accepts them.
+/// NaN rejected, and a value out of range (strtod's ERANGE with an infinite or zero result,
+/// such as `1e400` or `1e-400`) rejected. `inf`, `-inf`, `+inf` and `infinity` are accepted
+/// as strtod accepts them.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if s.is_empty() || s.len() >= 5120 || s[0].is_ascii_whitespace() {
         return None;
@@ -92,9 +94,17 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     tmp[..s.len()].copy_from_slice(s);
     let mut end: *mut libc::c_char = std::ptr::null_mut();
     // SAFETY: tmp is NUL-terminated; strtod reads up to the NUL and sets `end` inside it.
-    let v = unsafe { libc::strtod(tmp.as_ptr() as *const libc::c_char, &mut end) };
+    // errno is thread-local and strtod sets it only on range errors, so clear it first.
+    let (v, errno) = unsafe {
+        *libc::__errno_location() = 0;
+        let v = libc::strtod(tmp.as_ptr() as *const libc::c_char, &mut end);
+        (v, *libc::__errno_location())
+    };
     let used = end as usize - tmp.as_ptr() as usize;
     if used != s.len() || v.is_nan() {
+        return None;
+    }
+    if errno == libc::ERANGE && (v.is_infinite() || v == 0.0) {
         return None;
     }
     Some(v)
@@ -180,6 +190,11 @@ mod tests {
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b"1.5x"), None);
+        assert_eq!(parse_f64(b"1e400"), None);
+        assert_eq!(parse_f64(b"-1e400"), None);
+        assert_eq!(parse_f64(b"1e-400"), None);
+        assert_eq!(parse_f64(b"1e308"), Some(1e308));
+        assert_eq!(parse_f64(b"0"), Some(0.0));
     }
 
     proptest! {
