@@ -1056,8 +1056,8 @@ pub struct Config {
     pub shutdown_on_sigterm: u8,
     /// sanitize-dump-payload: 0 no, 1 yes, 2 clients.
     pub sanitize_dump_payload: u8,
-    /// `rename-command old new` directives in file order, for the command table to apply
-    /// (an empty new name removes the command).
+    /// `rename-command old new` directives in file order, each checked as it is read
+    /// (`check_rename`), for the command table to apply (an empty new name removes the command).
     pub rename_commands: Vec<(Vec<u8>, Vec<u8>)>,
     /// `user ...` directives (arguments after `user`), for an ACL layer.
     pub users: Vec<Vec<Vec<u8>>>,
@@ -1933,9 +1933,13 @@ impl Config {
                     // The nested load ends "reading the file": later save lines replace.
                     self.reading_file = false;
                 }
-                (b"rename-command", 3) => self
-                    .rename_commands
-                    .push((argv[1].clone(), argv[2].clone())),
+                (b"rename-command", 3) => {
+                    if let Err(e) = check_rename(&self.rename_commands, &argv[1], &argv[2]) {
+                        return Err(fail(e));
+                    }
+                    self.rename_commands
+                        .push((argv[1].clone(), argv[2].clone()));
+                }
                 (b"user", n) if n >= 2 => self.users.push(argv[1..].to_vec()),
                 (b"loadmodule", n) if n >= 2 => self.loadmodules.push(argv[1..].to_vec()),
                 (n, argc) if n.contains(&b'.') => {
@@ -2305,6 +2309,39 @@ impl RewriteState {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
+
+/// Checks one `rename-command old new` line as Redis does while it loads the config, against
+/// its command table as the earlier rename-command lines (`done`, in order) left it: `old` must
+/// name a top-level command now (any letter case), and unless `new` is empty (remove the
+/// command) `new` must not, once `old` is gone. The table is Redis's, every 7.0 command
+/// (`commands::meta`), not just the ones ferrodis implements, so a redis.conf that renames or
+/// removes, say, EVAL starts here too; `CommandTable::with_renames` then applies the renames to
+/// the commands that exist. A subcommand ("config|get") is never found: Redis finds it and then
+/// fails an assertion; a fatal config error is the nearest sane answer.
+fn check_rename(done: &[(Vec<u8>, Vec<u8>)], old: &[u8], new: &[u8]) -> Result<(), &'static str> {
+    // Whether `name` names a command after the renames in `done`: the last rename that
+    // mentions it decides (added as a new name, or taken away as an old one), else the table.
+    let exists = |name: &[u8]| -> bool {
+        for (o, n) in done.iter().rev() {
+            if n.eq_ignore_ascii_case(name) {
+                return true;
+            }
+            if o.eq_ignore_ascii_case(name) {
+                return false;
+            }
+        }
+        crate::commands::meta::lookup(name).is_some()
+    };
+    // Redis looks the old name up as "command" or "command|subcommand": an empty name or one
+    // with a '|' is never a top-level command. The new name is a plain table key.
+    if old.is_empty() || old.contains(&b'|') || !exists(old) {
+        return Err("No such command in rename-command");
+    }
+    if !new.is_empty() && !new.eq_ignore_ascii_case(old) && exists(new) {
+        return Err("Target command name already exists");
+    }
+    Ok(())
+}
 
 /// The fatal configuration error report, as redis-server prints it to standard error.
 fn fatal(at: Option<(usize, &[u8])>, reason: &str) -> String {
@@ -3321,6 +3358,51 @@ mod tests {
         );
         // Sentinel alone and deprecated directives are accepted.
         assert!(loaded("sentinel\nlua-replicate-commands yes\nlist-max-ziplist-value 5\n").is_ok());
+    }
+
+    #[test]
+    fn rename_command_is_checked_against_redis_table() {
+        let why = |text: &str| {
+            let e = loaded(text).unwrap_err();
+            e.lines().last().unwrap_or_default().to_string()
+        };
+        const NO_SUCH: &str = "No such command in rename-command";
+        const TAKEN: &str = "Target command name already exists";
+        // Chains, letter case, a name freed by an earlier rename, renames to the same name in
+        // another case, and Redis commands ferrodis does not implement are all accepted.
+        let c = loaded(
+            "rename-command GeT fetch\nrename-command FETCH get2\nrename-command set SET\n\
+             rename-command keys \"\"\nrename-command del keys\nrename-command eval \"\"\n\
+             rename-command evalsha eval\nrename-command lpush \"a|b\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.rename_commands.len(), 8);
+        assert_eq!(c.rename_commands[1], (b"FETCH".to_vec(), b"get2".to_vec()));
+        assert_eq!(why("rename-command nosuch x\n"), NO_SUCH);
+        assert_eq!(why("rename-command \"\" x\n"), NO_SUCH);
+        assert_eq!(why("rename-command get x\nrename-command GET y\n"), NO_SUCH);
+        assert_eq!(
+            why("rename-command keys \"\"\nrename-command \"\" x\n"),
+            NO_SUCH
+        );
+        assert_eq!(why("rename-command config|get x\n"), NO_SUCH);
+        assert_eq!(
+            why("rename-command get \"a|b\"\nrename-command \"a|b\" x\n"),
+            NO_SUCH
+        );
+        assert_eq!(why("rename-command get set\n"), TAKEN);
+        assert_eq!(why("rename-command get EVAL\n"), TAKEN);
+        assert_eq!(why("rename-command get x\nrename-command set X\n"), TAKEN);
+        assert_eq!(
+            why("rename-command get \"a|b\"\nrename-command set \"A|B\"\n"),
+            TAKEN
+        );
+        // The report names the line, as for any bad directive.
+        assert_eq!(
+            loaded("hz 5\nrename-command nosuch foo\n").unwrap_err(),
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, \
+             at line 2\n>>> 'rename-command nosuch foo'\nNo such command in rename-command\n"
+        );
     }
 
     fn args(v: &[&str]) -> Vec<String> {

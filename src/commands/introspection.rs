@@ -77,7 +77,8 @@ fn command_info_command(srv: &mut Server, c: &mut Client, args: &Args) {
     for name in args.iter_from(2) {
         match find(srv, name) {
             Some(m) => m.info.write_resp(&mut c.out.buf, c.out.resp3),
-            None => c.out.null_array(),
+            // addReplyNull: `$-1` in RESP2.
+            None => c.out.null(),
         }
     }
 }

@@ -94,9 +94,19 @@ pub struct Command {
     pub subcommands: Vec<(&'static str, usize)>,
     /// INFO commandstats.
     pub stat: CmdStat,
+    /// The name clients call a top-level command by, in lower case: `meta.name` unless
+    /// rename-command changed it; empty for subcommands and for removed commands.
+    name: Box<[u8]>,
 }
 
 /// Every command this server implements, looked up by name.
+///
+/// rename-command changes only the name a command is dispatched by (`Command::name`, the key
+/// of `by_name`): everything it shows (COMMAND INFO/LIST/DOCS, INFO commandstats, arity and
+/// "Can't execute" errors, CLIENT LIST cmd=) keeps its own name, as Redis keeps
+/// `cmd->fullname` and changes only the command dict's key. A command renamed to "" leaves
+/// `by_name` (dispatch, COMMAND COUNT/LIST) but keeps its slot in `cmds`, so indexes held
+/// elsewhere (subcommands, MULTI queues) stay valid.
 pub struct CommandTable {
     by_name: NameIndex,
     /// All commands, subcommands included ("client|list").
@@ -146,6 +156,7 @@ impl CommandTable {
                         handler: None,
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
+                        name: pmeta.name.as_bytes().into(),
                     });
                     let i = t.cmds.len() - 1;
                     t.by_name.insert(&t.cmds, i);
@@ -163,6 +174,7 @@ impl CommandTable {
                         handler: Some(handler),
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
+                        name: Box::default(),
                     });
                     let i = t.cmds.len() - 1;
                     let sname: &'static str = smeta.name.split_once('|').map_or(s, |x| x.1);
@@ -171,6 +183,40 @@ impl CommandTable {
             }
         }
         t
+    }
+
+    /// The table with the `rename-command old new` directives applied in order, as Redis
+    /// applies them while it loads its config: `old` is then unknown and the command answers
+    /// to `new`, or to nothing when `new` is empty. Names match in any letter case. The config
+    /// loader has already checked every directive against Redis's full command table
+    /// (config.rs, `check_rename`); a rename of a command this server does not implement
+    /// changes nothing here.
+    pub fn with_renames(renames: &[(Vec<u8>, Vec<u8>)]) -> CommandTable {
+        let mut t = CommandTable::new();
+        for (old, new) in renames {
+            t.rename(old, new);
+        }
+        t
+    }
+
+    /// Gives top-level command `old` the name `new`, or removes it from dispatch when `new` is
+    /// empty. Changes nothing and returns false when `old` is no command here or `new` is
+    /// another one's name. The index is rebuilt (start-up only; lookups stay as cheap).
+    fn rename(&mut self, old: &[u8], new: &[u8]) -> bool {
+        let Some(i) = self.lookup(old) else {
+            return false;
+        };
+        if !new.is_empty() && self.lookup(new).is_some_and(|j| j != i) {
+            return false;
+        }
+        let kept: Vec<usize> = self.by_name.iter().filter(|&j| j != i).collect();
+        self.cmds[i].name = new.to_ascii_lowercase().into_boxed_slice();
+        let mut index = NameIndex::default();
+        for j in kept.into_iter().chain((!new.is_empty()).then_some(i)) {
+            index.insert(&self.cmds, j);
+        }
+        self.by_name = index;
+        true
     }
 
     /// Finds a top-level command, case-insensitively, without allocating for normal names.
@@ -195,15 +241,15 @@ impl CommandTable {
 }
 
 /// The top-level command names, for dispatch: an open-addressed table of indexes into
-/// `CommandTable::cmds`, each with a tag taken from the hash of its name, hashed with FNV-1a
-/// over the lowercased name. The set of names is fixed at start-up and never grows from
-/// client input, so a keyed hash buys nothing here and a cheap one keeps the lookup to a
-/// few dozen instructions per command.
+/// `CommandTable::cmds`, each with a tag taken from the hash of its name (`Command::name`, the
+/// name after rename-command), hashed with FNV-1a over the lowercased name. The set of names
+/// is fixed at start-up and never grows from client input, so a keyed hash buys nothing here
+/// and a cheap one keeps the lookup to a few dozen instructions per command.
 ///
 /// ```text
 ///  slots: [ empty | (tag, 17) | empty | (tag, 3) | (tag, 120) | empty | ... ]
 ///          power of two, at least 4 slots per name; start at hash >> shift, probe
-///          linearly; a matching tag is confirmed against cmds[idx].meta.name
+///          linearly; a matching tag is confirmed against cmds[idx].name
 /// ```
 #[derive(Default)]
 struct NameIndex {
@@ -258,7 +304,7 @@ impl NameIndex {
             if t == 0 {
                 return None;
             }
-            if t == tag && same_name(cmds[usize::from(idx)].meta.name.as_bytes(), name) {
+            if t == tag && same_name(&cmds[usize::from(idx)].name, name) {
                 return Some(usize::from(idx));
             }
             i = (i + 1) & mask;
@@ -280,7 +326,7 @@ impl NameIndex {
     }
 
     fn place(&mut self, cmds: &[Command], idx: usize) {
-        let h = Self::hash(cmds[idx].meta.name.as_bytes());
+        let h = Self::hash(&cmds[idx].name);
         let mask = self.slots.len() - 1;
         let mut i = (h >> (64 - self.bits)) as usize;
         while self.slots[i].0 != 0 {
@@ -392,14 +438,16 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
                 }
             }
             None => {
+                // Redis names the container as the client typed it (a renamed CONFIG says
+                // "Try CFG HELP.") and, having found no command, counts no rejected call.
                 let sub = String::from_utf8_lossy(args.get(1));
                 let sub: String = sub.chars().take(128).collect();
                 let msg = format!(
                     "ERR unknown subcommand '{}'. Try {} HELP.",
                     sub,
-                    meta.name.to_ascii_uppercase()
+                    String::from_utf8_lossy(args.get(0)).to_ascii_uppercase()
                 );
-                reject(srv, c, Some(idx), &msg);
+                reject(srv, c, None, &msg);
                 return finish_reply(c, reply_start);
             }
         }
@@ -612,5 +660,65 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
             "command"
         };
         introspection::latency_add_sample(srv, event, dur / 1000);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn renames(pairs: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(o, n)| (o.as_bytes().to_vec(), n.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn renames_change_dispatch_names_only() {
+        let plain = CommandTable::new();
+        let t = CommandTable::with_renames(&renames(&[
+            ("GeT", "FeTcH"),
+            ("fetch", "get2"),
+            ("keys", ""),
+            ("set", "SET"),
+            ("eval", ""),
+            ("config", "cfg"),
+            ("lpush", "a|b"),
+        ]));
+        let get = plain.lookup(b"get").unwrap();
+        assert_eq!(t.lookup(b"GET2"), Some(get));
+        assert_eq!(t.lookup(b"get2"), Some(get));
+        assert_eq!(t.cmds[get].meta.name, "get");
+        for gone in [&b"get"[..], b"fetch", b"keys", b"config", b"lpush", b""] {
+            assert_eq!(t.lookup(gone), None, "{}", String::from_utf8_lossy(gone));
+        }
+        assert_eq!(t.lookup(b"set"), plain.lookup(b"set"));
+        assert_eq!(t.lookup(b"A|B"), plain.lookup(b"lpush"));
+        // Subcommands follow their renamed container; indexes are unchanged.
+        let cfg = t.lookup(b"cfg").unwrap();
+        assert_eq!(t.lookup_sub(cfg, b"GET"), plain.lookup_sub(cfg, b"get"));
+        // Only the removed command leaves the top level; every other is still found.
+        assert_eq!(t.top_level().count(), plain.top_level().count() - 1);
+        for i in plain.top_level() {
+            let name = plain.cmds[i].meta.name.as_bytes();
+            let found = t.top_level().any(|j| j == i);
+            assert_eq!(found, name != b"keys", "{}", plain.cmds[i].meta.name);
+            if found && !matches!(name, b"get" | b"config" | b"lpush") {
+                assert_eq!(t.lookup(&name.to_ascii_uppercase()), Some(i));
+            }
+        }
+    }
+
+    #[test]
+    fn impossible_renames_change_nothing() {
+        let mut t = CommandTable::new();
+        let (get, set) = (t.lookup(b"get").unwrap(), t.lookup(b"set").unwrap());
+        assert!(!t.rename(b"nosuch", b"x"));
+        assert!(!t.rename(b"get", b"SET"));
+        assert!(!t.rename(b"config|get", b"x"));
+        assert_eq!((t.lookup(b"get"), t.lookup(b"set")), (Some(get), Some(set)));
+        assert!(t.rename(b"get", b"GET"));
+        assert_eq!(t.lookup(b"get"), Some(get));
     }
 }

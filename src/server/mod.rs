@@ -120,7 +120,7 @@ impl Server {
         Server {
             dbs,
             clients: Slab::new(),
-            commands: CommandTable::new(),
+            commands: CommandTable::with_renames(&config.rename_commands),
             stats: Stats::default(),
             next_client_id: 1,
             lru_clock: lru_clock_at(now),
