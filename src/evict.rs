@@ -333,8 +333,14 @@ pub fn bytes_to_free(srv: &Server) -> Option<u64> {
 
 /// overMaxmemoryAfterAlloc: whether allocating `more` bytes would pass the limit.
 pub fn over_maxmemory_after_alloc(srv: &Server, more: usize) -> bool {
-    let limit = srv.config.maxmemory;
-    limit != 0 && used_memory() as u64 + more as u64 > limit
+    over_limit_after_alloc(srv.config.maxmemory, more)
+}
+
+/// [`over_maxmemory_after_alloc`] for a caller that holds the limit but cannot lend the whole
+/// server (the keyspace dicts deciding whether to grow, while a database is borrowed).
+#[inline]
+pub fn over_limit_after_alloc(maxmemory: u64, more: usize) -> bool {
+    maxmemory != 0 && (used_memory() as u64).saturating_add(more as u64) > maxmemory
 }
 
 /// isPerformEvictions: no eviction while loading or while clients are paused (the dataset

@@ -702,3 +702,91 @@ fn eviction_parameters_match_redis() {
         assert!(t.contains("\r\nmaxmemory_policy:noeviction\r\n"), "{t}");
     }
 }
+
+/// `table size` of the main hash table of db 0, from DEBUG HTSTATS 0.
+fn main_table_size(c: &mut RawConn) -> u64 {
+    let text = c
+        .value(&["DEBUG", "HTSTATS", "0"])
+        .text()
+        .expect("HTSTATS text");
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("table size: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no table size in {text:?}"))
+}
+
+/// What one server does in the table-boundary scenario: db 0 filled by DEBUG POPULATE to
+/// exactly 65,536 keys (a full 65,536-bucket table), maxmemory set 128 KiB above that usage
+/// under allkeys-lru, then `new:N` keys SET in pipelined batches of 100 (the very first one
+/// crosses the boundary: 65,537 keys). Returns (dbsize, evicted_keys, main table size) after
+/// each batch.
+fn cross_table_boundary(srv: &Server, batches: usize) -> Vec<(u64, u64, u64)> {
+    let mut c = srv.conn();
+    assert_eq!(c.cmd(&["DEBUG", "POPULATE", "65536"]), b"+OK\r\n");
+    assert_eq!(main_table_size(&mut c), 65_536);
+    let used = info_u64(&mut c, "memory", "used_memory");
+    let limit = (used + (128 << 10)).to_string();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", &limit]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]),
+        b"+OK\r\n"
+    );
+    let mut out = Vec::new();
+    for b in 0..batches {
+        let mut buf = Vec::new();
+        for i in b * BATCH..(b + 1) * BATCH {
+            let (k, v) = (format!("new:{i}"), format!("value:{i}"));
+            buf.extend(common::encode_command(&["SET", &k, &v]));
+        }
+        c.send(&buf);
+        for _ in 0..BATCH {
+            assert_eq!(c.read_reply(), b"+OK\r\n");
+        }
+        let dbsize = c.value(&["DBSIZE"]).int().expect("DBSIZE") as u64;
+        let evicted = info_u64(&mut c, "stats", "evicted_keys");
+        out.push((dbsize, evicted, main_table_size(&mut c)));
+    }
+    out
+}
+
+/// dictExpandAllowed: the keyspace table of a database at its maxmemory limit does not double.
+/// Doubling 65,536 buckets allocates 1 MiB at once, which eviction then pays for by throwing
+/// out ~8,000 keys in one go; instead the table keeps its size (growing only past a load factor
+/// of 1.618) and eviction removes about one old key per new one. redis-server, run through the
+/// same scenario, is the reference: same table size, about the same key count.
+#[test]
+fn keyspace_table_does_not_grow_past_maxmemory() {
+    const BATCHES: usize = 60;
+    let ferrodis = cross_table_boundary(&common::ferrodis(), BATCHES);
+    let redis = cross_table_boundary(&common::oracle(), BATCHES);
+    for (name, run) in [("ferrodis", &ferrodis), ("redis-server", &redis)] {
+        // The first 200 new keys fit in the 128 KiB left: no eviction at all.
+        let (dbsize, evicted, _) = run[1];
+        assert_eq!((dbsize, evicted), (65_536 + 200, 0), "{name}: {run:?}");
+        let mut prev = 65_536;
+        for (b, &(dbsize, _, table)) in run.iter().enumerate() {
+            assert_eq!(
+                table, 65_536,
+                "{name}: the table grew after batch {b}: {run:?}"
+            );
+            assert!(
+                dbsize + 2 * BATCH as u64 >= prev,
+                "{name}: batch {b} evicted a mass of keys ({prev} -> {dbsize}): {run:?}"
+            );
+            prev = dbsize;
+        }
+        let evicted = run.last().map_or(0, |r| r.1);
+        assert!(
+            evicted > 1000,
+            "{name}: the limit was never reached: {run:?}"
+        );
+    }
+    // A key costs ferrodis about 66 bytes and redis-server about 180 here, so ferrodis fits
+    // ~1,200 more new keys into the same 128 KiB; a doubled table would cost it ~8,000.
+    let (f, r) = (ferrodis[BATCHES - 1].0, redis[BATCHES - 1].0);
+    assert!(
+        f.abs_diff(r) <= 2_000,
+        "dbsize after {} new keys: ferrodis {f}, redis-server {r}",
+        BATCHES * BATCH
+    );
+}

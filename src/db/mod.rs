@@ -3,6 +3,11 @@
 //! Every command reaches keys through the lookups here, so lazy expiry, keyspace hit/miss
 //! statistics, the LRU clock and modification signals happen in one place.
 //! Invariant: a key present in `expires` is present in `dict`.
+//!
+//! Both dicts of a database grow only within maxmemory (Redis's `dictExpandAllowed`): inserts
+//! here pass [`keyspace_may_grow`], so a database at its memory limit keeps its table (until
+//! the load factor passes 1.618) instead of doubling it and evicting a table's worth of keys
+//! to pay for the new bucket array. Values' own dicts (hashes, sets, zsets) grow freely.
 
 pub mod expire;
 
@@ -54,6 +59,15 @@ impl Db {
         self.expires_cursor = 0;
         self.avg_ttl = 0;
     }
+}
+
+/// The growth check of the keyspace and expires dicts (the memory half of dictExpandAllowed,
+/// overMaxmemoryAfterAlloc): a table may take `bytes` more for its new bucket array only if
+/// used memory stays within `maxmemory` (0: no limit). The dict itself grows anyway past
+/// [`crate::ds::dict::DICT_MAX_LOAD_FACTOR`], and only asks when an insert is due to grow.
+#[inline]
+pub fn keyspace_may_grow(maxmemory: u64) -> impl Fn(usize) -> bool {
+    move |bytes| !crate::evict::over_limit_after_alloc(maxmemory, bytes)
 }
 
 /// How a lookup treats the key's metadata.
@@ -199,7 +213,9 @@ impl Server {
                 }
             }
             None => {
-                d.dict.insert_with_hash(h, Sds::from_slice(key), obj);
+                let may_grow = keyspace_may_grow(self.config.maxmemory);
+                d.dict
+                    .insert_with_hash_guarded(h, Sds::from_slice(key), obj, may_grow);
                 self.notify_keyspace_event(notify::NEW, "new", key, db);
             }
         }
@@ -211,7 +227,10 @@ impl Server {
         if crate::evict::is_lfu(self.config.maxmemory_policy) {
             self.init_lfu(&mut obj);
         }
-        self.dbs[db].dict.insert(Sds::from_slice(key), obj);
+        let may_grow = keyspace_may_grow(self.config.maxmemory);
+        self.dbs[db]
+            .dict
+            .insert_guarded(Sds::from_slice(key), obj, may_grow);
         self.notify_keyspace_event(notify::NEW, "new", key, db);
         self.signal_modified_key(db, key);
     }
@@ -246,7 +265,9 @@ impl Server {
         if let Some(e) = d.expires.get_mut(key) {
             *e = when_ms;
         } else {
-            d.expires.insert(Sds::from_slice(key), when_ms);
+            let may_grow = keyspace_may_grow(self.config.maxmemory);
+            d.expires
+                .insert_guarded(Sds::from_slice(key), when_ms, may_grow);
         }
     }
 

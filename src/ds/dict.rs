@@ -28,6 +28,14 @@
 //! tables, inserts go to `ht[1]` only, and buckets of `ht[0]` below
 //! `rehashidx` are empty. When `ht[0]` is drained, `ht[1]` becomes `ht[0]`.
 //!
+//! An insert first grows the table once its load factor (entries per
+//! bucket) reaches 1, to the power of two above the entry count. Two things
+//! hold growth back: while a fork child lives ([`set_resize_allowed`]) until
+//! the load factor passes [`DICT_FORCE_RESIZE_RATIO`], and the caller of a
+//! `*_guarded` insert (the keyspace, under maxmemory) may refuse the memory of
+//! the new bucket array until it passes [`DICT_MAX_LOAD_FACTOR`]. Shrinking
+//! is left to the server cron ([`Dict::resize_if_needed`]).
+//!
 //! A Redis "safe iterator" pauses rehashing while it runs. Here the borrow
 //! checker gives the same guarantee for free: [`Dict::iter`], [`Dict::scan`]
 //! and [`Dict::peek`] take `&self` and so can never move a bucket.
@@ -60,6 +68,12 @@ pub const HASHTABLE_MIN_FILL: usize = 10;
 /// forbidden (Redis's `dict_force_resize_ratio`): past this point chains are
 /// so long that lookups suffer more than copy-on-write memory does.
 pub const DICT_FORCE_RESIZE_RATIO: usize = 5;
+
+/// Load factor above which a table whose caller refused the memory for a
+/// bigger one grows anyway (Redis's `HASHTABLE_MAX_LOAD_FACTOR`, applied by
+/// `dictExpandAllowed`): past ~1.6 entries per bucket, lookups slow down more
+/// than the new bucket array would cost. See [`Dict::insert_guarded`].
+pub const DICT_MAX_LOAD_FACTOR: f64 = 1.618;
 
 /// How many keys [`Dict::random_entry`] samples before picking one: drawing
 /// from a few buckets' worth of keys evens out the bias towards keys that sit
@@ -379,6 +393,20 @@ fn filter_chain<K, V>(
 /// Smallest power of two >= `size`, at least [`DICT_HT_INITIAL_SIZE`].
 fn table_size_for(size: usize) -> Option<usize> {
     size.max(DICT_HT_INITIAL_SIZE).checked_next_power_of_two()
+}
+
+/// Whether a table of `size` buckets holding `used` entries, due to grow,
+/// may do so (`dictTypeExpandAllowed` with the server's `dictExpandAllowed`):
+/// always past [`DICT_MAX_LOAD_FACTOR`] (compared in double precision, as
+/// Redis does), otherwise when `may_grow` accepts the bytes of the new bucket
+/// array (the power of two for `used + 1` entries).
+#[inline]
+fn growth_allowed<K, V>(used: usize, size: usize, may_grow: impl FnOnce(usize) -> bool) -> bool {
+    if used as f64 / size as f64 > DICT_MAX_LOAD_FACTOR {
+        return true;
+    }
+    let buckets = table_size_for(used.saturating_add(1)).unwrap_or(usize::MAX);
+    may_grow(buckets.saturating_mul(mem::size_of::<Slot<K, V>>()))
 }
 
 /// One SCAN step over tables of `sizes` (`sizes[1] == 0` when not
@@ -736,19 +764,25 @@ impl<K: DictKey, V> Dict<K, V> {
     }
 
     /// Grows before an insert when the load factor reaches 1 (or, while
-    /// resizing is forbidden, exceeds [`DICT_FORCE_RESIZE_RATIO`]).
+    /// resizing is forbidden, exceeds [`DICT_FORCE_RESIZE_RATIO`]) and
+    /// [`growth_allowed`] agrees (`_dictExpandIfNeeded`). `may_grow` runs only
+    /// at that point, so an insert that does not grow never calls it.
     #[inline]
-    fn expand_if_needed(&mut self) {
+    fn expand_if_needed(&mut self, may_grow: impl FnOnce(usize) -> bool) {
         if self.is_rehashing() {
             return;
         }
         let size = self.ht[0].slots.len();
         if size == 0 {
+            // The first table is not a growth: never refused, as in Redis.
             self.expand(DICT_HT_INITIAL_SIZE);
             return;
         }
         let used = self.ht[0].used;
-        if used >= size && (resize_allowed() || used / size > DICT_FORCE_RESIZE_RATIO) {
+        if used >= size
+            && (resize_allowed() || used / size > DICT_FORCE_RESIZE_RATIO)
+            && growth_allowed::<K, V>(used, size, may_grow)
+        {
             // If the allocation fails we keep the current table: chains get
             // longer but everything still works.
             self.expand(used + 1);
@@ -853,10 +887,17 @@ impl<K: DictKey, V> Dict<K, V> {
         t1.find_mut(h, k)
     }
 
-    /// Inserts a key known to be absent, growing first if needed.
+    /// Inserts a key known to be absent, growing first if needed (and if
+    /// `may_grow` allows it; see [`insert_guarded`](Self::insert_guarded)).
     #[inline]
-    fn push_new(&mut self, h: u64, key: K, value: V) -> &mut Entry<K, V> {
-        self.expand_if_needed();
+    fn push_new(
+        &mut self,
+        h: u64,
+        key: K,
+        value: V,
+        may_grow: impl FnOnce(usize) -> bool,
+    ) -> &mut Entry<K, V> {
+        self.expand_if_needed(may_grow);
         let table = &mut self.ht[usize::from(self.is_rehashing())];
         let idx = table.index(h);
         match table.push_head(idx, key, value) {
@@ -972,12 +1013,46 @@ impl<K: DictKey, V> Dict<K, V> {
 
     /// [`insert`](Self::insert) with `h == hash_key(key.key_bytes())`
     /// already computed.
+    #[inline]
     pub fn insert_with_hash(&mut self, h: u64, key: K, value: V) -> Option<V> {
+        self.insert_with_hash_guarded(h, key, value, |_| true)
+    }
+
+    /// [`insert`](Self::insert) for a dict whose growth the caller limits
+    /// (Redis's `dictType.expandAllowed`, which only the keyspace and
+    /// expires dicts set). When this insert is due to grow the table and
+    /// the load factor is at most [`DICT_MAX_LOAD_FACTOR`], `may_grow` is
+    /// asked with the size in bytes of the new bucket array; false keeps the
+    /// current table for now (chains get longer; the next insert asks
+    /// again). The server passes "used memory + bytes <= maxmemory", so a
+    /// database at its memory limit does not double its table and then
+    /// evict a table's worth of keys to pay for it. `may_grow` is not called
+    /// by inserts that do not grow, so it costs nothing on the common path.
+    #[inline]
+    pub fn insert_guarded(
+        &mut self,
+        key: K,
+        value: V,
+        may_grow: impl FnOnce(usize) -> bool,
+    ) -> Option<V> {
+        let h = hash_key(key.key_bytes());
+        self.insert_with_hash_guarded(h, key, value, may_grow)
+    }
+
+    /// [`insert_guarded`](Self::insert_guarded) with
+    /// `h == hash_key(key.key_bytes())` already computed.
+    pub fn insert_with_hash_guarded(
+        &mut self,
+        h: u64,
+        key: K,
+        value: V,
+        may_grow: impl FnOnce(usize) -> bool,
+    ) -> Option<V> {
         self.rehash_step();
         if let Some(e) = self.find_mut(h, key.key_bytes()) {
             return Some(mem::replace(&mut e.value, value));
         }
-        self.push_new(h, key, value);
+        self.push_new(h, key, value, may_grow);
         None
     }
 
@@ -988,7 +1063,7 @@ impl<K: DictKey, V> Dict<K, V> {
         if self.find(h, key.key_bytes()).is_some() {
             return Err((key, value));
         }
-        self.push_new(h, key, value);
+        self.push_new(h, key, value, |_| true);
         Ok(())
     }
 
@@ -1036,7 +1111,7 @@ impl<K: DictKey, V> Dict<K, V> {
             None => {
                 let (key, value) = make();
                 debug_assert!(key.key_bytes() == k);
-                (&mut self.push_new(h, key, value).value, true)
+                (&mut self.push_new(h, key, value, |_| true).value, true)
             }
         }
     }
@@ -1606,6 +1681,114 @@ mod tests {
         assert_eq!(d.table_sizes(), [4, 16]);
     }
 
+    /// The rule of Redis's dictExpandAllowed at its boundary: the memory
+    /// check is asked up to a load factor of 1.618 inclusive (in doubles),
+    /// with the bytes of the next power-of-two bucket array; past it the
+    /// table grows without asking.
+    #[test]
+    fn growth_rule_boundary() {
+        let slot = mem::size_of::<Slot<Vec<u8>, u32>>();
+        assert_eq!(slot, 8, "a bucket is one pointer, like dictEntry*");
+        let ask = |used: usize, size: usize, answer: bool| {
+            let mut asked = None;
+            let ok = growth_allowed::<Vec<u8>, u32>(used, size, |b| {
+                asked = Some(b);
+                answer
+            });
+            (ok, asked)
+        };
+        // 65,536 keys in 65,536 buckets: 131,072 new buckets, 1 MiB.
+        assert_eq!(ask(65_536, 65_536, false), (false, Some(131_072 * slot)));
+        assert_eq!(ask(65_536, 65_536, true), (true, Some(131_072 * slot)));
+        // 106,037 / 65,536 = 1.61799 is not above 1.618: still asked.
+        assert_eq!(ask(106_037, 65_536, false), (false, Some(131_072 * slot)));
+        // 106,038 / 65,536 = 1.61801: grows without asking.
+        assert_eq!(ask(106_038, 65_536, false), (true, None));
+        assert!(!ask(1_618, 1_000, false).0);
+        assert!(ask(1_619, 1_000, false).0);
+        // No overflow for absurd counts: the request saturates.
+        assert_eq!(
+            ask(usize::MAX - 1, usize::MAX, false),
+            (false, Some(usize::MAX))
+        );
+    }
+
+    #[test]
+    fn guarded_insert_waits_for_memory_or_load_factor() {
+        let _g = flag_lock();
+        let mut d = D::new();
+        for i in 0..8 {
+            d.insert(key(i), 0);
+        }
+        finish_rehash(&mut d);
+        assert_eq!(d.table_sizes(), [8, 0]);
+        // Refused: used 8..=12 in 8 buckets (load factor up to 1.5) keep the
+        // table, each insert asking for 16 buckets' worth of bytes.
+        let mut asked = Vec::new();
+        for i in 8..13 {
+            d.insert_guarded(key(i), 0, |b| {
+                asked.push(b);
+                false
+            });
+            assert_eq!(d.table_sizes(), [8, 0], "insert with used {i}");
+        }
+        assert_eq!(asked, vec![16 * 8; 5]);
+        // A replace never grows and never asks.
+        assert_eq!(d.insert_guarded(key(0), 1, |_| unreachable!()), Some(0));
+        // used 13: 13 / 8 = 1.625 > 1.618, grows (to 16) without asking.
+        d.insert_guarded(key(13), 0, |_| unreachable!());
+        assert_eq!(d.table_sizes(), [8, 16]);
+        d.check_invariants();
+        finish_rehash(&mut d);
+        assert_eq!(d.len(), 14);
+        // While rehashing nothing asks; with the memory granted it grows at
+        // load factor 1, exactly like an unguarded insert.
+        for i in 14..16 {
+            d.insert_guarded(key(i), 0, |_| unreachable!());
+        }
+        let mut hashed = D::new();
+        for i in 0..16 {
+            hashed.insert(key(i), 0);
+        }
+        finish_rehash(&mut hashed);
+        let h = hash_key(&key(16));
+        d.insert_with_hash_guarded(h, key(16), 0, |b| b == 32 * 8);
+        hashed.insert(key(16), 0);
+        assert_eq!(d.table_sizes(), [16, 32]);
+        assert_eq!(hashed.table_sizes(), [16, 32]);
+        // The first table of an empty dict is never refused.
+        let mut e = D::new();
+        e.insert_guarded(key(0), 0, |_| unreachable!());
+        assert_eq!(e.table_sizes(), [4, 0]);
+        d.check_invariants();
+    }
+
+    #[test]
+    fn guarded_insert_still_grows_past_ratio_five_while_resize_forbidden() {
+        let _g = flag_lock();
+        set_resize_allowed(false);
+        let mut d = D::new();
+        let mut asked = 0;
+        // Forbidden resize: no growth up to 24 entries in 4 buckets; the
+        // guard is never even asked (the fork rule alone holds the table).
+        for i in 0..24 {
+            d.insert_guarded(key(i), 0, |_| {
+                asked += 1;
+                false
+            });
+        }
+        assert_eq!(d.table_sizes(), [4, 0]);
+        // used 24: 24 / 4 = 6 > 5, a load factor far past 1.618: grows
+        // although the guard would refuse.
+        d.insert_guarded(key(24), 0, |_| {
+            asked += 1;
+            false
+        });
+        assert_eq!(d.table_sizes(), [4, 32]);
+        assert_eq!(asked, 0);
+        d.check_invariants();
+    }
+
     #[test]
     fn shrinks_below_ten_percent() {
         let _g = flag_lock();
@@ -1931,6 +2114,7 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Insert(u8, u32),
+        InsertGuarded(u8, u32, bool),
         Add(u8, u32),
         Remove(u8),
         Get(u8),
@@ -1959,6 +2143,8 @@ mod tests {
         let k = 0u8..64;
         prop_oneof![
             8 => (k.clone(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            4 => (k.clone(), any::<u32>(), any::<bool>())
+                .prop_map(|(k, v, g)| Op::InsertGuarded(k, v, g)),
             3 => (k.clone(), any::<u32>()).prop_map(|(k, v)| Op::Add(k, v)),
             7 => k.clone().prop_map(Op::Remove),
             3 => k.clone().prop_map(Op::Get),
@@ -2004,6 +2190,18 @@ mod tests {
                     Op::Insert(k, v) => {
                         let k = model_key(k);
                         prop_assert_eq!(d.insert(k.clone(), v), model.insert(k, v));
+                    }
+                    Op::InsertGuarded(k, v, grant) => {
+                        let k = model_key(k);
+                        let got = d.insert_guarded(k.clone(), v, |_| grant);
+                        let added = got.is_none();
+                        prop_assert_eq!(got, model.insert(k, v));
+                        // A refused growth never lets the load factor pass
+                        // the bound by more than the entry just added.
+                        if added && !d.is_rehashing() && !grant && resize_allowed() {
+                            let size = d.table_sizes()[0];
+                            prop_assert!(d.len() as f64 <= size as f64 * DICT_MAX_LOAD_FACTOR + 1.0);
+                        }
                     }
                     Op::Add(k, v) => {
                         let k = model_key(k);
