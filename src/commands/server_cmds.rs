@@ -974,7 +974,9 @@ fn debug_populate(srv: &mut Server, c: &mut Client, args: &Args) {
     drop(probe);
     // Redis asks for `count` buckets, not len + count: a table already holding more entries
     // is left alone.
-    srv.dbs[db].dict.expand(usize::try_from(count).unwrap_or(usize::MAX));
+    srv.dbs[db]
+        .dict
+        .expand(usize::try_from(count).unwrap_or(usize::MAX));
     let mut size = 0usize;
     if args.len() == 5 {
         match positive(args.get(4)) {
