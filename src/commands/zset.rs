@@ -22,8 +22,8 @@ use crate::server::Server;
 use crate::types::object::{RObj, Value, WRONGTYPE};
 use crate::types::set::Set;
 use crate::types::zset::{
-    elem_bytes, fmt_score, parse_score, AddFlags, AddOutcome, LexRange, Limits, ScoreRange, ZSet,
-    SCORE_BUF,
+    elem_bytes, fmt_score, parse_score, AddFlags, AddOutcome, LexRange, Limits, MemberRange,
+    ScoreRange, ZSet, SCORE_BUF,
 };
 use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
@@ -417,27 +417,33 @@ fn zcard_command(srv: &mut Server, c: &mut Client, args: &Args) {
 
 /// ZCOUNT key min max
 fn zcount_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    let Some(range) = ScoreRange::parse(args.get(2), args.get(3)) else {
-        c.out.err(ERR_MINMAX);
+    let range = ScoreRange::parse(args.get(2), args.get(3));
+    zcount_generic(srv, c, args, range, ERR_MINMAX);
+}
+
+/// ZLEXCOUNT key min max
+fn zlexcount_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    let range = LexRange::parse(args.get(2), args.get(3));
+    zcount_generic(srv, c, args, range, ERR_LEX);
+}
+
+/// zcountCommand and zlexcountCommand once the range is parsed (`None`: answer `err`), before
+/// the key is looked up.
+fn zcount_generic(
+    srv: &mut Server,
+    c: &mut Client,
+    args: &Args,
+    range: Option<impl MemberRange>,
+    err: &str,
+) {
+    let Some(range) = range else {
+        c.out.err(err);
         return;
     };
     match read_zset(srv, c, args.get(1)) {
         Err(()) => {}
         Ok(None) => c.out.int(0),
         Ok(Some(z)) => c.out.int(z.count_in_range(&range) as i64),
-    }
-}
-
-/// ZLEXCOUNT key min max
-fn zlexcount_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    let Some(range) = LexRange::parse(args.get(2), args.get(3)) else {
-        c.out.err(ERR_LEX);
-        return;
-    };
-    match read_zset(srv, c, args.get(1)) {
-        Err(()) => {}
-        Ok(None) => c.out.int(0),
-        Ok(Some(z)) => c.out.int(z.count_in_lex_range(&range) as i64),
     }
 }
 
@@ -534,6 +540,32 @@ enum RangeType {
     Lex,
 }
 
+/// A parsed range argument pair: ranks as given (clamped once the length is known), a score
+/// range or a lex range.
+enum Range {
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange),
+}
+
+/// Parses `min` and `max` as a range of kind `rt` (`Auto` reads ranks), replying Redis's
+/// error when they do not parse.
+fn range_or_reply(c: &mut Client, rt: RangeType, min: &[u8], max: &[u8]) -> Option<Range> {
+    let (range, err) = match rt {
+        RangeType::Score => (ScoreRange::parse(min, max).map(Range::Score), ERR_MINMAX),
+        RangeType::Lex => (LexRange::parse(min, max).map(Range::Lex), ERR_LEX),
+        RangeType::Auto | RangeType::Rank => {
+            let start = long_or_reply(c, min)?;
+            let end = long_or_reply(c, max)?;
+            return Some(Range::Rank(start, end));
+        }
+    };
+    if range.is_none() {
+        c.out.err(err);
+    }
+    range
+}
+
 /// ZREMRANGEBYRANK key start stop
 fn zremrangebyrank_command(srv: &mut Server, c: &mut Client, args: &Args) {
     zremrange_generic(srv, c, args, RangeType::Rank);
@@ -553,36 +585,8 @@ fn zremrangebylex_command(srv: &mut Server, c: &mut Client, args: &Args) {
 fn zremrange_generic(srv: &mut Server, c: &mut Client, args: &Args, rt: RangeType) {
     let key = args.get(1);
     let db = c.db;
-    let mut ranks = (0i64, 0i64);
-    let mut score = None;
-    let mut lex = None;
-    let event = match rt {
-        RangeType::Score => {
-            let Some(r) = ScoreRange::parse(args.get(2), args.get(3)) else {
-                c.out.err(ERR_MINMAX);
-                return;
-            };
-            score = Some(r);
-            "zremrangebyscore"
-        }
-        RangeType::Lex => {
-            let Some(r) = LexRange::parse(args.get(2), args.get(3)) else {
-                c.out.err(ERR_LEX);
-                return;
-            };
-            lex = Some(r);
-            "zremrangebylex"
-        }
-        _ => {
-            let Some(s) = long_or_reply(c, args.get(2)) else {
-                return;
-            };
-            let Some(e) = long_or_reply(c, args.get(3)) else {
-                return;
-            };
-            ranks = (s, e);
-            "zremrangebyrank"
-        }
+    let Some(range) = range_or_reply(c, rt, args.get(2), args.get(3)) else {
+        return;
     };
     let (deleted, empty) = match write_zset(srv, c, key) {
         Err(()) => return,
@@ -591,23 +595,26 @@ fn zremrange_generic(srv: &mut Server, c: &mut Client, args: &Args, rt: RangeTyp
             return;
         }
         Ok(Some(z)) => {
-            let n = if let Some(r) = &score {
-                z.remove_range_by_score(r)
-            } else if let Some(r) = &lex {
-                z.remove_range_by_lex(r)
-            } else {
-                match clamp_ranks(ranks.0, ranks.1, z.len()) {
+            let n = match &range {
+                Range::Score(r) => z.remove_range(r),
+                Range::Lex(r) => z.remove_range(r),
+                Range::Rank(start, end) => match clamp_ranks(*start, *end, z.len()) {
                     Some((s, e)) => z.remove_range_by_rank(s, e),
                     None => {
                         c.out.int(0);
                         return;
                     }
-                }
+                },
             };
             (n, z.is_empty())
         }
     };
     if deleted > 0 {
+        let event = match range {
+            Range::Score(_) => "zremrangebyscore",
+            Range::Lex(_) => "zremrangebylex",
+            Range::Rank(..) => "zremrangebyrank",
+        };
         srv.signal_modified_key(db, key);
         srv.notify_keyspace_event(notify::ZSET, event, key, db);
         delete_if_empty(srv, db, key, empty);
@@ -742,34 +749,9 @@ fn zrange_generic(
     if reverse && (rt == RangeType::Score || rt == RangeType::Lex) {
         std::mem::swap(&mut minidx, &mut maxidx);
     }
-    let mut ranks = (0i64, 0i64);
-    let mut score = None;
-    let mut lex = None;
-    match rt {
-        RangeType::Score => match ScoreRange::parse(args.get(minidx), args.get(maxidx)) {
-            Some(r) => score = Some(r),
-            None => {
-                c.out.err(ERR_MINMAX);
-                return;
-            }
-        },
-        RangeType::Lex => match LexRange::parse(args.get(minidx), args.get(maxidx)) {
-            Some(r) => lex = Some(r),
-            None => {
-                c.out.err(ERR_LEX);
-                return;
-            }
-        },
-        _ => {
-            let Some(s) = long_or_reply(c, args.get(minidx)) else {
-                return;
-            };
-            let Some(e) = long_or_reply(c, args.get(maxidx)) else {
-                return;
-            };
-            ranks = (s, e);
-        }
-    }
+    let Some(range) = range_or_reply(c, rt, args.get(minidx), args.get(maxidx)) else {
+        return;
+    };
     let z = match read_zset(srv, c, key) {
         Err(()) => return,
         Ok(None) => {
@@ -785,25 +767,15 @@ fn zrange_generic(
     if let Some(dst) = store {
         let mut pairs: Vec<(Sds, f64)> = Vec::new();
         let push = |m: LpElem<'_>, s: f64| pairs.push((to_sds(m), s));
-        emit_range(
-            z,
-            rt,
-            ranks,
-            score.as_ref(),
-            lex.as_ref(),
-            offset,
-            limit,
-            reverse,
-            push,
-        );
+        emit_range(z, &range, offset, limit, reverse, push);
         if reverse {
             pairs.reverse();
         }
         store_result(srv, c, dst, pairs, "zrangestore");
         return;
     }
-    if rt == RangeType::Rank {
-        let Some((s, e)) = clamp_ranks(ranks.0, ranks.1, z.len()) else {
+    if let Range::Rank(start, end) = range {
+        let Some((s, e)) = clamp_ranks(start, end, z.len()) else {
             c.out.array(0);
             return;
         };
@@ -814,38 +786,26 @@ fn zrange_generic(
     }
     let out = &mut c.out;
     let d = out.defer();
-    let n = emit_range(
-        z,
-        rt,
-        ranks,
-        score.as_ref(),
-        lex.as_ref(),
-        offset,
-        limit,
-        reverse,
-        |m, sc| reply_elem(out, m, sc, withscores),
-    );
+    let n = emit_range(z, &range, offset, limit, reverse, |m, sc| {
+        reply_elem(out, m, sc, withscores)
+    });
     let n = range_header_len(out, n, withscores);
     out.set_deferred_array(d, n);
 }
 
 /// Walks the range of a ZRANGE-style command, passing each element to `f`; returns how many.
-#[allow(clippy::too_many_arguments)]
 fn emit_range(
     z: &ZSet,
-    rt: RangeType,
-    ranks: (i64, i64),
-    score: Option<&ScoreRange>,
-    lex: Option<&LexRange>,
+    range: &Range,
     offset: i64,
     limit: i64,
     reverse: bool,
     mut f: impl FnMut(LpElem<'_>, f64),
 ) -> usize {
-    match (rt, score, lex) {
-        (RangeType::Score, Some(r), _) => z.visit_score_range(r, offset, limit, reverse, f),
-        (RangeType::Lex, _, Some(r)) => z.visit_lex_range(r, offset, limit, reverse, f),
-        _ => match clamp_ranks(ranks.0, ranks.1, z.len()) {
+    match range {
+        Range::Score(r) => z.visit_range(r, offset, limit, reverse, f),
+        Range::Lex(r) => z.visit_range(r, offset, limit, reverse, f),
+        Range::Rank(start, end) => match clamp_ranks(*start, *end, z.len()) {
             Some((s, e)) => {
                 z.visit_rank_range(s, e, reverse, &mut f);
                 e - s + 1
@@ -1383,44 +1343,22 @@ fn zdiff_command(srv: &mut Server, c: &mut Client, args: &Args) {
 
 /// ZUNIONSTORE dst numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
 fn zunionstore_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    zset_op(
-        srv,
-        c,
-        args,
-        Some(args.get(1)),
-        2,
-        SetOp::Union,
-        false,
-        "zunionstore",
-    );
+    zset_op_store(srv, c, args, SetOp::Union, "zunionstore");
 }
 
 /// ZINTERSTORE dst numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
 fn zinterstore_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    zset_op(
-        srv,
-        c,
-        args,
-        Some(args.get(1)),
-        2,
-        SetOp::Inter,
-        false,
-        "zinterstore",
-    );
+    zset_op_store(srv, c, args, SetOp::Inter, "zinterstore");
 }
 
 /// ZDIFFSTORE dst numkeys key [key ...]
 fn zdiffstore_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    zset_op(
-        srv,
-        c,
-        args,
-        Some(args.get(1)),
-        2,
-        SetOp::Diff,
-        false,
-        "zdiffstore",
-    );
+    zset_op_store(srv, c, args, SetOp::Diff, "zdiffstore");
+}
+
+/// The *STORE forms: the destination is argument 1, numkeys argument 2.
+fn zset_op_store(srv: &mut Server, c: &mut Client, args: &Args, op: SetOp, name: &str) {
+    zset_op(srv, c, args, Some(args.get(1)), 2, op, false, name);
 }
 
 /// ZINTERCARD numkeys key [key ...] [LIMIT limit]

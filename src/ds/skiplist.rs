@@ -53,6 +53,7 @@
 //! Capacity: word offsets are `u32`, so one skiplist holds at most 16 GiB of records (about
 //! 650 million members); going past that is treated like running out of memory.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::hash::{BuildHasher, Hasher};
 use std::num::NonZeroU32;
@@ -152,12 +153,6 @@ impl ScoreRange {
         } else {
             v <= self.max
         }
-    }
-
-    /// True when no score can be in the range (min above max, or a point with an open end):
-    /// lets commands answer without touching the set.
-    pub fn is_empty(&self) -> bool {
-        self.min > self.max || (self.min == self.max && (self.minex || self.maxex))
     }
 }
 
@@ -271,15 +266,96 @@ impl LexRange {
             LexBound::Exclusive(s) => v < s.as_bytes(),
         }
     }
+}
 
-    /// True when no string can be in the range (min above max, or equal ends with one open;
-    /// `- -` and `+ +` are empty): the first test of Redis's `zslIsInLexRange`.
-    pub fn is_empty(&self) -> bool {
+/// One element of a sorted set as a range test reads it. Each encoding reads only what the
+/// test asks for: a score range never looks at the member, a lex range never decodes the score.
+pub trait RangeElem {
+    /// The element's score.
+    fn score(&self) -> f64;
+    /// `f` applied to the element's member bytes.
+    fn with_member<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T;
+}
+
+/// A range of sorted-set elements: by score ([`ScoreRange`], Redis's `zrangespec`) or by
+/// member ([`LexRange`], `zlexrangespec`). The range walks of both encodings (is-in-range,
+/// first and last in range, count, visit, delete) take any `MemberRange`, so each walk is
+/// written once where t_zset.c writes it twice.
+pub trait MemberRange {
+    /// True when no element can be in the range, whatever the set holds.
+    fn is_empty(&self) -> bool;
+
+    /// True when `e` is at or above the lower end.
+    fn elem_gte_min(&self, e: &impl RangeElem) -> bool;
+
+    /// True when `e` is at or below the upper end.
+    fn elem_lte_max(&self, e: &impl RangeElem) -> bool;
+
+    /// True when `e`, met by a walk that started inside the range, is still inside it: at or
+    /// below the upper end walking up, at or above the lower end walking down (`rev`). Each
+    /// implementation reads the element once and then branches on `rev`: going through
+    /// `elem_gte_min`/`elem_lte_max` instead made the skiplist visit walks about 5% slower.
+    fn elem_not_past_end(&self, e: &impl RangeElem, rev: bool) -> bool;
+}
+
+impl MemberRange for ScoreRange {
+    /// Min above max, or a point with an open end: lets commands answer without touching the
+    /// set.
+    fn is_empty(&self) -> bool {
+        self.min > self.max || (self.min == self.max && (self.minex || self.maxex))
+    }
+
+    #[inline(always)]
+    fn elem_gte_min(&self, e: &impl RangeElem) -> bool {
+        self.gte_min(e.score())
+    }
+
+    #[inline(always)]
+    fn elem_lte_max(&self, e: &impl RangeElem) -> bool {
+        self.lte_max(e.score())
+    }
+
+    #[inline(always)]
+    fn elem_not_past_end(&self, e: &impl RangeElem, rev: bool) -> bool {
+        let v = e.score();
+        if rev {
+            self.gte_min(v)
+        } else {
+            self.lte_max(v)
+        }
+    }
+}
+
+impl MemberRange for LexRange {
+    /// Min above max, or equal ends with one open (`- -` and `+ +` are empty): the first test
+    /// of Redis's `zslIsInLexRange`.
+    fn is_empty(&self) -> bool {
         match self.min.cmp_bound(&self.max) {
             Ordering::Greater => true,
             Ordering::Equal => self.min.is_exclusive() || self.max.is_exclusive(),
             Ordering::Less => false,
         }
+    }
+
+    #[inline(always)]
+    fn elem_gte_min(&self, e: &impl RangeElem) -> bool {
+        e.with_member(|m| self.gte_min(m))
+    }
+
+    #[inline(always)]
+    fn elem_lte_max(&self, e: &impl RangeElem) -> bool {
+        e.with_member(|m| self.lte_max(m))
+    }
+
+    #[inline(always)]
+    fn elem_not_past_end(&self, e: &impl RangeElem, rev: bool) -> bool {
+        e.with_member(|m| {
+            if rev {
+                self.gte_min(m)
+            } else {
+                self.lte_max(m)
+            }
+        })
     }
 }
 
@@ -790,113 +866,75 @@ impl SkipList {
     }
 
     // ---------------------------------------------------------------------------------------
-    // Score ranges.
+    // Score and lex ranges: one walk for both kinds (see [`MemberRange`]).
 
-    /// True when some element may fall in `range` (zslIsInRange): the range is not empty, the
-    /// tail is not below it and the head not above it.
-    pub fn is_in_range(&self, range: &ScoreRange) -> bool {
+    /// One element, for range tests from outside the list (the visit walks of `types::zset`).
+    #[inline]
+    pub fn elem(&self, node: NodeRef) -> Elem<'_> {
+        self.elem_at(node.raw())
+    }
+
+    #[inline(always)]
+    fn elem_at(&self, x: u32) -> Elem<'_> {
+        Elem {
+            list: self,
+            x,
+            score: Cell::new(None),
+            member: Cell::new(None),
+        }
+    }
+
+    /// Walks down from the header, on each level moving forward while `go` holds for the next
+    /// node, and returns where level 0 stopped; `stopped(i, x)` hears where each level `i`
+    /// stopped (the range deletes keep these as the predecessors to unlink from). The search
+    /// half of every range walk.
+    #[inline(always)]
+    fn descend(&self, mut go: impl FnMut(u32) -> bool, mut stopped: impl FnMut(usize, u32)) -> u32 {
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let y = self.fwd(x, i);
+                if y != NIL && go(y) {
+                    x = y;
+                } else {
+                    break;
+                }
+            }
+            stopped(i, x);
+        }
+        x
+    }
+
+    /// True when some element may fall in `range` (zslIsInRange, zslIsInLexRange): the range
+    /// is not empty, the tail is not below it and the head not above it.
+    pub fn is_in_range(&self, range: &impl MemberRange) -> bool {
         if range.is_empty() || self.tail == NIL {
             return false;
         }
-        range.gte_min(self.score_at(self.tail)) && range.lte_max(self.score_at(self.fwd(HEAD, 0)))
+        range.elem_gte_min(&self.elem_at(self.tail))
+            && range.elem_lte_max(&self.elem_at(self.fwd(HEAD, 0)))
     }
 
-    /// First element within `range` (zslFirstInRange).
-    pub fn first_in_range(&self, range: &ScoreRange) -> Option<NodeRef> {
+    /// First element within `range` (zslFirstInRange, zslFirstInLexRange).
+    pub fn first_in_range(&self, range: &impl MemberRange) -> Option<NodeRef> {
         if !self.is_in_range(range) {
             return None;
         }
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let y = self.fwd(x, i);
-                if y != NIL && !range.gte_min(self.score_at(y)) {
-                    x = y;
-                } else {
-                    break;
-                }
-            }
-        }
-        let x = self.fwd(x, 0);
-        if x == NIL || !range.lte_max(self.score_at(x)) {
+        let below = self.descend(|y| !range.elem_gte_min(&self.elem_at(y)), |_, _| {});
+        let x = self.fwd(below, 0);
+        if x == NIL || !range.elem_lte_max(&self.elem_at(x)) {
             return None;
         }
         NodeRef::from_raw(x)
     }
 
-    /// Last element within `range` (zslLastInRange).
-    pub fn last_in_range(&self, range: &ScoreRange) -> Option<NodeRef> {
+    /// Last element within `range` (zslLastInRange, zslLastInLexRange).
+    pub fn last_in_range(&self, range: &impl MemberRange) -> Option<NodeRef> {
         if !self.is_in_range(range) {
             return None;
         }
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let y = self.fwd(x, i);
-                if y != NIL && range.lte_max(self.score_at(y)) {
-                    x = y;
-                } else {
-                    break;
-                }
-            }
-        }
-        if x == HEAD || !range.gte_min(self.score_at(x)) {
-            return None;
-        }
-        NodeRef::from_raw(x)
-    }
-
-    // ---------------------------------------------------------------------------------------
-    // Lex ranges.
-
-    /// True when some element may fall in `range` (zslIsInLexRange).
-    pub fn is_in_lex_range(&self, range: &LexRange) -> bool {
-        if range.is_empty() || self.tail == NIL {
-            return false;
-        }
-        range.gte_min(self.member_at(self.tail)) && range.lte_max(self.member_at(self.fwd(HEAD, 0)))
-    }
-
-    /// First element within `range` (zslFirstInLexRange).
-    pub fn first_in_lex_range(&self, range: &LexRange) -> Option<NodeRef> {
-        if !self.is_in_lex_range(range) {
-            return None;
-        }
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let y = self.fwd(x, i);
-                if y != NIL && !range.gte_min(self.member_at(y)) {
-                    x = y;
-                } else {
-                    break;
-                }
-            }
-        }
-        let x = self.fwd(x, 0);
-        if x == NIL || !range.lte_max(self.member_at(x)) {
-            return None;
-        }
-        NodeRef::from_raw(x)
-    }
-
-    /// Last element within `range` (zslLastInLexRange).
-    pub fn last_in_lex_range(&self, range: &LexRange) -> Option<NodeRef> {
-        if !self.is_in_lex_range(range) {
-            return None;
-        }
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let y = self.fwd(x, i);
-                if y != NIL && range.lte_max(self.member_at(y)) {
-                    x = y;
-                } else {
-                    break;
-                }
-            }
-        }
-        if x == HEAD || !range.gte_min(self.member_at(x)) {
+        let x = self.descend(|y| range.elem_lte_max(&self.elem_at(y)), |_, _| {});
+        if x == HEAD || !range.elem_gte_min(&self.elem_at(x)) {
             return None;
         }
         NodeRef::from_raw(x)
@@ -927,58 +965,22 @@ impl SkipList {
         removed
     }
 
-    /// Removes every element whose score is in `range` (zslDeleteRangeByScore).
-    pub fn delete_range_by_score(
+    /// Removes every element in `range` (zslDeleteRangeByScore, zslDeleteRangeByLex).
+    pub fn delete_range(
         &mut self,
-        range: &ScoreRange,
+        range: &impl MemberRange,
         mut on_removed: impl FnMut(Sds),
     ) -> usize {
         let mut update = [HEAD; MAXLEVEL];
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let y = self.fwd(x, i);
-                if y != NIL && !range.gte_min(self.score_at(y)) {
-                    x = y;
-                } else {
-                    break;
-                }
-            }
-            update[i] = x;
-        }
-        let x = self.fwd(x, 0);
+        let below = self.descend(
+            |y| !range.elem_gte_min(&self.elem_at(y)),
+            |i, x| update[i] = x,
+        );
+        let x = self.fwd(below, 0);
         self.delete_run(
             &update,
             x,
-            |l, x| range.lte_max(l.score_at(x)),
-            &mut on_removed,
-        )
-    }
-
-    /// Removes every element whose member is in `range` (zslDeleteRangeByLex).
-    pub fn delete_range_by_lex(
-        &mut self,
-        range: &LexRange,
-        mut on_removed: impl FnMut(Sds),
-    ) -> usize {
-        let mut update = [HEAD; MAXLEVEL];
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let y = self.fwd(x, i);
-                if y != NIL && !range.gte_min(self.member_at(y)) {
-                    x = y;
-                } else {
-                    break;
-                }
-            }
-            update[i] = x;
-        }
-        let x = self.fwd(x, 0);
-        self.delete_run(
-            &update,
-            x,
-            |l, x| range.lte_max(l.member_at(x)),
+            |l, x| range.elem_lte_max(&l.elem_at(x)),
             &mut on_removed,
         )
     }
@@ -1260,6 +1262,46 @@ impl SkipList {
     }
 }
 
+/// One element of a [`SkipList`] as a range test reads it. The score and the member are each
+/// loaded when first asked for and then kept, so a walk that tests an element and hands it on
+/// reads it once.
+pub struct Elem<'a> {
+    list: &'a SkipList,
+    x: u32,
+    score: Cell<Option<f64>>,
+    member: Cell<Option<&'a [u8]>>,
+}
+
+impl<'a> Elem<'a> {
+    /// The member bytes.
+    #[inline(always)]
+    pub fn member(&self) -> &'a [u8] {
+        if let Some(m) = self.member.get() {
+            return m;
+        }
+        let m = self.list.member_at(self.x);
+        self.member.set(Some(m));
+        m
+    }
+}
+
+impl RangeElem for Elem<'_> {
+    #[inline(always)]
+    fn score(&self) -> f64 {
+        if let Some(s) = self.score.get() {
+            return s;
+        }
+        let s = self.list.score_at(self.x);
+        self.score.set(Some(s));
+        s
+    }
+
+    #[inline(always)]
+    fn with_member<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T {
+        f(self.member())
+    }
+}
+
 /// Walks the list from a node, forwards or backwards, yielding handles.
 pub struct Iter<'a> {
     list: &'a SkipList,
@@ -1279,6 +1321,35 @@ impl Iterator for Iter<'_> {
             self.list.fwd(self.cur, 0)
         };
         Some(n)
+    }
+}
+
+/// Redis's names for the range walks at one kind of range, which the tests below use;
+/// the server calls the generic walks.
+#[cfg(test)]
+impl SkipList {
+    /// [`Self::first_in_range`] under Redis's name for lex ranges.
+    pub fn first_in_lex_range(&self, range: &LexRange) -> Option<NodeRef> {
+        self.first_in_range(range)
+    }
+
+    /// [`Self::last_in_range`] under Redis's name for lex ranges.
+    pub fn last_in_lex_range(&self, range: &LexRange) -> Option<NodeRef> {
+        self.last_in_range(range)
+    }
+
+    /// [`Self::delete_range`] for a score range (zslDeleteRangeByScore).
+    pub fn delete_range_by_score(
+        &mut self,
+        range: &ScoreRange,
+        on_removed: impl FnMut(Sds),
+    ) -> usize {
+        self.delete_range(range, on_removed)
+    }
+
+    /// [`Self::delete_range`] for a lex range (zslDeleteRangeByLex).
+    pub fn delete_range_by_lex(&mut self, range: &LexRange, on_removed: impl FnMut(Sds)) -> usize {
+        self.delete_range(range, on_removed)
     }
 }
 

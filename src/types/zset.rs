@@ -30,6 +30,7 @@
 //! except for results built whole (ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE/ZRANGESTORE, RDB loading),
 //! which take the listpack when they fit (zsetConvertToListpackIfNeeded).
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 
 use crate::ds::dict::Dict;
@@ -38,7 +39,7 @@ use crate::ds::sds::Sds;
 use crate::ds::skiplist::{self, NodeRef, SkipList};
 use crate::util::num::fmt_i64;
 
-pub use crate::ds::skiplist::{LexBound, LexRange, ScoreRange};
+pub use crate::ds::skiplist::{LexBound, LexRange, MemberRange, RangeElem, ScoreRange};
 
 /// Room for any score Redis prints: "%.17g" needs at most 24 bytes ("-1.2345678901234567e-308").
 pub const SCORE_BUF: usize = 32;
@@ -316,6 +317,16 @@ fn zzl_prev(lp: &Listpack, ep: usize) -> Option<usize> {
     lp.prev(lp.prev(ep)?)
 }
 
+/// The neighbouring pair's member position: the next pair, or the previous one when `rev`.
+#[inline(always)]
+fn zzl_step(lp: &Listpack, ep: usize, rev: bool) -> Option<usize> {
+    if rev {
+        zzl_prev(lp, ep)
+    } else {
+        zzl_next(lp, ep)
+    }
+}
+
 /// The last pair's member position.
 #[inline]
 fn zzl_last(lp: &Listpack) -> Option<usize> {
@@ -355,95 +366,86 @@ fn zzl_insert(lp: &mut Listpack, member: &[u8], score: f64) {
     }
 }
 
-/// True when some score of the listpack may be in `range` (zzlIsInRange).
-fn zzl_is_in_range(lp: &Listpack, range: &ScoreRange) -> bool {
-    if range.is_empty() {
-        return false;
-    }
-    let (Some(last), Some(first)) = (zzl_last(lp), lp.first()) else {
-        return false;
-    };
-    range.gte_min(zzl_score(lp, last)) && range.lte_max(zzl_score(lp, first))
-}
-
-/// First pair in `range` (zzlFirstInRange).
-fn zzl_first_in_range(lp: &Listpack, range: &ScoreRange) -> Option<usize> {
-    if !zzl_is_in_range(lp, range) {
-        return None;
-    }
-    let mut p = lp.first();
-    while let Some(ep) = p {
-        let s = zzl_score(lp, ep);
-        if range.gte_min(s) {
-            return range.lte_max(s).then_some(ep);
-        }
-        p = zzl_next(lp, ep);
-    }
-    None
-}
-
-/// Last pair in `range` (zzlLastInRange).
-fn zzl_last_in_range(lp: &Listpack, range: &ScoreRange) -> Option<usize> {
-    if !zzl_is_in_range(lp, range) {
-        return None;
-    }
-    let mut p = zzl_last(lp);
-    while let Some(ep) = p {
-        let s = zzl_score(lp, ep);
-        if range.lte_max(s) {
-            return range.gte_min(s).then_some(ep);
-        }
-        p = zzl_prev(lp, ep);
-    }
-    None
-}
-
 /// The member bytes of the pair at `ep`, formatted into `buf` when it is an integer.
 #[inline]
 fn zzl_member<'a>(lp: &'a Listpack, ep: usize, buf: &'a mut [u8; INTBUF_SIZE]) -> &'a [u8] {
     elem_bytes(lp.get(ep), buf)
 }
 
-/// True when some member of the listpack may be in `range` (zzlIsInLexRange).
-fn zzl_is_in_lex_range(lp: &Listpack, range: &LexRange) -> bool {
+/// The pair at `ep` as a range test reads it. The score is decoded at most once, so a walk
+/// that tests a score and then hands it on pays for one decode, as t_zset.c's does.
+struct LpPair<'a> {
+    lp: &'a Listpack,
+    ep: usize,
+    score: Cell<Option<f64>>,
+}
+
+impl<'a> LpPair<'a> {
+    #[inline(always)]
+    fn new(lp: &'a Listpack, ep: usize) -> LpPair<'a> {
+        LpPair {
+            lp,
+            ep,
+            score: Cell::new(None),
+        }
+    }
+}
+
+impl RangeElem for LpPair<'_> {
+    #[inline(always)]
+    fn score(&self) -> f64 {
+        if let Some(s) = self.score.get() {
+            return s;
+        }
+        let s = zzl_score(self.lp, self.ep);
+        self.score.set(Some(s));
+        s
+    }
+
+    #[inline(always)]
+    fn with_member<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T {
+        let mut b = [0u8; INTBUF_SIZE];
+        f(zzl_member(self.lp, self.ep, &mut b))
+    }
+}
+
+/// True when some element of the listpack may be in `range` (zzlIsInRange, zzlIsInLexRange).
+fn zzl_is_in_range(lp: &Listpack, range: &impl MemberRange) -> bool {
     if range.is_empty() {
         return false;
     }
     let (Some(last), Some(first)) = (zzl_last(lp), lp.first()) else {
         return false;
     };
-    let (mut b1, mut b2) = ([0u8; INTBUF_SIZE], [0u8; INTBUF_SIZE]);
-    range.gte_min(zzl_member(lp, last, &mut b1)) && range.lte_max(zzl_member(lp, first, &mut b2))
+    range.elem_gte_min(&LpPair::new(lp, last)) && range.elem_lte_max(&LpPair::new(lp, first))
 }
 
-/// First pair in the lex `range` (zzlFirstInLexRange).
-fn zzl_first_in_lex_range(lp: &Listpack, range: &LexRange) -> Option<usize> {
-    if !zzl_is_in_lex_range(lp, range) {
+/// First pair in `range` (zzlFirstInRange, zzlFirstInLexRange).
+fn zzl_first_in_range(lp: &Listpack, range: &impl MemberRange) -> Option<usize> {
+    if !zzl_is_in_range(lp, range) {
         return None;
     }
     let mut p = lp.first();
     while let Some(ep) = p {
-        let mut b = [0u8; INTBUF_SIZE];
-        let m = zzl_member(lp, ep, &mut b);
-        if range.gte_min(m) {
-            return range.lte_max(m).then_some(ep);
+        let e = LpPair::new(lp, ep);
+        if range.elem_gte_min(&e) {
+            return range.elem_lte_max(&e).then_some(ep);
         }
         p = zzl_next(lp, ep);
     }
     None
 }
 
-/// Last pair in the lex `range` (zzlLastInLexRange).
-fn zzl_last_in_lex_range(lp: &Listpack, range: &LexRange) -> Option<usize> {
-    if !zzl_is_in_lex_range(lp, range) {
+/// Last pair in `range` (zzlLastInRange, zzlLastInLexRange).
+fn zzl_last_in_range(lp: &Listpack, range: &impl MemberRange) -> Option<usize> {
+    if !zzl_is_in_range(lp, range) {
         return None;
     }
     let mut p = zzl_last(lp);
     while let Some(ep) = p {
-        let mut b = [0u8; INTBUF_SIZE];
-        let m = zzl_member(lp, ep, &mut b);
-        if range.lte_max(m) {
-            return range.gte_min(m).then_some(ep);
+        let e = LpPair::new(lp, ep);
+        if range.elem_lte_max(&e) {
+            return range.elem_gte_min(&e).then_some(ep);
         }
         p = zzl_prev(lp, ep);
     }
@@ -944,11 +946,7 @@ impl ZSet {
                 for _ in 0..n {
                     let Some(ep) = p else { break };
                     f(lp.get(ep), zzl_score(lp, ep));
-                    p = if rev {
-                        zzl_prev(lp, ep)
-                    } else {
-                        zzl_next(lp, ep)
-                    };
+                    p = zzl_step(lp, ep, rev);
                 }
             }
             ZSet::SkipList(zs) => {
@@ -974,12 +972,13 @@ impl ZSet {
         }
     }
 
-    /// Visits the elements in `range` after skipping `offset` of them, at most `limit` (a
-    /// negative limit means all), from the top when `rev` (genericZrangebyscoreCommand: a
-    /// negative offset, like an offset past the end, yields nothing). Returns how many.
-    pub fn visit_score_range(
+    /// Visits the elements in `range` (by score or by member) after skipping `offset` of
+    /// them, at most `limit` (a negative limit means all), from the top when `rev`
+    /// (genericZrangebyscoreCommand, genericZrangebylexCommand: a negative offset, like an
+    /// offset past the end, yields nothing). Returns how many.
+    pub fn visit_range(
         &self,
-        range: &ScoreRange,
+        range: &impl MemberRange,
         offset: i64,
         limit: i64,
         rev: bool,
@@ -999,33 +998,20 @@ impl ZSet {
                 };
                 for _ in 0..offset {
                     let Some(ep) = p else { break };
-                    p = if rev {
-                        zzl_prev(lp, ep)
-                    } else {
-                        zzl_next(lp, ep)
-                    };
+                    p = zzl_step(lp, ep, rev);
                 }
                 while let Some(ep) = p {
                     if left == 0 {
                         break;
                     }
                     left -= 1;
-                    let s = zzl_score(lp, ep);
-                    let inside = if rev {
-                        range.gte_min(s)
-                    } else {
-                        range.lte_max(s)
-                    };
-                    if !inside {
+                    let e = LpPair::new(lp, ep);
+                    if !range.elem_not_past_end(&e, rev) {
                         break;
                     }
-                    f(lp.get(ep), s);
+                    f(lp.get(ep), e.score());
                     emitted += 1;
-                    p = if rev {
-                        zzl_prev(lp, ep)
-                    } else {
-                        zzl_next(lp, ep)
-                    };
+                    p = zzl_step(lp, ep, rev);
                 }
             }
             ZSet::SkipList(zs) => {
@@ -1041,16 +1027,11 @@ impl ZSet {
                         break;
                     }
                     left -= 1;
-                    let s = zsl.score(x);
-                    let inside = if rev {
-                        range.gte_min(s)
-                    } else {
-                        range.lte_max(s)
-                    };
-                    if !inside {
+                    let e = zsl.elem(x);
+                    if !range.elem_not_past_end(&e, rev) {
                         break;
                     }
-                    f(LpElem::Str(zsl.member(x)), s);
+                    f(LpElem::Str(e.member()), e.score());
                     emitted += 1;
                     p = if rev { zsl.prev(x) } else { zsl.next(x) };
                 }
@@ -1059,98 +1040,14 @@ impl ZSet {
         emitted
     }
 
-    /// [`Self::visit_score_range`] for a lexicographic range (genericZrangebylexCommand).
-    pub fn visit_lex_range(
-        &self,
-        range: &LexRange,
-        offset: i64,
-        limit: i64,
-        rev: bool,
-        mut f: impl FnMut(LpElem<'_>, f64),
-    ) -> usize {
-        if offset < 0 || (offset > 0 && offset as u64 >= self.len() as u64) || limit == 0 {
-            return 0;
-        }
-        let mut left = if limit < 0 { u64::MAX } else { limit as u64 };
-        let mut emitted = 0usize;
-        match self {
-            ZSet::Listpack(lp) => {
-                let mut p = if rev {
-                    zzl_last_in_lex_range(lp, range)
-                } else {
-                    zzl_first_in_lex_range(lp, range)
-                };
-                for _ in 0..offset {
-                    let Some(ep) = p else { break };
-                    p = if rev {
-                        zzl_prev(lp, ep)
-                    } else {
-                        zzl_next(lp, ep)
-                    };
-                }
-                while let Some(ep) = p {
-                    if left == 0 {
-                        break;
-                    }
-                    left -= 1;
-                    let mut b = [0u8; INTBUF_SIZE];
-                    let m = zzl_member(lp, ep, &mut b);
-                    let inside = if rev {
-                        range.gte_min(m)
-                    } else {
-                        range.lte_max(m)
-                    };
-                    if !inside {
-                        break;
-                    }
-                    f(lp.get(ep), zzl_score(lp, ep));
-                    emitted += 1;
-                    p = if rev {
-                        zzl_prev(lp, ep)
-                    } else {
-                        zzl_next(lp, ep)
-                    };
-                }
-            }
-            ZSet::SkipList(zs) => {
-                let zsl = &zs.zsl;
-                let start = if rev {
-                    zsl.last_in_lex_range(range)
-                } else {
-                    zsl.first_in_lex_range(range)
-                };
-                let mut p = skip_nodes(zsl, start, offset as u64, rev);
-                while let Some(x) = p {
-                    if left == 0 {
-                        break;
-                    }
-                    left -= 1;
-                    let m = zsl.member(x);
-                    let inside = if rev {
-                        range.gte_min(m)
-                    } else {
-                        range.lte_max(m)
-                    };
-                    if !inside {
-                        break;
-                    }
-                    f(LpElem::Str(m), zsl.score(x));
-                    emitted += 1;
-                    p = if rev { zsl.prev(x) } else { zsl.next(x) };
-                }
-            }
-        }
-        emitted
-    }
-
-    /// Number of elements whose score is in `range` (ZCOUNT).
-    pub fn count_in_range(&self, range: &ScoreRange) -> usize {
+    /// Number of elements in `range`, by score or by member (ZCOUNT, ZLEXCOUNT).
+    pub fn count_in_range(&self, range: &impl MemberRange) -> usize {
         match self {
             ZSet::Listpack(lp) => {
                 let mut n = 0;
                 let mut p = zzl_first_in_range(lp, range);
                 while let Some(ep) = p {
-                    if !range.lte_max(zzl_score(lp, ep)) {
+                    if !range.elem_lte_max(&LpPair::new(lp, ep)) {
                         break;
                     }
                     n += 1;
@@ -1165,36 +1062,6 @@ impl ZSet {
                 };
                 let mut count = zsl.len() - (zsl.rank_of(first) - 1);
                 if let Some(last) = zsl.last_in_range(range) {
-                    count -= zsl.len() - zsl.rank_of(last);
-                }
-                count
-            }
-        }
-    }
-
-    /// Number of elements whose member is in `range` (ZLEXCOUNT).
-    pub fn count_in_lex_range(&self, range: &LexRange) -> usize {
-        match self {
-            ZSet::Listpack(lp) => {
-                let mut n = 0;
-                let mut p = zzl_first_in_lex_range(lp, range);
-                while let Some(ep) = p {
-                    let mut b = [0u8; INTBUF_SIZE];
-                    if !range.lte_max(zzl_member(lp, ep, &mut b)) {
-                        break;
-                    }
-                    n += 1;
-                    p = zzl_next(lp, ep);
-                }
-                n
-            }
-            ZSet::SkipList(zs) => {
-                let zsl = &zs.zsl;
-                let Some(first) = zsl.first_in_lex_range(range) else {
-                    return 0;
-                };
-                let mut count = zsl.len() - (zsl.rank_of(first) - 1);
-                if let Some(last) = zsl.last_in_lex_range(range) {
                     count -= zsl.len() - zsl.rank_of(last);
                 }
                 count
@@ -1230,14 +1097,15 @@ impl ZSet {
         }
     }
 
-    /// Removes the elements whose score is in `range` (ZREMRANGEBYSCORE).
-    pub fn remove_range_by_score(&mut self, range: &ScoreRange) -> usize {
+    /// Removes the elements in `range`, by score or by member; returns how many
+    /// (ZREMRANGEBYSCORE, ZREMRANGEBYLEX).
+    pub fn remove_range(&mut self, range: &impl MemberRange) -> usize {
         match self {
             ZSet::Listpack(lp) => {
                 let Some(ep) = zzl_first_in_range(lp, range) else {
                     return 0;
                 };
-                zzl_delete_run(lp, ep, |lp, q| range.lte_max(zzl_score(lp, q)))
+                zzl_delete_run(lp, ep, |lp, q| range.elem_lte_max(&LpPair::new(lp, q)))
             }
             ZSet::SkipList(zs) => {
                 let ZSkipList {
@@ -1245,33 +1113,7 @@ impl ZSet {
                     dict,
                     member_heap,
                 } = &mut **zs;
-                let n =
-                    zsl.delete_range_by_score(range, |m| ZSkipList::forget(dict, member_heap, m));
-                zs.after_delete();
-                n
-            }
-        }
-    }
-
-    /// Removes the elements whose member is in `range` (ZREMRANGEBYLEX).
-    pub fn remove_range_by_lex(&mut self, range: &LexRange) -> usize {
-        match self {
-            ZSet::Listpack(lp) => {
-                let Some(ep) = zzl_first_in_lex_range(lp, range) else {
-                    return 0;
-                };
-                zzl_delete_run(lp, ep, |lp, q| {
-                    let mut b = [0u8; INTBUF_SIZE];
-                    range.lte_max(zzl_member(lp, q, &mut b))
-                })
-            }
-            ZSet::SkipList(zs) => {
-                let ZSkipList {
-                    zsl,
-                    dict,
-                    member_heap,
-                } = &mut **zs;
-                let n = zsl.delete_range_by_lex(range, |m| ZSkipList::forget(dict, member_heap, m));
+                let n = zsl.delete_range(range, |m| ZSkipList::forget(dict, member_heap, m));
                 zs.after_delete();
                 n
             }
@@ -1528,6 +1370,50 @@ impl<'a> Iterator for Iter<'a> {
                 Some((LpElem::Str(zsl.member(n)), zsl.score(n)))
             }
         }
+    }
+}
+
+/// The range operations at one kind of range, under the names the tests below use; the
+/// server calls the generic ones.
+#[cfg(test)]
+impl ZSet {
+    /// [`Self::visit_range`] for a score range (genericZrangebyscoreCommand).
+    pub fn visit_score_range(
+        &self,
+        range: &ScoreRange,
+        offset: i64,
+        limit: i64,
+        rev: bool,
+        f: impl FnMut(LpElem<'_>, f64),
+    ) -> usize {
+        self.visit_range(range, offset, limit, rev, f)
+    }
+
+    /// [`Self::visit_range`] for a lex range (genericZrangebylexCommand).
+    pub fn visit_lex_range(
+        &self,
+        range: &LexRange,
+        offset: i64,
+        limit: i64,
+        rev: bool,
+        f: impl FnMut(LpElem<'_>, f64),
+    ) -> usize {
+        self.visit_range(range, offset, limit, rev, f)
+    }
+
+    /// [`Self::count_in_range`] for a lex range (ZLEXCOUNT).
+    pub fn count_in_lex_range(&self, range: &LexRange) -> usize {
+        self.count_in_range(range)
+    }
+
+    /// [`Self::remove_range`] for a score range (ZREMRANGEBYSCORE).
+    pub fn remove_range_by_score(&mut self, range: &ScoreRange) -> usize {
+        self.remove_range(range)
+    }
+
+    /// [`Self::remove_range`] for a lex range (ZREMRANGEBYLEX).
+    pub fn remove_range_by_lex(&mut self, range: &LexRange) -> usize {
+        self.remove_range(range)
     }
 }
 
