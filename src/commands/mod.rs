@@ -260,16 +260,14 @@ struct NameIndex {
     len: usize,
 }
 
-/// Lowercase ASCII of `b` (branch-free: sets bit 5 of 'A'..='Z').
-#[inline(always)]
-fn fold(b: u8) -> u8 {
-    b | (u8::from(b.wrapping_sub(b'A') < 26) << 5)
-}
-
 /// True when `name` is `lower` (a lowercase command name) in any letter case.
 #[inline(always)]
 fn same_name(lower: &[u8], name: &[u8]) -> bool {
-    lower.len() == name.len() && lower.iter().zip(name).all(|(&l, &n)| l == fold(n))
+    lower.len() == name.len()
+        && lower
+            .iter()
+            .zip(name)
+            .all(|(&l, &n)| l == n.to_ascii_lowercase())
 }
 
 impl NameIndex {
@@ -279,7 +277,7 @@ impl NameIndex {
     fn hash(name: &[u8]) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for &b in name {
-            h = (h ^ u64::from(fold(b))).wrapping_mul(0x0100_0000_01b3);
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3);
         }
         h.wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }

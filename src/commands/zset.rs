@@ -132,16 +132,8 @@ fn read_zset<'a>(
     c: &mut Client,
     key: &[u8],
 ) -> Result<Option<&'a mut ZSet>, ()> {
-    match srv.lookup_read(c.db, key) {
-        None => Ok(None),
-        Some(o) => match &mut o.value {
-            Value::ZSet(z) => Ok(Some(&mut **z)),
-            _ => {
-                c.out.err(WRONGTYPE);
-                Err(())
-            }
-        },
-    }
+    let found = srv.lookup_read(c.db, key);
+    as_zset(found, c)
 }
 
 /// A key's sorted set for writing (lookupKeyWrite); as [`read_zset`].
@@ -150,7 +142,13 @@ fn write_zset<'a>(
     c: &mut Client,
     key: &[u8],
 ) -> Result<Option<&'a mut ZSet>, ()> {
-    match srv.lookup_write(c.db, key) {
+    let found = srv.lookup_write(c.db, key);
+    as_zset(found, c)
+}
+
+/// The sorted set inside a looked-up object; Err after a WRONGTYPE reply.
+fn as_zset<'a>(found: Option<&'a mut RObj>, c: &mut Client) -> Result<Option<&'a mut ZSet>, ()> {
+    match found {
         None => Ok(None),
         Some(o) => match &mut o.value {
             Value::ZSet(z) => Ok(Some(&mut **z)),
