@@ -1324,35 +1324,6 @@ impl Iterator for Iter<'_> {
     }
 }
 
-/// Redis's names for the range walks at one kind of range, which the tests below use;
-/// the server calls the generic walks.
-#[cfg(test)]
-impl SkipList {
-    /// [`Self::first_in_range`] under Redis's name for lex ranges.
-    pub fn first_in_lex_range(&self, range: &LexRange) -> Option<NodeRef> {
-        self.first_in_range(range)
-    }
-
-    /// [`Self::last_in_range`] under Redis's name for lex ranges.
-    pub fn last_in_lex_range(&self, range: &LexRange) -> Option<NodeRef> {
-        self.last_in_range(range)
-    }
-
-    /// [`Self::delete_range`] for a score range (zslDeleteRangeByScore).
-    pub fn delete_range_by_score(
-        &mut self,
-        range: &ScoreRange,
-        on_removed: impl FnMut(Sds),
-    ) -> usize {
-        self.delete_range(range, on_removed)
-    }
-
-    /// [`Self::delete_range`] for a lex range (zslDeleteRangeByLex).
-    pub fn delete_range_by_lex(&mut self, range: &LexRange, on_removed: impl FnMut(Sds)) -> usize {
-        self.delete_range(range, on_removed)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1530,7 +1501,7 @@ mod tests {
         assert!(l.first_in_range(&r2).is_none());
         assert!(l.last_in_range(&r2).is_none());
         let mut gone = Vec::new();
-        assert_eq!(l.delete_range_by_score(&r, |m| gone.push(m)), 4);
+        assert_eq!(l.delete_range(&r, |m| gone.push(m)), 4);
         assert_eq!(
             gone.iter().map(|m| m.as_bytes()).collect::<Vec<_>>(),
             vec![b"04", b"05", b"06", b"07"]
@@ -1549,9 +1520,9 @@ mod tests {
             ]
         );
         let lr = LexRange::parse(b"(01", b"[09").unwrap();
-        assert_eq!(l.member(l.first_in_lex_range(&lr).unwrap()), b"08");
-        assert_eq!(l.member(l.last_in_lex_range(&lr).unwrap()), b"09");
-        assert_eq!(l.delete_range_by_lex(&lr, |_| {}), 2);
+        assert_eq!(l.member(l.first_in_range(&lr).unwrap()), b"08");
+        assert_eq!(l.member(l.last_in_range(&lr).unwrap()), b"09");
+        assert_eq!(l.delete_range(&lr, |_| {}), 2);
         assert_eq!(l.delete_range_by_rank(1, usize::MAX, |_| {}), 2);
         assert!(l.is_empty());
         l.check_invariants().unwrap();
@@ -1794,7 +1765,7 @@ mod tests {
                         let r = ScoreRange { min: score_of(a), max: score_of(b), minex: x, maxex: y };
                         let want = model_range(&m, &r);
                         let mut got = Vec::new();
-                        let n = l.delete_range_by_score(&r, |s| got.push(s.as_bytes().to_vec()));
+                        let n = l.delete_range(&r, |s| got.push(s.as_bytes().to_vec()));
                         prop_assert_eq!(n, want.len());
                         let want_names: Vec<_> = want.iter().map(|(_, k)| k.clone()).collect();
                         prop_assert_eq!(got, want_names);
@@ -1864,8 +1835,8 @@ mod tests {
                     3 => {
                         let r = LexRange { min: bound(ka, &a), max: bound(kb, &b) };
                         let want: Vec<_> = m.iter().filter(|k| r.gte_min(k) && r.lte_max(k)).cloned().collect();
-                        let first = l.first_in_lex_range(&r).map(|n| l.member(n).to_vec());
-                        let last = l.last_in_lex_range(&r).map(|n| l.member(n).to_vec());
+                        let first = l.first_in_range(&r).map(|n| l.member(n).to_vec());
+                        let last = l.last_in_range(&r).map(|n| l.member(n).to_vec());
                         prop_assert_eq!(first, want.first().cloned());
                         prop_assert_eq!(last, want.last().cloned());
                         if r.is_empty() {
@@ -1876,7 +1847,7 @@ mod tests {
                         let r = LexRange { min: bound(ka, &a), max: bound(kb, &b) };
                         let want: Vec<_> = m.iter().filter(|k| r.gte_min(k) && r.lte_max(k)).cloned().collect();
                         let mut got = Vec::new();
-                        l.delete_range_by_lex(&r, |s| got.push(s.as_bytes().to_vec()));
+                        l.delete_range(&r, |s| got.push(s.as_bytes().to_vec()));
                         prop_assert_eq!(&got, &want);
                         for k in want {
                             m.remove(&k);

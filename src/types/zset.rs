@@ -1373,50 +1373,6 @@ impl<'a> Iterator for Iter<'a> {
     }
 }
 
-/// The range operations at one kind of range, under the names the tests below use; the
-/// server calls the generic ones.
-#[cfg(test)]
-impl ZSet {
-    /// [`Self::visit_range`] for a score range (genericZrangebyscoreCommand).
-    pub fn visit_score_range(
-        &self,
-        range: &ScoreRange,
-        offset: i64,
-        limit: i64,
-        rev: bool,
-        f: impl FnMut(LpElem<'_>, f64),
-    ) -> usize {
-        self.visit_range(range, offset, limit, rev, f)
-    }
-
-    /// [`Self::visit_range`] for a lex range (genericZrangebylexCommand).
-    pub fn visit_lex_range(
-        &self,
-        range: &LexRange,
-        offset: i64,
-        limit: i64,
-        rev: bool,
-        f: impl FnMut(LpElem<'_>, f64),
-    ) -> usize {
-        self.visit_range(range, offset, limit, rev, f)
-    }
-
-    /// [`Self::count_in_range`] for a lex range (ZLEXCOUNT).
-    pub fn count_in_lex_range(&self, range: &LexRange) -> usize {
-        self.count_in_range(range)
-    }
-
-    /// [`Self::remove_range`] for a score range (ZREMRANGEBYSCORE).
-    pub fn remove_range_by_score(&mut self, range: &ScoreRange) -> usize {
-        self.remove_range(range)
-    }
-
-    /// [`Self::remove_range`] for a lex range (ZREMRANGEBYLEX).
-    pub fn remove_range_by_lex(&mut self, range: &LexRange) -> usize {
-        self.remove_range(range)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1588,8 +1544,8 @@ mod tests {
                         let r = ScoreRange { min: f64::from(x) / 2.0, max: f64::from(y) / 2.0, minex: x % 2 == 0, maxex: false };
                         let gone: Vec<_> = model.0.iter().filter(|(_, &s)| r.gte_min(s) && r.lte_max(s)).map(|(m, _)| m.clone()).collect();
                         for m in &gone { model.0.remove(m); }
-                        prop_assert_eq!(a.remove_range_by_score(&r), gone.len());
-                        prop_assert_eq!(b.remove_range_by_score(&r), gone.len());
+                        prop_assert_eq!(a.remove_range(&r), gone.len());
+                        prop_assert_eq!(b.remove_range(&r), gone.len());
                     }
                 }
                 prop_assert!(a.check().is_ok());
@@ -1611,8 +1567,8 @@ mod tests {
                     for (off, lim_) in [(0, -1), (1, 2), (0, 0), (3, 100), (-1, 5)] {
                         let mut va = Vec::new();
                         let mut vb = Vec::new();
-                        a.visit_score_range(&r, off, lim_, rev, |m, s| va.push((m.to_vec(), s)));
-                        b.visit_score_range(&r, off, lim_, rev, |m, s| vb.push((m.to_vec(), s)));
+                        a.visit_range(&r, off, lim_, rev, |m, s| va.push((m.to_vec(), s)));
+                        b.visit_range(&r, off, lim_, rev, |m, s| vb.push((m.to_vec(), s)));
                         prop_assert_eq!(va, vb);
                     }
                     if !want.is_empty() {
@@ -1653,16 +1609,13 @@ mod tests {
                 );
             }
             let r = LexRange::parse(b"(a", b"[d").unwrap();
-            assert_eq!(z.count_in_lex_range(&r), 3);
+            assert_eq!(z.count_in_range(&r), 3);
             let mut v = Vec::new();
-            z.visit_lex_range(&r, 0, -1, true, |m, _| v.push(m.to_vec()));
+            z.visit_range(&r, 0, -1, true, |m, _| v.push(m.to_vec()));
             assert_eq!(v, vec![b"d".to_vec(), b"c".to_vec(), b"b".to_vec()]);
             let all = LexRange::parse(b"-", b"+").unwrap();
-            assert_eq!(z.count_in_lex_range(&all), 7);
-            assert_eq!(
-                z.remove_range_by_lex(&LexRange::parse(b"[1", b"[9").unwrap()),
-                2
-            );
+            assert_eq!(z.count_in_range(&all), 7);
+            assert_eq!(z.remove_range(&LexRange::parse(b"[1", b"[9").unwrap()), 2);
             assert_eq!(z.len(), 5);
         }
     }
