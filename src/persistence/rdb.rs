@@ -1002,6 +1002,26 @@ pub fn load_object(r: &mut Reader<'_>, t: u8, cfg: &Config) -> LResult<Loaded> {
 
 /// Decodes one value of RDB type `t` into its neutral form, validating the old compact
 /// encodings on the way; None for an empty aggregate.
+/// Reads `n` elements of a set, sorted set or hash with `next`, refusing a repeated member or
+/// field with `duplicate` (Redis checks each insert into the new object).
+fn read_unique<T>(
+    r: &mut Reader<'_>,
+    n: u64,
+    duplicate: &str,
+    mut next: impl FnMut(&mut Reader<'_>) -> LResult<(Sds, T)>,
+) -> LResult<Vec<(Sds, T)>> {
+    let mut v = Vec::with_capacity(n as usize);
+    let mut seen = crate::ds::dict::Dict::<Sds, ()>::with_capacity(n as usize);
+    for _ in 0..n {
+        let (m, rest) = next(r)?;
+        if seen.add(m.clone(), ()).is_err() {
+            return Err(r.err(duplicate));
+        }
+        v.push((m, rest));
+    }
+    Ok(v)
+}
+
 pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
     Ok(Some(match t {
         TYPE_STRING => Parsed::Str(r.string()?.into_value()),
@@ -1021,25 +1041,17 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
             if n == 0 {
                 return Ok(None);
             }
-            let mut v = Vec::with_capacity(n as usize);
-            let mut seen = crate::ds::dict::Dict::<Sds, ()>::with_capacity(n as usize);
-            for _ in 0..n {
-                let m = r.string()?.into_sds();
-                if seen.add(m.clone(), ()).is_err() {
-                    return Err(r.err("Duplicate set members detected"));
-                }
-                v.push(m);
-            }
-            Parsed::Set(SetParts::Members(v))
+            let v = read_unique(r, n, "Duplicate set members detected", |r| {
+                Ok((r.string()?.into_sds(), ()))
+            })?;
+            Parsed::Set(SetParts::Members(v.into_iter().map(|(m, ())| m).collect()))
         }
         TYPE_ZSET | TYPE_ZSET_2 => {
             let n = r.count(2)?;
             if n == 0 {
                 return Ok(None);
             }
-            let mut v = Vec::with_capacity(n as usize);
-            let mut seen = crate::ds::dict::Dict::<Sds, ()>::with_capacity(n as usize);
-            for _ in 0..n {
+            let v = read_unique(r, n, "Duplicate zset fields detected", |r| {
                 let m = r.string()?.into_sds();
                 let score = if t == TYPE_ZSET_2 {
                     r.binary_double()?
@@ -1049,11 +1061,8 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
                 if score.is_nan() {
                     return Err(r.err("Zset with NAN score detected"));
                 }
-                if seen.add(m.clone(), ()).is_err() {
-                    return Err(r.err("Duplicate zset fields detected"));
-                }
-                v.push((m, score));
-            }
+                Ok((m, score))
+            })?;
             Parsed::ZSet(ZSetParts::Members(v))
         }
         TYPE_HASH => {
@@ -1061,16 +1070,9 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
             if n == 0 {
                 return Ok(None);
             }
-            let mut v = Vec::with_capacity(n as usize);
-            let mut seen = crate::ds::dict::Dict::<Sds, ()>::with_capacity(n as usize);
-            for _ in 0..n {
-                let f = r.string()?.into_sds();
-                let val = r.string()?.into_sds();
-                if seen.add(f.clone(), ()).is_err() {
-                    return Err(r.err("Duplicate hash fields detected"));
-                }
-                v.push((f, val));
-            }
+            let v = read_unique(r, n, "Duplicate hash fields detected", |r| {
+                Ok((r.string()?.into_sds(), r.string()?.into_sds()))
+            })?;
             Parsed::Hash(HashParts::Fields(v))
         }
         TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
@@ -1765,6 +1767,30 @@ fn atoi(s: &[u8]) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_members_are_refused() {
+        // count, then length-prefixed strings (and 8-byte binary scores for TYPE_ZSET_2).
+        let set = [2u8, 1, b'a', 1, b'a'];
+        let hash = [2u8, 1, b'f', 1, b'x', 1, b'f', 1, b'y'];
+        let mut zset = vec![2u8, 1, b'm'];
+        zset.extend_from_slice(&1.0f64.to_le_bytes());
+        zset.extend_from_slice(&[1, b'm']);
+        zset.extend_from_slice(&2.0f64.to_le_bytes());
+        let cases: [(u8, &[u8], &str); 3] = [
+            (TYPE_SET, &set, "Duplicate set members detected"),
+            (TYPE_HASH, &hash, "Duplicate hash fields detected"),
+            (TYPE_ZSET_2, &zset, "Duplicate zset fields detected"),
+        ];
+        for (t, body, want) in cases {
+            let err = parse_object(&mut Reader::new(body), t)
+                .err()
+                .expect("refused");
+            assert!(format!("{err:?}").contains(want), "{err:?}");
+        }
+        let distinct = [2u8, 1, b'a', 1, b'b'];
+        assert!(parse_object(&mut Reader::new(&distinct), TYPE_SET).is_ok());
+    }
 
     #[test]
     fn lengths() {
