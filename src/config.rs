@@ -2909,8 +2909,32 @@ mod tests {
         Ok(c)
     }
 
-    /// A unique scratch file path (tests never chdir, so paths are absolute).
-    fn scratch(name: &str) -> PathBuf {
+    /// A file path in a fresh scratch directory, removed with everything in it when the
+    /// value drops (tests never chdir, so paths are absolute).
+    struct Scratch(PathBuf);
+
+    impl std::ops::Deref for Scratch {
+        type Target = PathBuf;
+        fn deref(&self) -> &PathBuf {
+            &self.0
+        }
+    }
+
+    impl AsRef<Path> for Scratch {
+        fn as_ref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    fn scratch(name: &str) -> Scratch {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -2919,7 +2943,7 @@ mod tests {
             N.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name)
+        Scratch(dir.join(name))
     }
 
     #[test]
