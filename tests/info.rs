@@ -88,3 +88,53 @@ fn resp3_info_is_a_verbatim_string() {
     assert_eq!(f, r);
     assert!(f.starts_with(b"="), "{}", common::escape(&f));
 }
+
+/// total_reads_processed counts reads from client sockets and total_writes_processed the
+/// writes of pending replies: one each per request/response round trip, one read for a
+/// pipelined burst, as Redis counts them.
+#[test]
+fn read_and_write_counters_move_like_redis() {
+    let mut d = Diff::new();
+    let counters = |info: &[u8]| {
+        (
+            field(info, "total_reads_processed").parse::<u64>().unwrap(),
+            field(info, "total_writes_processed")
+                .parse::<u64>()
+                .unwrap(),
+        )
+    };
+    let (f0, r0) = d.both(&["INFO", "stats"]);
+    for _ in 0..5 {
+        d.cmd(&["PING"]);
+    }
+    d.raw(b"PING\r\n*2\r\n$4\r\nECHO\r\n$1\r\nx\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+    d.read();
+    d.read();
+    let (f1, r1) = d.both(&["INFO", "stats"]);
+    let delta = |a: (u64, u64), b: (u64, u64)| (b.0 - a.0, b.1 - a.1);
+    let theirs = delta(counters(&r0), counters(&r1));
+    assert_eq!(delta(counters(&f0), counters(&f1)), theirs);
+    assert_eq!(
+        theirs,
+        (7, 7),
+        "5 round trips + 1 burst + this INFO; 7 replies written"
+    );
+}
+
+/// Regression: the event loop remembers the read and command counters between wake-ups (to
+/// see whether clients pipeline); CONFIG RESETSTAT zeroing them under it must not underflow.
+#[test]
+fn resetstat_between_wakeups_keeps_the_server_up() {
+    let mut d = Diff::new();
+    for _ in 0..20 {
+        d.cmd(&["PING"]);
+    }
+    d.cmd(&["CONFIG", "RESETSTAT"]);
+    d.cmd(&["PING"]);
+    d.cmd(&["SET", "k", "v"]);
+    let (f, r) = d.both(&["INFO", "stats"]);
+    assert_eq!(
+        field(&f, "total_commands_processed"),
+        field(&r, "total_commands_processed")
+    );
+}

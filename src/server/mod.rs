@@ -6,6 +6,7 @@
 
 pub mod alloc;
 pub mod blocked;
+pub mod busypoll;
 pub mod client;
 pub mod cron;
 pub mod log;

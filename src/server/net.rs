@@ -6,6 +6,7 @@
 //! WRITABLE only for sockets that would block), closes clients marked for closing and runs the
 //! fast expire cycle. serverCron runs `hz` times a second from the poll timeout.
 
+use super::busypoll::BusyPoll;
 use super::client::{Client, Sock};
 use super::{cron, Server};
 use crate::config::Config;
@@ -233,6 +234,9 @@ impl EventLoop {
     pub fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
         let mut next_cron = Instant::now();
+        let mut busy_poll = BusyPoll::new();
+        let mut woke = Instant::now();
+        let (mut reads_before, mut commands_before) = (0, 0);
         loop {
             let now = Instant::now();
             if now >= next_cron {
@@ -264,7 +268,8 @@ impl EventLoop {
                 super::blocked::handle_timeouts(&mut self.srv, crate::util::mstime());
             }
             before_sleep(&mut self.srv);
-            let mut timeout = next_cron.saturating_duration_since(Instant::now());
+            let idle_from = Instant::now();
+            let mut timeout = next_cron.saturating_duration_since(idle_from);
             // Eviction that ran out of its time budget continues from the loop, without
             // waiting for the next command.
             if self.srv.evict.proc_running && crate::evict::eviction_time_proc(&mut self.srv) {
@@ -278,7 +283,22 @@ impl EventLoop {
                 let until = (deadline - crate::util::mstime()).max(0) as u64;
                 timeout = timeout.min(Duration::from_millis(until));
             }
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+            let stats = &self.srv.stats;
+            let spin = busy_poll.window(
+                nanos(idle_from - woke),
+                // Saturating: CONFIG RESETSTAT may have zeroed the counters meanwhile.
+                stats.total_reads_processed.saturating_sub(reads_before),
+                stats
+                    .total_commands_processed
+                    .saturating_sub(commands_before),
+                timeout,
+            );
+            let (result, spent) = self.wait(&mut events, spin, timeout, idle_from);
+            busy_poll.spent(spent);
+            woke = Instant::now();
+            reads_before = self.srv.stats.total_reads_processed;
+            commands_before = self.srv.stats.total_commands_processed;
+            if let Err(e) = result {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log_warning!("poll failed: {}", e);
                 }
@@ -299,6 +319,32 @@ impl EventLoop {
                 }
             }
         }
+    }
+
+    /// Waits for events: first polls without sleeping for `spin` (see `busypoll`), then, if
+    /// nothing came, sleeps up to `timeout`. Returns the poll result and the nanoseconds spent
+    /// polling, counted from `idle_from`.
+    fn wait(
+        &mut self,
+        events: &mut Events,
+        spin: Duration,
+        timeout: Duration,
+        idle_from: Instant,
+    ) -> (io::Result<()>, u64) {
+        let mut spent = 0;
+        if !spin.is_zero() {
+            loop {
+                let r = self.poll.poll(events, Some(Duration::ZERO));
+                spent = nanos(idle_from.elapsed());
+                if r.is_err() || !events.is_empty() {
+                    return (r, spent);
+                }
+                if spent >= nanos(spin) {
+                    break;
+                }
+            }
+        }
+        (self.poll.poll(events, Some(timeout)), spent)
     }
 
     fn accept(&mut self, li: usize) {
@@ -407,6 +453,7 @@ fn read_client(srv: &mut Server, idx: usize) {
             let dst = c.qbuf.as_mut_ptr().add(c.qbuf.len());
             libc::read(c.fd, dst as *mut libc::c_void, spare)
         };
+        srv.stats.total_reads_processed += 1;
         if n > 0 {
             let n = n as usize;
             // SAFETY: read initialised n bytes of spare capacity.
@@ -528,6 +575,7 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
 /// Writes as much pending output as the socket takes. Returns false when the client must be
 /// closed (write error or a finished close-after-reply).
 fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
+    srv.stats.total_writes_processed += 1;
     while c.out.pending() > 0 {
         let r = c.sock.write(&c.out.buf[c.out.sent..]);
         match r {
@@ -581,6 +629,11 @@ fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
         c.writable_registered = want_writable;
     }
     true
+}
+
+/// A duration in whole nanoseconds, saturating.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Handles a WRITABLE event.
