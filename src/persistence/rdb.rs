@@ -1000,28 +1000,41 @@ pub fn load_object(r: &mut Reader<'_>, t: u8, cfg: &Config) -> LResult<Loaded> {
     }
 }
 
-/// Decodes one value of RDB type `t` into its neutral form, validating the old compact
-/// encodings on the way; None for an empty aggregate.
 /// Reads `n` elements of a set, sorted set or hash with `next`, refusing a repeated member or
 /// field with `duplicate` (Redis checks each insert into the new object).
+///
+/// The duplicate check copies nothing: `slots` is an open-addressing table of indices into
+/// `v` (slot = index + 1, 0 = free), probed linearly from the member's keyed hash and kept at
+/// most half full. A candidate is compared with `v[index]`, the member already read. The
+/// keyed hash (the dictionaries' SipHash) matters: a RESTORE payload is client-controlled,
+/// and crafted collisions would make linear probing quadratic.
 fn read_unique<T>(
     r: &mut Reader<'_>,
     n: u64,
     duplicate: &str,
     mut next: impl FnMut(&mut Reader<'_>) -> LResult<(Sds, T)>,
 ) -> LResult<Vec<(Sds, T)>> {
-    let mut v = Vec::with_capacity(n as usize);
-    let mut seen = crate::ds::dict::Dict::<Sds, ()>::with_capacity(n as usize);
+    let n = n as usize; // bounded by the input's length (Reader::count)
+    let mut v: Vec<(Sds, T)> = Vec::with_capacity(n);
+    let mask = n.saturating_mul(2).next_power_of_two() - 1;
+    let mut slots = vec![0usize; mask + 1];
     for _ in 0..n {
         let (m, rest) = next(r)?;
-        if seen.add(m.clone(), ()).is_err() {
-            return Err(r.err(duplicate));
+        let mut i = crate::ds::dict::hash_key(m.as_bytes()) as usize & mask;
+        while let Some(j) = slots[i].checked_sub(1) {
+            if v[j].0 == m {
+                return Err(r.err(duplicate));
+            }
+            i = (i + 1) & mask;
         }
+        slots[i] = v.len() + 1;
         v.push((m, rest));
     }
     Ok(v)
 }
 
+/// Decodes one value of RDB type `t` into its neutral form, validating the old compact
+/// encodings on the way; None for an empty aggregate.
 pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
     Ok(Some(match t {
         TYPE_STRING => Parsed::Str(r.string()?.into_value()),
@@ -1790,6 +1803,33 @@ mod tests {
         }
         let distinct = [2u8, 1, b'a', 1, b'b'];
         assert!(parse_object(&mut Reader::new(&distinct), TYPE_SET).is_ok());
+    }
+
+    #[test]
+    fn repeated_member_among_many_is_refused() {
+        // 1000 distinct members fill read_unique's index table with probe chains; a repeat of
+        // any earlier one, however far back, must still be found.
+        let body = |extra: Option<u32>| {
+            let n = 1000 + u32::from(extra.is_some());
+            let mut b = vec![LEN_32BIT];
+            b.extend_from_slice(&n.to_be_bytes());
+            for i in (0..1000).chain(extra) {
+                let m = format!("m{i}");
+                b.push(m.len() as u8);
+                b.extend_from_slice(m.as_bytes());
+            }
+            b
+        };
+        match parse_object(&mut Reader::new(&body(None)), TYPE_SET) {
+            Ok(Some(Parsed::Set(SetParts::Members(v)))) => assert_eq!(v.len(), 1000),
+            _ => panic!("1000 distinct members refused"),
+        }
+        for dup in [0, 499, 999] {
+            let err = parse_object(&mut Reader::new(&body(Some(dup))), TYPE_SET)
+                .err()
+                .expect("refused");
+            assert_eq!(err.msg, "Duplicate set members detected");
+        }
     }
 
     #[test]
