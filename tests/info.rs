@@ -107,6 +107,9 @@ fn read_and_write_counters_move_like_redis() {
     for _ in 0..5 {
         d.cmd(&["PING"]);
     }
+    // A 20 KB value: more than one read(2) of 16 KB, still one read event.
+    let big = "v".repeat(20_000);
+    d.cmd(&["SET", "big", big.as_str()]);
     d.raw(b"PING\r\n*2\r\n$4\r\nECHO\r\n$1\r\nx\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
     d.read();
     d.read();
@@ -116,8 +119,8 @@ fn read_and_write_counters_move_like_redis() {
     assert_eq!(delta(counters(&f0), counters(&f1)), theirs);
     assert_eq!(
         theirs,
-        (7, 7),
-        "5 round trips + 1 burst + this INFO; 7 replies written"
+        (8, 8),
+        "5 round trips + a big SET + 1 burst + this INFO"
     );
 }
 
@@ -137,4 +140,68 @@ fn resetstat_between_wakeups_keeps_the_server_up() {
         field(&f, "total_commands_processed"),
         field(&r, "total_commands_processed")
     );
+}
+
+/// A connection whose receive buffer is a few KB, so a big reply stalls in our output buffer.
+fn small_window_conn(port: u16) -> std::net::TcpStream {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a fresh socket we own; SO_RCVBUF is set before connect so the window stays small;
+    // the descriptor is handed to TcpStream, which closes it.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let size: libc::c_int = 4096;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &size as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let r = libc::connect(
+            fd,
+            &addr as *const libc::sockaddr_in as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(r, 0, "connect to {port}");
+        std::net::TcpStream::from_raw_fd(fd)
+    }
+}
+
+/// While a client's socket would block, new replies for it wait for the socket to drain: no
+/// write is attempted (and counted) per reply, as Redis does not queue a client whose earlier
+/// replies are still pending.
+#[test]
+fn stalled_client_is_not_written_per_reply() {
+    use std::io::Write;
+    let mut d = Diff::new();
+    let big = "v".repeat(8 << 20);
+    d.cmd(&["SET", "big", big.as_str()]);
+    let writes = |info: &[u8]| -> u64 { field(info, "total_writes_processed").parse().unwrap() };
+    let ports = [d.ferrodis_server().port(), d.redis_server().port()];
+    let mut stalled: Vec<std::net::TcpStream> =
+        ports.iter().map(|&p| small_window_conn(p)).collect();
+    for s in &mut stalled {
+        s.write_all(b"GET big\r\n").unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (f0, r0) = d.both(&["INFO", "stats"]);
+    for _ in 0..5 {
+        for s in &mut stalled {
+            s.write_all(b"PING\r\n").unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    let (f1, r1) = d.both(&["INFO", "stats"]);
+    let (ours, theirs) = (writes(&f1) - writes(&f0), writes(&r1) - writes(&r0));
+    assert_eq!(ours, theirs, "writes while the client is stalled");
+    drop(stalled);
 }

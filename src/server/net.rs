@@ -344,7 +344,9 @@ impl EventLoop {
                 }
             }
         }
-        (self.poll.poll(events, Some(timeout)), spent)
+        // The timeout was measured from `idle_from`: what the poll spent comes off it.
+        let rest = timeout.saturating_sub(Duration::from_nanos(spent));
+        (self.poll.poll(events, Some(rest)), spent)
     }
 
     fn accept(&mut self, li: usize) {
@@ -442,6 +444,9 @@ fn read_client(srv: &mut Server, idx: usize) {
     let Some(mut c) = slot.take() else {
         return;
     };
+    // One per read event, as Redis counts one per readQueryFromClient call (we may call read
+    // more than once per event: edge-triggered epoll wants the socket drained).
+    srv.stats.total_reads_processed += 1;
     let mut closed = false;
     loop {
         if c.qbuf.capacity() - c.qbuf.len() < IOBUF_LEN {
@@ -453,7 +458,6 @@ fn read_client(srv: &mut Server, idx: usize) {
             let dst = c.qbuf.as_mut_ptr().add(c.qbuf.len());
             libc::read(c.fd, dst as *mut libc::c_void, spare)
         };
-        srv.stats.total_reads_processed += 1;
         if n > 0 {
             let n = n as usize;
             // SAFETY: read initialised n bytes of spare capacity.
@@ -724,7 +728,9 @@ pub fn before_sleep(srv: &mut Server) {
             continue;
         };
         c.pending_write = false;
-        if c.close_asap {
+        // A client whose socket would block is flushed by its WRITABLE event; writing now
+        // would only meet EAGAIN (Redis does not queue a client with replies still pending).
+        if c.close_asap || c.writable_registered {
             srv.clients[idx] = Some(c);
             continue;
         }
