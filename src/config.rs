@@ -1998,8 +1998,9 @@ impl Config {
         overwrite_file(path, &content).map_err(rewrite_error)
     }
 
-    /// The new content of a config file whose old content is `old`.
-    fn rewrite_content(&self, old: &[u8]) -> Vec<u8> {
+    /// The new content of a config file whose old content is `old` (what [`Config::rewrite`]
+    /// writes; public so the `config_text` fuzz target can check that it loads back).
+    pub fn rewrite_content(&self, old: &[u8]) -> Vec<u8> {
         let mut st = RewriteState::from_old(old);
         for (i, p) in PARAMS.iter().enumerate() {
             self.rewrite_param(&mut st, i, p);
@@ -2047,7 +2048,7 @@ impl Config {
                 let text = if fmt & PCT != 0 && v < 0 {
                     format!("{}%", -(v as i128))
                 } else if fmt & MEM != 0 {
-                    format_memory(v)
+                    format_memory(v as u64)
                 } else if fmt & OCT != 0 {
                     format!("{v:o}")
                 } else {
@@ -2071,7 +2072,10 @@ impl Config {
                     st.line(name, b"save \"\"".to_vec(), true);
                 }
                 for &(secs, changes) in &self.save {
-                    let line = format!("save {} {}", secs as i64, changes as i64 as i32);
+                    // `changes` is a C int: one set above INT_MAX reads back negative (as
+                    // CONFIG GET shows it), and Redis 7.0 writes it so, which does not load;
+                    // the same int written unsigned loads back to the same value.
+                    let line = format!("save {} {}", secs as i64, changes as i64 as i32 as u32);
                     st.line(name, line.into_bytes(), true);
                 }
                 st.mark(name);
@@ -2087,8 +2091,8 @@ impl Config {
                     let class = ["normal", "replica", "pubsub"][k];
                     let line = format!(
                         "{name} {class} {} {} {}",
-                        format_memory(hard as i64),
-                        format_memory(soft as i64),
+                        format_memory(hard),
+                        format_memory(soft),
                         secs
                     );
                     st.line(name, line.into_bytes(), force);
@@ -2118,24 +2122,16 @@ impl Config {
                 }
                 for addr in &self.bind {
                     line.push(b' ');
-                    // Redis writes addresses as they are; one that would not read back as a
-                    // single plain word (a quote, a space, a control byte) is quoted instead,
-                    // so the file stays loadable.
-                    let plain = !addr.is_empty()
-                        && addr
-                            .bytes()
-                            .all(|b| b.is_ascii_graphic() && !b"\"'\\".contains(&b));
-                    if plain {
-                        line.extend_from_slice(addr.as_bytes());
-                    } else {
-                        cat_repr(&mut line, addr.as_bytes());
-                    }
+                    cat_word(&mut line, addr.as_bytes());
                 }
                 st.line(name, line, true);
             }
             Special::ReplicaOf => match &self.replicaof {
                 Some((host, port)) if !self.cluster_enabled => {
-                    st.line(name, format!("{name} {host} {port}").into_bytes(), true);
+                    let mut line = format!("{name} ").into_bytes();
+                    cat_word(&mut line, host.as_bytes());
+                    line.extend_from_slice(format!(" {port}").as_bytes());
+                    st.line(name, line, true);
                 }
                 _ => st.mark(name),
             },
@@ -2614,16 +2610,33 @@ fn format_num(v: i64, fmt: u8) -> String {
     }
 }
 
-/// rewriteConfigFormatMemory: the largest exact unit of gb, mb, kb.
-fn format_memory(bytes: i64) -> String {
-    const GB: i64 = 1 << 30;
-    const MB: i64 = 1 << 20;
-    const KB: i64 = 1 << 10;
-    if bytes != 0 && bytes % GB == 0 {
+/// Appends `word` as Redis's rewrite writes a bind address or the master's host: as it is. One
+/// that would not read back as a single plain word (empty, or with a quote, a space, a control
+/// byte) is quoted instead, so that the rewritten file stays loadable.
+fn cat_word(line: &mut Vec<u8>, word: &[u8]) {
+    let plain = !word.is_empty()
+        && word
+            .iter()
+            .all(|b| b.is_ascii_graphic() && !b"\"'\\".contains(b));
+    if plain {
+        line.extend_from_slice(word);
+    } else {
+        cat_repr(line, word);
+    }
+}
+
+/// rewriteConfigFormatMemory: the largest exact unit of gb, mb, kb. The value is unsigned, as
+/// memory parameters are (Redis 7.0 passes it as a `long long`, so a value above `LLONG_MAX`
+/// comes out negative and the rewritten file no longer loads; Valkey fixed it the same way).
+fn format_memory(bytes: u64) -> String {
+    const GB: u64 = 1 << 30;
+    const MB: u64 = 1 << 20;
+    const KB: u64 = 1 << 10;
+    if bytes != 0 && bytes.is_multiple_of(GB) {
         format!("{}gb", bytes / GB)
-    } else if bytes != 0 && bytes % MB == 0 {
+    } else if bytes != 0 && bytes.is_multiple_of(MB) {
         format!("{}mb", bytes / MB)
-    } else if bytes != 0 && bytes % KB == 0 {
+    } else if bytes != 0 && bytes.is_multiple_of(KB) {
         format!("{}kb", bytes / KB)
     } else {
         bytes.to_string()
@@ -3684,6 +3697,66 @@ mod tests {
         assert_eq!(lines[3], "");
     }
 
+    /// Caught by the config_text fuzz target's round trip: memory values above `LLONG_MAX`
+    /// were rewritten as negative numbers ("maxmemory -1", "-8589934592gb"), which the loader
+    /// refuses (Redis 7.0.15 does the same); they are now written unsigned, as CONFIG GET
+    /// shows them.
+    #[test]
+    fn rewrite_memory_above_llong_max_loads_back() {
+        let text = "maxmemory 18446744073709551615\n\
+                    client-output-buffer-limit normal 9223372036854775808 18446744073709551615 0\n";
+        let c = loaded(text).unwrap();
+        let out = String::from_utf8(c.rewrite_content(b"")).unwrap();
+        assert!(out.contains("\nmaxmemory 18446744073709551615\n"), "{out}");
+        assert!(
+            out.contains("client-output-buffer-limit normal 8589934592gb 18446744073709551615 0"),
+            "{out}"
+        );
+        let back = loaded(&out).unwrap();
+        assert_eq!(get1(&back, "maxmemory"), "18446744073709551615");
+        assert_eq!(
+            get1(&back, "client-output-buffer-limit"),
+            get1(&c, "client-output-buffer-limit")
+        );
+    }
+
+    /// Caught by the config_text fuzz target's round trip: CONFIG SET save "1 2147483648" is
+    /// accepted and the C int wraps ("1 -2147483648" in CONFIG GET, as in Redis 7.0.15), but
+    /// the rewrite wrote the negative number, which the loader refuses.
+    #[test]
+    fn rewrite_save_changes_above_int_max_loads_back() {
+        let mut c = Config::default();
+        set1(&mut c, "save", "1 2147483648 2 4294967295").unwrap();
+        assert_eq!(get1(&c, "save"), "1 -2147483648 2 -1");
+        let out = String::from_utf8(c.rewrite_content(b"")).unwrap();
+        assert!(
+            out.contains("\nsave 1 2147483648\nsave 2 4294967295\n"),
+            "{out}"
+        );
+        let back = loaded(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        assert_eq!(get1(&back, "save"), "1 -2147483648 2 -1");
+        // Values that fit an int are written as before.
+        set1(&mut c, "save", "3600 1").unwrap();
+        let out = String::from_utf8(c.rewrite_content(b"")).unwrap();
+        assert!(out.contains("\nsave 3600 1\n"), "{out}");
+    }
+
+    /// Caught by the config_text fuzz target's round trip: a master host that is not one plain
+    /// word (empty, or with a space or a quote) was rewritten bare ("replicaof a b 1"), which
+    /// does not load (Redis 7.0.15 does the same); it is now quoted, as bind addresses are.
+    #[test]
+    fn rewrite_replicaof_odd_host_loads_back() {
+        for host in ["\"a b\"", "\"\"", "'x\"y'", "10.0.0.1"] {
+            let c = loaded(&format!("replicaof {host} 6379\n")).unwrap();
+            let out = String::from_utf8(c.rewrite_content(b"")).unwrap();
+            let back = loaded(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+            assert_eq!(get1(&back, "replicaof"), get1(&c, "replicaof"));
+        }
+        let c = loaded("replicaof 10.0.0.1 6379\n").unwrap();
+        let out = String::from_utf8(c.rewrite_content(b"")).unwrap();
+        assert!(out.contains("\nreplicaof 10.0.0.1 6379\n"), "{out}");
+    }
+
     #[test]
     fn rewrite_users() {
         let old = "user zed on nopass ~* +@all\nuser alice on >pw ~* +@all\n";
@@ -3729,7 +3802,7 @@ mod tests {
         assert_eq!(format_memory(3 << 20), "3mb");
         assert_eq!(format_memory(1 << 30), "1gb");
         assert_eq!(format_memory(1025), "1025");
-        assert_eq!(format_memory(-1), "-1");
+        assert_eq!(format_memory(u64::MAX), "18446744073709551615");
         assert_eq!(strtoll(b"  -12x", 10), (-12, 5));
         assert_eq!(strtoll(b"", 10), (0, 0));
         assert_eq!(strtoll(b"+", 10), (0, 0));
