@@ -10,21 +10,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// A fresh directory for config files (absolute, so servers in other directories find it).
-fn scratch_dir(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "ferrodis-config-it-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
@@ -82,7 +68,7 @@ const STARTUP_PARAMS: &[&str] = &[
 
 #[test]
 fn startup_from_a_config_file_matches_the_oracle() {
-    let dir = scratch_dir("startup");
+    let dir = scratch_dir("config-it", "startup");
     let inc = write_file(
         &dir,
         "inc.conf",
@@ -287,7 +273,7 @@ fn rewritten_parts(text: &str) -> (Vec<String>, Vec<String>) {
 
 #[test]
 fn config_rewrite_round_trip_matches_the_oracle() {
-    let shared = scratch_dir("rewrite-shared");
+    let shared = scratch_dir("config-it", "rewrite-shared");
     let inc = write_file(&shared, "inc.conf", "maxmemory-samples 7\n");
     let text = format!(
         "# my conf\nport 7304\n\n\n# comment two\nsave 900 1\nsave 300 10\nhz 15\nHZ 16\n\
@@ -296,8 +282,8 @@ fn config_rewrite_round_trip_matches_the_oracle() {
          client-output-buffer-limit pubsub 32mb 8mb 60\n",
         inc.display()
     );
-    let fdir = scratch_dir("rewrite-ferrodis");
-    let rdir = scratch_dir("rewrite-redis");
+    let fdir = scratch_dir("config-it", "rewrite-ferrodis");
+    let rdir = scratch_dir("config-it", "rewrite-redis");
     let fconf = write_file(&fdir, "r.conf", &text);
     let rconf = write_file(&rdir, "r.conf", &text);
     let mut d = Diff::from_servers(
@@ -438,7 +424,7 @@ fn run_to_exit(
 
 #[test]
 fn bad_configs_fail_like_the_oracle() {
-    let dir = scratch_dir("bad");
+    let dir = scratch_dir("config-it", "bad");
     let b2 = write_file(&dir, "b2.conf", "# c\n\n  port abc  \n");
     let files: Vec<(&str, String)> = vec![
         ("b1.conf", "port 1 2\n".into()),

@@ -894,13 +894,7 @@ fn pong(port: u16) -> bool {
 /// Starts ferrodis on `file` (copied into a fresh dir as dump.rdb); returns (exit status
 /// code if it exited, log).
 fn start_on_file(bytes: &[u8]) -> (Option<i32>, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "ferrodis-rdbtest-{}-{}",
-        std::process::id(),
-        common::free_port()
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("rdbtest", "load");
     fs::write(dir.join("dump.rdb"), bytes).unwrap();
     let port = common::free_port();
     let mut child = Command::new(ferrodis_bin())

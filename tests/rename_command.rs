@@ -16,7 +16,6 @@ use std::fs;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// `--rename-command old new` arguments for `pairs`. Refuses the commands the harness's
@@ -232,22 +231,9 @@ fn run_to_exit(bin: &Path, args: &[&str], cwd: &Path) -> (Option<i32>, String) {
     )
 }
 
-/// A fresh scratch directory for config files.
-fn scratch_dir(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "ferrodis-rename-it-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn bad_renames_are_fatal_like_the_oracle() {
-    let dir = scratch_dir("bad");
+    let dir = scratch_dir("rename-it", "bad");
     let inc = dir.join("inc.conf");
     fs::write(
         &inc,
@@ -348,7 +334,7 @@ struct Bare {
 impl Bare {
     /// Starts `bin` on a free port with `args` and waits until it accepts connections.
     fn start(bin: &Path, args: &[&str]) -> Bare {
-        let dir = scratch_dir("bare");
+        let dir = scratch_dir("rename-it", "bare");
         let port = free_port();
         let mut child = Command::new(bin)
             .args(["--port", &port.to_string(), "--save", ""])

@@ -474,6 +474,20 @@ impl Drop for Server {
     }
 }
 
+/// A fresh, empty scratch directory for config files and dumps, named after the test binary's
+/// `kind` and the caller's `tag` (absolute, so servers started in other directories find it).
+pub fn scratch_dir(kind: &str, tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = env::temp_dir().join(format!(
+        "ferrodis-{kind}-{}-{tag}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Asks the kernel for a currently unused port. Another process may take it before the server
 /// binds it; [`Server`] detects that and retries on a new port.
 pub fn free_port() -> u16 {
