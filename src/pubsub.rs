@@ -484,9 +484,8 @@ impl Sink<'_> {
                     );
                     c.close_asap = true;
                     self.pending_close.push(tok);
-                } else if !c.pending_write {
-                    c.pending_write = true;
-                    self.pending_writes.push(tok);
+                } else {
+                    c.queue_write(self.pending_writes);
                 }
             }
             // Out of its slot: the client whose command is running (or one being served

@@ -471,10 +471,7 @@ pub fn feed_monitors(srv: &mut Server, c: &Client, args: &Args) {
     for t in monitors {
         if let Some(Some(m)) = srv.clients.get_mut(t) {
             m.out.raw(&line);
-            if !m.pending_write {
-                m.pending_write = true;
-                srv.pending_writes.push(t);
-            }
+            m.queue_write(&mut srv.pending_writes);
         }
     }
 }

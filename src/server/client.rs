@@ -122,6 +122,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// Queues this client for `before_sleep`'s write pass (prepareClientToWrite): once, and not
+    /// while its socket would block (registered WRITABLE), since that event flushes it and a
+    /// write now would only meet EAGAIN.
+    pub fn queue_write(&mut self, pending_writes: &mut Vec<usize>) {
+        if !self.pending_write && !self.writable_registered {
+            self.pending_write = true;
+            pending_writes.push(self.token);
+        }
+    }
+
     /// A fresh client for an accepted socket.
     pub fn new(id: u64, token: usize, sock: Sock, addr: String, laddr: String, fd: i32) -> Client {
         let now = crate::util::mstime();

@@ -179,10 +179,7 @@ impl Server {
     /// Queues a client's output for writing before the loop sleeps.
     #[inline]
     pub fn schedule_write(&mut self, c: &mut Client) {
-        if !c.pending_write {
-            c.pending_write = true;
-            self.pending_writes.push(c.token);
-        }
+        c.queue_write(&mut self.pending_writes);
     }
 }
 
