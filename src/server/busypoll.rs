@@ -47,6 +47,9 @@ const CREDIT_CAP: i64 = 1_000_000;
 pub struct BusyPoll {
     /// Nanoseconds of polling the loop may still spend; negative after an overrun.
     credit: i64,
+    /// The read-event and command counters at the previous `window` call.
+    reads_seen: u64,
+    commands_seen: u64,
 }
 
 impl BusyPoll {
@@ -55,10 +58,17 @@ impl BusyPoll {
         BusyPoll::default()
     }
 
-    /// How long to poll before sleeping, after a wake-up that was busy for `busy` ns and had
-    /// `reads` read events and `commands` commands. `timeout` is the longest the loop may
-    /// wait (the next timer): the window never reaches past it.
+    /// How long to poll before sleeping, after a wake-up that was busy for `busy` ns. `reads`
+    /// and `commands` are the server's running totals of read events and commands (INFO's
+    /// total_reads_processed and total_commands_processed); what they grew by since the last
+    /// call is the wake-up's work. `timeout` is the longest the loop may wait (the next
+    /// timer): the window never reaches past it.
     pub fn window(&mut self, busy: u64, reads: u64, commands: u64, timeout: Duration) -> Duration {
+        // Saturating: CONFIG RESETSTAT may have zeroed the totals meanwhile.
+        let (reads_total, commands_total) = (reads, commands);
+        let reads = reads_total.saturating_sub(self.reads_seen);
+        let commands = commands_total.saturating_sub(self.commands_seen);
+        (self.reads_seen, self.commands_seen) = (reads_total, commands_total);
         let earned = i64::try_from(busy / CREDIT_DIVISOR as u64).unwrap_or(CREDIT_CAP);
         self.credit = self.credit.saturating_add(earned).min(CREDIT_CAP);
         let one_by_one = reads > 0 && commands > 0 && commands <= reads;
@@ -84,9 +94,49 @@ mod tests {
 
     const LONG: Duration = Duration::from_millis(100);
 
+    /// Drives a `BusyPoll` one wake-up at a time: the event loop passes running totals, the
+    /// tests say what each wake-up did.
+    struct Loop {
+        bp: BusyPoll,
+        reads: u64,
+        commands: u64,
+    }
+
+    impl Loop {
+        fn new() -> Loop {
+            Loop {
+                bp: BusyPoll::new(),
+                reads: 0,
+                commands: 0,
+            }
+        }
+
+        fn window(&mut self, busy: u64, reads: u64, commands: u64, timeout: Duration) -> Duration {
+            self.reads += reads;
+            self.commands += commands;
+            self.bp.window(busy, self.reads, self.commands, timeout)
+        }
+
+        fn spent(&mut self, spent: u64) {
+            self.bp.spent(spent);
+        }
+    }
+
+    #[test]
+    fn counters_reset_under_it_count_as_no_work() {
+        let mut bp = BusyPoll::new();
+        bp.window(1_000_000, 100, 100, LONG);
+        // CONFIG RESETSTAT zeroed the totals: this wake-up did nothing the policy can see.
+        assert_eq!(bp.window(0, 1, 1, LONG), Duration::ZERO);
+        assert_eq!(
+            bp.window(0, 2, 2, LONG),
+            Duration::from_nanos(WINDOW as u64)
+        );
+    }
+
     #[test]
     fn polls_after_one_command_per_read_once_credit_is_earned() {
-        let mut bp = BusyPoll::new();
+        let mut bp = Loop::new();
         // 2 µs busy earns 0.5 µs: not worth a poll yet.
         assert_eq!(bp.window(2_000, 1, 1, LONG), Duration::ZERO);
         // 40 µs busy earns 10 µs more: a full window.
@@ -101,7 +151,7 @@ mod tests {
 
     #[test]
     fn pipelined_or_readless_wakeups_never_poll() {
-        let mut bp = BusyPoll::new();
+        let mut bp = Loop::new();
         bp.window(1_000_000, 1, 1, LONG);
         // 16 commands per read: a pipelining client.
         assert_eq!(bp.window(40_000, 2, 32, LONG), Duration::ZERO);
@@ -117,7 +167,7 @@ mod tests {
 
     #[test]
     fn polling_never_delays_a_timer() {
-        let mut bp = BusyPoll::new();
+        let mut bp = Loop::new();
         bp.window(1_000_000, 1, 1, LONG);
         assert_eq!(bp.window(0, 1, 1, Duration::from_micros(3)), Duration::ZERO);
         assert_eq!(bp.window(0, 1, 1, Duration::ZERO), Duration::ZERO);
@@ -129,7 +179,7 @@ mod tests {
 
     #[test]
     fn an_overrun_is_paid_back_before_the_next_poll() {
-        let mut bp = BusyPoll::new();
+        let mut bp = Loop::new();
         assert_eq!(
             bp.window(32_000, 1, 1, LONG),
             Duration::from_nanos(WINDOW as u64)
@@ -143,7 +193,7 @@ mod tests {
 
     #[test]
     fn credit_is_capped() {
-        let mut bp = BusyPoll::new();
+        let mut bp = Loop::new();
         bp.window(u64::MAX, 1, 1, LONG);
         let mut polled = 0;
         while !bp.window(0, 1, 1, LONG).is_zero() {
@@ -159,7 +209,7 @@ mod tests {
     #[test]
     fn polling_costs_at_most_a_quarter_of_busy_time() {
         for overrun in [0u64, 600, 3_000] {
-            let mut bp = BusyPoll::new();
+            let mut bp = Loop::new();
             let (mut busy_total, mut polled_total) = (0u64, 0u64);
             // The worst client: one command per wake-up, and it always arrives just after the
             // window ends, so every poll is spent in full and catches nothing.

@@ -236,7 +236,6 @@ impl EventLoop {
         let mut next_cron = Instant::now();
         let mut busy_poll = BusyPoll::new();
         let mut woke = Instant::now();
-        let (mut reads_before, mut commands_before) = (0, 0);
         loop {
             let now = Instant::now();
             if now >= next_cron {
@@ -286,18 +285,13 @@ impl EventLoop {
             let stats = &self.srv.stats;
             let spin = busy_poll.window(
                 nanos(idle_from - woke),
-                // Saturating: CONFIG RESETSTAT may have zeroed the counters meanwhile.
-                stats.total_reads_processed.saturating_sub(reads_before),
-                stats
-                    .total_commands_processed
-                    .saturating_sub(commands_before),
+                stats.total_reads_processed,
+                stats.total_commands_processed,
                 timeout,
             );
             let (result, spent) = self.wait(&mut events, spin, timeout, idle_from);
             busy_poll.spent(spent);
             woke = Instant::now();
-            reads_before = self.srv.stats.total_reads_processed;
-            commands_before = self.srv.stats.total_commands_processed;
             if let Err(e) = result {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log_warning!("poll failed: {}", e);
@@ -728,9 +722,7 @@ pub fn before_sleep(srv: &mut Server) {
             continue;
         };
         c.pending_write = false;
-        // A client whose socket would block is flushed by its WRITABLE event; writing now
-        // would only meet EAGAIN (Redis does not queue a client with replies still pending).
-        if c.close_asap || c.writable_registered {
+        if c.close_asap {
             srv.clients[idx] = Some(c);
             continue;
         }
