@@ -186,3 +186,87 @@ fn unknown_command_and_arity_errors() {
     d.cmd(&["FOO"]);
     d.cmd(&["GET", "a", "b"]);
 }
+
+/// `connected_clients` from INFO, read through `c`.
+fn connected_clients(c: &mut RawConn) -> i64 {
+    let info = c
+        .value(&["INFO", "clients"])
+        .text()
+        .expect("INFO is a bulk");
+    info.lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO clients has connected_clients")
+}
+
+/// Waits (bounded) until the server counts exactly `want` clients; returns the last count.
+fn wait_clients(c: &mut RawConn, want: i64) -> i64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = connected_clients(c);
+        if n == want || std::time::Instant::now() >= deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A peer that closes at any byte of a request is freed at once, whatever state its query
+/// buffer is in (regression: a request cut mid-bulk and then closed stayed in CLIENT LIST
+/// with its socket in CLOSE_WAIT forever). Every shape is cut at every byte, on both servers.
+#[test]
+fn peer_closing_at_any_byte_is_freed() {
+    let mut big = b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$70000\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 70000));
+    big.extend_from_slice(b"\r\n");
+    let shapes: Vec<Vec<u8>> = vec![
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabcdefghij\r\n".to_vec(),
+        b"SET k \"a b\"\r\n".to_vec(),
+        b"PING\r\n*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n".to_vec(),
+        b"MULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n".to_vec(),
+        b"*1\r\n$4\r\nPING\r\n\x00\xff*9\r\n$".to_vec(),
+    ];
+    for server in [common::ferrodis(), common::oracle()] {
+        let mut control = server.conn();
+        for shape in &shapes {
+            for cut in 1..=shape.len() {
+                let mut c = server.conn();
+                c.send(&shape[..cut]);
+                drop(c);
+            }
+        }
+        // The big request, cut inside its 70,000-byte bulk at a few places.
+        for cut in [40, 1000, 65536, 69999] {
+            let mut c = server.conn();
+            c.send(&big[..cut]);
+            drop(c);
+        }
+        // A client blocked in BLPOP, and one paused mid-request by a half-sent bulk.
+        let mut blocked = server.conn();
+        blocked.send_cmd(&["BLPOP", "nothing", "0"]);
+        std::thread::sleep(Duration::from_millis(50));
+        drop(blocked);
+        assert_eq!(
+            wait_clients(&mut control, 1),
+            1,
+            "{}: clients that closed mid-request are still connected",
+            server.bin().display()
+        );
+    }
+}
+
+/// A client that sends complete requests and then closes its writing side still has them
+/// executed and gets their replies, as from redis-server.
+#[test]
+fn half_closed_client_gets_its_replies() {
+    let mut d = Diff::new();
+    for server in [d.ferrodis_server(), d.redis_server()] {
+        let mut c = server.conn();
+        c.send(b"SET k v\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n*2\r\n$3\r\nGET");
+        c.shutdown_write();
+        assert_eq!(c.read_reply(), b"+OK\r\n");
+        assert_eq!(c.read_reply(), b"$2\r\nhi\r\n");
+        assert!(c.is_closed_within(Duration::from_secs(5)));
+    }
+    d.cmd(&["GET", "k"]);
+}

@@ -308,8 +308,9 @@ impl EventLoop {
                 if ev.is_writable() {
                     write_client(&mut self.srv, idx);
                 }
-                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                    read_client(&mut self.srv, idx);
+                let hup = ev.is_read_closed() || ev.is_error();
+                if ev.is_readable() || hup {
+                    read_client(&mut self.srv, idx, hup);
                 }
             }
         }
@@ -430,8 +431,15 @@ fn fmt_addr(a: &std::net::SocketAddr) -> String {
 /// The reply sent to remote clients in protected mode.
 const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Reads everything the socket has, then executes every complete command.
-fn read_client(srv: &mut Server, idx: usize) {
+/// Reads everything the socket has, then executes every complete command. `hup` says the
+/// event reported the peer's close (or an error): then the socket is read until it answers
+/// 0 or an error, whatever a short read suggests, because no further event will come.
+///
+/// A peer that closed is freed here, whatever state its query buffer is in (a request cut
+/// at any byte included). Complete commands that arrived before the close still run and
+/// their replies are written once, as Redis runs them before its next read sees the end of
+/// the stream (a client that half-closes after its last request still gets the reply).
+fn read_client(srv: &mut Server, idx: usize, hup: bool) {
     let Some(slot) = srv.clients.get_mut(idx) else {
         return;
     };
@@ -441,7 +449,10 @@ fn read_client(srv: &mut Server, idx: usize) {
     // One per read event, as Redis counts one per readQueryFromClient call (we may call read
     // more than once per event: edge-triggered epoll wants the socket drained).
     srv.stats.total_reads_processed += 1;
+    // `closed`: a read error, the client is freed at once. `eof`: the peer closed (its
+    // writing side at least); what it sent before still runs, then the client is freed.
     let mut closed = false;
+    let mut eof = false;
     loop {
         if c.qbuf.capacity() - c.qbuf.len() < IOBUF_LEN {
             c.qbuf.reserve(IOBUF_LEN);
@@ -459,15 +470,16 @@ fn read_client(srv: &mut Server, idx: usize) {
             srv.stats.net_input_bytes += n as u64;
             // A short read drained the socket: on Linux epoll (edge-triggered) any byte that
             // arrives after this read raises a new event, so there is no need to spend a
-            // syscall on the EAGAIN that would follow.
-            if n < spare {
+            // syscall on the EAGAIN that would follow. A close that the event already
+            // reported raises no new one: then read on until the 0 that reports it.
+            if n < spare && !hup {
                 break;
             }
             continue;
         }
         if n == 0 {
             log_verbose!("Client closed connection id={} addr={}", c.id, c.addr);
-            closed = true;
+            eof = true;
             break;
         }
         let err = io::Error::last_os_error();
@@ -499,7 +511,11 @@ fn read_client(srv: &mut Server, idx: usize) {
         process_input(srv, &mut c);
     }
     let token = c.token;
-    if closed {
+    if closed || eof {
+        if !closed && c.out.pending() > 0 {
+            // Best effort, once: a half-closed peer may still read.
+            let _ = write_to_client(srv, &mut c);
+        }
         free_client(srv, c);
         return;
     }
