@@ -196,17 +196,17 @@ fn select_and_swapdb() {
         SELECT
         SELECT 0
         SET a 1
-        PEXPIRE a 100000
+        PEXPIREAT a 4000000000123
         SELECT 1
         SET b 2
         SWAPDB 0 1
         GET a
         GET b
-        PTTL b
+        PEXPIRETIME b
         SELECT 0
         GET a
         GET b
-        PTTL b
+        PEXPIRETIME b
         DBSIZE
         SWAPDB 1 1
         SWAPDB 0 1
@@ -725,53 +725,41 @@ fn client_pause_errors() {
     );
 }
 
-/// Time one command takes to be answered on `conn`.
-fn timed(conn: &mut RawConn, args: &[&str]) -> (Vec<u8>, Duration) {
-    let t = Instant::now();
-    let r = conn.cmd(args);
-    (r, t.elapsed())
-}
-
 #[test]
-
 fn client_pause_all_delays_everyone() {
+    // No timing assertion on how long the pause lasted: a loaded machine may stall between
+    // two steps. A command sent during a long pause gets no reply while the pause holds, and
+    // gets it once the pause ends.
     let mut d = Diff::new();
     let mut b = d.another();
-    d.run("CLIENT PAUSE 300 ALL");
-    let t = Instant::now();
+    d.run("CLIENT PAUSE 2000 ALL");
     b.send(&["PING"]);
-    let f = b.ferrodis.read_reply();
-    let tf = t.elapsed();
-    let r = b.redis.read_reply();
-    let tr = t.elapsed();
-    assert_same("PING during pause", &f, &r);
-    assert!(
-        tr >= Duration::from_millis(150),
-        "oracle answered in {tr:?}"
-    );
-    assert!(
-        tf >= Duration::from_millis(150),
-        "ferrodis answered in {tf:?}"
-    );
+    assert!(b
+        .ferrodis
+        .try_read_reply(Duration::from_millis(300))
+        .is_none());
+    assert!(b.redis.try_read_reply(Duration::from_millis(300)).is_none());
+    b.read();
 }
 
 #[test]
-
 fn client_pause_write_blocks_only_writes() {
     let mut d = Diff::new();
     let mut b = d.another();
-    d.run("CLIENT PAUSE 400 WRITE");
-    for conn in [&mut b.ferrodis, &mut b.redis] {
-        let (_, t) = timed(conn, &["GET", "k"]);
-        assert!(t < Duration::from_millis(200), "reads must not wait: {t:?}");
-    }
-    let (_, t) = timed(&mut b.ferrodis, &["SET", "k", "v"]);
-    assert!(t >= Duration::from_millis(200), "writes must wait: {t:?}");
+    d.run("CLIENT PAUSE 100000 WRITE");
+    // Reads are served during the pause (a held read would time out here)...
+    b.run("GET k");
+    // ...writes are held.
+    b.send(&["SET", "k", "v"]);
+    assert!(b
+        .ferrodis
+        .try_read_reply(Duration::from_millis(200))
+        .is_none());
+    assert!(b.redis.try_read_reply(Duration::from_millis(200)).is_none());
     // A later PAUSE keeps the later end time and takes the new mode: WRITE for 100 s, then
     // WRITE for 10 ms still pauses writes.
-    d.run("CLIENT PAUSE 100000 WRITE\nCLIENT PAUSE 10 WRITE");
+    d.run("CLIENT PAUSE 10 WRITE");
     sleep(Duration::from_millis(100));
-    b.send(&["SET", "k", "v2"]);
     assert!(b
         .ferrodis
         .try_read_reply(Duration::from_millis(200))
@@ -781,4 +769,5 @@ fn client_pause_write_blocks_only_writes() {
     let mut c = d.another();
     c.run("CLIENT UNPAUSE");
     b.read();
+    b.run("GET k");
 }

@@ -316,17 +316,18 @@ fn watch_invalidation_by_expiry() {
     let mut w = Diff::new();
     let mut o = w.another();
     // The key expires between WATCH and EXEC: EXEC fails even though nothing deleted it yet.
-    w.run("FLUSHALL\nDEBUG SET-ACTIVE-EXPIRE 0\nSET k 1 PX 100\nWATCH k");
-    sleep(Duration::from_millis(200));
+    // (Half a second between SET and WATCH: a loaded machine may stall that long.)
+    w.run("FLUSHALL\nDEBUG SET-ACTIVE-EXPIRE 0\nSET k 1 PX 500\nWATCH k");
+    sleep(Duration::from_millis(700));
     w.run("MULTI\nPING\nEXEC");
     // Lazily deleted by another client's read.
-    w.run("SET k 1 PX 100\nWATCH k");
-    sleep(Duration::from_millis(200));
+    w.run("SET k 1 PX 500\nWATCH k");
+    sleep(Duration::from_millis(700));
     o.cmd(&["GET", "k"]);
     w.run("MULTI\nPING\nEXEC");
     // Deleted by active expiry.
-    w.run("DEBUG SET-ACTIVE-EXPIRE 1\nSET k 1 PX 50\nWATCH k");
-    sleep(Duration::from_millis(400));
+    w.run("DEBUG SET-ACTIVE-EXPIRE 1\nSET k 1 PX 500\nWATCH k");
+    sleep(Duration::from_millis(1000));
     o.cmd(&["EXISTS", "k"]);
     w.run("MULTI\nPING\nEXEC");
     // A key already expired when watched counts as absent: its deletion changes nothing...
