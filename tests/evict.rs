@@ -619,8 +619,16 @@ fn oom_error_and_transactions_match_redis() {
 
 #[test]
 fn object_freq_and_idletime_match_redis() {
-    // With lfu-log-factor 0 every access increments the counter: deterministic.
-    let mut d = Diff::with_args(&["--maxmemory-policy", "allkeys-lfu", "--lfu-log-factor", "0"]);
+    // With lfu-log-factor 0 every access increments the counter, and with lfu-decay-time 0
+    // a minute boundary passing mid-script decrements nothing: deterministic.
+    let mut d = Diff::with_args(&[
+        "--maxmemory-policy",
+        "allkeys-lfu",
+        "--lfu-log-factor",
+        "0",
+        "--lfu-decay-time",
+        "0",
+    ]);
     d.run(
         "
         SET k v

@@ -611,7 +611,8 @@ fn object_idletime_grows_and_resets() {
 
 #[test]
 fn object_under_lfu_policy() {
-    let mut d = Diff::with_args(&["--maxmemory-policy", "allkeys-lfu"]);
+    // lfu-decay-time 0: a minute boundary passing mid-script must not decay the counter.
+    let mut d = Diff::with_args(&["--maxmemory-policy", "allkeys-lfu", "--lfu-decay-time", "0"]);
     both_protocols(
         &mut d,
         r#"
