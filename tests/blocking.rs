@@ -131,8 +131,10 @@ fn timeouts() {
     let r = a.ferrodis.cmd(&["BLPOP", "nokey", "0.05"]);
     let took = t0.elapsed();
     assert_eq!(r, b"*-1\r\n");
+    // Never before its deadline; the upper bound only says the timeout fires at all (a
+    // loaded machine may delay the reply, so it is no measure of precision).
     assert!(
-        took >= Duration::from_millis(45) && took <= Duration::from_millis(150),
+        took >= Duration::from_millis(45) && took <= Duration::from_secs(2),
         "BLPOP 0.05 took {took:?}"
     );
     for resp in ["2", "3"] {
@@ -155,7 +157,8 @@ fn timeouts() {
     // Two waiters with different timeouts: the shorter one answers first, the longer one
     // stays until its own deadline.
     let mut b = main.another();
-    a.send(&["BLPOP", "k", "0.3"]);
+    // (The longer one is long enough that no stall of the machine reaches it.)
+    a.send(&["BLPOP", "k", "10"]);
     b.send(&["BLPOP", "k", "0.05"]);
     wait_blocked(&mut main, 2);
     b.read();
@@ -189,7 +192,6 @@ fn timeout_argument_errors() {
 /// values round to 0 (block forever). Kept separate because parse_timeout (blocked.rs) is being
 /// aligned with this.
 #[test]
-
 fn timeout_argument_edge_cases() {
     let mut d = Diff::new();
     for t in [

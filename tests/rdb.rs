@@ -1164,7 +1164,9 @@ fn parent_keeps_answering_during_bgsave_of_a_million_keys() {
         "BGSAVE of 1M keys: {total:?}, {writes} writes served meanwhile, worst round trip {max:?}, fork {fork_us} us"
     );
     assert!(writes > 1, "the parent did not serve during BGSAVE");
-    assert!(max < Duration::from_millis(500), "worst latency {max:?}");
+    // A parent that stopped serving while the child saved would show one round trip of
+    // about the whole save; a fixed bound in milliseconds would depend on the machine's load.
+    assert!(max < total / 2, "worst latency {max:?} of a {total:?} save");
     assert_eq!(
         info_field(&mut c, "persistence", "rdb_last_bgsave_status"),
         "ok"
