@@ -776,10 +776,11 @@ fn expired_keys_are_skipped_at_load() {
     let f = ferrodis_with(&[]);
     let mut c = f.conn();
     c.cmd(&["SET", "keep", "1"]);
-    c.cmd(&["SET", "gone", "1", "PX", "300"]);
-    c.cmd(&["SET", "gone2", "1", "PX", "300"]);
+    // A second of margin for SAVE to run before the keys expire, on a loaded machine too.
+    c.cmd(&["SET", "gone", "1", "PX", "1000"]);
+    c.cmd(&["SET", "gone2", "1", "PX", "1000"]);
     c.cmd(&["SAVE"]);
-    thread::sleep(Duration::from_millis(400));
+    thread::sleep(Duration::from_millis(1100));
     f.kill();
     f.restart(&[]);
     assert!(
@@ -819,8 +820,14 @@ fn killed_child_leaves_previous_dump_intact() {
     let old = fs::read(f.dir().join("dump.rdb")).unwrap();
     c.cmd(&["DEBUG", "POPULATE", "4000", "more"]);
     let pid = slow_bgsave(&f, &mut c);
-    thread::sleep(Duration::from_millis(300));
-    assert!(f.dir().join(format!("temp-{pid}.rdb")).exists());
+    // The child creates its temp file once it runs: wait for it (bounded), however loaded
+    // the machine is.
+    let temp = f.dir().join(format!("temp-{pid}.rdb"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !temp.exists() {
+        assert!(Instant::now() < deadline, "no {}", temp.display());
+        thread::sleep(Duration::from_millis(20));
+    }
     unsafe { libc::kill(pid, libc::SIGKILL) };
     wait_bgsave_done(&mut c);
     assert_eq!(fs::read(f.dir().join("dump.rdb")).unwrap(), old);
