@@ -381,7 +381,18 @@ fn expired_events() {
         rig.run("EXISTS c\nSET d 2");
         // Active expiry: both servers delete within a few cron ticks.
         rig.run("DEBUG SET-ACTIVE-EXPIRE 1\nSET e 1 PX 1\nSELECT 5\nSET f 1 PX 1\nSELECT 0");
-        sleep(Duration::from_millis(500));
+        // Wait (bounded) until each server's cycle deleted e and f: only d is left.
+        for conn in [&mut rig.cmd.ferrodis, &mut rig.cmd.redis] {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let info = conn.value(&["INFO", "keyspace"]).text().unwrap();
+                if !info.contains("db5:") && info.contains("db0:keys=1,") {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "not expired: {info}");
+                sleep(Duration::from_millis(20));
+            }
+        }
         rig.sync("active expiry");
         rig.stop();
     }
