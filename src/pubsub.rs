@@ -57,7 +57,9 @@ pub struct PubSub {
     pub patterns: Dict<Sds, Vec<usize>>,
     /// Shard channel -> subscriber tokens (SSUBSCRIBE; no patterns).
     pub shard: Dict<Sds, Vec<usize>>,
-    /// Frames (RESP2 form) for clients that were out of their slot when a message arrived.
+    /// Frames for clients that were out of their slot when a message arrived, in RESP2 form
+    /// (`*`, turned into a `>` push for a RESP3 client when delivered), and subscription
+    /// confirmations of a client whose replies are discarded, already in its protocol.
     pub held: Vec<(usize, Vec<u8>)>,
     /// Reused frame buffer (no allocation per PUBLISH once warm).
     scratch: Vec<u8>,
@@ -202,8 +204,18 @@ fn reg_remove(reg: &mut Dict<Sds, Vec<usize>>, key: &[u8], token: usize) {
     }
 }
 
-/// Writes a subscription confirmation: [kind, name|null, count] as a push.
-fn reply_sub_event(c: &mut Client, kind: &[u8], name: Option<&[u8]>, count: usize) {
+/// Writes a subscription confirmation: [kind, name|null, count] as a push. A confirmation is
+/// a push, not a reply, in RESP2 as in RESP3 (Redis marks the client CLIENT_PUSHING while it
+/// writes one): under CLIENT REPLY OFF or SKIP it is held, in the client's protocol, and goes
+/// out after the command's discarded reply, in order with messages held for the client.
+fn reply_sub_event(
+    srv: &mut Server,
+    c: &mut Client,
+    kind: &[u8],
+    name: Option<&[u8]>,
+    count: usize,
+) {
+    let at = c.out.buf.len();
     c.out.push(3);
     c.out.bulk(kind);
     match name {
@@ -211,6 +223,10 @@ fn reply_sub_event(c: &mut Client, kind: &[u8], name: Option<&[u8]>, count: usiz
         None => c.out.null(),
     }
     c.out.int(count as i64);
+    if replies_discarded(c) {
+        let frame = c.out.buf.split_off(at);
+        srv.pubsub.held.push((c.token, frame));
+    }
 }
 
 /// Subscribes `c` to a channel (pubsubSubscribeChannel); replies either way.
@@ -220,7 +236,7 @@ fn subscribe_channel(srv: &mut Server, c: &mut Client, ch: &[u8], kind: Kind) ->
         reg_add(registry(srv, kind), ch, c.token);
     }
     let n = count_for(c, kind);
-    reply_sub_event(c, kind.sub_name(), Some(ch), n);
+    reply_sub_event(srv, c, kind.sub_name(), Some(ch), n);
     added
 }
 
@@ -244,7 +260,7 @@ fn unsubscribe_channel(
     }
     if notify {
         let n = count_for(c, kind);
-        reply_sub_event(c, kind.unsub_name(), Some(ch), n);
+        reply_sub_event(srv, c, kind.unsub_name(), Some(ch), n);
     }
     removed
 }
@@ -265,7 +281,7 @@ fn unsubscribe_all_channels(srv: &mut Server, c: &mut Client, kind: Kind, notify
     }
     if notify && count == 0 {
         let n = count_for(c, kind);
-        reply_sub_event(c, kind.unsub_name(), None, n);
+        reply_sub_event(srv, c, kind.unsub_name(), None, n);
     }
     count
 }
@@ -279,7 +295,7 @@ fn subscribe_pattern(srv: &mut Server, c: &mut Client, pat: &[u8]) -> bool {
         reg_add(&mut srv.pubsub.patterns, pat, c.token);
     }
     let n = c.subscription_count();
-    reply_sub_event(c, b"psubscribe", Some(pat), n);
+    reply_sub_event(srv, c, b"psubscribe", Some(pat), n);
     added
 }
 
@@ -300,7 +316,7 @@ fn unsubscribe_pattern(srv: &mut Server, c: &mut Client, pat: &[u8], notify: boo
     }
     if notify {
         let n = c.subscription_count();
-        reply_sub_event(c, b"punsubscribe", Some(pat), n);
+        reply_sub_event(srv, c, b"punsubscribe", Some(pat), n);
     }
     removed
 }
@@ -314,7 +330,7 @@ fn unsubscribe_all_patterns(srv: &mut Server, c: &mut Client, notify: bool) -> u
     }
     if notify && count == 0 {
         let n = c.subscription_count();
-        reply_sub_event(c, b"punsubscribe", None, n);
+        reply_sub_event(srv, c, b"punsubscribe", None, n);
     }
     count
 }
@@ -561,7 +577,7 @@ pub fn flush_held(srv: &mut Server, c: &mut Client, at: Option<usize>) {
         if *t != tok {
             return true;
         }
-        if resp3 {
+        if resp3 && frame[0] == b'*' {
             bytes.push(b'>');
             bytes.extend_from_slice(&frame[1..]);
         } else {

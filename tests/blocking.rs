@@ -471,3 +471,88 @@ fn blocked_flag_and_timeout_table() {
     a.read();
     b.read();
 }
+
+/// SWAPDB wakes clients blocked in either database whose keys now hold data of the kind they
+/// wait for (Redis's dbSwapDatabases rescans the keys with waiters): BRPOP, BLMOVE and
+/// BZPOPMIN waiters in db 9 are served from db 1's keys, a waiter in db 1 from db 9's key.
+/// A list waiter whose key now holds a set, and a BZPOPMIN waiter whose key now holds a list,
+/// stay blocked until their timeout, and the keys are left as they are.
+#[test]
+fn swapdb_wakes_blocked_clients() {
+    let mut main = Diff::new();
+    main.cmd(&["SELECT", "1"]);
+    main.cmd(&["RPUSH", "k", "hello"]);
+    main.cmd(&["RPUSH", "src", "a", "b"]);
+    main.cmd(&["ZADD", "z", "1", "m", "2", "n"]);
+    main.cmd(&["SADD", "s", "member"]);
+    main.cmd(&["RPUSH", "l", "x"]);
+    main.cmd(&["SELECT", "9"]);
+    main.cmd(&["RPUSH", "k9", "from-nine"]);
+    let mut waiters: Vec<Diff> = (0..7).map(|_| main.another()).collect();
+    let sends: [(&str, &[&str]); 7] = [
+        ("9", &["BRPOP", "k", "5"]),
+        ("9", &["BLMOVE", "src", "dst", "RIGHT", "LEFT", "5"]),
+        ("9", &["BZPOPMIN", "z", "5"]),
+        ("1", &["BLPOP", "k9", "5"]),
+        ("9", &["BLPOP", "s", "0.5"]),
+        ("9", &["BZPOPMIN", "l", "0.5"]),
+        ("9", &["BLPOP", "missing", "0.5"]),
+    ];
+    for (i, (db, cmd)) in sends.iter().enumerate() {
+        waiters[i].cmd(&["SELECT", db]);
+        waiters[i].send(cmd);
+        wait_blocked(&mut main, i as i64 + 1);
+    }
+    main.cmd(&["SWAPDB", "1", "9"]);
+    for w in &mut waiters[..4] {
+        w.read();
+    }
+    wait_blocked(&mut main, 3);
+    no_reply(&mut waiters[4], 50);
+    // The waiters on a key of the wrong type or on no key time out.
+    for w in &mut waiters[4..] {
+        w.read();
+    }
+    wait_blocked(&mut main, 0);
+    main.run(
+        "LRANGE dst 0 -1\nLRANGE src 0 -1\nZRANGE z 0 -1 WITHSCORES\nEXISTS k\n\
+         SMEMBERS s\nLRANGE l 0 -1\nDBSIZE\nSELECT 1\nDBSIZE\nEXISTS k9",
+    );
+}
+
+/// A key swapped in that has already expired wakes nobody: it is marked ready (SWAPDB looks
+/// in the dict without expiring), and serving its waiters deletes it as an expiry, serves
+/// nothing and leaves the waiter blocked until its timeout. An expired key of a type nobody
+/// waits for is not even looked at, so it stays in the dict until something touches it.
+/// Once AOF or replication exist, that expiry must be propagated as a DEL like any other.
+#[test]
+fn swapdb_expired_key_wakes_nobody() {
+    let mut main = Diff::new();
+    main.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    main.cmd(&["SELECT", "1"]);
+    main.cmd(&["RPUSH", "k", "hello"]);
+    main.cmd(&["SADD", "s", "member"]);
+    main.cmd(&["PEXPIRE", "k", "50"]);
+    main.cmd(&["PEXPIRE", "s", "50"]);
+    // Nothing reads either key until it has expired (a read would delete it).
+    sleep(Duration::from_millis(120));
+    let mut a = main.another();
+    let mut b = main.another();
+    a.cmd(&["SELECT", "9"]);
+    a.send(&["BLPOP", "k", "0.5"]);
+    wait_blocked(&mut main, 1);
+    b.cmd(&["SELECT", "9"]);
+    b.send(&["BLPOP", "s", "0.5"]);
+    wait_blocked(&mut main, 2);
+    main.cmd(&["SELECT", "9"]);
+    main.cmd(&["SWAPDB", "1", "9"]);
+    // k is gone (deleted as expired), s is still counted.
+    main.cmd(&["DBSIZE"]);
+    let expired = |conn: &mut RawConn| info_field(conn, "stats", "expired_keys");
+    assert_eq!(expired(&mut main.ferrodis), expired(&mut main.redis));
+    no_reply(&mut a, 50);
+    a.read();
+    b.read();
+    wait_blocked(&mut main, 0);
+    main.run("EXISTS k\nEXISTS s\nDBSIZE");
+}

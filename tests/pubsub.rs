@@ -622,3 +622,180 @@ fn drained_to_eof(s: &mut TcpStream, timeout: Duration) -> bool {
     }
     false
 }
+
+/// Reads `n` frames from each side and compares them, then checks nothing more came.
+fn frames(d: &mut Diff, n: usize) {
+    for _ in 0..n {
+        d.read();
+    }
+}
+
+/// One run of subscription commands and messages under CLIENT REPLY `mode` (OFF, SKIP or ON)
+/// in the subscriber's current protocol. Confirmations and messages are pushes, not replies,
+/// in RESP2 as in RESP3: Redis delivers them whatever CLIENT REPLY says, and discards only
+/// real replies (PING's, EXEC's, SET's). SKIP is renewed before every command, except in
+/// RESP2 subscribed mode, where CLIENT REPLY itself is refused (that error is a reply).
+fn pushes_under_reply_mode(sub: &mut Diff, publ: &mut Diff, mode: &str, resp3: bool) {
+    let off = mode == "OFF";
+    let skip = mode == "SKIP";
+    // How many frames a plain reply adds: none when discarded.
+    let reply = |subscribed: bool| -> usize {
+        let skipped = skip && (resp3 || !subscribed);
+        usize::from(!(off || skipped))
+    };
+    let renew_skip = |sub: &mut Diff, subscribed: bool| {
+        if skip {
+            sub.send(&["CLIENT", "REPLY", "SKIP"]);
+            if !resp3 && subscribed {
+                // Refused in RESP2 subscribed mode, with an error that is a reply.
+                sub.read();
+            }
+        }
+    };
+    // RESET also goes back to RESP2.
+    sub.cmd(&["RESET"]);
+    if resp3 {
+        hello3(sub);
+    }
+    if off {
+        sub.send(&["CLIENT", "REPLY", "OFF"]);
+    }
+    renew_skip(sub, false);
+    sub.send(&["SUBSCRIBE", "ch", "ch2"]);
+    frames(sub, 2);
+    publ.cmd(&["PUBLISH", "ch", "msg"]);
+    frames(sub, 1);
+    renew_skip(sub, true);
+    sub.send(&["PSUBSCRIBE", "p*", "__key*__:*"]);
+    frames(sub, 2);
+    // Keyspace notifications of another client's write.
+    publ.cmd(&["SET", "foo", "bar"]);
+    frames(sub, 2);
+    renew_skip(sub, true);
+    sub.send(&["SSUBSCRIBE", "sh"]);
+    frames(sub, 1);
+    publ.cmd(&["SPUBLISH", "sh", "shard-msg"]);
+    frames(sub, 1);
+    // PING is a reply (in RESP2 subscribed mode too, where it answers as an array).
+    renew_skip(sub, true);
+    sub.send(&["PING"]);
+    frames(sub, reply(true));
+    renew_skip(sub, true);
+    sub.send(&["UNSUBSCRIBE", "ch", "nope"]);
+    frames(sub, 2);
+    renew_skip(sub, true);
+    sub.send(&["PUNSUBSCRIBE"]);
+    frames(sub, 2);
+    renew_skip(sub, true);
+    sub.send(&["SUNSUBSCRIBE"]);
+    frames(sub, 1);
+    renew_skip(sub, true);
+    sub.send(&["UNSUBSCRIBE"]);
+    frames(sub, 1);
+    // Nothing left: the confirmation with a null name (`$-1` in RESP2, `_` in RESP3).
+    renew_skip(sub, false);
+    sub.send(&["UNSUBSCRIBE"]);
+    frames(sub, 1);
+    renew_skip(sub, false);
+    sub.send(&["PUNSUBSCRIBE"]);
+    frames(sub, 1);
+    // Subscriptions inside a transaction: under OFF, EXEC's reply is discarded and its
+    // pushes (the confirmation, the client's own message) are not. SKIP covers only MULTI
+    // (CLIENT REPLY would be queued); otherwise the pushes come inside EXEC's array, whose
+    // last element (PUBLISH's count) the framer reads as a frame of its own.
+    renew_skip(sub, false);
+    sub.send(&["MULTI"]);
+    sub.send(&["SUBSCRIBE", "tx"]);
+    sub.send(&["PUBLISH", "tx", "own"]);
+    sub.send(&["EXEC"]);
+    let queued = usize::from(!off);
+    frames(sub, reply(false) + 2 * queued + 2);
+    if resp3 {
+        // A RESP3 subscriber's own write: its keyspace events, then SET's reply.
+        renew_skip(sub, true);
+        sub.send(&["SUBSCRIBE", "__keyspace@0__:mine"]);
+        frames(sub, 1);
+        renew_skip(sub, true);
+        sub.send(&["SET", "mine", "v"]);
+        frames(sub, 1 + reply(true));
+        renew_skip(sub, true);
+        sub.send(&["PUBLISH", "tx", "again"]);
+        frames(sub, 1 + reply(true));
+    }
+    quiet(sub);
+    // RESET turns replies back on and answers.
+    sub.cmd(&["RESET"]);
+    publ.cmd(&["PUBLISH", "ch", "after reset"]);
+    quiet(sub);
+}
+
+/// Subscription confirmations and messages reach a client whose replies are off or skipped,
+/// in RESP2 and RESP3, byte for byte as Redis sends them.
+#[test]
+fn pushes_ignore_client_reply() {
+    let mut sub = Diff::new();
+    let mut publ = sub.another();
+    publ.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    for resp3 in [false, true] {
+        for mode in ["OFF", "SKIP", "ON"] {
+            pushes_under_reply_mode(&mut sub, &mut publ, mode, resp3);
+        }
+    }
+}
+
+/// A MONITOR line with its time and client address cut out: "<db> <args>". Any other frame
+/// comes back as it is.
+fn monitor_line(frame: Vec<u8>) -> Vec<u8> {
+    let s = String::from_utf8_lossy(&frame).into_owned();
+    match (s.find(" ["), s.find("] ")) {
+        (Some(a), Some(b)) if s.starts_with('+') && a < b => {
+            let db = s[a + 2..b].split(' ').next().unwrap_or("");
+            format!("{db} {}", &s[b + 2..]).into_bytes()
+        }
+        _ => frame,
+    }
+}
+
+/// Reads one frame from each side and compares them as MONITOR lines.
+fn read_monitor(d: &mut Diff) {
+    let f = monitor_line(d.ferrodis.read_reply());
+    let r = monitor_line(d.redis.read_reply());
+    assert_same("(monitor frame)", &f, &r);
+}
+
+/// MONITOR output is a reply, not a push: a monitor under CLIENT REPLY OFF gets no lines.
+/// A monitor is fed its own commands too, after their replies, and loses them with the
+/// replies: CLIENT REPLY ON answers +OK and then its own line, CLIENT REPLY SKIP shows its
+/// line (the skip starts with the next command), the skipped PING shows nothing.
+#[test]
+fn monitor_follows_client_reply() {
+    let mut mon = Diff::new();
+    let mut other = mon.another();
+    for resp3 in [false, true] {
+        if resp3 {
+            hello3(&mut mon);
+        }
+        mon.send(&["CLIENT", "REPLY", "OFF"]);
+        mon.send(&["MONITOR"]);
+        other.cmd(&["SET", "a", "1"]);
+        quiet(&mut mon);
+        mon.send(&["CLIENT", "REPLY", "ON"]);
+        mon.read();
+        read_monitor(&mut mon);
+        other.cmd(&["SET", "a", "2"]);
+        read_monitor(&mut mon);
+        mon.send(&["CLIENT", "REPLY", "SKIP"]);
+        read_monitor(&mut mon);
+        mon.send(&["PING"]);
+        other.cmd(&["GET", "a"]);
+        read_monitor(&mut mon);
+        mon.send(&["PING"]);
+        mon.read();
+        read_monitor(&mut mon);
+        quiet(&mut mon);
+        // RESET leaves monitor mode, so its own line is not fed back.
+        mon.cmd(&["RESET"]);
+        other.cmd(&["SET", "a", "3"]);
+        quiet(&mut mon);
+    }
+}

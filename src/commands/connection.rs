@@ -123,6 +123,8 @@ fn swapdb_command(srv: &mut Server, c: &mut Client, args: &Args) {
         std::mem::swap(&mut x.expires, &mut y.expires);
         std::mem::swap(&mut x.avg_ttl, &mut y.avg_ttl);
         std::mem::swap(&mut x.expires_cursor, &mut y.expires_cursor);
+        // Clients blocked in either db may now find their keys.
+        srv.signal_keys_after_swap(a, b);
     }
     srv.dirty += 1;
     c.out.ok();

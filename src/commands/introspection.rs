@@ -3,7 +3,7 @@
 use super::connection::reply_help;
 use super::meta::{self, CommandMeta};
 use super::{Args, Handler};
-use crate::server::client::Client;
+use crate::server::client::{Client, ReplyMode};
 use crate::server::stats::SlowlogEntry;
 use crate::server::Server;
 use crate::util::glob::glob_match;
@@ -447,8 +447,11 @@ fn monitor_command(srv: &mut Server, c: &mut Client, _args: &Args) {
     c.out.ok();
 }
 
-/// Sends the command about to run to every MONITOR client (replicationFeedMonitors).
-pub fn feed_monitors(srv: &mut Server, c: &Client, args: &Args) {
+/// Sends the command that just ran to every MONITOR client (replicationFeedMonitors),
+/// including `c` itself when it is one (its line goes after its reply). A monitor under
+/// CLIENT REPLY OFF gets nothing: the feed is output like any reply, not a push; `c`'s own
+/// line is dropped with its reply when that is discarded.
+pub fn feed_monitors(srv: &mut Server, c: &mut Client, args: &Args) {
     let now = crate::util::ustime();
     let line = format!(
         "+{}.{:06} [{} {}]",
@@ -467,9 +470,15 @@ pub fn feed_monitors(srv: &mut Server, c: &Client, args: &Args) {
         crate::util::splitargs::cat_repr(&mut line, a);
     }
     line.extend_from_slice(b"\r\n");
+    if c.monitor {
+        c.out.raw(&line);
+    }
     let monitors = srv.monitors.clone();
     for t in monitors {
         if let Some(Some(m)) = srv.clients.get_mut(t) {
+            if m.reply_mode == ReplyMode::Off {
+                continue;
+            }
             m.out.raw(&line);
             m.queue_write(&mut srv.pending_writes);
         }

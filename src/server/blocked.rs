@@ -18,6 +18,7 @@ use super::client::Client;
 use super::Server;
 use crate::commands::Args;
 use crate::protocol::parser::Argv;
+use crate::types::object::Value;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 /// What a parked client waits for and how to retry it.
@@ -136,6 +137,48 @@ impl Server {
         let k = (db, key.to_vec());
         if self.blocking.waiters.contains_key(&k) && self.blocking.ready_set.insert(k.clone()) {
             self.blocking.ready.push(k);
+        }
+    }
+
+    /// After SWAPDB `a` `b` (dbSwapDatabases' scanDatabaseForReadyKeys): a blocked client keeps
+    /// its db index, so a key it waits for may now hold data. Marks ready every waited key of
+    /// either db that now holds a list or a sorted set while some client waits for that kind
+    /// of value (Redis's per-type blocked counts). The dict is read without expiring: an
+    /// expired key is still marked, and serving its waiters deletes it as an expiry (which a
+    /// replication layer must propagate as a DEL) and serves nothing. A key of another type
+    /// wakes nobody.
+    pub fn signal_keys_after_swap(&mut self, a: usize, b: usize) {
+        if self.blocking.waiters.is_empty() {
+            return;
+        }
+        // Which kinds of value are waited for, anywhere (blocked_clients_by_type).
+        let (mut lists, mut zsets) = (false, false);
+        for (_, slot) in self.clients.iter() {
+            let Some(state) = slot.as_ref().and_then(|c| c.blocked.as_ref()) else {
+                continue;
+            };
+            match self.commands.cmds[state.cmd].meta.group {
+                "list" => lists = true,
+                "sorted-set" => zsets = true,
+                _ => {}
+            }
+        }
+        let keys: Vec<(usize, Vec<u8>)> = self
+            .blocking
+            .waiters
+            .keys()
+            .filter(|(db, _)| *db == a || *db == b)
+            .cloned()
+            .collect();
+        for (db, key) in keys {
+            let wanted = match self.dbs[db].dict.get(key.as_slice()).map(|o| &o.value) {
+                Some(Value::List(_)) => lists,
+                Some(Value::ZSet(_)) => zsets,
+                _ => false,
+            };
+            if wanted {
+                self.signal_key_as_ready(db, &key);
+            }
         }
     }
 

@@ -1060,6 +1060,14 @@ impl ZSet {
                 let Some(first) = zsl.first_in_range(range) else {
                     return 0;
                 };
+                // Ranks of the first and the last element in range, as zcountCommand and
+                // zlexcountCommand count (on a lex range over members with different scores
+                // both searches depend on the node heights, so Redis's own answer varies from
+                // run to run). The difference never goes negative: the node after the one
+                // where the last search stops is above the maximum, and the first search,
+                // which lands only on nodes below the minimum, never gets beyond it (a jump
+                // over it lands on a node below the minimum, so not above the maximum, which
+                // the last search, level by level, would have taken too).
                 let mut count = zsl.len() - (zsl.rank_of(first) - 1);
                 if let Some(last) = zsl.last_in_range(range) {
                     count -= zsl.len() - zsl.rank_of(last);
