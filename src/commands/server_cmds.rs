@@ -123,8 +123,33 @@ fn config_set_command(srv: &mut Server, c: &mut Client, args: &Args) {
         .step_by(2)
         .map(|i| (args.get(i), args.get(i + 1)))
         .collect();
+    let backup = srv.config.clone();
     match srv.config.set_from(&pairs, is_local_client(c)) {
         Ok(changed) => {
+            // The listeners first: a port or address that cannot be listened on fails the
+            // whole CONFIG SET, and every parameter goes back to its old value (Redis runs
+            // the other apply functions too, then runs them again on the old values; none of
+            // them leaves a trace that outlives the restore). The first of port / bind given
+            // does the rebinding, with every new value, and names the failure.
+            if let Some(&name) = changed.iter().find(|n| matches!(**n, "port" | "bind")) {
+                if !crate::server::net::rebind_tcp(srv) {
+                    srv.config.restore(backup, &changed);
+                    if !crate::server::net::rebind_tcp(srv) {
+                        log_warning!("Failed applying restored configuration.");
+                    }
+                    let why = if name == "port" {
+                        "Unable to listen on this port. Check server logs."
+                    } else {
+                        "Failed to bind to specified addresses."
+                    };
+                    return reply_error(
+                        c,
+                        &format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                        ),
+                    );
+                }
+            }
             for name in changed {
                 apply_config_change(srv, c, name);
             }

@@ -93,6 +93,8 @@ pub struct Server {
     pub monitors: Vec<usize>,
     /// The poller's registry, for changing a client's interest from anywhere.
     pub registry: Option<mio::Registry>,
+    /// The listening sockets (net.rs; replaced by CONFIG SET port / bind).
+    pub listeners: net::Listeners,
     /// Active expiry's state between cycles.
     pub expire_state: crate::db::expire::ExpireState,
     /// LATENCY events: name -> samples.
@@ -149,6 +151,7 @@ impl Server {
             active_expire_enabled: true,
             monitors: Vec::new(),
             registry: None,
+            listeners: Default::default(),
             expire_state: Default::default(),
             latency: Default::default(),
             blocking: Default::default(),
