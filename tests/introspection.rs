@@ -11,6 +11,7 @@
 mod common;
 
 use common::*;
+use std::time::{Duration, Instant};
 
 /// Runs `script` in RESP2, then again after HELLO 3, then returns to RESP2.
 fn both_protocols(d: &mut Diff, script: &str) {
@@ -280,6 +281,136 @@ fn getkeys_numkeys_and_errors() {
         COMMAND GETKEYSANDFLAGS object nosuch k
         COMMAND GETKEYSANDFLAGS OBJECT FREQ k
         COMMAND GETKEYS object help x
+        "#,
+    );
+}
+
+/// `rbs` and `rbp` of client `id`, seen from `conn`'s CLIENT LIST.
+fn reply_buffer(conn: &mut RawConn, id: i64) -> (u64, u64) {
+    let line = conn.value(&["CLIENT", "LIST", "ID", &id.to_string()]);
+    let line = line.text().expect("a client line");
+    let field = |name: &str| -> u64 {
+        let f = line
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(name))
+            .expect("the field");
+        f.trim().parse().unwrap()
+    };
+    (field("rbs="), field("rbp="))
+}
+
+/// Waits (boundedly) until `want` holds for client `ids.0` on ferrodis and `ids.1` on the
+/// oracle, then asserts both report the same (rbs, rbp) and returns it.
+fn settle(
+    d: &mut Diff,
+    ids: (i64, i64),
+    what: &str,
+    want: impl Fn((u64, u64)) -> bool,
+) -> (u64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let f = reply_buffer(&mut d.ferrodis, ids.0);
+        let r = reply_buffer(&mut d.redis, ids.1);
+        if want(f) && want(r) {
+            assert_eq!(f, r, "{what}: ferrodis {f:?}, redis {r:?}");
+            return f;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: ferrodis {f:?}, redis {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Lets a few serverCron ticks (hz 10) pass.
+fn some_cron_ticks() {
+    std::thread::sleep(Duration::from_millis(350));
+}
+
+#[test]
+fn reply_buffer_resizing_follows_the_peak() {
+    let mut d = Diff::new();
+    d.run("DEBUG REPLYBUFFER peak-reset-time never");
+    let mut b = d.another();
+    let ids = (
+        b.ferrodis.value(&["CLIENT", "ID"]).int().unwrap(),
+        b.redis.value(&["CLIENT", "ID"]).int().unwrap(),
+    );
+    // A new client's buffer is 16 KiB and its peak starts full: with the peak never reset,
+    // nothing changes.
+    some_cron_ticks();
+    assert_eq!(settle(&mut d, ids, "new client", |_| true), (16384, 16384));
+    // Resetting the peak every 100 ms: idle, the buffer shrinks to the 1 KiB minimum.
+    d.run("DEBUG REPLYBUFFER peak-reset-time 100");
+    assert_eq!(settle(&mut d, ids, "idle", |x| x.0 == 1024), (1024, 0));
+    // Frozen peak again; each reply that fills the buffer doubles it, up to 16 KiB.
+    d.run("DEBUG REPLYBUFFER peak-reset-time never");
+    d.cmd(&["SET", "big", &"x".repeat(20000)]);
+    for (rbs, rbp) in [(2048, 1024), (4096, 2048), (8192, 4096), (16384, 8192)] {
+        b.cmd(&["GET", "big"]);
+        let what = format!("growing to {rbs}");
+        assert_eq!(settle(&mut d, ids, &what, |x| x.0 == rbs), (rbs, rbp));
+    }
+    b.cmd(&["GET", "big"]);
+    some_cron_ticks();
+    assert_eq!(
+        settle(&mut d, ids, "full at 16384", |_| true),
+        (16384, 16384)
+    );
+    // The peak restarts: back to 1 KiB at once.
+    d.run("DEBUG REPLYBUFFER peak-reset-time reset\nDEBUG REPLYBUFFER peak-reset-time 100");
+    assert_eq!(settle(&mut d, ids, "shrunk", |x| x.0 == 1024), (1024, 0));
+}
+
+#[test]
+fn reply_buffer_resizing_off_keeps_the_buffer() {
+    let mut d = Diff::new();
+    d.run("DEBUG REPLYBUFFER resizing 0\nDEBUG REPLYBUFFER peak-reset-time 100");
+    d.cmd(&["SET", "big", &"x".repeat(20000)]);
+    let mut b = d.another();
+    let ids = (
+        b.ferrodis.value(&["CLIENT", "ID"]).int().unwrap(),
+        b.redis.value(&["CLIENT", "ID"]).int().unwrap(),
+    );
+    for _ in 0..3 {
+        b.cmd(&["GET", "big"]);
+        b.cmd(&["PING"]);
+        some_cron_ticks();
+        assert_eq!(
+            settle(&mut d, ids, "resizing off", |_| true),
+            (16384, 16384)
+        );
+    }
+    // On again: the peak resets and the idle buffer shrinks.
+    d.run("DEBUG REPLYBUFFER resizing 1");
+    assert_eq!(
+        settle(&mut d, ids, "resizing on", |x| x.0 == 1024),
+        (1024, 0)
+    );
+    // A full 1 KiB buffer, then resizing off: it stays as it is.
+    d.run("DEBUG REPLYBUFFER peak-reset-time never\nDEBUG REPLYBUFFER resizing 0");
+    b.cmd(&["GET", "big"]);
+    some_cron_ticks();
+    assert_eq!(settle(&mut d, ids, "frozen", |_| true), (1024, 1024));
+}
+
+#[test]
+fn debug_replybuffer_arguments() {
+    let mut d = Diff::new();
+    d.run(
+        r#"
+        DEBUG REPLYBUFFER peak-reset-time abc
+        DEBUG REPLYBUFFER peak-reset-time 99999999999999999999
+        DEBUG REPLYBUFFER peak-reset-time -5
+        DEBUG REPLYBUFFER PEAK-RESET-TIME NEVER
+        DEBUG REPLYBUFFER peak-reset-time Reset
+        DEBUG REPLYBUFFER peak-reset-time " 5"
+        DEBUG REPLYBUFFER resizing x
+        DEBUG REPLYBUFFER RESIZING 1
+        DEBUG REPLYBUFFER nosuch 1
+        DEBUG REPLYBUFFER resizing
+        DEBUG REPLYBUFFER resizing 1 2
         "#,
     );
 }

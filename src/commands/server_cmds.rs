@@ -947,6 +947,26 @@ fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
             });
             c.out.ok();
         }
+        (b"replybuffer", 4) => {
+            let (what, val) = (args.get(2), args.get(3));
+            if what.eq_ignore_ascii_case(b"peak-reset-time") {
+                srv.reply_buffer_peak_reset_ms = if val.eq_ignore_ascii_case(b"never") {
+                    -1
+                } else if val.eq_ignore_ascii_case(b"reset") {
+                    crate::server::REPLY_BUFFER_PEAK_RESET_MS
+                } else {
+                    match crate::util::num::parse_i64(val) {
+                        Some(ms) => ms,
+                        None => return c.out.err("ERR value is not an integer or out of range"),
+                    }
+                };
+            } else if what.eq_ignore_ascii_case(b"resizing") {
+                srv.reply_buffer_resizing = atoi(val) as i32 != 0;
+            } else {
+                return subcommand_syntax_error(c, args);
+            }
+            c.out.ok();
+        }
         (b"digest", 2) => super::persistence::debug_digest(srv, c),
         (b"digest-value", _) => super::persistence::debug_digest_value(srv, c, args),
         (b"reload", _) => super::persistence::debug_reload(srv, c, args),

@@ -660,6 +660,7 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
 /// closed (write error or a finished close-after-reply).
 fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
     srv.stats.total_writes_processed += 1;
+    c.note_reply_peak();
     while c.out.pending() > 0 {
         let r = c.sock.write(&c.out.buf[c.out.sent..]);
         match r {
