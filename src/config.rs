@@ -1648,6 +1648,21 @@ impl Config {
 
     // ----- CONFIG SET ----------------------------------------------------------------------
 
+    /// Puts back the configuration `backup` taken before a CONFIG SET that failed after
+    /// its values were set (restoreBackupConfig): the working directory too, and the apply
+    /// functions of the parameters in `changed` run again for the old values.
+    pub fn restore(&mut self, backup: Config, changed: &[&'static str]) {
+        if self.dir != backup.dir {
+            let _ = std::env::set_current_dir(&backup.dir);
+        }
+        *self = backup;
+        for name in changed {
+            if let Some(i) = PARAMS.iter().position(|p| p.name == *name) {
+                self.apply_index(i);
+            }
+        }
+    }
+
     /// CONFIG SET of several (name, value) pairs, all or nothing, from a client that is not
     /// local (see [`Config::set_from`]). Returns the canonical names whose value changed.
     /// Errors are the full reply text ("ERR ..."); the caller checks the argument count.
@@ -1735,10 +1750,7 @@ impl Config {
                     return Ok(changed);
                 }
                 Some((name, e)) => {
-                    if self.dir != backup.dir {
-                        let _ = std::env::set_current_dir(&backup.dir);
-                    }
-                    *self = backup;
+                    self.restore(backup, &[]);
                     err_arg_name = name.as_bytes().to_vec();
                     errstr = Some(e);
                 }

@@ -578,3 +578,93 @@ fn glob_patterns_match_the_oracle() {
         d.unordered(&[&b"keys"[..], *p]);
     }
 }
+
+/// True when something accepts TCP connections on 127.0.0.1:`port`.
+fn listening(port: u16) -> bool {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+}
+
+#[test]
+fn config_set_port_to_a_busy_port_fails_and_rolls_everything_back() {
+    let mut d = Diff::new();
+    // Each side is asked for the port the other one listens on (bind "* -::*" on both).
+    let (fport, rport) = (d.ferrodis_server().port(), d.redis_server().port());
+    let busy = |p: u16| p.to_string();
+    for pairs in [
+        vec!["port", "BUSY"],
+        vec!["maxmemory", "10mb", "port", "BUSY", "hz", "50"],
+        vec!["maxmemory", "10mb", "bind", "127.0.0.1", "port", "BUSY"],
+        vec!["port", "BUSY", "bind", "127.0.0.1"],
+        vec!["bind", "127.0.0.1 10.255.255.1"],
+        vec!["maxmemory", "10mb", "bind", "127.0.0.1 10.255.255.1"],
+    ] {
+        let with = |port: u16| -> Vec<String> {
+            ["CONFIG", "SET"]
+                .into_iter()
+                .chain(pairs.iter().copied())
+                .map(|a| {
+                    if a == "BUSY" {
+                        busy(port)
+                    } else {
+                        a.to_string()
+                    }
+                })
+                .collect()
+        };
+        let f = d.ferrodis.cmd(&with(rport));
+        let r = d.redis.cmd(&with(fport));
+        assert_same(&format!("CONFIG SET {pairs:?}"), &f, &r);
+        d.run("CONFIG GET maxmemory\nCONFIG GET hz\nCONFIG GET bind\nPING");
+        // Both still listen where they did, for new connections too.
+        assert!(listening(fport) && listening(rport));
+        let (f, r) = d.both(&["CONFIG", "GET", "port"]);
+        assert!(f.ends_with(format!("{fport}\r\n").as_bytes()));
+        assert!(r.ends_with(format!("{rport}\r\n").as_bytes()));
+    }
+}
+
+#[test]
+fn config_set_port_moves_the_listener() {
+    let mut d = Diff::new();
+    for (ours, conn) in [(true, &mut d.ferrodis), (false, &mut d.redis)] {
+        let old = conn_port(conn);
+        let new = free_port();
+        let what = if ours { "ferrodis" } else { "redis" };
+        let set = |conn: &mut RawConn, p: u16| conn.cmd(&["CONFIG", "SET", "port", &p.to_string()]);
+        assert_eq!(set(conn, new), b"+OK\r\n", "{what}");
+        // The client that asked stays connected; new clients find the new port only.
+        assert_eq!(conn.cmd(&["PING"]), b"+PONG\r\n", "{what}");
+        assert!(!listening(old) && listening(new), "{what}");
+        let mut other = RawConn::connect(new);
+        assert_eq!(
+            other.cmd(&["CONFIG", "GET", "port"]),
+            format!("*2\r\n$4\r\nport\r\n$5\r\n{new}\r\n").into_bytes()
+        );
+        // Port 0: no TCP listener at all; clients stay.
+        assert_eq!(set(&mut other, 0), b"+OK\r\n", "{what}");
+        assert!(!listening(new) && !listening(old), "{what}");
+        assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
+        // Back, with a bind change in the same call: 127.0.0.1 only.
+        let back = other.cmd(&[
+            "CONFIG",
+            "SET",
+            "bind",
+            "127.0.0.1",
+            "port",
+            &old.to_string(),
+        ]);
+        assert_eq!(back, b"+OK\r\n", "{what}");
+        assert!(listening(old), "{what}");
+        assert_eq!(
+            RawConn::connect(old).cmd(&["CONFIG", "GET", "bind"]),
+            b"*2\r\n$4\r\nbind\r\n$9\r\n127.0.0.1\r\n"
+        );
+    }
+}
+
+/// The port a connection's server listens on, from CONFIG GET port.
+fn conn_port(conn: &mut RawConn) -> u16 {
+    let r = conn.value(&["CONFIG", "GET", "port"]);
+    r.items().unwrap()[1].text().unwrap().parse().unwrap()
+}

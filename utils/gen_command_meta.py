@@ -89,6 +89,23 @@ ACL_CATEGORIES = [
     "connection", "transaction", "scripting",
 ]
 
+# Key spec flags as (name, bit, meaning): bits at the positions of Redis 7.0's CMD_KEY_* in
+# server.h, listed in the order COMMAND INFO and COMMAND GETKEYSANDFLAGS report them
+# (addReplyFlagsForKeyArgs).
+KEY_FLAGS = [
+    ("RO", 0, "Read-only access to the key's value"),
+    ("RW", 1, "Read and write access to the key's value"),
+    ("OW", 2, "Overwrites the key's value without reading it"),
+    ("RM", 3, "Removes the key"),
+    ("access", 4, "Returns, copies or otherwise uses user data of the key"),
+    ("update", 5, "Updates data of the key"),
+    ("insert", 6, "Adds data to the key without changing what is there"),
+    ("delete", 7, "Deletes data from the key"),
+    ("not_key", 8, "Not a key but routed like one (a shard channel)"),
+    ("incomplete", 9, "The spec may not find every key: the getkeys procedure must"),
+    ("variable_flags", 10, "Flags depend on the arguments; the getkeys procedure tells"),
+]
+
 
 # ----------------------------------------------------------------------------------------------
 # RESP client: parses replies into (kind, value) trees and can also return the raw bytes.
@@ -346,12 +363,67 @@ def emit_flat(node):
     raise ValueError(kind)
 
 
+def key_specs(cmd):
+    """The command's key specs as (flags, begin_search, find_keys): begin_search is
+    ("index", pos) | ("keyword", keyword, startfrom) | ("unknown",), find_keys is
+    ("range", lastkey, keystep, limit) | ("keynum", keynumidx, firstkey, keystep) | ("unknown",)."""
+    out = []
+    for spec in cmd.info[1][8][1]:
+        fields = {k[1]: v for k, v in spec[1]}
+        flags = [x[1] for x in fields["flags"][1]]
+        known = {f[0] for f in KEY_FLAGS}
+        for f in flags:
+            if f not in known:
+                sys.exit("%s: unknown key spec flag %r" % (cmd.name, f))
+        bs = fields["begin_search"]
+        bs_type = map_get(bs, "type")[1]
+        bs_spec = {k[1]: v[1] for k, v in map_get(bs, "spec")[1]}
+        if bs_type == "index":
+            begin = ("index", bs_spec["index"])
+        elif bs_type == "keyword":
+            begin = ("keyword", bs_spec["keyword"], bs_spec["startfrom"])
+        elif bs_type == "unknown" and not bs_spec:
+            begin = ("unknown",)
+        else:
+            sys.exit("%s: unknown begin_search %r" % (cmd.name, bs))
+        fk = fields["find_keys"]
+        fk_type = map_get(fk, "type")[1]
+        fk_spec = {k[1]: v[1] for k, v in map_get(fk, "spec")[1]}
+        if fk_type == "range":
+            find = ("range", fk_spec["lastkey"], fk_spec["keystep"], fk_spec["limit"])
+        elif fk_type == "keynum":
+            find = ("keynum", fk_spec["keynumidx"], fk_spec["firstkey"], fk_spec["keystep"])
+        elif fk_type == "unknown" and not fk_spec:
+            find = ("unknown",)
+        else:
+            sys.exit("%s: unknown find_keys %r" % (cmd.name, fk))
+        out.append((flags, begin, find))
+    return out
+
+
+def movable_keys(cmd):
+    """Redis's populateCommandMovableKeys as 7.0.15 reports it: a command's keys move when one
+    of its key specs is not "index + range" (keyword search, a numkeys argument, or unknown).
+    SET and BITFIELD have getkeys procedures too, but only to refine their key flags, and 7.0.15
+    does not report them movable; the generator checks this rule against the oracle's flags."""
+    return any(b[0] != "index" or f[0] != "range" for _, b, f in key_specs(cmd))
+
+
 def flag_expr(cmd):
-    names = [x[1] for x in cmd.info[1][2][1]]
+    reported = [x[1] for x in cmd.info[1][2][1]]
     known = {f[0] for f in FLAGS}
-    for n in names:
+    for n in reported:
         if n not in known:
             sys.exit("%s: unknown command flag %r" % (cmd.name, n))
+    derived = movable_keys(cmd)
+    if derived != ("movablekeys" in reported):
+        sys.exit("%s: movablekeys derived from the key specs (%s) disagrees with the oracle"
+                 % (cmd.name, derived))
+    names = [f[0] for f in FLAGS
+             if (f[0] in reported and f[0] != "movablekeys")
+             or (f[0] == "movablekeys" and derived)]
+    if names != reported:
+        sys.exit("%s: the oracle lists flags out of order: %r" % (cmd.name, reported))
     names += HIDDEN_FLAGS.get(cmd.name, [])
     if not names:
         return "0"
@@ -368,6 +440,25 @@ def acl_expr(cmd):
     return " | ".join(out) if out else "0"
 
 
+def key_spec_expr(spec):
+    flags, begin, find = spec
+    flag_e = " | ".join("KEY_" + f.upper() for f in flags) or "0"
+    if begin[0] == "index":
+        begin_e = "BeginSearch::Index(%d)" % begin[1]
+    elif begin[0] == "keyword":
+        begin_e = "BeginSearch::Keyword { keyword: %s, startfrom: %d }" % (
+            rust_str(begin[1]), begin[2])
+    else:
+        begin_e = "BeginSearch::Unknown"
+    if find[0] == "range":
+        find_e = "FindKeys::Range { lastkey: %d, keystep: %d, limit: %d }" % find[1:]
+    elif find[0] == "keynum":
+        find_e = "FindKeys::Keynum { keynumidx: %d, firstkey: %d, keystep: %d }" % find[1:]
+    else:
+        find_e = "FindKeys::Unknown"
+    return "KeySpec { flags: %s, begin: %s, find: %s }" % (flag_e, begin_e, find_e)
+
+
 def doc_field(cmd, key):
     v = map_get(cmd.docs, key)
     return rust_str(v[1] if v is not None else "")
@@ -381,6 +472,7 @@ def emit_cmd(cmd, out):
     out.append("const INFO_%s: Doc = %s;\n\n" % (cmd.stem, emit(cmd.info, 0)))
     out.append("const DOCS_%s: Doc = %s;\n\n" % (cmd.stem, emit(cmd.docs, 0)))
     subs = "&[]" if not cmd.subs else "&[%s]" % ", ".join(s.ident for s in cmd.subs)
+    specs = "&[%s]" % ", ".join(key_spec_expr(k) for k in key_specs(cmd))
     out.append(
         "const %s: CommandMeta = CommandMeta {\n"
         "    name: %s,\n"
@@ -389,6 +481,7 @@ def emit_cmd(cmd, out):
         "    first_key: %d,\n"
         "    last_key: %d,\n"
         "    key_step: %d,\n"
+        "    key_specs: %s,\n"
         "    acl_categories: %s,\n"
         "    group: %s,\n"
         "    summary: %s,\n"
@@ -398,7 +491,7 @@ def emit_cmd(cmd, out):
         "    subcommands: %s,\n"
         "};\n\n" % (
             cmd.ident, rust_str(cmd.name), items[1][1], flag_expr(cmd), items[3][1],
-            items[4][1], items[5][1], acl_expr(cmd), doc_field(cmd, "group"),
+            items[4][1], items[5][1], specs, acl_expr(cmd), doc_field(cmd, "group"),
             doc_field(cmd, "summary"), doc_field(cmd, "since"), cmd.stem, cmd.stem, subs))
 
 
@@ -422,6 +515,9 @@ HEADER = '''\
 //!                          [ "client|caching" | "client|getname" | ... | "client|unpause" ]
 //! ```
 //!
+//! Key specs are also kept as data (`KeySpec`), for COMMAND GETKEYS / GETKEYSANDFLAGS. The
+//! movablekeys flag is derived from them as Redis derives it (populateCommandMovableKeys: a
+//! spec that is not "index + range"); the generator stops if the oracle reports otherwise.
 //! Flags that Redis 7.0 hides from COMMAND INFO (may_replicate, protected) are added from a
 //! short list in the generator; the `info` trees stay exactly as the oracle sent them, except
 //! that a container lists its subcommands sorted by name: Redis lists them in the order of a
@@ -446,6 +542,8 @@ pub struct CommandMeta {{
     pub last_key: i32,
     /// Step between keys (2 for MSET's key/value pairs).
     pub key_step: i32,
+    /// Key specs, as COMMAND INFO lists them: where a call's keys are and how it uses them.
+    pub key_specs: &'static [KeySpec],
     /// Bit set of the `ACL_*` constants (for ACL CAT and permission checks).
     pub acl_categories: u64,
     /// COMMAND DOCS group, e.g. "string", "sorted-set".
@@ -460,6 +558,73 @@ pub struct CommandMeta {{
     pub docs: Doc,
     /// Subcommands sorted by name; empty for plain commands.
     pub subcommands: &'static [CommandMeta],
+}}
+
+/// One key spec (Redis 7.0's keySpec): how to find some of a call's keys, and what the
+/// command does with them (`KEY_*` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {{
+    /// Bit set of the `KEY_*` constants.
+    pub flags: u32,
+    /// Where the search for the first key starts.
+    pub begin: BeginSearch,
+    /// How many keys follow from there.
+    pub find: FindKeys,
+}}
+
+/// A key spec's begin_search: where its first key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeginSearch {{
+    /// At this argument index (the command name is 0).
+    Index(i32),
+    /// Just after `keyword` (compared ignoring case), searched from `startfrom` towards the
+    /// end, or from `argc + startfrom` backwards when it is negative.
+    Keyword {{
+        /// The keyword, e.g. "STREAMS".
+        keyword: &'static str,
+        /// Index the search starts at.
+        startfrom: i32,
+    }},
+    /// Not describable: the command's getkeys procedure finds these keys.
+    Unknown,
+}}
+
+/// A key spec's find_keys: which arguments from the first key on are keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindKeys {{
+    /// Keys up to `lastkey` (relative to the first key; negative counts from the end of
+    /// argv), every `keystep`; with a `limit`, only the first 1/limit of the remaining
+    /// arguments (XREAD's keys, then as many IDs).
+    Range {{
+        /// Last key relative to the first; -1 is the last argument.
+        lastkey: i32,
+        /// Step between keys.
+        keystep: i32,
+        /// Divides the remaining arguments when lastkey is -1; 0 for no limit.
+        limit: i32,
+    }},
+    /// The number of keys is the argument at `keynumidx` (relative to the first key);
+    /// the keys start `firstkey` after it, every `keystep`.
+    Keynum {{
+        /// Index of the numkeys argument, relative to the begin_search position.
+        keynumidx: i32,
+        /// Index of the first key, relative to the begin_search position.
+        firstkey: i32,
+        /// Step between keys.
+        keystep: i32,
+    }},
+    /// Not describable: the command's getkeys procedure finds these keys.
+    Unknown,
+}}
+
+impl KeySpec {{
+    /// True for the plain "index + range" form; any other makes a command's keys movable.
+    pub fn is_index_range(&self) -> bool {{
+        matches!(
+            (self.begin, self.find),
+            (BeginSearch::Index(_), FindKeys::Range {{ .. }})
+        )
+    }}
 }}
 
 impl CommandMeta {{
@@ -622,6 +787,18 @@ mod tests {
                 .collect();
             assert_eq!(got, cats, "{} categories", m.name);
             assert_eq!(items(&it[9]).len(), m.subcommands.len());
+            let specs = items(&it[8]);
+            assert_eq!(specs.len(), m.key_specs.len(), "{} key specs", m.name);
+            for (tree, spec) in specs.iter().zip(m.key_specs) {
+                let names: Vec<Doc> = KEY_FLAG_NAMES
+                    .iter()
+                    .filter(|(_, bit)| spec.flags & bit != 0)
+                    .map(|(n, _)| Doc::Simple(n))
+                    .collect();
+                assert_eq!(tree.get("flags").map(items), Some(&names[..]), "{}", m.name);
+            }
+            let movable = m.key_specs.iter().any(|s| !s.is_index_range());
+            assert_eq!(m.has(FLAG_MOVABLEKEYS), movable, "{} movablekeys", m.name);
             assert_eq!(m.docs.get("summary"), Some(&Doc::Bulk(m.summary)));
             assert_eq!(m.docs.get("since"), Some(&Doc::Bulk(m.since)));
             assert_eq!(m.docs.get("group"), Some(&Doc::Bulk(m.group)));
@@ -735,6 +912,14 @@ def generate(port, out_path):
     out.append("pub const ACL_CATEGORIES: &[(&str, u64)] = &[\n")
     for name in ACL_CATEGORIES:
         out.append("    (%s, ACL_%s),\n" % (rust_str(name), name.upper()))
+    out.append("];\n\n// Key spec flags: bit positions as Redis 7.0's CMD_KEY_* in server.h.\n\n")
+    for name, bit, what in KEY_FLAGS:
+        out.append("/// Key spec flag \"%s\": %s.\n" % (name, what))
+        out.append("pub const KEY_%s: u32 = 1 << %d;\n" % (name.upper(), bit))
+    out.append("\n/// Key spec flags with their names, in the order Redis 7.0 reports them.\n")
+    out.append("pub const KEY_FLAG_NAMES: &[(&str, u32)] = &[\n")
+    for name, _, _ in KEY_FLAGS:
+        out.append("    (%s, KEY_%s),\n" % (rust_str(name), name.upper()))
     out.append("];\n\n")
     out.append("/// Every top-level command of redis-server %s, sorted by name.\n" % version)
     out.append("pub static COMMANDS: &[CommandMeta] = &[\n")
@@ -770,6 +955,10 @@ mod commands {
     #[path = "%(meta)s"]
     pub mod meta;
 }
+mod util {
+    #[path = "%(num)s"]
+    pub mod num;
+}
 use std::io::Write;
 
 fn main() {
@@ -799,10 +988,11 @@ def rust_dump(repo):
     os.makedirs(os.path.join(work, "src"), exist_ok=True)
     with open(os.path.join(work, "Cargo.toml"), "w") as f:
         f.write('[package]\nname = "meta-check"\nversion = "0.0.0"\nedition = "2021"\n'
-                '[workspace]\n')
+                '[workspace]\n[dependencies]\nlibc = "0.2"\n')
     src = CHECK_MAIN % {
         "doc": os.path.join(repo, "src", "commands", "doc.rs"),
         "meta": os.path.join(repo, "src", "commands", "meta.rs"),
+        "num": os.path.join(repo, "src", "util", "num.rs"),
     }
     with open(os.path.join(work, "src", "main.rs"), "w") as f:
         f.write(src)

@@ -1,6 +1,7 @@
 //! Introspection: COMMAND (from the table's data), SLOWLOG, LATENCY, MONITOR.
 
 use super::connection::reply_help;
+use super::getkeys;
 use super::meta::{self, CommandMeta};
 use super::{Args, Handler};
 use crate::server::client::{Client, ReplyMode};
@@ -16,6 +17,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("command|docs", command_docs_command),
     ("command|list", command_list_command),
     ("command|getkeys", command_getkeys_command),
+    ("command|getkeysandflags", command_getkeysandflags_command),
     ("command|help", command_help_command),
     ("slowlog|get", slowlog_get_command),
     ("slowlog|len", slowlog_len_command),
@@ -145,49 +147,62 @@ fn command_list_command(srv: &mut Server, c: &mut Client, args: &Args) {
     }
 }
 
-/// Key positions of a command invocation from its first/last/step (getKeysFromCommand).
-pub fn command_keys(m: &CommandMeta, args: &Args, from: usize) -> Option<Vec<usize>> {
-    let argc = (args.len() - from) as i32;
-    if m.first_key <= 0 {
-        return None;
+/// The command a call names, as lookupCommand finds it: a container followed by an argument
+/// names that subcommand (or nothing when it has no such subcommand). `args[from]` is the
+/// call's command name.
+fn find_call(srv: &Server, args: &Args, from: usize) -> Option<&'static CommandMeta> {
+    let i = srv.commands.lookup(args.get(from))?;
+    if args.len() - from == 1 || srv.commands.cmds[i].subcommands.is_empty() {
+        return Some(srv.commands.cmds[i].meta);
     }
-    let mut last = m.last_key;
-    if last < 0 {
-        last += argc;
-    }
-    let step = m.key_step.max(1);
-    let mut keys = Vec::new();
-    let mut i = m.first_key;
-    while i <= last && i < argc {
-        keys.push(from + i as usize);
-        i += step;
-    }
-    Some(keys)
+    let s = srv.commands.lookup_sub(i, args.get(from + 1))?;
+    Some(srv.commands.cmds[s].meta)
 }
 
-fn command_getkeys_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    let Some(m) = find(srv, args.get(2)) else {
+/// COMMAND GETKEYS / GETKEYSANDFLAGS (getKeysSubcommandImpl): the keys of the call that
+/// follows, found by the table's key specs or the command's getkeys procedure, each with
+/// its key flags when asked.
+fn getkeys_generic(srv: &mut Server, c: &mut Client, args: &Args, with_flags: bool) {
+    let Some(m) = find_call(srv, args, 2) else {
         return c.out.err("ERR Invalid command specified");
     };
+    if !getkeys::has_keys(m) {
+        return c.out.err("ERR The command has no key arguments");
+    }
     if !m.arity_ok(args.len() - 2) {
         return c
             .out
             .err("ERR Invalid number of arguments specified for command");
     }
-    let keys = if m.name == "sort" || m.name == "sort_ro" {
-        super::sort::sort_keys(args, 2)
-    } else {
-        command_keys(m, args, 2)
-    };
-    match keys {
-        Some(k) if !k.is_empty() => {
-            c.out.array(k.len());
-            for i in k {
-                c.out.bulk(args.get(i));
-            }
-        }
-        _ => c.out.err("ERR The command has no key arguments"),
+    let argv: Vec<&[u8]> = args.iter_from(2).collect();
+    let keys = getkeys::get_keys(m, &argv);
+    if keys.is_empty() && !m.has(meta::FLAG_NO_MANDATORY_KEYS) {
+        return c.out.err("ERR Invalid arguments specified for command");
     }
+    c.out.array(keys.len());
+    for k in keys {
+        if with_flags {
+            c.out.array(2);
+            c.out.bulk(argv[k.pos]);
+            let names = meta::KEY_FLAG_NAMES
+                .iter()
+                .filter(|(_, b)| k.flags & b != 0);
+            c.out.set(names.clone().count());
+            for (name, _) in names {
+                c.out.simple(name);
+            }
+        } else {
+            c.out.bulk(argv[k.pos]);
+        }
+    }
+}
+
+fn command_getkeys_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    getkeys_generic(srv, c, args, false);
+}
+
+fn command_getkeysandflags_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    getkeys_generic(srv, c, args, true);
 }
 
 fn command_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {

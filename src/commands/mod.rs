@@ -12,6 +12,7 @@
 pub mod bitmap;
 pub mod connection;
 pub mod doc;
+pub mod getkeys;
 pub mod hash;
 pub mod info;
 pub mod introspection;
@@ -424,7 +425,9 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         reject(srv, c, Some(idx), &msg);
         return finish_reply(c, reply_start);
     }
-    if !srv.commands.cmds[idx].subcommands.is_empty() {
+    // A container alone is the container itself (lookupCommand): COMMAND runs its own
+    // handler, and the others have already failed their arity (-2).
+    if args.len() > 1 && !srv.commands.cmds[idx].subcommands.is_empty() {
         match srv.commands.lookup_sub(idx, args.get(1)) {
             Some(s) => {
                 idx = s;
@@ -706,6 +709,21 @@ mod tests {
                 assert_eq!(t.lookup(&name.to_ascii_uppercase()), Some(i));
             }
         }
+    }
+
+    #[test]
+    fn a_container_called_alone_runs_or_fails_its_arity() {
+        // process_command dispatches a container named without a subcommand to the
+        // container itself: it must have a handler (COMMAND) or an arity that refuses it.
+        let t = CommandTable::new();
+        for i in t.top_level() {
+            let c = &t.cmds[i];
+            if !c.subcommands.is_empty() && c.handler.is_none() {
+                assert!(!arity_ok(c.meta.arity, 1), "{}", c.meta.name);
+            }
+        }
+        let command = t.lookup(b"command").unwrap();
+        assert!(t.cmds[command].handler.is_some() && arity_ok(t.cmds[command].meta.arity, 1));
     }
 
     #[test]

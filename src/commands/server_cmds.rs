@@ -123,8 +123,33 @@ fn config_set_command(srv: &mut Server, c: &mut Client, args: &Args) {
         .step_by(2)
         .map(|i| (args.get(i), args.get(i + 1)))
         .collect();
+    let backup = srv.config.clone();
     match srv.config.set_from(&pairs, is_local_client(c)) {
         Ok(changed) => {
+            // The listeners first: a port or address that cannot be listened on fails the
+            // whole CONFIG SET, and every parameter goes back to its old value (Redis runs
+            // the other apply functions too, then runs them again on the old values; none of
+            // them leaves a trace that outlives the restore). The first of port / bind given
+            // does the rebinding, with every new value, and names the failure.
+            if let Some(&name) = changed.iter().find(|n| matches!(**n, "port" | "bind")) {
+                if !crate::server::net::rebind_tcp(srv) {
+                    srv.config.restore(backup, &changed);
+                    if !crate::server::net::rebind_tcp(srv) {
+                        log_warning!("Failed applying restored configuration.");
+                    }
+                    let why = if name == "port" {
+                        "Unable to listen on this port. Check server logs."
+                    } else {
+                        "Failed to bind to specified addresses."
+                    };
+                    return reply_error(
+                        c,
+                        &format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                        ),
+                    );
+                }
+            }
             for name in changed {
                 apply_config_change(srv, c, name);
             }
@@ -920,6 +945,26 @@ fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
                 let _ = write!(s, "{b:02x}");
                 s
             });
+            c.out.ok();
+        }
+        (b"replybuffer", 4) => {
+            let (what, val) = (args.get(2), args.get(3));
+            if what.eq_ignore_ascii_case(b"peak-reset-time") {
+                srv.reply_buffer_peak_reset_ms = if val.eq_ignore_ascii_case(b"never") {
+                    -1
+                } else if val.eq_ignore_ascii_case(b"reset") {
+                    crate::server::REPLY_BUFFER_PEAK_RESET_MS
+                } else {
+                    match crate::util::num::parse_i64(val) {
+                        Some(ms) => ms,
+                        None => return c.out.err("ERR value is not an integer or out of range"),
+                    }
+                };
+            } else if what.eq_ignore_ascii_case(b"resizing") {
+                srv.reply_buffer_resizing = atoi(val) as i32 != 0;
+            } else {
+                return subcommand_syntax_error(c, args);
+            }
             c.out.ok();
         }
         (b"digest", 2) => super::persistence::debug_digest(srv, c),

@@ -488,35 +488,6 @@ fn sort_generic(srv: &mut Server, c: &mut Client, args: &Args, readonly: bool) {
     }
 }
 
-/// sortGetKeys, for COMMAND GETKEYS: `args[from]` is the command name, so the sorted key is at
-/// `from + 1`; for SORT the destination of the last STORE that has a value is a key too. The scan
-/// skips the arguments of LIMIT (2), GET and BY (1) so that a pattern or a number spelled "store"
-/// is not taken for the option. SORT_RO has no STORE: only its first key counts.
-pub fn sort_keys(args: &Args, from: usize) -> Option<Vec<usize>> {
-    if from + 1 >= args.len() {
-        return None;
-    }
-    let mut keys = vec![from + 1];
-    if cstr(args.get(from)).eq_ignore_ascii_case(b"sort_ro") {
-        return Some(keys);
-    }
-    let mut store = None;
-    let mut i = from + 2;
-    while i < args.len() {
-        let a = cstr(args.get(i));
-        if a.eq_ignore_ascii_case(b"limit") {
-            i += 2;
-        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
-            i += 1;
-        } else if a.eq_ignore_ascii_case(b"store") && i + 1 < args.len() {
-            store = Some(i + 1);
-        }
-        i += 1;
-    }
-    keys.extend(store);
-    Some(keys)
-}
-
 /// SORT key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA]
 /// [STORE destination]
 pub fn sort_command(srv: &mut Server, c: &mut Client, args: &Args) {

@@ -6,6 +6,11 @@ use crate::protocol::reply::Reply;
 use mio::net::{TcpStream, UnixStream};
 use std::io::{self, Read, Write};
 
+/// A new client's reply buffer size (PROTO_REPLY_CHUNK_BYTES), and the most it grows to.
+pub const REPLY_CHUNK_BYTES: usize = 16 * 1024;
+/// The least a reply buffer shrinks to (PROTO_REPLY_MIN_BYTES).
+pub const REPLY_MIN_BYTES: usize = 1024;
+
 /// The socket behind a client.
 pub enum Sock {
     /// A TCP connection.
@@ -104,6 +109,16 @@ pub struct Client {
     pub obuf_soft_limit_since_ms: i64,
     /// Peak of the query buffer since the last cron check (for shrinking it).
     pub qbuf_peak: usize,
+    /// The reply buffer's size as Redis would have allocated it (CLIENT LIST rbs): Redis
+    /// writes replies into a buffer of this size first and the rest into a list; serverCron
+    /// resizes it from its peak (`cron::resize_reply_buffer`). Ours is one growable Vec, so
+    /// this is the model's size, not its capacity.
+    pub rbs: usize,
+    /// Most of that buffer replies filled since the last peak reset (CLIENT LIST rbp).
+    pub rbp: usize,
+    /// When the peak was last reset, Unix ms. Redis starts it at the creation time in
+    /// seconds, so the first cron check resets it; 0 does the same here.
+    pub rbp_reset_ms: i64,
     /// Set while blocked on keys (BLPOP and friends).
     pub blocked: Option<Box<crate::server::blocked::BlockState>>,
     /// True while a blocked command is being re-run for a ready key.
@@ -164,6 +179,9 @@ impl Client {
             monitor: false,
             obuf_soft_limit_since_ms: 0,
             qbuf_peak: 0,
+            rbs: REPLY_CHUNK_BYTES,
+            rbp: REPLY_CHUNK_BYTES,
+            rbp_reset_ms: 0,
             blocked: None,
             reprocessing_blocked: false,
             still_blocked: false,
@@ -189,6 +207,14 @@ impl Client {
     }
 
     /// Memory this client holds in buffers (for INFO and client-output-buffer-limit).
+    /// Records how much of the modelled reply buffer the pending replies fill (Redis
+    /// updates its peak on every append; the fill only grows until the replies are written,
+    /// so sampling it before each write sees the same maximum).
+    #[inline]
+    pub fn note_reply_peak(&mut self) {
+        self.rbp = self.rbp.max(self.out.buf.len().min(self.rbs));
+    }
+
     pub fn mem_usage(&self) -> usize {
         std::mem::size_of::<Client>() + self.qbuf.capacity() + self.out.buf.capacity()
     }

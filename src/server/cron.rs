@@ -1,5 +1,6 @@
 //! Timed work: serverCron (`hz` times a second) and shutdown.
 
+use super::client::{Client, REPLY_CHUNK_BYTES, REPLY_MIN_BYTES};
 use super::Server;
 use crate::db::expire::{active_expire_cycle, CycleKind};
 use crate::{log_notice, log_verbose};
@@ -66,10 +67,54 @@ fn clients_cron(srv: &mut Server, now: i64) {
             c.qbuf.shrink_to(used.max(1024));
         }
         c.qbuf_peak = used;
+        resize_reply_buffer(
+            c,
+            now,
+            srv.reply_buffer_resizing,
+            srv.reply_buffer_peak_reset_ms,
+        );
     }
     for idx in to_close {
         super::net::close_client_now(srv, idx);
     }
+}
+
+/// clientsCronResizeOutputBuffer on the modelled reply buffer (`Client::rbs`): halve it
+/// or more when its peak used less than half (down to `peak + 1`, at least 1 KiB), double
+/// it when the peak filled it (up to 16 KiB); every `reset_ms` the peak restarts from what
+/// the buffer holds now, so an idle client's buffer shrinks. Sizes are what jemalloc would
+/// hand Redis for the request (`jemalloc_usable`). Nothing happens while resizing is off.
+pub fn resize_reply_buffer(c: &mut Client, now: i64, enabled: bool, reset_ms: i64) {
+    if !enabled {
+        return;
+    }
+    let (shrink_to, expand_to) = (c.rbs / 2, c.rbs * 2);
+    let mut new_size = 0;
+    if shrink_to >= REPLY_MIN_BYTES && c.rbp < shrink_to {
+        new_size = REPLY_MIN_BYTES.max(c.rbp + 1);
+    } else if expand_to < REPLY_CHUNK_BYTES * 2 && c.rbp == c.rbs {
+        new_size = REPLY_CHUNK_BYTES.min(expand_to);
+    }
+    if reset_ms >= 0 && now - c.rbp_reset_ms >= reset_ms {
+        c.rbp = c.out.buf.len().min(c.rbs);
+        c.rbp_reset_ms = now;
+    }
+    if new_size != 0 {
+        c.rbs = jemalloc_usable(new_size);
+    }
+}
+
+/// The size jemalloc's allocation of `n` bytes really has (its size class), which is what
+/// zmalloc_usable reports to Redis: four classes per doubling above 64 bytes.
+fn jemalloc_usable(n: usize) -> usize {
+    if n <= 8 {
+        return 8;
+    }
+    if n <= 64 {
+        return n.div_ceil(16) * 16;
+    }
+    let spacing = n.next_power_of_two() / 8;
+    n.div_ceil(spacing) * spacing
 }
 
 /// Active expiry, then dict maintenance: shrink under-filled tables and spend up to 1 ms
@@ -120,4 +165,28 @@ pub fn prepare_for_shutdown(srv: &mut Server, flags: u8) -> bool {
     }
     log_notice!("Redis is now ready to exit, bye bye...");
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jemalloc_size_classes() {
+        for (n, class) in [
+            (1, 8),
+            (17, 32),
+            (65, 80),
+            (1024, 1024),
+            (1025, 1280),
+            (2001, 2048),
+            (2049, 2560),
+            (3001, 3072),
+            (8192, 8192),
+            (9000, 10240),
+            (16384, 16384),
+        ] {
+            assert_eq!(jemalloc_usable(n), class, "{n}");
+        }
+    }
 }

@@ -28,6 +28,9 @@ pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 /// The version we report everywhere a client or tool may check it.
 pub const REDIS_VERSION: &str = "7.0.15";
 
+/// The default DEBUG REPLYBUFFER PEAK-RESET-TIME (REPLY_BUFFER_DEFAULT_PEAK_RESET_TIME).
+pub const REPLY_BUFFER_PEAK_RESET_MS: i64 = 5000;
+
 /// Everything commands may touch: databases, configuration, clients, statistics.
 pub struct Server {
     /// The configuration in force (CONFIG SET changes it).
@@ -89,10 +92,17 @@ pub struct Server {
     pub pause_write_only: bool,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire_enabled: bool,
+    /// DEBUG REPLYBUFFER RESIZING: whether serverCron resizes reply buffers.
+    pub reply_buffer_resizing: bool,
+    /// DEBUG REPLYBUFFER PEAK-RESET-TIME: how often a reply buffer's peak restarts, in ms;
+    /// negative for never.
+    pub reply_buffer_peak_reset_ms: i64,
     /// Connected clients in MONITOR mode.
     pub monitors: Vec<usize>,
     /// The poller's registry, for changing a client's interest from anywhere.
     pub registry: Option<mio::Registry>,
+    /// The listening sockets (net.rs; replaced by CONFIG SET port / bind).
+    pub listeners: net::Listeners,
     /// Active expiry's state between cycles.
     pub expire_state: crate::db::expire::ExpireState,
     /// LATENCY events: name -> samples.
@@ -147,8 +157,11 @@ impl Server {
             pause_until_ms: 0,
             pause_write_only: false,
             active_expire_enabled: true,
+            reply_buffer_resizing: true,
+            reply_buffer_peak_reset_ms: REPLY_BUFFER_PEAK_RESET_MS,
             monitors: Vec::new(),
             registry: None,
+            listeners: Default::default(),
             expire_state: Default::default(),
             latency: Default::default(),
             blocking: Default::default(),

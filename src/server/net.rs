@@ -19,8 +19,8 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-/// Tokens below this are listeners.
-const FIRST_CLIENT: usize = 16;
+/// Tokens below this are listeners (up to 16 bind addresses and the unix socket).
+const FIRST_CLIENT: usize = 32;
 /// Bytes read per read call (PROTO_IOBUF_LEN).
 const IOBUF_LEN: usize = 16 * 1024;
 /// A query buffer with this much consumed prefix is compacted.
@@ -39,10 +39,52 @@ enum Listener {
     Unix(UnixListener),
 }
 
-/// The poller, the listeners and the server state.
+/// The listening sockets, kept in `Server` so that CONFIG SET port/bind can replace the TCP
+/// ones while serving. A slot's index is its poll token (below `FIRST_CLIENT`); a closed
+/// listener leaves an empty slot, so an event still queued for it finds nothing to accept.
+#[derive(Default)]
+pub struct Listeners {
+    slots: Vec<Option<Listener>>,
+}
+
+impl Listeners {
+    /// Registers `l` for accepts under the first free token.
+    fn add(&mut self, reg: &mio::Registry, mut l: Listener) -> io::Result<()> {
+        let i = self.slots.iter().position(Option::is_none);
+        let i = i.unwrap_or(self.slots.len());
+        if i >= FIRST_CLIENT {
+            return Err(io::Error::other("too many listening sockets"));
+        }
+        match &mut l {
+            Listener::Tcp(t) => reg.register(t, Token(i), Interest::READABLE)?,
+            Listener::Unix(u) => reg.register(u, Token(i), Interest::READABLE)?,
+        }
+        if i == self.slots.len() {
+            self.slots.push(Some(l));
+        } else {
+            self.slots[i] = Some(l);
+        }
+        Ok(())
+    }
+
+    /// Closes every TCP listener (closeSocketListeners).
+    fn close_tcp(&mut self, reg: &mio::Registry) {
+        for slot in &mut self.slots {
+            if let Some(Listener::Tcp(t)) = slot {
+                let _ = reg.deregister(t);
+                *slot = None;
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.iter().all(Option::is_none)
+    }
+}
+
+/// The poller and the server state (which holds the listeners).
 pub struct EventLoop {
     poll: Poll,
-    listeners: Vec<Listener>,
     /// Shared server state.
     pub srv: Server,
 }
@@ -74,6 +116,68 @@ pub fn run(config: Config) -> i32 {
         super::cron::prepare_for_shutdown(&mut el.srv, 0);
     }
     0
+}
+
+/// Opens a TCP listener on each bind address for `port` (listenToPort). An address marked
+/// optional with a leading '-' that this host cannot use (no IPv6, say) is skipped. On
+/// failure, the address and the error; what was opened is closed.
+fn listen_to_port(
+    bind: &[String],
+    port: u16,
+    backlog: i32,
+) -> Result<Vec<TcpListener>, (String, io::Error)> {
+    let mut out = Vec::new();
+    for addr in bind {
+        let (optional, a) = match addr.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, addr.as_str()),
+        };
+        match listen_tcp(a, port, backlog) {
+            Ok(l) => out.push(TcpListener::from_std(l)),
+            Err(e) => {
+                let unsupported = matches!(
+                    e.raw_os_error(),
+                    Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL)
+                );
+                if optional && unsupported {
+                    continue;
+                }
+                return Err((a.to_string(), e));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the TCP listeners with ones for the configured bind addresses and port, for
+/// CONFIG SET port / bind (changeListenPort, changeBindAddr); true when that worked. The old
+/// ones are closed first, since the new ones may need their addresses; port 0 leaves none.
+/// On failure nothing listens on TCP: the caller restores the old configuration and calls
+/// this again.
+pub fn rebind_tcp(srv: &mut Server) -> bool {
+    let Some(reg) = srv.registry.as_ref() else {
+        return false;
+    };
+    srv.listeners.close_tcp(reg);
+    let port = srv.config.port;
+    if port == 0 {
+        return true;
+    }
+    let opened = match listen_to_port(&srv.config.bind, port, srv.config.tcp_backlog as i32) {
+        Ok(opened) => opened,
+        Err((a, e)) => {
+            log_warning!("Warning: Could not create server TCP listening socket {a}:{port}: {e}");
+            return false;
+        }
+    };
+    for l in opened {
+        if let Err(e) = srv.listeners.add(reg, Listener::Tcp(l)) {
+            log_warning!("Failed registering a listener: {}", e);
+            srv.listeners.close_tcp(reg);
+            return false;
+        }
+    }
+    true
 }
 
 /// Opens a listening TCP socket the way Redis does: SO_REUSEADDR, IPV6_V6ONLY for IPv6 so
@@ -171,30 +275,23 @@ impl EventLoop {
     /// Binds every configured address and the unix socket.
     pub fn new(config: Config) -> Result<EventLoop, String> {
         let poll = Poll::new().map_err(|e| format!("Failed creating the event loop: {e}"))?;
-        let mut listeners = Vec::new();
+        let reg = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| format!("Failed cloning the poll registry: {e}"))?;
         let mut srv = Server::new(config);
         let port = srv.config.port;
         if port != 0 {
-            for addr in srv.config.bind.clone() {
-                let (optional, a) = match addr.strip_prefix('-') {
-                    Some(a) => (true, a.to_string()),
-                    None => (false, addr.clone()),
-                };
-                match listen_tcp(&a, port, srv.config.tcp_backlog as i32) {
-                    Ok(l) => listeners.push(Listener::Tcp(TcpListener::from_std(l))),
-                    Err(e) => {
-                        let unsupported = matches!(
-                            e.raw_os_error(),
-                            Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL)
-                        );
-                        if optional && unsupported {
-                            continue;
-                        }
-                        return Err(format!(
-                            "Warning: Could not create server TCP listening socket {a}:{port}: {e}\nFailed listening on port {port} (tcp), aborting."
-                        ));
-                    }
-                }
+            let backlog = srv.config.tcp_backlog as i32;
+            let opened = listen_to_port(&srv.config.bind, port, backlog).map_err(|(a, e)| {
+                format!(
+                    "Warning: Could not create server TCP listening socket {a}:{port}: {e}\nFailed listening on port {port} (tcp), aborting."
+                )
+            })?;
+            for l in opened {
+                srv.listeners
+                    .add(&reg, Listener::Tcp(l))
+                    .map_err(|e| format!("Failed registering a listener: {e}"))?;
             }
         }
         if let Some(path) = srv.config.unixsocket.clone() {
@@ -206,28 +303,15 @@ impl EventLoop {
                 use std::os::unix::fs::PermissionsExt;
                 let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm));
             }
-            listeners.push(Listener::Unix(l));
+            srv.listeners
+                .add(&reg, Listener::Unix(l))
+                .map_err(|e| format!("Failed registering a listener: {e}"))?;
         }
-        if listeners.is_empty() {
+        if srv.listeners.is_empty() {
             return Err("Configured to not listen anywhere, exiting.".into());
         }
-        for (i, l) in listeners.iter_mut().enumerate() {
-            let r = match l {
-                Listener::Tcp(t) => poll.registry().register(t, Token(i), Interest::READABLE),
-                Listener::Unix(u) => poll.registry().register(u, Token(i), Interest::READABLE),
-            };
-            r.map_err(|e| format!("Failed registering a listener: {e}"))?;
-        }
-        srv.registry = Some(
-            poll.registry()
-                .try_clone()
-                .map_err(|e| format!("Failed cloning the poll registry: {e}"))?,
-        );
-        Ok(EventLoop {
-            poll,
-            listeners,
-            srv,
-        })
+        srv.registry = Some(reg);
+        Ok(EventLoop { poll, srv })
     }
 
     /// Serves until shutdown is requested.
@@ -346,8 +430,8 @@ impl EventLoop {
 
     fn accept(&mut self, li: usize) {
         loop {
-            let accepted = match &self.listeners[li] {
-                Listener::Tcp(l) => l.accept().map(|(s, peer)| {
+            let accepted = match self.srv.listeners.slots.get(li) {
+                Some(Some(Listener::Tcp(l))) => l.accept().map(|(s, peer)| {
                     let local = s.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
                     let fd = s.as_raw_fd();
                     (
@@ -358,7 +442,7 @@ impl EventLoop {
                         peer.ip().is_loopback(),
                     )
                 }),
-                Listener::Unix(l) => l.accept().map(|(s, _)| {
+                Some(Some(Listener::Unix(l))) => l.accept().map(|(s, _)| {
                     let fd = s.as_raw_fd();
                     let path = self.srv.config.unixsocket.clone().unwrap_or_default();
                     (
@@ -369,6 +453,8 @@ impl EventLoop {
                         true,
                     )
                 }),
+                // A listener closed by CONFIG SET port/bind while its event was queued.
+                _ => return,
             };
             match accepted {
                 Ok((sock, addr, laddr, fd, local)) => self.new_client(sock, addr, laddr, fd, local),
@@ -590,6 +676,7 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
 /// closed (write error or a finished close-after-reply).
 fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
     srv.stats.total_writes_processed += 1;
+    c.note_reply_peak();
     while c.out.pending() > 0 {
         let r = c.sock.write(&c.out.buf[c.out.sent..]);
         match r {
