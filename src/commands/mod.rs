@@ -31,6 +31,7 @@ use crate::protocol::parser::Argv;
 use crate::server::client::{Client, ReplyMode};
 use crate::server::stats::CmdStat;
 use crate::server::Server;
+use crate::util::histogram::Histogram;
 use meta::CommandMeta;
 
 /// A command implementation.
@@ -94,9 +95,38 @@ pub struct Command {
     pub subcommands: Vec<(&'static str, usize)>,
     /// INFO commandstats.
     pub stat: CmdStat,
+    /// Durations of the calls (LATENCY HISTOGRAM, INFO latencystats), allocated at the first
+    /// call recorded while latency-tracking is on, dropped by CONFIG RESETSTAT.
+    pub latency: Option<Box<Histogram>>,
     /// The name clients call a top-level command by, in lower case: `meta.name` unless
     /// rename-command changed it; empty for subcommands and for removed commands.
     name: Box<[u8]>,
+}
+
+/// The range of a command's latency histogram in nanoseconds, and its precision in significant
+/// decimal digits (Redis's LATENCY_HISTOGRAM_MIN_VALUE, _MAX_VALUE and _PRECISION).
+const LATENCY_MIN_NS: u64 = 1;
+const LATENCY_MAX_NS: u64 = 1_000_000_000;
+const LATENCY_PRECISION: u32 = 2;
+
+impl Command {
+    /// Records one call of `usec` microseconds in the latency histogram, as Redis records it:
+    /// in nanoseconds, clamped to 1 ns .. 1 s (updateCommandLatencyHistogram).
+    #[inline]
+    pub fn record_latency(&mut self, usec: u64) {
+        let ns = usec
+            .saturating_mul(1000)
+            .clamp(LATENCY_MIN_NS, LATENCY_MAX_NS);
+        self.latency
+            .get_or_insert_with(|| {
+                Box::new(Histogram::new(
+                    LATENCY_MIN_NS,
+                    LATENCY_MAX_NS,
+                    LATENCY_PRECISION,
+                ))
+            })
+            .record(ns);
+    }
 }
 
 /// Every command this server implements, looked up by name.
@@ -156,6 +186,7 @@ impl CommandTable {
                         handler: None,
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
+                        latency: None,
                         name: pmeta.name.as_bytes().into(),
                     });
                     let i = t.cmds.len() - 1;
@@ -174,6 +205,7 @@ impl CommandTable {
                         handler: Some(handler),
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
+                        latency: None,
                         name: Box::default(),
                     });
                     let i = t.cmds.len() - 1;
@@ -223,6 +255,22 @@ impl CommandTable {
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<usize> {
         self.by_name.get(&self.cmds, name)
+    }
+
+    /// Finds a command by its full name, "get" or "config|get", in any letter case
+    /// (lookupCommandBySds): one `|` at most, and a subcommand only under a container.
+    pub fn lookup_fullname(&self, name: &[u8]) -> Option<usize> {
+        let mut parts = name.split(|&b| b == b'|');
+        let top = self.lookup(parts.next()?)?;
+        let sub = parts.next();
+        if parts.next().is_some() {
+            return None;
+        }
+        match sub {
+            None => Some(top),
+            Some(_) if self.cmds[top].subcommands.is_empty() => None,
+            Some(s) => self.lookup_sub(top, s),
+        }
     }
 
     /// Finds a subcommand of container `parent`.
@@ -631,15 +679,19 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
     c.last_cmd = meta.name;
     c.last_interaction_ms = srv.cmd_time_ms;
     let failed = count_errors(srv, c);
-    let st = &mut srv.commands.cmds[idx].stat;
+    let tracking = srv.config.latency_tracking;
+    let cmd = &mut srv.commands.cmds[idx];
     // A command that parked its client is counted once, when it is served or times out.
     let parked = c.still_blocked || (c.blocked.is_some() && !c.reprocessing_blocked);
     if !parked {
-        st.calls += 1;
-        st.usec += dur;
+        cmd.stat.calls += 1;
+        cmd.stat.usec += dur;
+        if tracking {
+            cmd.record_latency(dur);
+        }
     }
     if failed {
-        st.failed_calls += 1;
+        cmd.stat.failed_calls += 1;
     }
     srv.stats.total_commands_processed += 1;
     // used_memory_peak is recorded after each command, before the eviction that runs before
@@ -705,6 +757,35 @@ mod tests {
             if found && !matches!(name, b"get" | b"config" | b"lpush") {
                 assert_eq!(t.lookup(&name.to_ascii_uppercase()), Some(i));
             }
+        }
+    }
+
+    #[test]
+    fn lookup_by_full_name() {
+        let t = CommandTable::new();
+        let get = t.lookup(b"get");
+        let config = t.lookup(b"config").unwrap();
+        assert_eq!(t.lookup_fullname(b"GET"), get);
+        assert_eq!(t.lookup_fullname(b"config"), Some(config));
+        assert_eq!(
+            t.lookup_fullname(b"Config|Get"),
+            t.lookup_sub(config, b"get")
+        );
+        for bad in [
+            &b"get|"[..],
+            b"get|x",
+            b"config|",
+            b"config|get|x",
+            b"nosuch",
+            b"",
+            b"|",
+        ] {
+            assert_eq!(
+                t.lookup_fullname(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -144,6 +144,11 @@ pub fn active_expire_cycle(srv: &mut Server, kind: CycleKind) {
     }
     let elapsed = crate::util::ustime() - start;
     srv.stats.expire_cycle_time_used_us += elapsed.max(0) as u64;
+    crate::commands::introspection::latency_add_sample(
+        srv,
+        "expire-cycle",
+        elapsed.max(0) as u64 / 1000,
+    );
     let current_perc = if total_sampled > 0 {
         total_expired as f64 / total_sampled as f64
     } else {
