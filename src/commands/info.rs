@@ -180,7 +180,8 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
             srv.config.maxclients,
             max_in,
             max_out,
-            srv.blocking.count,
+            // Clients held by CLIENT PAUSE are blocked too (BLOCKED_POSTPONE).
+            srv.blocking.count + srv.paused_clients.len(),
             srv.blocking.deadlines.len()
         );
     }

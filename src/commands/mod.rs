@@ -397,17 +397,26 @@ impl Default for CommandTable {
     }
 }
 
-/// True when CLIENT PAUSE holds back a command with these flags: every command under
-/// PAUSE ALL, writes (and may-replicate commands) under PAUSE WRITE.
-fn paused_for(srv: &mut Server, flags: u64) -> bool {
-    if srv.pause_until_ms == 0 {
-        return false;
-    }
+/// True when CLIENT PAUSE holds back this command: every command under PAUSE ALL; under
+/// PAUSE WRITE, writes and may-replicate commands, and an EXEC whose transaction queued one
+/// (the transaction waits whole). Called only while a pause is set; a pause whose time is up
+/// ends here.
+fn paused_for(srv: &mut Server, c: &Client, meta: &CommandMeta) -> bool {
     if crate::util::mstime() >= srv.pause_until_ms {
         srv.pause_until_ms = 0;
         return false;
     }
-    !srv.pause_write_only || flags & (meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE) != 0
+    if !srv.pause_write_only {
+        return true;
+    }
+    let held = meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE;
+    meta.flags & held != 0
+        || (meta.name == "exec"
+            && c.multi.as_ref().is_some_and(|m| {
+                m.cmds
+                    .iter()
+                    .any(|q| srv.commands.cmds[q.cmd].meta.flags & held != 0)
+            }))
 }
 
 /// Redis's error for an unknown command, quoting the first arguments within 128 bytes.
@@ -542,10 +551,14 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         reject(srv, c, Some(idx), &msg);
         return finish_reply(c, reply_start);
     }
-    if paused_for(srv, meta.flags) {
-        if !srv.paused_clients.contains(&c.token) {
+    if srv.pause_until_ms != 0 && paused_for(srv, c, meta) {
+        // Postponed (blockClient BLOCKED_POSTPONE): the command stays in the query buffer
+        // and the client waits in arrival order; it counts as blocked meanwhile.
+        if !c.postponed {
+            c.postponed = true;
             srv.paused_clients.push(c.token);
         }
+        c.last_cmd = meta.name;
         return false;
     }
     if c.reply_mode == ReplyMode::Off || c.reply_mode == ReplyMode::Skip {

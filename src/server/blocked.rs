@@ -253,7 +253,7 @@ pub fn process_unblocked(srv: &mut Server) {
             let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
                 continue;
             };
-            if c.blocked.is_none() && c.qpos < c.qbuf.len() && !srv.paused_clients.contains(&tok) {
+            if c.blocked.is_none() && !c.postponed && c.qpos < c.qbuf.len() {
                 super::net::process_input(srv, &mut c);
             }
             if c.out.pending() > 0 {
