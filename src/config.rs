@@ -2656,7 +2656,7 @@ fn format_memory(bytes: u64) -> String {
 }
 
 /// A latency percentile as `%f` with trailing zeros (and a bare point) removed.
-fn format_percentile(v: f64) -> String {
+pub fn format_percentile(v: f64) -> String {
     let mut s = printf_f64(b"%f\0", v);
     if s.contains('.') {
         while s.ends_with('0') {

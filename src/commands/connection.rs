@@ -370,7 +370,7 @@ pub fn client_info_string(cl: &Client, now_ms: i64, running: Option<&Running>) -
     if cl.multi.is_some() {
         flags.push('x');
     }
-    if cl.blocked.is_some() {
+    if cl.blocked.is_some() || cl.postponed {
         flags.push('b');
     }
     if cl.close_after_reply {

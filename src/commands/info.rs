@@ -47,6 +47,36 @@ fn info_command(srv: &mut Server, c: &mut Client, args: &Args) {
     c.out.verbatim(text.as_bytes(), "txt");
 }
 
+/// INFO latencystats: for each command with recorded calls, the latency at each of the
+/// `latency-tracking-info-percentiles`, in microseconds with three decimals
+/// (fillPercentileDistributionLatencies). Redis lists commands in its command dict's
+/// order, which is random per process; we list them by name.
+fn latency_stats(srv: &Server, out: &mut String) {
+    let percentiles = &srv.config.latency_tracking_info_percentiles;
+    let labels: Vec<String> = percentiles
+        .iter()
+        .map(|&p| crate::config::format_percentile(p))
+        .collect();
+    let mut rows: Vec<_> = srv
+        .commands
+        .cmds
+        .iter()
+        .filter_map(|c| c.latency.as_deref().map(|h| (c.meta.name, h)))
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    for (name, h) in rows {
+        let _ = write!(out, "latency_percentiles_usec_{name}:");
+        for (j, (&p, label)) in percentiles.iter().zip(&labels).enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            let usec = h.value_at_percentile(p) as f64 / 1000.0;
+            let _ = write!(out, "p{label}={usec:.3}");
+        }
+        out.push_str("\r\n");
+    }
+}
+
 /// Human-readable bytes as Redis's bytesToHuman.
 pub fn bytes_to_human(n: u64) -> String {
     let d = n as f64;
@@ -150,7 +180,8 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
             srv.config.maxclients,
             max_in,
             max_out,
-            srv.blocking.count,
+            // Clients held by CLIENT PAUSE are blocked too (BLOCKED_POSTPONE).
+            srv.blocking.count + srv.paused_clients.len(),
             srv.blocking.deadlines.len()
         );
     }
@@ -297,6 +328,9 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
     }
     if has("latencystats") {
         section(&mut out, "Latencystats");
+        if srv.config.latency_tracking {
+            latency_stats(srv, &mut out);
+        }
     }
     if has("cluster") {
         section(&mut out, "Cluster");

@@ -105,8 +105,11 @@ pub fn read_notouch<T>(
     notify_miss: bool,
     f: impl FnOnce(&RObj) -> T,
 ) -> Option<T> {
-    srv.expire_if_needed(db, key);
-    let found = srv.dbs[db].dict.get(key).map(f);
+    // An expired key kept during CLIENT PAUSE is absent too.
+    let found = match srv.expire_if_needed(db, key) {
+        true => None,
+        false => srv.dbs[db].dict.get(key).map(f),
+    };
     if found.is_some() {
         srv.stats.keyspace_hits += 1;
     } else {

@@ -32,6 +32,7 @@ use crate::protocol::parser::Argv;
 use crate::server::client::{Client, ReplyMode};
 use crate::server::stats::CmdStat;
 use crate::server::Server;
+use crate::util::histogram::Histogram;
 use meta::CommandMeta;
 
 /// A command implementation.
@@ -95,9 +96,38 @@ pub struct Command {
     pub subcommands: Vec<(&'static str, usize)>,
     /// INFO commandstats.
     pub stat: CmdStat,
+    /// Durations of the calls (LATENCY HISTOGRAM, INFO latencystats), allocated at the first
+    /// call recorded while latency-tracking is on, dropped by CONFIG RESETSTAT.
+    pub latency: Option<Box<Histogram>>,
     /// The name clients call a top-level command by, in lower case: `meta.name` unless
     /// rename-command changed it; empty for subcommands and for removed commands.
     name: Box<[u8]>,
+}
+
+/// The range of a command's latency histogram in nanoseconds, and its precision in significant
+/// decimal digits (Redis's LATENCY_HISTOGRAM_MIN_VALUE, _MAX_VALUE and _PRECISION).
+const LATENCY_MIN_NS: u64 = 1;
+const LATENCY_MAX_NS: u64 = 1_000_000_000;
+const LATENCY_PRECISION: u32 = 2;
+
+impl Command {
+    /// Records one call of `usec` microseconds in the latency histogram, as Redis records it:
+    /// in nanoseconds, clamped to 1 ns .. 1 s (updateCommandLatencyHistogram).
+    #[inline]
+    pub fn record_latency(&mut self, usec: u64) {
+        let ns = usec
+            .saturating_mul(1000)
+            .clamp(LATENCY_MIN_NS, LATENCY_MAX_NS);
+        self.latency
+            .get_or_insert_with(|| {
+                Box::new(Histogram::new(
+                    LATENCY_MIN_NS,
+                    LATENCY_MAX_NS,
+                    LATENCY_PRECISION,
+                ))
+            })
+            .record(ns);
+    }
 }
 
 /// Every command this server implements, looked up by name.
@@ -157,6 +187,7 @@ impl CommandTable {
                         handler: None,
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
+                        latency: None,
                         name: pmeta.name.as_bytes().into(),
                     });
                     let i = t.cmds.len() - 1;
@@ -175,6 +206,7 @@ impl CommandTable {
                         handler: Some(handler),
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
+                        latency: None,
                         name: Box::default(),
                     });
                     let i = t.cmds.len() - 1;
@@ -224,6 +256,22 @@ impl CommandTable {
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<usize> {
         self.by_name.get(&self.cmds, name)
+    }
+
+    /// Finds a command by its full name, "get" or "config|get", in any letter case
+    /// (lookupCommandBySds): one `|` at most, and a subcommand only under a container.
+    pub fn lookup_fullname(&self, name: &[u8]) -> Option<usize> {
+        let mut parts = name.split(|&b| b == b'|');
+        let top = self.lookup(parts.next()?)?;
+        let sub = parts.next();
+        if parts.next().is_some() {
+            return None;
+        }
+        match sub {
+            None => Some(top),
+            Some(_) if self.cmds[top].subcommands.is_empty() => None,
+            Some(s) => self.lookup_sub(top, s),
+        }
     }
 
     /// Finds a subcommand of container `parent`.
@@ -350,17 +398,26 @@ impl Default for CommandTable {
     }
 }
 
-/// True when CLIENT PAUSE holds back a command with these flags: every command under
-/// PAUSE ALL, writes (and may-replicate commands) under PAUSE WRITE.
-fn paused_for(srv: &mut Server, flags: u64) -> bool {
-    if srv.pause_until_ms == 0 {
-        return false;
-    }
+/// True when CLIENT PAUSE holds back this command: every command under PAUSE ALL; under
+/// PAUSE WRITE, writes and may-replicate commands, and an EXEC whose transaction queued one
+/// (the transaction waits whole). Called only while a pause is set; a pause whose time is up
+/// ends here.
+fn paused_for(srv: &mut Server, c: &Client, meta: &CommandMeta) -> bool {
     if crate::util::mstime() >= srv.pause_until_ms {
         srv.pause_until_ms = 0;
         return false;
     }
-    !srv.pause_write_only || flags & (meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE) != 0
+    if !srv.pause_write_only {
+        return true;
+    }
+    let held = meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE;
+    meta.flags & held != 0
+        || (meta.name == "exec"
+            && c.multi.as_ref().is_some_and(|m| {
+                m.cmds
+                    .iter()
+                    .any(|q| srv.commands.cmds[q.cmd].meta.flags & held != 0)
+            }))
 }
 
 /// Redis's error for an unknown command, quoting the first arguments within 128 bytes.
@@ -497,10 +554,14 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         reject(srv, c, Some(idx), &msg);
         return finish_reply(c, reply_start);
     }
-    if paused_for(srv, meta.flags) {
-        if !srv.paused_clients.contains(&c.token) {
+    if srv.pause_until_ms != 0 && paused_for(srv, c, meta) {
+        // Postponed (blockClient BLOCKED_POSTPONE): the command stays in the query buffer
+        // and the client waits in arrival order; it counts as blocked meanwhile.
+        if !c.postponed {
+            c.postponed = true;
             srv.paused_clients.push(c.token);
         }
+        c.last_cmd = meta.name;
         return false;
     }
     if c.reply_mode == ReplyMode::Off || c.reply_mode == ReplyMode::Skip {
@@ -634,15 +695,19 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
     c.last_cmd = meta.name;
     c.last_interaction_ms = srv.cmd_time_ms;
     let failed = count_errors(srv, c);
-    let st = &mut srv.commands.cmds[idx].stat;
+    let tracking = srv.config.latency_tracking;
+    let cmd = &mut srv.commands.cmds[idx];
     // A command that parked its client is counted once, when it is served or times out.
     let parked = c.still_blocked || (c.blocked.is_some() && !c.reprocessing_blocked);
     if !parked {
-        st.calls += 1;
-        st.usec += dur;
+        cmd.stat.calls += 1;
+        cmd.stat.usec += dur;
+        if tracking {
+            cmd.record_latency(dur);
+        }
     }
     if failed {
-        st.failed_calls += 1;
+        cmd.stat.failed_calls += 1;
     }
     srv.stats.total_commands_processed += 1;
     // used_memory_peak is recorded after each command, before the eviction that runs before
@@ -724,6 +789,35 @@ mod tests {
         }
         let command = t.lookup(b"command").unwrap();
         assert!(t.cmds[command].handler.is_some() && arity_ok(t.cmds[command].meta.arity, 1));
+    }
+
+    #[test]
+    fn lookup_by_full_name() {
+        let t = CommandTable::new();
+        let get = t.lookup(b"get");
+        let config = t.lookup(b"config").unwrap();
+        assert_eq!(t.lookup_fullname(b"GET"), get);
+        assert_eq!(t.lookup_fullname(b"config"), Some(config));
+        assert_eq!(
+            t.lookup_fullname(b"Config|Get"),
+            t.lookup_sub(config, b"get")
+        );
+        for bad in [
+            &b"get|"[..],
+            b"get|x",
+            b"config|",
+            b"config|get|x",
+            b"nosuch",
+            b"",
+            b"|",
+        ] {
+            assert_eq!(
+                t.lookup_fullname(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -189,8 +189,8 @@ fn apply_config_change(srv: &mut Server, c: &mut Client, name: &str) {
     }
 }
 
-/// CONFIG RESETSTAT: zeroes INFO stats, commandstats and errorstats (resetServerStats,
-/// resetCommandTableStats, resetErrorTableStats). Peak memory, the slow log and latency
+/// CONFIG RESETSTAT: zeroes INFO stats, commandstats, latency histograms and errorstats
+/// (resetServerStats, resetCommandTableStats, resetErrorTableStats). Peak memory, the slow log and latency
 /// samples are kept, as in Redis.
 fn config_resetstat_command(srv: &mut Server, c: &mut Client, _args: &Args) {
     reset_stats(srv);
@@ -208,6 +208,7 @@ pub fn reset_stats(srv: &mut Server) {
     };
     for cmd in srv.commands.cmds.iter_mut() {
         cmd.stat = CmdStat::default();
+        cmd.latency = None;
     }
     srv.evict.reset_stats();
 }

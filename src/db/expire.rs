@@ -40,6 +40,10 @@ pub fn active_expire_cycle(srv: &mut Server, kind: CycleKind) {
     if !srv.active_expire_enabled || srv.loading {
         return;
     }
+    // While clients are paused the dataset stays as it is: no key expires.
+    if srv.pause_until_ms != 0 && crate::util::mstime() < srv.pause_until_ms {
+        return;
+    }
     let effort = (srv.config.active_expire_effort.clamp(1, 10) - 1) as usize;
     let keys_per_loop = KEYS_PER_LOOP + KEYS_PER_LOOP / 4 * effort;
     let fast_duration = FAST_DURATION_US + FAST_DURATION_US / 4 * effort as i64;
@@ -144,6 +148,11 @@ pub fn active_expire_cycle(srv: &mut Server, kind: CycleKind) {
     }
     let elapsed = crate::util::ustime() - start;
     srv.stats.expire_cycle_time_used_us += elapsed.max(0) as u64;
+    crate::commands::introspection::latency_add_sample(
+        srv,
+        "expire-cycle",
+        elapsed.max(0) as u64 / 1000,
+    );
     let current_perc = if total_sampled > 0 {
         total_expired as f64 / total_sampled as f64
     } else {

@@ -82,7 +82,9 @@ pub enum Touch {
 }
 
 impl Server {
-    /// Deletes `key` if its TTL has passed; true when it did (expireIfNeeded).
+    /// Deletes `key` if its TTL has passed; true when the key is expired (expireIfNeeded).
+    /// While clients are paused an expired key is reported expired but kept: it is deleted
+    /// once the pause ends.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let d = &mut self.dbs[db];
         if d.expires.is_empty() {
@@ -94,8 +96,18 @@ impl Server {
         if self.loading || when >= self.cmd_time_ms {
             return false;
         }
-        self.delete_expired(db, key);
+        if !self.expiry_paused() {
+            self.delete_expired(db, key);
+        }
         true
+    }
+
+    /// True while CLIENT PAUSE (WRITE or ALL) is in force: the dataset must not change, so
+    /// keys past their TTL read as missing but are not deleted (checkClientPauseTimeout-
+    /// AndReturnIfPaused in expireIfNeeded). Write commands never run then.
+    #[inline]
+    pub fn expiry_paused(&self) -> bool {
+        self.pause_until_ms != 0 && self.cmd_time_ms < self.pause_until_ms
     }
 
     /// Removes a key whose TTL passed, with the statistics and events of an expiry.
@@ -117,7 +129,9 @@ impl Server {
         if !d.expires.is_empty() {
             if let Some(&when) = d.expires.get_with_hash(h, key) {
                 if !self.loading && when < self.cmd_time_ms {
-                    self.delete_expired(db, key);
+                    if touch == Touch::Write || !self.expiry_paused() {
+                        self.delete_expired(db, key);
+                    }
                     if touch == Touch::Read {
                         self.notify_keyspace_event(notify::KEY_MISS, "keymiss", key, db);
                         self.stats.keyspace_misses += 1;
@@ -290,13 +304,23 @@ impl Server {
     }
 
     /// Picks a random key that is not expired (RANDOMKEY, dbRandomKey); None when the db is
-    /// empty. Expired keys met on the way are deleted, so the loop ends.
+    /// empty. Expired keys met on the way are deleted, so the loop ends; while clients are
+    /// paused they are kept, and when every key has a TTL, 100 expired picks in a row end
+    /// the search with an expired key (Redis 7.0 loops forever there; later versions stop).
     pub fn random_key(&mut self, db: usize) -> Option<Sds> {
+        let mut tries = 100;
         loop {
             let d = &mut self.dbs[db];
+            let all_volatile = d.dict.len() == d.expires.len();
             let key = d.dict.random_entry().map(|(k, _)| k.clone())?;
             if d.expires.is_empty() || !self.expire_if_needed(db, key.as_bytes()) {
                 return Some(key);
+            }
+            if all_volatile && self.expiry_paused() {
+                tries -= 1;
+                if tries == 0 {
+                    return Some(key);
+                }
             }
         }
     }

@@ -121,6 +121,9 @@ pub struct Client {
     pub rbp_reset_ms: i64,
     /// Set while blocked on keys (BLPOP and friends).
     pub blocked: Option<Box<crate::server::blocked::BlockState>>,
+    /// True while CLIENT PAUSE holds this client's next command (it is in
+    /// `Server::paused_clients`, and counts in INFO blocked_clients).
+    pub postponed: bool,
     /// True while a blocked command is being re-run for a ready key.
     pub reprocessing_blocked: bool,
     /// Set by a re-run command that still could not be served.
@@ -183,6 +186,7 @@ impl Client {
             rbp: REPLY_CHUNK_BYTES,
             rbp_reset_ms: 0,
             blocked: None,
+            postponed: false,
             reprocessing_blocked: false,
             still_blocked: false,
             subs: None,

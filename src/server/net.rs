@@ -624,7 +624,12 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
         proto_max_bulk_len: srv.config.proto_max_bulk_len,
         authenticated: c.authenticated,
     };
-    while !c.close_after_reply && !c.close_asap && c.blocked.is_none() && pos < qbuf.len() {
+    while !c.close_after_reply
+        && !c.close_asap
+        && c.blocked.is_none()
+        && !c.postponed
+        && pos < qbuf.len()
+    {
         match c.parser.parse(&qbuf, pos, &mut argv, &limits) {
             Parse::Command { next } => {
                 let args = crate::commands::Args::new(&qbuf, &argv);
@@ -763,6 +768,9 @@ pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
     if c.blocked.is_some() {
         srv.unblock_client(&mut c);
     }
+    if c.postponed {
+        srv.paused_clients.retain(|&t| t != c.token);
+    }
     // Subscriptions and WATCHes name the client by token: drop them before the slot is reused.
     crate::pubsub::client_freed(srv, &mut c);
     crate::multi::client_freed(srv, &mut c);
@@ -814,8 +822,15 @@ pub fn before_sleep(srv: &mut Server) {
     if !srv.paused_clients.is_empty()
         && (srv.pause_until_ms == 0 || crate::util::mstime() >= srv.pause_until_ms)
     {
+        // The pause is over: postponed clients run their commands in the order they
+        // arrived (unblockPostponedClients).
         srv.pause_until_ms = 0;
         let resumed = std::mem::take(&mut srv.paused_clients);
+        for &tok in &resumed {
+            if let Some(Some(c)) = srv.clients.get_mut(tok) {
+                c.postponed = false;
+            }
+        }
         srv.blocking.unblocked.extend(resumed);
     }
     super::blocked::process_unblocked(srv);
