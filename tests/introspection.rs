@@ -352,6 +352,19 @@ fn reply_buffer_resizing_follows_the_peak() {
         let what = format!("growing to {rbs}");
         assert_eq!(settle(&mut d, ids, &what, |x| x.0 == rbs), (rbs, rbp));
     }
+    // INFO counts the resizes (of every client, so how many depends on the cron ticks each
+    // connection met: at least this client's one shrink and four expansions).
+    for conn in [&mut d.ferrodis, &mut d.redis] {
+        let info = conn.value(&["INFO", "stats"]).text().unwrap();
+        let get = |k: &str| -> u64 {
+            info.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {k} in {info}"))
+        };
+        assert!(get("reply_buffer_shrinks:") >= 1, "{info}");
+        assert!(get("reply_buffer_expands:") >= 4, "{info}");
+    }
     b.cmd(&["GET", "big"]);
     some_cron_ticks();
     assert_eq!(

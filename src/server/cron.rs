@@ -4,6 +4,7 @@ use super::client::{Client, REPLY_CHUNK_BYTES, REPLY_MIN_BYTES};
 use super::Server;
 use crate::db::expire::{active_expire_cycle, CycleKind};
 use crate::{log_notice, log_verbose};
+use std::cmp::Ordering;
 
 /// One serverCron tick: clocks, statistics samples, client timeouts, active expiry, dict
 /// resizing and incremental rehashing.
@@ -67,12 +68,16 @@ fn clients_cron(srv: &mut Server, now: i64) {
             c.qbuf.shrink_to(used.max(1024));
         }
         c.qbuf_peak = used;
-        resize_reply_buffer(
+        match resize_reply_buffer(
             c,
             now,
             srv.reply_buffer_resizing,
             srv.reply_buffer_peak_reset_ms,
-        );
+        ) {
+            Ordering::Less => srv.stats.reply_buffer_shrinks += 1,
+            Ordering::Greater => srv.stats.reply_buffer_expands += 1,
+            Ordering::Equal => {}
+        }
     }
     for idx in to_close {
         super::net::close_client_now(srv, idx);
@@ -84,9 +89,10 @@ fn clients_cron(srv: &mut Server, now: i64) {
 /// it when the peak filled it (up to 16 KiB); every `reset_ms` the peak restarts from what
 /// the buffer holds now, so an idle client's buffer shrinks. Sizes are what jemalloc would
 /// hand Redis for the request (`jemalloc_usable`). Nothing happens while resizing is off.
-pub fn resize_reply_buffer(c: &mut Client, now: i64, enabled: bool, reset_ms: i64) {
+/// Returns whether the buffer shrank (Less), grew (Greater) or kept its size.
+pub fn resize_reply_buffer(c: &mut Client, now: i64, enabled: bool, reset_ms: i64) -> Ordering {
     if !enabled {
-        return;
+        return Ordering::Equal;
     }
     let (shrink_to, expand_to) = (c.rbs / 2, c.rbs * 2);
     let mut new_size = 0;
@@ -99,9 +105,12 @@ pub fn resize_reply_buffer(c: &mut Client, now: i64, enabled: bool, reset_ms: i6
         c.rbp = c.out.buf.len().min(c.rbs);
         c.rbp_reset_ms = now;
     }
-    if new_size != 0 {
-        c.rbs = jemalloc_usable(new_size);
+    if new_size == 0 {
+        return Ordering::Equal;
     }
+    let old = c.rbs;
+    c.rbs = jemalloc_usable(new_size);
+    c.rbs.cmp(&old)
 }
 
 /// The size jemalloc's allocation of `n` bytes really has (its size class), which is what

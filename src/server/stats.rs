@@ -23,6 +23,9 @@ pub struct Stats {
     pub dump_payload_sanitizations: u64,
     pub total_reads_processed: u64,
     pub total_writes_processed: u64,
+    /// Reply buffers resized by the clients cron (INFO reply_buffer_shrinks/expands).
+    pub reply_buffer_shrinks: u64,
+    pub reply_buffer_expands: u64,
     /// Error replies by error code (INFO errorstats), e.g. "ERR", "WRONGTYPE".
     pub errors: HashMap<String, u64>,
     /// Samples for instantaneous_ops_per_sec: (unix ms, total commands) ring.
