@@ -160,6 +160,10 @@ fn as_zset<'a>(found: Option<&'a mut RObj>, c: &mut Client) -> Result<Option<&'a
     }
 }
 
+/// ZRANDMEMBER's count range error (getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)).
+const ERR_RAND_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
 /// getLongFromObjectOrReply: a strict integer argument, or the generic error.
 fn long_or_reply(c: &mut Client, arg: &[u8]) -> Option<i64> {
     let v = parse_i64(arg);
@@ -1091,9 +1095,14 @@ fn blocking_zpop(
 /// ZRANDMEMBER key [count [WITHSCORES]]
 fn zrandmember_command(srv: &mut Server, c: &mut Client, args: &Args) {
     if args.len() >= 3 {
+        // getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): i64::MIN has no absolute value.
         let Some(l) = long_or_reply(c, args.get(2)) else {
             return;
         };
+        if l == i64::MIN {
+            c.out.err(ERR_RAND_RANGE);
+            return;
+        }
         let withscores = args.len() == 4;
         if args.len() > 4 || (withscores && !cstr(args.get(3)).eq_ignore_ascii_case(b"withscores"))
         {
