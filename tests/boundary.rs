@@ -804,3 +804,77 @@ fn debug_populate_huge_value_size_is_an_error() {
     assert_eq!(c.cmd(&["DEBUG", "POPULATE", "2", "p", "3"]), b"+OK\r\n");
     assert_eq!(c.cmd(&["GET", "p:1"]), b"$3\r\nval\r\n");
 }
+
+/// Sends `argv` on a new connection and reads until the server closes it (within 60 s):
+/// the number of bytes it sent first, or None if it kept the connection open.
+fn closes_after(port: u16, argv: &[&str]) -> Option<usize> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    s.write_all(&encode_command(argv)).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(total),
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Some(total),
+            Err(_) => return None,
+        }
+    }
+}
+
+/// A negative count makes the *RANDMEMBER replies grow with the count, not the data. With an
+/// output limit for normal clients both servers stop and close the client once it is passed
+/// (Redis checks CLIENT_CLOSE_ASAP inside the loop), and the server lives on.
+#[test]
+fn randmember_negative_counts_stop_at_the_output_limit() {
+    cap_address_space();
+    for cmd in [
+        "ZRANDMEMBER z -9223372036854775807",
+        "ZRANDMEMBER z -4611686018427387903 WITHSCORES",
+        "SRANDMEMBER s -9223372036854775807",
+        "SRANDMEMBER i -9223372036854775807",
+        "HRANDFIELD h -9223372036854775807",
+    ] {
+        for big in [false, true] {
+            let mut d = Diff::with_args(&["--client-output-buffer-limit", "normal 4mb 0 0"]);
+            if big {
+                d.cmd(&["CONFIG", "SET", "zset-max-listpack-entries", "0"]);
+                d.cmd(&["CONFIG", "SET", "hash-max-listpack-entries", "0"]);
+            }
+            d.run("ZADD z 1 a 2 b\nSADD s a b\nSADD i 1 2\nHSET h f v g w");
+            let argv: Vec<&str> = cmd.split(' ').collect();
+            for server in [d.ferrodis_server(), d.redis_server()] {
+                let sent = closes_after(server.port(), &argv);
+                assert!(
+                    sent.is_some(),
+                    "{cmd}: {} did not close",
+                    server.bin().display()
+                );
+            }
+            d.cmd(&["PING"]);
+            let rss = rss_kb(d.ferrodis_server().pid());
+            assert!(rss < RSS_LIMIT_KB, "{cmd}: ferrodis RSS {rss} kB");
+        }
+    }
+}
+
+/// Without an output limit Redis would grow until the OOM killer came; ferrodis stops such a
+/// reply at a hard cap (1 GiB) and closes the client instead.
+#[test]
+fn randmember_negative_counts_stop_at_the_hard_cap() {
+    cap_address_space();
+    let server = ferrodis();
+    let mut c = server.conn();
+    c.cmd(&["ZADD", "z", "1", "a"]);
+    // ZRANDMEMBER only: producing a gigabyte of reply takes a while (the output-limit test
+    // above covers all three commands).
+    let cmd = ["ZRANDMEMBER", "z", "-9223372036854775807"];
+    assert!(
+        closes_after(server.port(), &cmd).is_some(),
+        "{cmd:?}: not closed"
+    );
+    assert_eq!(server.conn().cmd(&["PING"]), b"+PONG\r\n");
+}
