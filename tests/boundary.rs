@@ -878,3 +878,66 @@ fn randmember_negative_counts_stop_at_the_hard_cap() {
     );
     assert_eq!(server.conn().cmd(&["PING"]), b"+PONG\r\n");
 }
+
+/// The largest timeouts Redis accepts put the deadline near the end of time: a client blocked
+/// that long must neither crash the timer arithmetic nor wake early, and is served when the
+/// key gets data. (The sweep above checks every timeout that is refused; there the keys hold
+/// data, so nothing blocks.)
+#[test]
+fn huge_valid_timeouts_block_until_served() {
+    let mut d = Diff::new();
+    let mut w = d.another();
+    let blocking = [
+        ("BLPOP e {}", "RPUSH e x"),
+        ("BRPOP e {}", "RPUSH e x"),
+        ("BLMOVE e d LEFT RIGHT {}", "RPUSH e x"),
+        ("BRPOPLPUSH e d {}", "RPUSH e x"),
+        ("BLMPOP {} 1 e LEFT COUNT 2", "RPUSH e x y z"),
+        ("BZPOPMIN ze {}", "ZADD ze 1 a"),
+        ("BZPOPMAX ze {}", "ZADD ze 1 a"),
+        (
+            "BZMPOP {} 1 ze MAX COUNT 9223372036854775807",
+            "ZADD ze 1 a 2 b",
+        ),
+    ];
+    let timeouts = [
+        "0",
+        "9223370000000000",
+        "9223372036854775.807",
+        "9223370000000000.5",
+        "1e15",
+        "4294967296",
+    ];
+    for (cmd, wake) in blocking {
+        for t in timeouts {
+            let line = cmd.replace("{}", t);
+            let argv: Vec<&str> = line.split(' ').collect();
+            d.send(&argv);
+            // The second wait is short: the first one already gave both servers the time.
+            let (f, r) = (
+                d.ferrodis
+                    .try_read_reply(std::time::Duration::from_millis(60)),
+                d.redis.try_read_reply(std::time::Duration::from_millis(5)),
+            );
+            match (f, r) {
+                (None, None) => {
+                    let wake_argv: Vec<&str> = wake.split(' ').collect();
+                    w.cmd(&wake_argv);
+                    d.read();
+                }
+                (Some(f), Some(r)) => assert_same(&line, &f, &r),
+                (f, r) => panic!("{line}: ferrodis replied {f:?}, redis replied {r:?}"),
+            }
+            w.cmd(&["FLUSHALL"]);
+            w.cmd(&["PING"]);
+        }
+    }
+    // CLIENT PAUSE for the longest time allowed: writes wait, reads and PING go through.
+    d.cmd(&["CLIENT", "PAUSE", "9223370000000000000", "WRITE"]);
+    w.send(&["SET", "k", "v"]);
+    d.cmd(&["GET", "k"]);
+    d.cmd(&["CLIENT", "UNPAUSE"]);
+    w.read();
+    d.cmd(&["GET", "k"]);
+    d.cmd(&["PING"]);
+}
