@@ -107,6 +107,29 @@ const REPLACED: &[&str] = &[
     "lcs",
 ];
 
+/// Never sent, whoever plays the ferrodis side (ferrodis implements none of them yet; with
+/// `FERRODIS_BIN=redis-server` the sweep runs oracle against oracle, which shows the test is
+/// sound, and these must not run there either): REPLICAOF and the like would make the server
+/// connect out or hand over, SYNC and MONITOR take over the connection, XREAD and XREADGROUP
+/// BLOCK wait on empty streams, and a failover or shutdown ends the run.
+const NEVER: &[&str] = &[
+    "replicaof",
+    "slaveof",
+    "failover",
+    "migrate",
+    "sync",
+    "psync",
+    "replconf",
+    "shutdown",
+    "monitor",
+    "xread",
+    "xreadgroup",
+    "cluster|failover",
+    "cluster|setslot",
+    "module|load",
+    "module|loadex",
+];
+
 /// How two replies are compared. Errors are always compared byte for byte.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Cmp {
@@ -384,6 +407,9 @@ fn table_cases(d: &mut Diff) -> (Vec<Case>, Vec<String>, Vec<String>) {
     let mut covered = Vec::new();
     let mut missing = Vec::new();
     for (name, doc) in cmds {
+        if NEVER.contains(&name.as_str()) {
+            continue;
+        }
         if REPLACED.contains(&name.as_str()) {
             covered.push(name);
             continue;
@@ -415,6 +441,7 @@ fn table_cases(d: &mut Diff) -> (Vec<Case>, Vec<String>, Vec<String>) {
                 "scan" | "sscan" | "hscan" | "zscan" => Cmp::Shape, // cursors follow hash seeds
                 "memory|usage" | "slowlog|get" | "client|list" | "hello" | "lolwut" => Cmp::Shape,
                 "spop" | "srandmember" | "hrandfield" | "zrandmember" => Cmp::Count,
+                "acl|genpass" => Cmp::Count, // random, and not in ferrodis yet
                 _ => Cmp::Exact,
             };
             let mut case = Case {
