@@ -70,7 +70,8 @@ const RANDOM_SAMPLE_LIMIT: u64 = 1000;
 
 /// A reply bigger than this ends the command and closes the client even without a configured
 /// output limit (Redis would grow until the OOM killer struck, e.g. on HRANDFIELD h -2^62).
-const HARD_REPLY_CAP: usize = 1 << 30;
+/// The *RANDMEMBER commands of sets and sorted sets use it too, through [`OutputGuard`].
+pub(super) const HARD_REPLY_CAP: usize = 1 << 30;
 
 /// Writes one element the way addReplyBulkCBuffer / addReplyBulkLongLong would.
 #[inline]
@@ -450,15 +451,17 @@ pub fn hgetall_command(srv: &mut Server, c: &mut Client, args: &Args) {
 // HRANDFIELD
 
 /// The normal-class output limit and the time, read before the key is borrowed, so that long
-/// HRANDFIELD replies can stop as Redis's do once CLIENT_CLOSE_ASAP is set.
+/// HRANDFIELD replies can stop as Redis's do once CLIENT_CLOSE_ASAP is set (SRANDMEMBER and
+/// ZRANDMEMBER with a negative count use it too: their replies grow with the count, not the
+/// data).
 #[derive(Clone, Copy)]
-struct OutputGuard {
+pub(super) struct OutputGuard {
     limit: (u64, u64, u64),
     now_ms: i64,
 }
 
 impl OutputGuard {
-    fn new(srv: &Server) -> OutputGuard {
+    pub(super) fn new(srv: &Server) -> OutputGuard {
         OutputGuard {
             limit: srv.config.client_output_buffer_limit[0],
             now_ms: srv.cmd_time_ms,
@@ -467,7 +470,7 @@ impl OutputGuard {
 
     /// True (and the client marked for closing) when its pending output passed the normal
     /// class's limit or the hard safety cap; the command must stop writing.
-    fn exceeded(&self, c: &mut Client) -> bool {
+    pub(super) fn exceeded(&self, c: &mut Client) -> bool {
         if c.close_asap {
             return true;
         }

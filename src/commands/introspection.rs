@@ -286,14 +286,13 @@ fn slowlog_record(srv: &mut Server, c: &Client, args: &Args, dur_us: u64) {
 fn slowlog_get_command(srv: &mut Server, c: &mut Client, args: &Args) {
     let mut count: usize = 10;
     if args.len() == 3 {
+        // getRangeLongFromObjectOrReply(-1, LONG_MAX) with its own message, which Redis also
+        // sends for a count that is no integer.
         match crate::util::num::parse_i64(args.get(2)) {
             Some(n) if n >= -1 => {
                 count = if n == -1 { usize::MAX } else { n as usize };
             }
-            Some(_) => {
-                return c.out.err("ERR count should be greater than or equal to -1");
-            }
-            None => return c.out.err("ERR value is not an integer or out of range"),
+            _ => return c.out.err("ERR count should be greater than or equal to -1"),
         }
     } else if args.len() > 3 {
         return c

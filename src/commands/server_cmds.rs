@@ -1038,7 +1038,9 @@ fn debug_populate(srv: &mut Server, c: &mut Client, args: &Args) {
     };
     let lru = srv.lru_clock;
     let mut key = Vec::with_capacity(prefix.len().min(127) + 21);
-    let mut val = Vec::with_capacity(size.max(26));
+    // The value buffer grows when the first key needs it: with a count of 0 a huge size
+    // allocates nothing, and a size that cannot be allocated is an error, not an abort.
+    let mut val = Vec::new();
     for j in 0..count {
         key.clear();
         key.extend_from_slice(prefix);
@@ -1047,6 +1049,9 @@ fn debug_populate(srv: &mut Server, c: &mut Client, args: &Args) {
         key.truncate(127);
         if srv.lookup_write(db, &key).is_some() {
             continue;
+        }
+        if val.capacity() < size && val.try_reserve_exact(size).is_err() {
+            return c.out.err("ERR OOM allocating the value");
         }
         val.clear();
         val.extend_from_slice(b"value:");

@@ -481,6 +481,7 @@ fn srandmember_with_count(srv: &mut Server, c: &mut Client, args: &Args) {
         }
     };
     let (count, uniq) = (l.unsigned_abs(), l >= 0);
+    let guard = super::hash::OutputGuard::new(srv);
     let s = match srv.lookup_read(c.db, args.get(1)) {
         None => {
             c.out.array(0);
@@ -503,12 +504,14 @@ fn srandmember_with_count(srv: &mut Server, c: &mut Client, args: &Args) {
     // CASE 1: repetitions allowed (or a single member): independent draws, in draw order.
     if !uniq || count == 1 {
         c.out.array(count as usize);
-        for _ in 0..count {
+        // The reply grows with the count, not the set: stop once the client's output passed
+        // its limit (Redis checks CLIENT_CLOSE_ASAP here) or the hard cap.
+        for left in (0..count).rev() {
             match s.random() {
                 Some(m) => reply_member(&mut c.out, m.as_member()),
                 None => break,
             }
-            if c.close_asap {
+            if left % 1024 == 0 && guard.exceeded(c) {
                 break;
             }
         }

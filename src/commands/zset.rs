@@ -160,6 +160,10 @@ fn as_zset<'a>(found: Option<&'a mut RObj>, c: &mut Client) -> Result<Option<&'a
     }
 }
 
+/// ZRANDMEMBER's count range error (getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)).
+const ERR_RAND_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
 /// getLongFromObjectOrReply: a strict integer argument, or the generic error.
 fn long_or_reply(c: &mut Client, arg: &[u8]) -> Option<i64> {
     let v = parse_i64(arg);
@@ -1091,9 +1095,14 @@ fn blocking_zpop(
 /// ZRANDMEMBER key [count [WITHSCORES]]
 fn zrandmember_command(srv: &mut Server, c: &mut Client, args: &Args) {
     if args.len() >= 3 {
+        // getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): i64::MIN has no absolute value.
         let Some(l) = long_or_reply(c, args.get(2)) else {
             return;
         };
+        if l == i64::MIN {
+            c.out.err(ERR_RAND_RANGE);
+            return;
+        }
         let withscores = args.len() == 4;
         if args.len() > 4 || (withscores && !cstr(args.get(3)).eq_ignore_ascii_case(b"withscores"))
         {
@@ -1120,6 +1129,7 @@ fn zrandmember_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// zrandmemberWithCountCommand: Redis's four cases (repeats allowed; the whole set; remove
 /// random members from a copy; pick random members until enough distinct ones).
 fn zrandmember_with_count(srv: &mut Server, c: &mut Client, args: &Args, l: i64, withscores: bool) {
+    let guard = super::hash::OutputGuard::new(srv);
     let z = match read_zset(srv, c, args.get(1)) {
         Err(()) => return,
         Ok(None) => {
@@ -1143,7 +1153,18 @@ fn zrandmember_with_count(srv: &mut Server, c: &mut Client, args: &Args, l: i64,
     if !uniq || count == 1 {
         let n = usize::try_from(count).unwrap_or(usize::MAX);
         out.array(range_header_len(out, n, withscores));
-        z.random_with_repeats(count, |m, s| reply_elem(out, m, s, withscores));
+        // The reply grows with the count, not the set: draw in batches and stop once the
+        // client's output passed its limit (Redis checks CLIENT_CLOSE_ASAP) or the hard cap.
+        let batch = size.max(1024);
+        let mut left = count;
+        while left > 0 {
+            let n = left.min(batch);
+            left -= n;
+            z.random_with_repeats(n, |m, s| reply_elem(&mut c.out, m, s, withscores));
+            if guard.exceeded(c) {
+                break;
+            }
+        }
         return;
     }
     let reply_size = count.min(size) as usize;

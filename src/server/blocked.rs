@@ -73,11 +73,10 @@ pub fn parse_timeout(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<i64> {
     if ms == 0 {
         return Some(0);
     }
-    if ms > i64::MAX - srv.cmd_time_ms {
-        c.out.err("ERR timeout is out of range");
-        return None;
-    }
-    Some(srv.cmd_time_ms + ms)
+    // Redis 7.0 adds the time without a check: a sum past i64::MAX wraps negative, which its
+    // timeout table (keyed by the deadline as an unsigned number) never reaches, so the client
+    // waits forever, as with 0. (The "timeout is out of range" error came with Redis 7.2.)
+    Some(srv.cmd_time_ms.checked_add(ms).unwrap_or(0))
 }
 
 impl Server {
