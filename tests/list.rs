@@ -6,11 +6,12 @@
 //! The same workload runs under several list options, because the quicklist's node layout
 //! decides which code paths run: small lists (one node), lists of many small nodes
 //! (`list-max-listpack-size 4`), compressed lists (`list-compress-depth 1` and 2, interior
-//! nodes LZF-compressed), byte-limited nodes (fill -1) and a plain-node case (elements above
-//! DEBUG QUICKLIST-PACKED-THRESHOLD is not available, so long elements stand in). After every
-//! mutation the whole list is compared (LRANGE 0 -1, LLEN, OBJECT ENCODING) and, where the
-//! server under test exposes them, the node statistics of DEBUG OBJECT and the DUMP payload
-//! (byte-identical nodes).
+//! nodes LZF-compressed), byte-limited nodes (fill -1) and plain nodes (`DEBUG
+//! QUICKLIST-PACKED-THRESHOLD 100` on both servers: every element of 100 bytes or more gets a
+//! node of its own holding the raw bytes, so the lists mix packed and plain nodes). After
+//! every mutation the whole list is compared (LRANGE 0 -1, LLEN, OBJECT ENCODING, DEBUG
+//! DIGEST-VALUE) and, where the server under test exposes them, the node statistics of DEBUG
+//! OBJECT and the DUMP payload (byte-identical nodes, containers and LZF blobs).
 
 mod common;
 
@@ -70,6 +71,7 @@ fn check(d: &mut Diff, key: &str) {
     d.cmd(&["LLEN", key]);
     d.cmd(&["OBJECT", "ENCODING", key]);
     d.cmd(&["EXISTS", key]);
+    d.cmd(&["DEBUG", "DIGEST-VALUE", key]);
     let (f, r) = d.both(&["DEBUG", "OBJECT", key]);
     if let (Some(f), Some(r)) = (ql_fields(&f), ql_fields(&r)) {
         assert_eq!(f, r, "DEBUG OBJECT {key}: quicklist statistics differ");
@@ -393,7 +395,16 @@ fn wrong_types(d: &mut Diff) {
 
 /// The whole workload under one set of list options.
 fn workload(fill_opt: &str, depth: &str, n: usize) {
+    workload_with_threshold(fill_opt, depth, n, None)
+}
+
+/// The whole workload, with `DEBUG QUICKLIST-PACKED-THRESHOLD` set on both servers first when
+/// given (elements at least that long then live in plain nodes).
+fn workload_with_threshold(fill_opt: &str, depth: &str, n: usize, threshold: Option<&str>) {
     let mut d = Diff::new();
+    if let Some(t) = threshold {
+        d.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", t]);
+    }
     set_options(&mut d, fill_opt, depth);
     let items = elements(n, n as u64 + fill_opt.len() as u64);
     for resp in ["2", "3"] {
@@ -445,6 +456,31 @@ fn compressed_depth_2_byte_limited_nodes() {
 #[test]
 fn large_count_limited_nodes() {
     workload("100", "3", 700);
+}
+
+#[test]
+fn plain_nodes_small_lists() {
+    workload_with_threshold("-2", "0", 40, Some("100"));
+}
+
+#[test]
+fn plain_nodes_many_nodes() {
+    workload_with_threshold("4", "0", 300, Some("100"));
+}
+
+#[test]
+fn plain_nodes_compressed_depth_1() {
+    workload_with_threshold("4", "1", 300, Some("100"));
+}
+
+#[test]
+fn plain_nodes_compressed_depth_2_byte_limited() {
+    workload_with_threshold("-1", "2", 400, Some("100"));
+}
+
+#[test]
+fn plain_nodes_large_count_limited_nodes() {
+    workload_with_threshold("100", "3", 500, Some("100"));
 }
 
 /// CONFIG SET of the list options applies to lists created afterwards, not to existing ones

@@ -167,7 +167,7 @@ impl Node {
 fn lzf_decompress(comp: &[u8], sz: usize) -> Vec<u8> {
     match lzf::decompress(comp, sz) {
         Ok(v) if v.len() == sz => v,
-        // The blob was produced by `lzf::compress` from exactly `sz` bytes.
+        // The blob was produced by our LZF compressor from exactly `sz` bytes.
         _ => unreachable!("quicklist LZF node does not decompress"),
     }
 }
@@ -375,7 +375,11 @@ impl Quicklist {
             Data::Plain(v) => v,
             Data::Lzf(_) => return,
         };
-        if let Ok(c) = lzf::compress(raw) {
+        // Redis's lzf_compress with an output buffer of the node's size, so the blob (which
+        // RDB and DUMP write as is) is byte for byte redis-server's. The `lzf` crate's
+        // compressor differs from liblzf where a match runs to the end of the input, which
+        // a plain node of repeated bytes shows.
+        if let Some(c) = crate::persistence::lzf::compress(raw, n.sz) {
             if c.len() + MIN_COMPRESS_IMPROVE < n.sz {
                 n.data = Data::Lzf(c.into_boxed_slice());
             }
@@ -1035,6 +1039,52 @@ impl Quicklist {
         self.insert_node(self.tail, node, true);
         self.count += c;
         true
+    }
+
+    /// A human-readable dump of the list and its nodes (`quicklistRepr`, DEBUG QUICKLIST).
+    /// With `full` every node's contents are printed too; a compressed node is decompressed
+    /// for that and, as in Redis (whose `quicklistRecompressOnly` finds no recompress mark on
+    /// it), stays raw afterwards, which later DUMP payloads show.
+    pub fn repr(&mut self, full: bool) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "{{count : {}}}", self.count);
+        let _ = writeln!(s, "{{len : {}}}", self.nodes.len());
+        let _ = writeln!(s, "{{fill : {}}}", self.fill);
+        let _ = writeln!(s, "{{compress : {}}}", self.compress);
+        let _ = writeln!(s, "{{bookmark_count : 0}}");
+        let (mut id, mut i) = (self.head, 0);
+        while id != NIL {
+            let n = self.n(id);
+            let _ = writeln!(s, "{{quicklist node({i})");
+            let _ = writeln!(
+                s,
+                "{{container : {}, encoding: {}, size: {}, count: {}, recompress: {}, \
+                 attempted_compress: 0}}",
+                if n.plain { "PLAIN" } else { "PACKED" },
+                if n.is_compressed() { "LZF" } else { "RAW" },
+                n.sz,
+                n.count,
+                n.recompress as u8
+            );
+            if full {
+                self.decompress_node(id);
+                match &self.n(id).data {
+                    Data::Packed(lp) => {
+                        let _ = write!(s, "{{ listpack:\n{}}}\n", lp.repr());
+                    }
+                    Data::Plain(v) => {
+                        let _ = writeln!(s, "{{ entry : {} }}", String::from_utf8_lossy(v));
+                    }
+                    Data::Lzf(_) => {}
+                }
+                self.recompress_only(id);
+            }
+            s.push_str("}\n");
+            id = self.n(id).next;
+            i += 1;
+        }
+        s
     }
 
     /// Appends a plain node loaded from RDB (`quicklistAppendPlainNode`).

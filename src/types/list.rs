@@ -68,6 +68,12 @@ impl List {
         &self.ql
     }
 
+    /// DEBUG QUICKLIST's dump of the nodes (`quicklistRepr`); `full` adds their contents and
+    /// leaves compressed nodes decompressed, as Redis does.
+    pub fn debug_repr(&mut self, full: bool) -> String {
+        self.ql.repr(full)
+    }
+
     /// OBJECT ENCODING's answer: always "quicklist" in Redis 7.0.
     pub fn encoding_name(&self) -> &'static str {
         "quicklist"
