@@ -831,6 +831,12 @@ fn rdb_object_len(o: &RObj, compress: bool) -> usize {
             return n;
         }
     }
+    if let crate::types::object::Value::List(_) = o.value {
+        // rdbSavedObjectLen: the body RDB would write (nodes, PLAIN/PACKED, LZF blobs).
+        let mut body = Vec::new();
+        crate::persistence::rdb::save_object(&mut body, o, compress);
+        return body.len();
+    }
     let mut tmp = [0u8; 20];
     match o.str_bytes(&mut tmp) {
         Some(s) => rdb_string_len(s, compress),
@@ -1004,7 +1010,7 @@ fn debug_object(srv: &mut Server, c: &mut Client, key: &[u8]) {
     } else {
         clock + (crate::server::LRU_CLOCK_MAX - o.lru)
     };
-    let line = format!(
+    let mut line = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         o as *const RObj,
         refcount(o),
@@ -1013,6 +1019,20 @@ fn debug_object(srv: &mut Server, c: &mut Client, key: &[u8]) {
         o.lru,
         idle
     );
+    if let crate::types::object::Value::List(l) = &o.value {
+        // The quicklist's node statistics, plain nodes counting their element's length.
+        let ql = l.quicklist();
+        let nodes = ql.node_count();
+        let _ = write!(
+            line,
+            " ql_nodes:{nodes} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:{} \
+             ql_uncompressed_size:{}",
+            ql.len() as f64 / nodes as f64,
+            ql.fill(),
+            (ql.compress_depth() != 0) as u8,
+            ql.uncompressed_size()
+        );
+    }
     c.out.simple(&line);
 }
 

@@ -859,6 +859,50 @@ impl Quicklist {
         true
     }
 
+    /// The compression side effects of Redis reading `count` elements from `index` (towards
+    /// the head with `reverse`) through a quicklist iterator, for callers that read through
+    /// the lending [`Iter`] or [`Quicklist::get_with`], which never change the list.
+    ///
+    /// Redis's iterator decompresses each node it enters "for use" and calls
+    /// `quicklistCompress` on it when it leaves or is released: a node it found compressed is
+    /// compressed again (no change), but a raw node gets `__quicklistCompress`, which
+    /// compresses that node when it lies deeper than the compress depth, and the first node
+    /// past the depth at each end. So a node left raw outside the depth (it grew past
+    /// MIN_COMPRESS_BYTES by an in-place LINSERT, or DEBUG QUICKLIST decompressed it) is
+    /// compressed by the next LINDEX/LRANGE/LPOS that reads it, which DUMP shows.
+    pub fn settle_after_read(&mut self, index: i64, count: usize, reverse: bool) {
+        if self.compress == 0 || count == 0 {
+            return;
+        }
+        let Some((mut id, off)) = self.locate(index) else {
+            return;
+        };
+        let mut avail = if reverse {
+            off + 1
+        } else {
+            self.n(id).count as usize - off
+        };
+        let mut left = count;
+        loop {
+            if !self.n(id).is_compressed() {
+                self.compress(id);
+            }
+            if left <= avail {
+                break;
+            }
+            left -= avail;
+            id = if reverse {
+                self.n(id).prev
+            } else {
+                self.n(id).next
+            };
+            if id == NIL {
+                break;
+            }
+            avail = self.n(id).count as usize;
+        }
+    }
+
     /// `quicklistDelRange`: deletes `count` elements from `start` (negative from the tail),
     /// clamped to the list. Returns whether anything was deleted. LTRIM is
     /// `del_range(0, ltrim)` then `del_range(-rtrim, rtrim)`.
@@ -875,6 +919,9 @@ impl Quicklist {
         let Some((mut id, mut offset)) = self.locate(start) else {
             return false;
         };
+        // Redis finds the start with an iterator and releases it at once, which runs
+        // quicklistCompress on the start node before anything is deleted.
+        self.compress(id);
         while extent > 0 && id != NIL {
             let next = self.n(id).next;
             let ncount = self.n(id).count as u64;
@@ -1039,6 +1086,32 @@ impl Quicklist {
         self.insert_node(self.tail, node, true);
         self.count += c;
         true
+    }
+
+    /// `quicklistDup` (COPY): the same nodes, compressed or not, appended one by one to a new
+    /// list with the same options. Appending runs the usual compression at the ends, so a
+    /// node the original kept raw outside the compress depth comes out compressed in the copy
+    /// (and a compressed node that ends up at an end comes out raw), exactly as in Redis.
+    pub fn dup(&self) -> Quicklist {
+        let mut copy = Quicklist::new(self.fill, self.compress as i64);
+        let mut id = self.head;
+        while id != NIL {
+            let n = self.n(id);
+            let node = Node {
+                prev: NIL,
+                next: NIL,
+                count: n.count,
+                sz: n.sz,
+                data: n.data.clone(),
+                plain: n.plain,
+                recompress: false,
+                dont_compress: false,
+            };
+            copy.count += node.count as usize;
+            copy.insert_node(copy.tail, node, true);
+            id = n.next;
+        }
+        copy
     }
 
     /// A human-readable dump of the list and its nodes (`quicklistRepr`, DEBUG QUICKLIST).
