@@ -1094,3 +1094,103 @@ fn random_operations_with_plain_nodes() {
         check(&mut d, "S");
     }
 }
+
+/// Blocked BLMOVE / BLMPOP / BRPOPLPUSH clients served by a push of large elements: the
+/// plain element moves to the destination as a plain node (DUMP compared), or is replied.
+#[test]
+fn blocked_clients_served_with_plain_elements() {
+    let mut d = Diff::new();
+    set_options(&mut d, "3", "1");
+    d.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100"]);
+    let big = "B".repeat(150);
+    let huge = "H".repeat(3000);
+    d.cmd(&["RPUSH", "dst", "a", "b", "c", "d", &big, "e", "f", "g", "h"]);
+    let mut waiter = d.another();
+    for (cmd, push) in [
+        (
+            vec!["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"],
+            vec!["RPUSH", "src", &huge, "x"],
+        ),
+        (
+            vec!["BLMOVE", "src2", "dst", "RIGHT", "LEFT", "0"],
+            vec!["LPUSH", "src2", &big],
+        ),
+        (
+            vec!["BRPOPLPUSH", "src3", "dst", "0"],
+            vec!["RPUSH", "src3", "small", &huge],
+        ),
+        (
+            vec!["BLMPOP", "0", "1", "src4", "LEFT", "COUNT", "3"],
+            vec!["RPUSH", "src4", &big, "y", &huge],
+        ),
+        (vec!["BLPOP", "src5", "0"], vec!["RPUSH", "src5", &huge]),
+    ] {
+        waiter.send(&cmd);
+        // The waiter is blocked once the servers list it as such.
+        for side in [&mut d.ferrodis, &mut d.redis] {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !side
+                .value(&["INFO", "clients"])
+                .text()
+                .unwrap_or_default()
+                .contains("blocked_clients:1")
+            {
+                assert!(std::time::Instant::now() < deadline, "client never blocked");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        d.cmd(&push);
+        waiter.read();
+        for k in ["dst", "src", "src2", "src3", "src4", "src5"] {
+            d.cmd(&["DUMP", k]);
+        }
+        check(&mut d, "dst");
+    }
+}
+
+/// MEMORY USAGE walks a list's nodes: plain nodes count their element (or its LZF blob
+/// when compressed). Allocators differ, so ferrodis's exact figure is compared with Redis's
+/// all-nodes estimate (SAMPLES 0) within a margin rather than byte for byte.
+#[test]
+fn memory_usage_counts_plain_nodes() {
+    let mut d = Diff::new();
+    set_options(&mut d, "-2", "1");
+    d.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100"]);
+    for i in 0..10u32 {
+        let compressible = ((b'a' + i as u8) as char).to_string().repeat(10_000);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(i);
+        let noise: String = (0..10_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (b'!' + (x % 89) as u8) as char
+            })
+            .collect();
+        d.cmd(&["RPUSH", "lzf", &compressible, "small"]);
+        d.cmd(&["RPUSH", "raw", &noise, "small"]);
+    }
+    for key in ["lzf", "raw"] {
+        let (f, r) = d.both(&["MEMORY", "USAGE", key, "SAMPLES", "0"]);
+        let num = |b: &[u8]| -> f64 {
+            let s = String::from_utf8_lossy(b);
+            s.trim_start_matches(':')
+                .trim()
+                .parse()
+                .expect("integer reply")
+        };
+        let (f, r) = (num(&f), num(&r));
+        assert!(
+            f > 0.8 * r && f < 1.3 * r,
+            "MEMORY USAGE {key}: ferrodis {f}, redis {r}"
+        );
+    }
+    // Incompressible plain nodes stay raw: at least their 100,000 bytes.
+    let (f, _) = d.both(&["MEMORY", "USAGE", "raw"]);
+    let f: u64 = String::from_utf8_lossy(&f)
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .expect("integer reply");
+    assert!(f > 100_000, "MEMORY USAGE raw: {f}");
+}
