@@ -881,6 +881,20 @@ fn plain_nodes_across_threshold_changes() {
     d.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"]);
     d.run(&format!("RPUSH L {mid}\nLSET L 0 {mid}"));
     check(&mut d, "L");
+    // Threshold 1: every non-empty element is plain, empty ones stay packed.
+    d.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1"]);
+    d.run(
+        "RPUSH E '' a '' '' b 1 ''
+         LINSERT E AFTER a ''
+         LINSERT E BEFORE b c
+         LSET E 0 z
+         LSET E 1 ''
+         LREM E 2 ''
+         LPUSH E '' ''",
+    );
+    check(&mut d, "E");
+    d.run("LRANGE E 0 -1\nLPOS E '' COUNT 0\nLTRIM E 1 -2\nLPOP E 2");
+    check(&mut d, "E");
 }
 
 /// DEBUG QUICKLIST-PACKED-THRESHOLD's accepted values and errors (memory units, 0 restores the
