@@ -2519,7 +2519,7 @@ fn strtoll_checked(s: &[u8], base: u32) -> ((i64, usize), bool) {
 
 /// memtoull: digits with an optional unit (b, k, kb, m, mb, g, gb; any case). Like Redis,
 /// the digits saturate and the unit multiplication wraps; "" and a bare unit are 0.
-fn memtoull(p: &[u8]) -> Option<u64> {
+pub(crate) fn memtoull(p: &[u8]) -> Option<u64> {
     let p = cstr(p);
     if p.first() == Some(&b'-') {
         return None;

@@ -1296,3 +1296,231 @@ fn bench_save_and_load_against_redis() {
         );
     }
 }
+
+/// Lists with plain nodes (RDB_TYPE_LIST_QUICKLIST_2, container 1) built under DEBUG
+/// QUICKLIST-PACKED-THRESHOLD 100 with compress depth 1: mixes of plain and packed nodes,
+/// compressible plain nodes (kept LZF-compressed in memory and written as LZF blobs),
+/// incompressible ones, a list of plain nodes only, and one plain node holding an element
+/// below the threshold (written when a lower threshold was in force).
+fn plain_node_lists(c: &mut RawConn) {
+    assert_eq!(
+        text(c, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100"]),
+        "OK"
+    );
+    let big = |ch: char, n: usize| ch.to_string().repeat(n);
+    let noise: String = (0..300u32)
+        .map(|i| (b'!' + (i * 37 % 89) as u8) as char)
+        .collect();
+    let mut lists: Vec<Vec<String>> = Vec::new();
+    lists.push(vec![
+        "a".into(),
+        "b".into(),
+        big('P', 150),
+        "c".into(),
+        big('Q', 1000),
+        noise.clone(),
+        "12345".into(),
+        big('R', 100),
+        big('S', 99),
+        "d".into(),
+        big('T', 101),
+    ]);
+    lists.push(vec![
+        big('x', 200),
+        big('y', 300),
+        noise.clone(),
+        big('z', 5000),
+    ]);
+    lists.push((0..40).map(|i| format!("small-{i}")).collect());
+    for (i, l) in lists.iter().enumerate() {
+        let key = format!("plain:{i}");
+        let mut args = vec!["RPUSH", key.as_str()];
+        args.extend(l.iter().map(|s| s.as_str()));
+        int(c, &args);
+    }
+    // Large elements inserted in the middle of a packed node split it.
+    int(
+        c,
+        &["LINSERT", "plain:2", "AFTER", "small-7", &big('M', 400)],
+    );
+    assert_eq!(text(c, &["LSET", "plain:2", "20", &noise]), "OK");
+    assert_eq!(text(c, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "5"]), "OK");
+    int(c, &["RPUSH", "plain:2", "sixsix"]);
+    assert_eq!(text(c, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"]), "OK");
+    int(c, &["RPUSH", "plain:2", "tail"]);
+}
+
+/// DUMP of every plain:* key on both connections must be the same bytes (node boundaries,
+/// containers, LZF blobs), and DEBUG DIGEST the same.
+fn assert_same_lists(a: &mut RawConn, b: &mut RawConn) {
+    for i in 0..3 {
+        let key = format!("plain:{i}");
+        let pa = a.value(&["DUMP", &key]).bytes().expect("DUMP").to_vec();
+        let pb = b.value(&["DUMP", &key]).bytes().expect("DUMP").to_vec();
+        assert_eq!(common::escape(&pa), common::escape(&pb), "DUMP {key}");
+        assert_eq!(
+            text(a, &["OBJECT", "ENCODING", &key]),
+            text(b, &["OBJECT", "ENCODING", &key])
+        );
+    }
+    assert_eq!(digest(a), digest(b));
+}
+
+#[test]
+fn plain_node_lists_cross_both_ways() {
+    let opts = [
+        "--list-compress-depth",
+        "1",
+        "--list-max-listpack-size",
+        "4",
+    ];
+    // redis-server writes, ferrodis loads.
+    let f = ferrodis_with(&opts);
+    let r = oracle_with(&opts);
+    let mut rc = r.conn();
+    plain_node_lists(&mut rc);
+    assert_eq!(text(&mut rc, &["SAVE"]), "OK");
+    transplant(&r, &f);
+    let mut fc = f.conn();
+    assert!(
+        f.log().contains("Done loading RDB, keys loaded: 3"),
+        "{}",
+        f.log()
+    );
+    assert_same_lists(&mut fc, &mut rc);
+    // plain:1 is four plain nodes (four large elements, fill 4 notwithstanding).
+    let obj = text(&mut fc, &["DEBUG", "OBJECT", "plain:1"]);
+    assert!(obj.contains(" ql_nodes:4 ql_avg_node:1.00 "), "{obj}");
+    // The loaded nodes keep working like Redis's after a load (threshold back at 1 GiB on
+    // both): splits around a loaded plain node, LSET over one, reads.
+    let mut d = Diff::from_servers(f, r);
+    d.run(
+        "LINSERT plain:0 BEFORE c small
+         LSET plain:0 2 replaced
+         LRANGE plain:0 0 -1
+         LPOS plain:1 sixsix
+         DUMP plain:0
+         DUMP plain:1
+         LTRIM plain:2 3 -3
+         DUMP plain:2
+         DEBUG DIGEST",
+    );
+    drop(d);
+
+    // ferrodis writes, redis-server loads (and redis-check-rdb accepts the file).
+    let f = ferrodis_with(&opts);
+    let r = oracle_with(&opts);
+    let mut fc = f.conn();
+    plain_node_lists(&mut fc);
+    let want = digest(&mut fc);
+    assert_eq!(text(&mut fc, &["SAVE"]), "OK");
+    assert_check_rdb_ok(&f.dir().join("dump.rdb"));
+    transplant(&f, &r);
+    let mut rc = r.conn();
+    assert_eq!(digest(&mut rc), want);
+    assert!(
+        r.log().contains("Done loading RDB, keys loaded: 3"),
+        "{}",
+        r.log()
+    );
+    // The oracle's own build of the same lists dumps to the same bytes as what it loaded.
+    let r2 = oracle_with(&opts);
+    let mut r2c = r2.conn();
+    plain_node_lists(&mut r2c);
+    assert_same_lists(&mut rc, &mut r2c);
+    // And the file ferrodis wrote also loads back into ferrodis unchanged.
+    transplant(&f, &f);
+    let mut fc = f.conn();
+    assert_same_lists(&mut fc, &mut rc);
+}
+
+/// Hand-made RESTORE payloads of quicklist-2 lists: containers 1 (plain) and 2 (packed),
+/// plain nodes stored raw or LZF-compressed, and the corrupt cases Redis refuses (unknown
+/// container, empty node string) or skips (an empty listpack).
+#[test]
+fn quicklist_2_payloads_restore_like_redis() {
+    let mut d = Diff::new();
+    d.cmd(&["CONFIG", "SET", "rdbcompression", "no"]);
+    let payload = |nodes: &[(u8, Vec<u8>)]| -> Vec<u8> {
+        let mut v = vec![18u8, nodes.len() as u8];
+        for (container, s) in nodes {
+            v.push(*container);
+            v.extend_from_slice(s);
+        }
+        v.extend_from_slice(&10u16.to_le_bytes());
+        let crc = ferrodis::persistence::rdb::crc64(&v);
+        v.extend_from_slice(&crc.to_le_bytes());
+        v
+    };
+    // RDB string encodings: a short raw string, a 14-bit length, an LZF blob.
+    let raw = |s: &[u8]| -> Vec<u8> {
+        assert!(s.len() < 64);
+        let mut v = vec![s.len() as u8];
+        v.extend_from_slice(s);
+        v
+    };
+    let raw14 = |s: &[u8]| -> Vec<u8> {
+        let mut v = vec![0x40 | (s.len() >> 8) as u8, s.len() as u8];
+        v.extend_from_slice(s);
+        v
+    };
+    // 200 x 'p' compressed: literal "pp", a long back-reference of 196 bytes, literal "pp".
+    let lzf = {
+        let c = [0x01, b'p', b'p', 0xe0, 0xbb, 0x00, 0x01, b'p', b'p'];
+        let mut v = vec![0xc3, c.len() as u8, 0x40, 200];
+        v.extend_from_slice(&c);
+        v
+    };
+    // A listpack with "a" and "b".
+    let lp = |items: &[&[u8]]| -> Vec<u8> {
+        let mut body = Vec::new();
+        for it in items {
+            body.push(0x80 | it.len() as u8);
+            body.extend_from_slice(it);
+            body.push(1 + it.len() as u8);
+        }
+        let total = 6 + body.len() + 1;
+        let mut v = (total as u32).to_le_bytes().to_vec();
+        v.extend_from_slice(&(items.len() as u16).to_le_bytes());
+        v.extend_from_slice(&body);
+        v.push(0xff);
+        v
+    };
+    let cases: Vec<Vec<u8>> = vec![
+        payload(&[(1, raw(b"one plain element"))]),
+        payload(&[
+            (2, raw(&lp(&[b"a", b"b"]))),
+            (1, raw14(&[b'q'; 150])),
+            (2, raw(&lp(&[b"c"]))),
+        ]),
+        payload(&[
+            (2, raw(&lp(&[b"a"]))),
+            (1, lzf.clone()),
+            (2, raw(&lp(&[b"z"]))),
+        ]),
+        payload(&[(1, raw(b"x")), (1, raw(b"y")), (1, raw(b"z"))]),
+        // An empty listpack is skipped, the rest loads.
+        payload(&[(2, raw(&lp(&[]))), (1, raw(b"kept"))]),
+        // Only an empty listpack: an empty list.
+        payload(&[(2, raw(&lp(&[])))]),
+        // Corrupt: unknown containers, empty node strings, no nodes.
+        payload(&[(0, raw(b"x"))]),
+        payload(&[(3, raw(b"x"))]),
+        payload(&[(1, raw(b""))]),
+        payload(&[(2, raw(b""))]),
+        payload(&[]),
+        // A plain node whose string is a listpack is still one element.
+        payload(&[(1, raw(&lp(&[b"a", b"b"])))]),
+    ];
+    for (i, p) in cases.iter().enumerate() {
+        let key = format!("k{i}");
+        let reply = d.cmd(&[b"RESTORE".as_slice(), key.as_bytes(), b"0", p]);
+        eprintln!("case {i}: {}", common::escape(&reply));
+        d.cmd(&["LRANGE", &key, "0", "-1"]);
+        d.cmd(&["DUMP", &key]);
+        d.cmd(&["DEBUG", "DIGEST-VALUE", &key]);
+        d.cmd(&["RPUSH", &key, "pushed"]);
+        d.cmd(&["LINSERT", &key, "BEFORE", "pushed", &"i".repeat(120)]);
+        d.cmd(&["DUMP", &key]);
+    }
+}

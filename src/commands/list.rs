@@ -260,11 +260,12 @@ fn lindex_command(srv: &mut Server, c: &mut Client, args: &Args) {
     if l.get_with(index, |e| reply_elem(c, e)).is_none() {
         c.out.null();
     }
+    l.settle_after_read(index, 1, false);
 }
 
 /// Replies the elements between the inclusive indexes `start` and `end` (negative from the
 /// tail), from `end` back to `start` with `reverse` (addListRangeReply).
-fn reply_range(c: &mut Client, l: &List, start: i64, end: i64, reverse: bool) {
+fn reply_range(c: &mut Client, l: &mut List, start: i64, end: i64, reverse: bool) {
     let llen = l.len() as i64;
     let mut start = if start < 0 { llen + start } else { start };
     let mut end = if end < 0 { llen + end } else { end };
@@ -279,13 +280,15 @@ fn reply_range(c: &mut Client, l: &List, start: i64, end: i64, reverse: bool) {
     }
     let n = (end - start + 1) as usize;
     c.out.array(n);
-    let mut it = l.iter_at(if reverse { end } else { start }, reverse);
+    let from = if reverse { end } else { start };
+    let mut it = l.iter_at(from, reverse);
     for _ in 0..n {
         match it.next() {
             Some(e) => reply_elem(c, e),
             None => break,
         }
     }
+    l.settle_after_read(from, n, reverse);
 }
 
 /// LRANGE key start stop
@@ -359,13 +362,18 @@ fn lpos_command(srv: &mut Server, c: &mut Client, args: &Args) {
     let ele = args.get(2);
     let llen = l.len() as i64;
     let deferred = (count != -1).then(|| c.out.defer());
-    let mut it = l.iter_at(if from_tail { -1 } else { 0 }, from_tail);
+    let start = if from_tail { -1 } else { 0 };
+    let mut it = l.iter_at(start, from_tail);
     let (mut index, mut matches, mut arraylen) = (0i64, 0i64, 0usize);
     let mut matchindex = -1i64;
-    while maxlen == 0 || index < maxlen {
-        let Some(e) = it.next() else {
+    // Elements read, for the iterator's compression side effects. As in Redis the next
+    // element is fetched before MAXLEN is checked, so a MAXLEN stop has read one more.
+    let mut examined = 0usize;
+    while let Some(e) = it.next() {
+        examined += 1;
+        if maxlen != 0 && index >= maxlen {
             break;
-        };
+        }
         if e.eq_bytes(ele) {
             matches += 1;
             matchindex = if from_tail { llen - index - 1 } else { index };
@@ -384,6 +392,7 @@ fn lpos_command(srv: &mut Server, c: &mut Client, args: &Args) {
         index += 1;
         matchindex = -1;
     }
+    l.settle_after_read(start, examined, from_tail);
     match deferred {
         Some(d) => c.out.set_deferred_array(d, arraylen),
         None if matchindex != -1 => c.out.int(matchindex),

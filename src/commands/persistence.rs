@@ -172,14 +172,33 @@ fn apply_lru_or_lfu(srv: &Server, o: &mut RObj, lfu_freq: i64, lru_idle: i64) {
 
 /// DEBUG DIGEST: the dataset digest as 40 hex digits (a status reply).
 pub fn debug_digest(srv: &mut Server, c: &mut Client) {
+    for db in srv.dbs.iter_mut() {
+        for (_, o) in db.dict.iter_mut() {
+            settle_list_read(o);
+        }
+    }
     let d = digest::dataset_digest(&srv.dbs);
     c.out.simple(&digest::hex(&d));
+}
+
+/// The digest reads a list with an iterator from head to tail, whose compression side effects
+/// Redis's DUMP would show afterwards (see `List::settle_after_read`).
+fn settle_list_read(o: &mut crate::types::object::RObj) {
+    if let crate::types::object::Value::List(l) = &mut o.value {
+        let n = l.len();
+        l.settle_after_read(0, n, false);
+    }
 }
 
 /// DEBUG DIGEST-VALUE key...: one digest per key (zeros when missing), looked up without
 /// expiring anything.
 pub fn debug_digest_value(srv: &mut Server, c: &mut Client, args: &Args) {
     c.out.array(args.len().saturating_sub(2));
+    for i in 2..args.len() {
+        if let Some(o) = srv.dbs[c.db].dict.get_mut(args.get(i)) {
+            settle_list_read(o);
+        }
+    }
     let db = &srv.dbs[c.db];
     for i in 2..args.len() {
         let key = args.get(i);

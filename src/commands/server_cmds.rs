@@ -857,6 +857,12 @@ fn rdb_object_len(o: &RObj, compress: bool) -> usize {
             return n;
         }
     }
+    if let crate::types::object::Value::List(_) = o.value {
+        // rdbSavedObjectLen: the body RDB would write (nodes, PLAIN/PACKED, LZF blobs).
+        let mut body = Vec::new();
+        crate::persistence::rdb::save_object(&mut body, o, compress);
+        return body.len();
+    }
     let mut tmp = [0u8; 20];
     match o.str_bytes(&mut tmp) {
         Some(s) => rdb_string_len(s, compress),
@@ -968,10 +974,72 @@ fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
             }
             c.out.ok();
         }
+        (b"listpack", 3) => debug_listpack(srv, c, args.get(2)),
+        (b"quicklist", 3 | 4) => {
+            // atoi into a C int: "2" or "-1" print the contents, "x" does not.
+            let full = argc == 4 && atoi(args.get(3)) as i32 != 0;
+            debug_quicklist(srv, c, args.get(2), full)
+        }
+        (b"quicklist-packed-threshold", 3) => match crate::config::memtoull(args.get(2)) {
+            Some(sz) if crate::ds::quicklist::set_packed_threshold(sz) => c.out.ok(),
+            _ => c
+                .out
+                .err("ERR argument must be a memory value bigger than 1 and smaller than 4gb"),
+        },
         (b"digest", 2) => super::persistence::debug_digest(srv, c),
         (b"digest-value", _) => super::persistence::debug_digest_value(srv, c, args),
         (b"reload", _) => super::persistence::debug_reload(srv, c, args),
         _ => subcommand_syntax_error(c, args),
+    }
+}
+
+/// Writes a DEBUG dump to stdout, as Redis's printf does; a closed or broken stdout is
+/// ignored rather than a reason to panic (print! would).
+fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// DEBUG LISTPACK key: prints a listpack-encoded hash or sorted set to stdout (lpRepr). The
+/// key is looked up as OBJECT does (lazy expiry, no LRU touch).
+fn debug_listpack(srv: &mut Server, c: &mut Client, key: &[u8]) {
+    use crate::types::object::Value;
+    let found = super::keys::read_notouch(srv, c.db, key, false, |o| match &o.value {
+        Value::Hash(h) => h.as_listpack().map(|lp| lp.repr()),
+        Value::ZSet(z) => z.listpack().map(|lp| lp.repr()),
+        _ => None,
+    });
+    match found {
+        None => c.out.err("ERR no such key"),
+        Some(None) => c.out.err("ERR Not a listpack encoded object."),
+        Some(Some(text)) => {
+            print_stdout(&text);
+            c.out.simple("Listpack structure printed on stdout");
+        }
+    }
+}
+
+/// DEBUG QUICKLIST key [full]: prints a list's nodes to stdout (quicklistRepr); with `full`
+/// their contents too, which leaves compressed nodes decompressed as in Redis.
+fn debug_quicklist(srv: &mut Server, c: &mut Client, key: &[u8], full: bool) {
+    use crate::types::object::Value;
+    let is_list =
+        super::keys::read_notouch(srv, c.db, key, false, |o| matches!(o.value, Value::List(_)));
+    match is_list {
+        None => c.out.err("ERR no such key"),
+        Some(false) => c.out.err("ERR Not a quicklist encoded object."),
+        Some(true) => {
+            if let Some(RObj {
+                value: Value::List(l),
+                ..
+            }) = srv.dbs[c.db].dict.get_mut(key)
+            {
+                print_stdout(&l.debug_repr(full));
+            }
+            c.out.simple("Quicklist structure printed on stdout");
+        }
     }
 }
 
@@ -988,7 +1056,7 @@ fn debug_object(srv: &mut Server, c: &mut Client, key: &[u8]) {
     } else {
         clock + (crate::server::LRU_CLOCK_MAX - o.lru)
     };
-    let line = format!(
+    let mut line = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         o as *const RObj,
         refcount(o),
@@ -997,6 +1065,20 @@ fn debug_object(srv: &mut Server, c: &mut Client, key: &[u8]) {
         o.lru,
         idle
     );
+    if let crate::types::object::Value::List(l) = &o.value {
+        // The quicklist's node statistics, plain nodes counting their element's length.
+        let ql = l.quicklist();
+        let nodes = ql.node_count();
+        let _ = write!(
+            line,
+            " ql_nodes:{nodes} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:{} \
+             ql_uncompressed_size:{}",
+            ql.len() as f64 / nodes as f64,
+            ql.fill(),
+            (ql.compress_depth() != 0) as u8,
+            ql.uncompressed_size()
+        );
+    }
     c.out.simple(&line);
 }
 

@@ -415,6 +415,21 @@ fn sort_elements(
     )
 }
 
+/// The compression side effects of Redis reading the list it sorts (see
+/// `List::settle_after_read`): BY nosort reads only the LIMIT window, from the tail with DESC;
+/// anything else reads the whole list.
+fn settle_list_read(l: &mut crate::types::list::List, o: &SortOpts) {
+    let len = l.len() as i64;
+    if !o.dontsort {
+        return l.settle_after_read(0, len as usize, false);
+    }
+    let (start, end) = limit_window(o.limit_start, o.limit_count, len);
+    if end >= start {
+        let from = if o.desc { len - start - 1 } else { start };
+        l.settle_after_read(from, (end - start + 1) as usize, o.desc);
+    }
+}
+
 /// sortCommandGeneric.
 fn sort_generic(srv: &mut Server, c: &mut Client, args: &Args, readonly: bool) {
     let Some(opts) = parse_opts(c, args, readonly) else {
@@ -426,13 +441,18 @@ fn sort_generic(srv: &mut Server, c: &mut Client, args: &Args, readonly: bool) {
             kind: InputKind::List,
             elems: Vec::new(),
         },
-        Some(o) => match sort_input(o) {
-            Some(i) => i,
-            None => {
-                c.out.err(WRONGTYPE);
-                return;
+        Some(o) => {
+            if let Value::List(l) = &mut o.value {
+                settle_list_read(l, &opts);
             }
-        },
+            match sort_input(o) {
+                Some(i) => i,
+                None => {
+                    c.out.err(WRONGTYPE);
+                    return;
+                }
+            }
+        }
     };
     let window = match sort_elements(input, &opts, |p, e| lookup_by_pattern(srv, db, p, e)) {
         Sorted::Items(w) => w,

@@ -875,6 +875,44 @@ impl Listpack {
         target.set_count(n1 + n2);
         target
     }
+
+    /// A human-readable dump of every entry (`lpRepr`, for DEBUG LISTPACK and DEBUG
+    /// QUICKLIST): header totals, then per entry its index, offset, size and bytes, and the
+    /// value. Redis's version also prints addresses; they mean nothing here and are left out.
+    pub fn repr(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{{total bytes {}}} {{num entries {}}}",
+            self.bytes(),
+            self.header_count()
+        );
+        let mut index = 0;
+        let mut p = self.first();
+        while let Some(q) = p {
+            let end = self.skip(q);
+            let hex: String = self.buf[q..end].iter().fold(String::new(), |mut h, b| {
+                let _ = write!(h, "{b:02x}|");
+                h
+            });
+            let _ = writeln!(s, "{{\n\tindex: {index:2},\n\toffset: {q:2},");
+            let _ = writeln!(s, "\thdr+entrylen+backlen: {:2},", end - q);
+            let _ = writeln!(s, "\tbytes: {hex}");
+            match self.get(q) {
+                LpElem::Int(v) => {
+                    let _ = writeln!(s, "\t[int]{v}\n}}");
+                }
+                LpElem::Str(v) => {
+                    let _ = writeln!(s, "\t[str]{}\n}}", String::from_utf8_lossy(v));
+                }
+            }
+            index += 1;
+            p = self.next(q);
+        }
+        s.push_str("{end}\n\n");
+        s
+    }
 }
 
 /// Reads the backlen whose last byte is at `p`: (entry length, backlen byte count).

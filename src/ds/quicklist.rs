@@ -5,31 +5,47 @@
 //! ```text
 //!   Quicklist { nodes: Slab<Node>, head, tail, count (elements), fill, compress }
 //!
-//!      head                                                    tail
-//!       |                                                        |
-//!       v                                                        v
-//!   +--------+  next   +--------+  next   +--------+  next   +--------+
-//!   | node 3 | ------> | node 0 | ------> | node 7 | ------> | node 1 | --> NIL
-//!   | RAW lp | <------ | LZF    | <------ | LZF    | <------ | RAW lp |
-//!   +--------+  prev   +--------+  prev   +--------+  prev   +--------+
-//!    count 5            count 5            count 5            count 2
+//!      head                                                                       tail
+//!       |                                                                           |
+//!       v                                                                           v
+//!   +--------+  next   +--------+  next   +---------+  next   +--------+  next   +--------+
+//!   | node 3 | ------> | node 0 | ------> | node 7  | ------> | node 4 | ------> | node 1 | -> NIL
+//!   | RAW lp | <------ | LZF    | <------ | PLAIN   | <------ | LZF    | <------ | RAW lp |
+//!   +--------+  prev   +--------+  prev   | LZF of  |  prev   +--------+  prev   +--------+
+//!    count 5            count 5           | element |          count 5            count 2
+//!                                         +---------+
+//!                                          count 1
 //!   (compress depth 1: one node at each end stays raw, interior nodes hold an LZF blob of
-//!    their listpack when that saves >= 8 bytes and the listpack is >= 48 bytes)
+//!    their bytes when that saves >= 8 bytes and they are >= 48 bytes; node 7 is a PLAIN
+//!    node: one element of >= packed_threshold bytes stored as-is, no listpack around it,
+//!    compressed like any other interior node)
 //!
-//!   Node { prev, next: u32 slab keys (NIL = u32::MAX), count, sz = uncompressed bytes,
-//!          data: Packed(Listpack) | Plain(Vec<u8>) | Lzf(Box<[u8]>),
-//!          plain (one huge element stored as-is), recompress, dont_compress }
+//!   Node { prev, next: u32 slab keys (NIL = u32::MAX), count, sz = uncompressed bytes
+//!          (listpack bytes, or the plain element's length),
+//!          data: Packed(Listpack) | Plain(Vec<u8>) | Lzf(Box<[u8]>) (of either),
+//!          plain (container PLAIN: count is 1, never merged, split or appended to),
+//!          recompress, dont_compress }
 //!
 //!   Worked example, fill 2, RPUSH a b c -> two nodes:
 //!     node 1: 0d000000 0200 81 61 02 81 62 02 ff   ["a","b"]
 //!     node 2: 0a000000 0100 81 63 02 ff            ["c"]
+//!   Packed threshold 4, RPUSH a large b -> three nodes, the middle one PLAIN:
+//!     node 1: 0a000000 0100 81 61 02 ff            ["a"]
+//!     node 2: 6c 61 72 67 65                       "large" (sz 5, count 1)
+//!     node 3: 0a000000 0100 81 62 02 ff            ["b"]
 //! ```
 //!
 //! Fill (`list-max-listpack-size`): negative -1..-5 caps a node's listpack at 4/8/16/32/64 KiB
 //! (estimated as current bytes + element length + 8 before the insert); positive N caps the
 //! element count at N, but a node never grows past 8 KiB (SIZE_SAFETY_LIMIT) either way.
 //! Elements of at least [`packed_threshold`] bytes (1 GiB; `DEBUG QUICKLIST-PACKED-THRESHOLD`
-//! lowers it) live alone in a "plain" node holding the raw bytes.
+//! lowers it) live alone in a "plain" node holding the raw bytes: a push or insert of one
+//! makes a new node (splitting a packed node when the insert lands inside it), LSET turns a
+//! packed element into a plain node and back, and RDB writes the node with container PLAIN.
+//!
+//! Reads have side effects on compression, as in Redis, whose iterators compress every raw
+//! node they leave: callers that read through the lending [`Iter`] call
+//! [`Quicklist::settle_after_read`] afterwards so that DUMP payloads stay identical.
 //!
 //! Nodes live in a `Slab` arena and link by index, so there is no `unsafe`. Deleting elements
 //! never merges nodes (Redis does not either); only the split on insert merges neighbours.
@@ -167,7 +183,7 @@ impl Node {
 fn lzf_decompress(comp: &[u8], sz: usize) -> Vec<u8> {
     match lzf::decompress(comp, sz) {
         Ok(v) if v.len() == sz => v,
-        // The blob was produced by `lzf::compress` from exactly `sz` bytes.
+        // The blob was produced by our LZF compressor from exactly `sz` bytes.
         _ => unreachable!("quicklist LZF node does not decompress"),
     }
 }
@@ -375,7 +391,11 @@ impl Quicklist {
             Data::Plain(v) => v,
             Data::Lzf(_) => return,
         };
-        if let Ok(c) = lzf::compress(raw) {
+        // Redis's lzf_compress with an output buffer of the node's size, so the blob (which
+        // RDB and DUMP write as is) is byte for byte redis-server's. The `lzf` crate's
+        // compressor differs from liblzf where a match runs to the end of the input, which
+        // a plain node of repeated bytes shows.
+        if let Some(c) = crate::persistence::lzf::compress(raw, n.sz) {
             if c.len() + MIN_COMPRESS_IMPROVE < n.sz {
                 n.data = Data::Lzf(c.into_boxed_slice());
             }
@@ -855,6 +875,50 @@ impl Quicklist {
         true
     }
 
+    /// The compression side effects of Redis reading `count` elements from `index` (towards
+    /// the head with `reverse`) through a quicklist iterator, for callers that read through
+    /// the lending [`Iter`] or [`Quicklist::get_with`], which never change the list.
+    ///
+    /// Redis's iterator decompresses each node it enters "for use" and calls
+    /// `quicklistCompress` on it when it leaves or is released: a node it found compressed is
+    /// compressed again (no change), but a raw node gets `__quicklistCompress`, which
+    /// compresses that node when it lies deeper than the compress depth, and the first node
+    /// past the depth at each end. So a node left raw outside the depth (it grew past
+    /// MIN_COMPRESS_BYTES by an in-place LINSERT, or DEBUG QUICKLIST decompressed it) is
+    /// compressed by the next LINDEX/LRANGE/LPOS that reads it, which DUMP shows.
+    pub fn settle_after_read(&mut self, index: i64, count: usize, reverse: bool) {
+        if self.compress == 0 || count == 0 {
+            return;
+        }
+        let Some((mut id, off)) = self.locate(index) else {
+            return;
+        };
+        let mut avail = if reverse {
+            off + 1
+        } else {
+            self.n(id).count as usize - off
+        };
+        let mut left = count;
+        loop {
+            if !self.n(id).is_compressed() {
+                self.compress(id);
+            }
+            if left <= avail {
+                break;
+            }
+            left -= avail;
+            id = if reverse {
+                self.n(id).prev
+            } else {
+                self.n(id).next
+            };
+            if id == NIL {
+                break;
+            }
+            avail = self.n(id).count as usize;
+        }
+    }
+
     /// `quicklistDelRange`: deletes `count` elements from `start` (negative from the tail),
     /// clamped to the list. Returns whether anything was deleted. LTRIM is
     /// `del_range(0, ltrim)` then `del_range(-rtrim, rtrim)`.
@@ -871,6 +935,9 @@ impl Quicklist {
         let Some((mut id, mut offset)) = self.locate(start) else {
             return false;
         };
+        // Redis finds the start with an iterator and releases it at once, which runs
+        // quicklistCompress on the start node before anything is deleted.
+        self.compress(id);
         while extent > 0 && id != NIL {
             let next = self.n(id).next;
             let ncount = self.n(id).count as u64;
@@ -1035,6 +1102,78 @@ impl Quicklist {
         self.insert_node(self.tail, node, true);
         self.count += c;
         true
+    }
+
+    /// `quicklistDup` (COPY): the same nodes, compressed or not, appended one by one to a new
+    /// list with the same options. Appending runs the usual compression at the ends, so a
+    /// node the original kept raw outside the compress depth comes out compressed in the copy
+    /// (and a compressed node that ends up at an end comes out raw), exactly as in Redis.
+    pub fn dup(&self) -> Quicklist {
+        let mut copy = Quicklist::new(self.fill, self.compress as i64);
+        let mut id = self.head;
+        while id != NIL {
+            let n = self.n(id);
+            let node = Node {
+                prev: NIL,
+                next: NIL,
+                count: n.count,
+                sz: n.sz,
+                data: n.data.clone(),
+                plain: n.plain,
+                recompress: false,
+                dont_compress: false,
+            };
+            copy.count += node.count as usize;
+            copy.insert_node(copy.tail, node, true);
+            id = n.next;
+        }
+        copy
+    }
+
+    /// A human-readable dump of the list and its nodes (`quicklistRepr`, DEBUG QUICKLIST).
+    /// With `full` every node's contents are printed too; a compressed node is decompressed
+    /// for that and, as in Redis (whose `quicklistRecompressOnly` finds no recompress mark on
+    /// it), stays raw afterwards, which later DUMP payloads show.
+    pub fn repr(&mut self, full: bool) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "{{count : {}}}", self.count);
+        let _ = writeln!(s, "{{len : {}}}", self.nodes.len());
+        let _ = writeln!(s, "{{fill : {}}}", self.fill);
+        let _ = writeln!(s, "{{compress : {}}}", self.compress);
+        let _ = writeln!(s, "{{bookmark_count : 0}}");
+        let (mut id, mut i) = (self.head, 0);
+        while id != NIL {
+            let n = self.n(id);
+            let _ = writeln!(s, "{{quicklist node({i})");
+            let _ = writeln!(
+                s,
+                "{{container : {}, encoding: {}, size: {}, count: {}, recompress: {}, \
+                 attempted_compress: 0}}",
+                if n.plain { "PLAIN" } else { "PACKED" },
+                if n.is_compressed() { "LZF" } else { "RAW" },
+                n.sz,
+                n.count,
+                n.recompress as u8
+            );
+            if full {
+                self.decompress_node(id);
+                match &self.n(id).data {
+                    Data::Packed(lp) => {
+                        let _ = write!(s, "{{ listpack:\n{}}}\n", lp.repr());
+                    }
+                    Data::Plain(v) => {
+                        let _ = writeln!(s, "{{ entry : {} }}", String::from_utf8_lossy(v));
+                    }
+                    Data::Lzf(_) => {}
+                }
+                self.recompress_only(id);
+            }
+            s.push_str("}\n");
+            id = self.n(id).next;
+            i += 1;
+        }
+        s
     }
 
     /// Appends a plain node loaded from RDB (`quicklistAppendPlainNode`).
@@ -1626,6 +1765,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn worked_example_plain() {
+        let _g = lock();
+        assert!(set_packed_threshold(4));
+        let mut ql = Quicklist::new(2, 0);
+        for v in [&b"a"[..], b"large", b"b"] {
+            ql.push_tail(v);
+        }
+        set_packed_threshold(0);
+        let nodes: Vec<(bool, Vec<u8>)> = ql
+            .nodes()
+            .map(|n| match n {
+                NodeRef::Packed(lp) => (false, lp.as_bytes().to_vec()),
+                NodeRef::Plain(v) => (true, v.to_vec()),
+                NodeRef::Compressed { .. } => panic!("no compression at depth 0"),
+            })
+            .collect();
+        assert_eq!(
+            nodes,
+            vec![
+                (false, vec![0x0a, 0, 0, 0, 1, 0, 0x81, b'a', 2, 0xff]),
+                (true, b"large".to_vec()),
+                (false, vec![0x0a, 0, 0, 0, 1, 0, 0x81, b'b', 2, 0xff]),
+            ]
+        );
+        assert_eq!(ql.uncompressed_size(), 25);
+    }
+
+    #[test]
     fn plain_nodes() {
         let _g = lock();
         assert!(set_packed_threshold(10));
@@ -1710,6 +1877,12 @@ pub(crate) mod tests {
         Rotate,
         Rem(Vec<u8>, i64),
         Trim(i64, i64),
+        /// A read's compression side effects (LRANGE and friends).
+        Settle(i64, usize, bool),
+        /// COPY: the list is replaced by its duplicate.
+        Dup,
+        /// DEBUG QUICKLIST key 1: every node decompressed.
+        ReprFull,
     }
 
     fn value() -> impl Strategy<Value = Vec<u8>> {
@@ -1733,6 +1906,9 @@ pub(crate) mod tests {
             1 => ((0u8..4).prop_map(|i| format!("v{i}").into_bytes()), -3i64..4)
                 .prop_map(|(v, c)| Op::Rem(v, c)),
             1 => (-30i64..30, -30i64..30).prop_map(|(a, b)| Op::Trim(a, b)),
+            1 => (-30i64..30, 0usize..40, any::<bool>()).prop_map(|(i, n, r)| Op::Settle(i, n, r)),
+            1 => Just(Op::Dup),
+            1 => Just(Op::ReprFull),
         ]
     }
 
@@ -1741,7 +1917,43 @@ pub(crate) mod tests {
         (0..len as i64).contains(&a).then_some(a as usize)
     }
 
+    /// With the threshold fixed for a whole run: a plain node holds exactly one element of at
+    /// least `threshold` bytes, and every such element is in a plain node.
+    fn check_plain(ql: &Quicklist, threshold: usize) {
+        let mut id = ql.head;
+        while id != NIL {
+            let n = ql.n(id);
+            let raw = match &n.data {
+                Data::Lzf(c) => Some(lzf_decompress(c, n.sz)),
+                _ => None,
+            };
+            if n.plain {
+                assert_eq!(n.count, 1, "plain node with {} elements", n.count);
+                assert!(n.sz >= threshold, "plain node of {} bytes", n.sz);
+            } else {
+                let lp = match (&n.data, raw) {
+                    (Data::Packed(lp), _) => lp.clone(),
+                    (_, Some(raw)) => Listpack::from_trusted(raw),
+                    _ => unreachable!(),
+                };
+                for e in lp.iter() {
+                    assert!(e.str_len() < threshold, "large element packed");
+                }
+            }
+            id = n.next;
+        }
+    }
+
     fn run_model(fill: i32, depth: i64, ops: Vec<Op>) -> Result<(), TestCaseError> {
+        run_model_with(fill, depth, ops, None)
+    }
+
+    fn run_model_with(
+        fill: i32,
+        depth: i64,
+        ops: Vec<Op>,
+        threshold: Option<usize>,
+    ) -> Result<(), TestCaseError> {
         let mut ql = Quicklist::new(fill, depth);
         let mut m: VecDeque<Vec<u8>> = VecDeque::new();
         for op in ops {
@@ -1832,6 +2044,20 @@ pub(crate) mod tests {
                     prop_assert_eq!(m.len() - out.len(), removed as usize);
                     m = out;
                 }
+                Op::Settle(index, n, reverse) => ql.settle_after_read(index, n, reverse),
+                Op::Dup => {
+                    let copy = ql.dup();
+                    prop_assert_eq!(copy.fill(), ql.fill());
+                    prop_assert_eq!(copy.compress_depth(), ql.compress_depth());
+                    prop_assert_eq!(copy.node_count(), ql.node_count());
+                    ql = copy;
+                }
+                Op::ReprFull => {
+                    let text = ql.repr(true);
+                    let head = format!("{{count : {}}}", m.len());
+                    prop_assert!(text.starts_with(&head), "{}", text);
+                    prop_assert_eq!(compressed_nodes(&ql), 0);
+                }
                 Op::Trim(start, end) => {
                     // LTRIM's arithmetic (t_list.c) on top of del_range.
                     let llen = m.len() as i64;
@@ -1860,6 +2086,9 @@ pub(crate) mod tests {
                 }
             }
             check(&ql);
+            if let Some(t) = threshold {
+                check_plain(&ql, t);
+            }
             let want: Vec<Vec<u8>> = m.iter().cloned().collect();
             prop_assert_eq!(ql.len(), want.len());
             prop_assert_eq!(&contents(&ql), &want);
@@ -1893,7 +2122,24 @@ pub(crate) mod tests {
                                   ops in proptest::collection::vec(op(), 1..60)) {
             let _g = lock();
             set_packed_threshold(150);
-            let r = run_model(fill, depth, ops);
+            let r = run_model_with(fill, depth, ops, Some(150));
+            set_packed_threshold(0);
+            r?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Small thresholds (1 to 64 bytes) against the model: most values are then plain,
+        /// so lists alternate plain and packed nodes, and every insert, LSET and delete
+        /// path meets both kinds side by side, compressed or not.
+        #[test]
+        fn model_with_small_thresholds(fill in fill(), depth in 0i64..3,
+                                       threshold in 1usize..64,
+                                       ops in proptest::collection::vec(op(), 1..80)) {
+            let _g = lock();
+            set_packed_threshold(threshold as u64);
+            let r = run_model_with(fill, depth, ops, Some(threshold));
             set_packed_threshold(0);
             r?;
         }

@@ -1117,6 +1117,13 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
                         return Err(r.err("Quicklist integrity check failed."));
                     }
                     let blob = r.bytes()?.into_owned();
+                    // An empty node string is refused without a corruption report (Redis's
+                    // rdbLoadObject returns NULL: "Short read" at start-up, "Bad data
+                    // format" for RESTORE); no element is short enough to be plain and
+                    // empty, and an empty listpack still has its 7 bytes.
+                    if blob.is_empty() {
+                        return Err(r.eof());
+                    }
                     if container == QUICKLIST_NODE_PLAIN {
                         nodes.push(ListNode::Plain(blob));
                     } else {

@@ -68,6 +68,12 @@ impl List {
         &self.ql
     }
 
+    /// DEBUG QUICKLIST's dump of the nodes (`quicklistRepr`); `full` adds their contents and
+    /// leaves compressed nodes decompressed, as Redis does.
+    pub fn debug_repr(&mut self, full: bool) -> String {
+        self.ql.repr(full)
+    }
+
     /// OBJECT ENCODING's answer: always "quicklist" in Redis 7.0.
     pub fn encoding_name(&self) -> &'static str {
         "quicklist"
@@ -95,9 +101,7 @@ impl List {
 
     /// A deep copy with the same node layout and options (COPY, quicklistDup).
     pub fn duplicate(&self) -> List {
-        List {
-            ql: self.ql.clone(),
-        }
+        List { ql: self.ql.dup() }
     }
 
     /// Pushes `v` at the head (LPUSH) or the tail (RPUSH).
@@ -122,6 +126,13 @@ impl List {
     /// range (LINDEX).
     pub fn get_with<R>(&self, index: i64, f: impl FnOnce(LpElem<'_>) -> R) -> Option<R> {
         self.ql.get_with(index, f)
+    }
+
+    /// After reading `count` elements from `index` (towards the head with `reverse`) through
+    /// `get_with` or `iter_at`: applies the compression Redis's iterator would have done on
+    /// the nodes it visited (see `Quicklist::settle_after_read`), so DUMP stays identical.
+    pub fn settle_after_read(&mut self, index: i64, count: usize, reverse: bool) {
+        self.ql.settle_after_read(index, count, reverse)
     }
 
     /// LSET: replaces the element at `index`; false when out of range.
