@@ -799,3 +799,49 @@ fn monitor_follows_client_reply() {
         quiet(&mut mon);
     }
 }
+
+/// A monitor is a replica to Redis: commands that read or write keys, or may replicate
+/// (PUBLISH), are refused with "Replica can't interact with the keyspace" and leave no line;
+/// the others run and are fed back to it. Inside MULTI the refusal aborts the EXEC.
+#[test]
+fn monitor_cannot_touch_the_keyspace() {
+    let mut d = Diff::new();
+    d.cmd(&["SET", "k", "v"]);
+    let mut mon = d.another();
+    mon.send(&["MONITOR"]);
+    mon.read();
+    let script: &[&[&str]] = &[
+        &["GET", "k"],
+        &["PING"],
+        &["SET", "k", "w"],
+        &["PUBLISH", "a", "b"],
+        &["MULTI"],
+        &["DBSIZE"],
+        &["EXEC"],
+        &["KEYS", "*"],
+        &["SCAN", "0"],
+        &["ECHO", "x"],
+        &["SELECT", "1"],
+        &["TYPE", "k"],
+        &["SELECT", "0"],
+    ];
+    for cmd in script {
+        mon.send(cmd);
+        let reply = mon.read();
+        // A command that ran (refused or not by its own logic) is fed back to the monitor
+        // after its reply; one refused by the replica gate never ran.
+        if !reply.starts_with(b"-ERR Replica can't interact with the keyspace") {
+            read_monitor(&mut mon);
+        }
+    }
+    // Nothing else is pending on either side.
+    assert!(mon
+        .ferrodis
+        .try_read_reply(Duration::from_millis(100))
+        .is_none());
+    assert!(mon
+        .redis
+        .try_read_reply(Duration::from_millis(100))
+        .is_none());
+    d.cmd(&["GET", "k"]);
+}

@@ -554,6 +554,20 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         reject(srv, c, Some(idx), &msg);
         return finish_reply(c, reply_start);
     }
+    // A monitor is a replica to Redis (CLIENT_SLAVE): it may not read or write keys, nor run
+    // what may replicate (PUBLISH). Its queued commands were refused the same way, so an
+    // EXEC has nothing of the kind to run.
+    if c.monitor
+        && meta.flags & (meta::FLAG_READONLY | meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE) != 0
+    {
+        reject(
+            srv,
+            c,
+            Some(idx),
+            "ERR Replica can't interact with the keyspace",
+        );
+        return finish_reply(c, reply_start);
+    }
     if srv.pause_until_ms != 0 && paused_for(srv, c, meta) {
         // Postponed (blockClient BLOCKED_POSTPONE): the command stays in the query buffer
         // and the client waits in arrival order; it counts as blocked meanwhile.
