@@ -395,7 +395,7 @@ impl Quicklist {
         // RDB and DUMP write as is) is byte for byte redis-server's. The `lzf` crate's
         // compressor differs from liblzf where a match runs to the end of the input, which
         // a plain node of repeated bytes shows.
-        if let Some(c) = crate::persistence::lzf::compress(raw, n.sz) {
+        if let Some(c) = crate::util::lzf::compress(raw, n.sz) {
             if c.len() + MIN_COMPRESS_IMPROVE < n.sz {
                 n.data = Data::Lzf(c.into_boxed_slice());
             }

@@ -4,7 +4,6 @@
 //! - [`bgsave`]: BGSAVE's fork child and the parent's bookkeeping for it (the only place
 //!   besides daemonize that forks).
 //! - [`digest`]: DEBUG DIGEST / DIGEST-VALUE.
-//! - [`lzf`]: string compression.
 //!
 //! This file holds what the server calls: saving to a file (temp file, fsync, rename),
 //! loading at start-up with Redis's log lines, save points and child reaping from serverCron,
@@ -19,7 +18,6 @@
 
 pub mod bgsave;
 pub mod digest;
-pub mod lzf;
 pub mod rdb;
 
 use crate::config::{Config, MaxmemoryPolicy};

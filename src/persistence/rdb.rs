@@ -189,7 +189,7 @@ pub fn save_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
 /// Appends `s` LZF-compressed (rdbSaveLzfStringObject) when the result is at most
 /// `len - 4` bytes, as Redis requires; false (nothing written) otherwise.
 fn save_lzf(out: &mut Vec<u8>, s: &[u8]) -> bool {
-    let Some(z) = super::lzf::compress(s, s.len() - 4) else {
+    let Some(z) = crate::util::lzf::compress(s, s.len() - 4) else {
         return false;
     };
     out.push((LEN_ENCVAL << 6) | ENC_LZF);
@@ -645,10 +645,10 @@ impl<'a> Reader<'a> {
             return Err(self.err("String too long"));
         }
         let data = self.take(clen)?;
-        if len == 0 || len > clen.saturating_mul(super::lzf::MAX_RATIO) {
+        if len == 0 || len > clen.saturating_mul(crate::util::lzf::MAX_RATIO) {
             return Err(self.err("Invalid LZF compressed string"));
         }
-        super::lzf::decompress(data, len as usize)
+        crate::util::lzf::decompress(data, len as usize)
             .ok_or_else(|| self.err("Invalid LZF compressed string"))
     }
 

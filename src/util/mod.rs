@@ -4,6 +4,7 @@ pub mod clock;
 pub mod glob;
 pub mod histogram;
 pub mod ldouble;
+pub mod lzf;
 pub mod num;
 pub mod rand;
 pub mod sha1;

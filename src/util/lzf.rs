@@ -1,4 +1,4 @@
-//! LZF for RDB strings: our compressor, the `lzf` crate's decompressor.
+//! LZF for RDB strings and quicklist nodes: our compressor, the `lzf` crate's decompressor.
 //!
 //! Why our own compressor: the crate allocates and zeroes a fresh 512 KiB hash table on every
 //! call, which costs more than compressing a typical 30-byte value; SAVE compresses every
