@@ -402,7 +402,13 @@ fn client_list_during_multi() {
     c.cmd(&["EXEC"]);
     let list = q.value(&["CLIENT", "LIST"]).text().unwrap();
     assert!(!list.contains(" flags=x "), "{list}");
-    assert_eq!(list.matches(" multi=-1 ").count(), 2, "{list}");
+    // Every client is out of MULTI (the list may still show the harness's start-up probe,
+    // whose close the server has not read yet on a loaded machine).
+    assert_eq!(
+        list.lines().filter(|l| !l.contains(" multi=-1 ")).count(),
+        0,
+        "{list}"
+    );
     // A doomed transaction stops storing commands.
     c.cmd(&["MULTI"]);
     c.cmd(&["NOSUCH"]);
