@@ -688,7 +688,16 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
         t => t,
     };
     let reply_at = c.out.buf.len();
-    handler(srv, c, args);
+    // Propagation (crate::propagate): one test when nothing consumes the stream.
+    if srv.prop.active {
+        let outer = crate::propagate::before_call(srv);
+        let dirty = srv.dirty;
+        handler(srv, c, args);
+        let is_exec = meta.name == "exec";
+        crate::propagate::after_call(srv, c.db, is_exec, args, outer, dirty);
+    } else {
+        handler(srv, c, args);
+    }
     // Pub/Sub messages for this client itself (it is out of its slot while it runs) go
     // before its reply, where notify-then-reply handlers put them in Redis.
     if !srv.pubsub.held.is_empty() && !crate::pubsub::replies_discarded(c) {

@@ -1439,6 +1439,8 @@ pub struct SaveOptions {
     /// rdb-key-save-delay, in microseconds per key (negative: sleep 1 us with probability
     /// 1/-n), for tests that need a slow BGSAVE.
     pub key_save_delay: i64,
+    /// aux aof-base: 1 when this RDB is the base file of a multi-part AOF.
+    pub aof_base: bool,
 }
 
 /// Where the file writer sends full chunks. The file writer in `super` flushes to disk; tests
@@ -1482,7 +1484,7 @@ pub fn save_rdb(dbs: &[Db], opts: &SaveOptions, sink: &mut dyn Sink) -> std::io:
     save_aux_int(&mut buf, "redis-bits", 64);
     save_aux_int(&mut buf, "ctime", opts.ctime);
     save_aux_int(&mut buf, "used-mem", opts.used_mem as i64);
-    save_aux_int(&mut buf, "aof-base", 0);
+    save_aux_int(&mut buf, "aof-base", opts.aof_base as i64);
     let mut keys = 0u64;
     for (id, db) in dbs.iter().enumerate() {
         if db.dict.is_empty() {
