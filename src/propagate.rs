@@ -8,7 +8,8 @@
 //! - [`Server::rewrite_command`]: propagate this argv instead (rewriteClientCommandVector:
 //!   EXPIRE as PEXPIREAT, BLPOP as LPOP, INCRBYFLOAT as SET ... KEEPTTL);
 //! - [`Server::also_propagate`]: an extra effect, in order (SPOP's SREMs);
-//! - [`Server::prevent_propagation`]: the command itself is not sent (its effects were).
+//! - [`Server::prevent_propagation`]: the command itself is not sent (its effects were);
+//! - [`Server::force_propagation`]: sent even though nothing changed (FLUSHALL on nothing).
 //!
 //! The effects of one execution unit (a command, or an EXEC with its queued commands, or a
 //! blocked client served) are collected in `ops` and emitted when the outermost `call` ends:
@@ -35,6 +36,7 @@ struct Op {
 #[derive(Default)]
 pub struct Declared {
     prevent: bool,
+    force: bool,
     rewritten: Option<Vec<Vec<u8>>>,
 }
 
@@ -110,6 +112,15 @@ impl Server {
         }
     }
 
+    /// The running command is propagated even if the dataset did not change
+    /// (forceCommandPropagation: FLUSHALL and FLUSHDB on empty databases).
+    #[inline]
+    pub fn force_propagation(&mut self) {
+        if self.prop.active {
+            self.prop.cur.force = true;
+        }
+    }
+
     /// A key deleted because its TTL passed (`lazy`: lazyfree-lazy-expire) or by eviction
     /// (lazyfree-lazy-eviction): DEL or UNLINK (propagateDeletion). Inside a command it is
     /// one of the command's effects (a write on an expired key travels as MULTI, DEL, the
@@ -152,7 +163,8 @@ pub fn after_call(
     dirty_before: u64,
 ) {
     let mine = std::mem::replace(&mut srv.prop.cur, outer);
-    if srv.dirty != dirty_before && !mine.prevent && !is_exec {
+    // `dirty` must have grown: SAVE resets it, and is no write.
+    if (srv.dirty > dirty_before || mine.force) && !mine.prevent && !is_exec {
         let argv = mine.rewritten.unwrap_or_else(|| args.to_vecs());
         srv.prop.ops.push(Op { db, argv });
     }

@@ -93,7 +93,16 @@ struct Pair {
 
 impl Pair {
     fn new(extra: &[&str]) -> Pair {
-        let args: Vec<&str> = AOF_ARGS.iter().chain(extra).copied().collect();
+        // appendfsync always: Redis writes the AOF before it replies (with everysec it may
+        // postpone the write while a background fsync runs), so the file is complete when
+        // the last reply arrives.
+        let always = ["--appendfsync", "always"];
+        let args: Vec<&str> = AOF_ARGS
+            .iter()
+            .chain(&always)
+            .chain(extra)
+            .copied()
+            .collect();
         let f = ferrodis_with(&args);
         let r = oracle_with(&args);
         let (fc, rc) = (f.conn(), r.conn());
@@ -101,7 +110,7 @@ impl Pair {
     }
 
     /// Sends to both and asserts identical replies.
-    fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+    fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
         let a = self.fc.cmd(args);
         let b = self.rc.cmd(args);
         assert_eq!(escape(&a), escape(&b), "reply to {}", show_command(args));
@@ -203,7 +212,55 @@ fn keyspace_commands_travel_as_redis_emits_them() {
         &["select", "4"],
         &["set", "x", "1"],
         &["flushall"],
+        // On nothing, the flushes still travel.
+        &["flushdb"],
+        &["flushall"],
+        &["select", "0"],
+        // Neither saving nor publishing is a write to propagate.
+        &["set", "y", "1"],
+        &["save"],
+        &["publish", "ch", "m"],
+        &["set", "z", "1"],
     ]);
+    p.assert_same();
+}
+
+#[test]
+fn hincrbyfloat_travels_as_hset() {
+    let mut p = Pair::new(&[]);
+    p.script(&[
+        &["hincrbyfloat", "h", "f", "1.5"],
+        &["hincrbyfloat", "h", "f", "0.1"],
+        &["hincrbyfloat", "h", "g", "2e2"],
+        &["hincrbyfloat", "h", "g", "x"],
+    ]);
+    p.assert_same();
+}
+
+#[test]
+fn restore_with_a_relative_ttl_travels_with_absttl() {
+    let mut p = Pair::new(&[]);
+    p.cmd(&["set", "k", "v"]);
+    let dump = p.fc.value(&["dump", "k"]);
+    let payload = dump.bytes().unwrap().to_vec();
+    let cmds: &[&[&[u8]]] = &[
+        &[b"restore", b"r1", b"100000", &payload],
+        &[b"restore", b"r2", b"1900000000000", &payload, b"absttl"],
+        &[b"restore", b"r3", b"0", &payload],
+        &[
+            b"restore",
+            b"r3",
+            b"0",
+            &payload,
+            b"replace",
+            b"idletime",
+            b"10",
+        ],
+        &[b"restore", b"r3", b"1", &payload, b"replace", b"absttl"],
+    ];
+    for c in cmds {
+        p.cmd(c);
+    }
     p.assert_same();
 }
 
@@ -678,7 +735,16 @@ fn an_aof_written_by_ferrodis_loads_in_redis() {
 #[test]
 fn an_aof_written_by_redis_loads_in_ferrodis() {
     for preamble in ["yes", "no"] {
-        let args = ["--appendonly", "yes", "--aof-use-rdb-preamble", preamble];
+        // always: Redis may postpone an everysec write while its fsync runs, and the kill
+        // below must not lose it.
+        let args = [
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            preamble,
+            "--appendfsync",
+            "always",
+        ];
         let f = ferrodis_with(&args);
         let r = oracle_with(&args);
         let mut c = r.conn();
