@@ -832,3 +832,160 @@ fn appendfsync_always_loses_no_acknowledged_write_on_kill() {
         acked = n;
     }
 }
+
+/// Runs `bin` in `dir` with `args` and waits (bounded) for it to exit: (exit code, output).
+/// A server that starts serving instead is killed and reported as None.
+fn run_until_exit(bin: &Path, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let port = free_port().to_string();
+    let log = dir.join("exit-run.log");
+    let mut child = Command::new(bin)
+        .args(["--port", &port, "--save", ""])
+        .args(args)
+        .current_dir(dir)
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(fs::File::create(dir.join("exit-run.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break st.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let text = fs::read_to_string(&log).unwrap_or_default()
+        + &fs::read_to_string(dir.join("exit-run.err")).unwrap_or_default();
+    (code, text)
+}
+
+#[test]
+fn a_corrupt_aof_stops_the_server_as_it_stops_redis() {
+    let f = ferrodis_with(AOF_ARGS);
+    let mut c = f.conn();
+    c.cmd(&["set", "a", "1"]);
+    c.cmd(&["set", "b", "2"]);
+    f.kill();
+    let path = incr_path(&f);
+    let good = fs::read(&path).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 2] = [
+        (
+            "yes",
+            [&b"*2\r\n$3\r\nget\r\n$1\r\na\r\ngarbage\r\n"[..], &good].concat(),
+            "Bad file format reading the append only file appendonly.aof.1.incr.aof: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>",
+        ),
+        (
+            "no",
+            [&good[..], b"*3\r\n$3\r\nset\r\n$1\r\nc"].concat(),
+            "Unexpected end of file reading the append only file appendonly.aof.1.incr.aof",
+        ),
+    ];
+    for (truncated, bytes, msg) in cases {
+        fs::write(&path, &bytes).unwrap();
+        let args = [AOF_ARGS, &["--aof-load-truncated", truncated]].concat();
+        for bin in [ferrodis_bin(), oracle_bin()] {
+            let (code, log) = run_until_exit(&bin, f.dir(), &args);
+            assert_eq!(code, Some(1), "{}: {log}", bin.display());
+            assert!(log.contains(msg), "{}: {log}", bin.display());
+            // The file is left as it was for the operator to repair.
+            assert_eq!(fs::read(&path).unwrap(), bytes);
+        }
+    }
+}
+
+#[test]
+fn info_persistence_has_redis_aof_fields() {
+    let mut p = Pair::new(&[]);
+    let names = |c: &mut RawConn| -> Vec<String> {
+        let text = c.value(&["INFO", "persistence"]).text().unwrap();
+        text.lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    assert_eq!(names(&mut p.fc), names(&mut p.rc));
+    p.cmd(&["set", "k", "v"]);
+    let field = |c: &mut RawConn, f: &str| -> String {
+        let text = c.value(&["INFO", "persistence"]).text().unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{f}:")).map(str::to_string))
+            .unwrap()
+    };
+    // A fresh AOF: the size counts what was appended since start-up.
+    for f in [
+        "aof_enabled",
+        "aof_current_size",
+        "aof_base_size",
+        "aof_buffer_length",
+    ] {
+        assert_eq!(field(&mut p.fc, f), field(&mut p.rc, f), "{f}");
+    }
+}
+
+/// A small tmpfs mounted for a test (to fill the disk), unmounted when dropped.
+struct SmallFs(PathBuf);
+
+impl SmallFs {
+    /// None when this environment may not mount (not root, no CAP_SYS_ADMIN).
+    fn mount(tag: &str, size: &str) -> Option<SmallFs> {
+        let dir = scratch_dir("aof", tag);
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then_some(SmallFs(dir))
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_failed_aof_write_refuses_writes_as_redis_does() {
+    let (Some(mf), Some(mr)) = (
+        SmallFs::mount("full-f", "256k"),
+        SmallFs::mount("full-r", "256k"),
+    ) else {
+        eprintln!("skipped: this environment cannot mount a tmpfs to fill");
+        return;
+    };
+    let args = |m: &SmallFs| -> Vec<String> {
+        AOF_ARGS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--dir".to_string(), m.0.display().to_string()])
+            .collect()
+    };
+    let (fa, ra) = (args(&mf), args(&mr));
+    let f = ferrodis_with(&fa.iter().map(String::as_str).collect::<Vec<_>>());
+    let r = oracle_with(&ra.iter().map(String::as_str).collect::<Vec<_>>());
+    let (fc, rc) = (f.conn(), r.conn());
+    let mut p = Pair { f, r, fc, rc };
+    let big = "x".repeat(60_000);
+    // Four fit; the fifth is executed and acknowledged, its write fails, and from then on
+    // writes (and PING) get MISCONF while reads still work.
+    let mut refused = false;
+    for i in 0..7 {
+        let reply = p.cmd(&["set", &format!("k{i}"), &big]);
+        refused |= reply.starts_with(b"-MISCONF Errors writing to the AOF file: No space left");
+    }
+    assert!(refused, "the disk never filled");
+    p.cmd(&["ping"]);
+    p.cmd(&["strlen", "k0"]);
+    for c in [&mut p.fc, &mut p.rc] {
+        let info = c.value(&["INFO", "persistence"]).text().unwrap();
+        assert!(info.contains("aof_last_write_status:err\r\n"), "{info}");
+    }
+    // The file was cut back to its last whole command: it still loads.
+    let incr = mf.0.join("appendonlydir/appendonly.aof.1.incr.aof");
+    let cmds = parse_aof(&fs::read(incr).unwrap());
+    assert!(cmds.iter().all(|c| c[0] == "SELECT" || c[0] == "set"));
+}

@@ -220,8 +220,12 @@ pub struct Aof {
     unsynced: bool,
     /// Unix ms of the last fsync (or fsync request).
     last_fsync_ms: i64,
-    /// The last write failed (aof_last_write_status).
+    /// The last write failed (aof_last_write_status): writes are refused until one succeeds.
     pub write_failed: bool,
+    /// The system's message for the failed write.
+    pub last_error: String,
+    /// The length of the incremental file: a failed write is cut back to it.
+    incr_len: u64,
     /// Times a write happened while the background fsync was still running (aof_delayed_fsync).
     pub delayed_fsync: u64,
     bio: Option<BioFsync>,
@@ -361,6 +365,7 @@ pub fn open_on_start(srv: &mut Server) -> Result<(), Logged> {
         return Err(Logged);
     }
     let bio = file.try_clone().ok().and_then(BioFsync::start);
+    let incr_len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let size = srv.aof_loaded_size;
     srv.aof = Some(Aof {
         dir,
@@ -372,6 +377,8 @@ pub fn open_on_start(srv: &mut Server) -> Result<(), Logged> {
         unsynced: false,
         last_fsync_ms: crate::util::mstime(),
         write_failed: false,
+        last_error: String::new(),
+        incr_len,
         delayed_fsync: 0,
         bio,
     });
@@ -395,6 +402,7 @@ pub fn flush(srv: &mut Server, force: bool) {
         match aof.file.write_all(&aof.buf) {
             Ok(()) => {
                 aof.current_size += aof.buf.len() as u64;
+                aof.incr_len += aof.buf.len() as u64;
                 aof.buf.clear();
                 aof.unsynced = true;
                 if aof.write_failed {
@@ -403,12 +411,28 @@ pub fn flush(srv: &mut Server, force: bool) {
                 }
             }
             Err(e) => {
-                // The buffer is kept and written again next time (a partial write is not
-                // undone here: the loader's aof-load-truncated covers a torn tail).
+                // What was partly written is cut off, so the file ends at a command boundary;
+                // the buffer is kept and written again before the loop next sleeps. Until
+                // then writes are refused (MISCONF); with appendfsync always the write was
+                // promised to clients already executing, so the server stops instead.
+                let msg = io_msg(&e);
+                if let Err(t) = aof.file.set_len(aof.incr_len) {
+                    log_warning!(
+                        "Could not remove short write from the append-only file. Redis may refuse to load the AOF the next time it starts. ftruncate: {}",
+                        io_msg(&t)
+                    );
+                }
+                if policy == crate::config::AOF_FSYNC_ALWAYS {
+                    log_warning!(
+                        "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
+                    );
+                    std::process::exit(1);
+                }
                 if !aof.write_failed {
-                    log_warning!("Error writing to the AOF file: {}", io_msg(&e));
+                    log_warning!("Error writing to the AOF file: {}", msg);
                 }
                 aof.write_failed = true;
+                aof.last_error = msg;
                 return;
             }
         }
@@ -448,10 +472,9 @@ pub fn flush(srv: &mut Server, force: bool) {
     }
 }
 
-/// The AOF lines of INFO persistence, from `aof_enabled` to `aof_last_cow_size` and, while
-/// the AOF is on, its sizes and fsync counters.
+/// The AOF lines of INFO persistence, from `aof_enabled` to `aof_last_cow_size`.
 pub fn info_fields(srv: &Server) -> String {
-    let mut s = format!(
+    format!(
         "aof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\n",
         srv.aof.is_some() as u8,
         if srv.aof.as_ref().is_some_and(|a| a.write_failed) {
@@ -459,7 +482,12 @@ pub fn info_fields(srv: &Server) -> String {
         } else {
             "ok"
         }
-    );
+    )
+}
+
+/// The lines INFO persistence ends with while the AOF is on: its sizes and fsync counters.
+pub fn info_fields_when_on(srv: &Server) -> String {
+    let mut s = String::new();
     if let Some(a) = &srv.aof {
         s.push_str(&format!(
             "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:{}\r\naof_pending_bio_fsync:{}\r\naof_delayed_fsync:{}\r\n",

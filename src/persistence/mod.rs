@@ -283,9 +283,27 @@ pub fn save(srv: &mut Server) -> bool {
 /// the last background save failed, save points are set and stop-writes-on-bgsave-error is on.
 /// The command dispatcher calls this for write commands (and PING).
 pub fn writes_denied(srv: &Server) -> bool {
-    srv.config.stop_writes_on_bgsave_error
+    (srv.config.stop_writes_on_bgsave_error
+        && !srv.config.save.is_empty()
+        && !srv.persist.lastbgsave_ok)
+        || srv.aof.as_ref().is_some_and(|a| a.write_failed)
+}
+
+/// The error for a write refused by [`writes_denied`]: the RDB's, or the AOF's with the
+/// system's message for the failed write.
+pub fn writes_denied_error(srv: &Server) -> String {
+    if srv.config.stop_writes_on_bgsave_error
         && !srv.config.save.is_empty()
         && !srv.persist.lastbgsave_ok
+    {
+        return MISCONF_ERROR.to_string();
+    }
+    let msg = srv
+        .aof
+        .as_ref()
+        .map(|a| a.last_error.clone())
+        .unwrap_or_default();
+    format!("MISCONF Errors writing to the AOF file: {msg}")
 }
 
 /// serverCron's persistence step: reap a finished child, or start a BGSAVE when a save point
@@ -639,7 +657,7 @@ pub fn info_section(srv: &Server) -> String {
         _ => 0,
     };
     format!(
-        "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{}\r\ncurrent_cow_size:{}\r\ncurrent_cow_size_age:{}\r\ncurrent_fork_perc:{:.2}\r\ncurrent_save_keys_processed:{}\r\ncurrent_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n{}module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{}\r\ncurrent_cow_size:{}\r\ncurrent_cow_size_age:{}\r\ncurrent_fork_perc:{:.2}\r\ncurrent_save_keys_processed:{}\r\ncurrent_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n{}module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n{}",
         srv.loading as u8,
         cow_peak,
         cow,
@@ -658,5 +676,6 @@ pub fn info_section(srv: &Server) -> String {
         p.last_load_keys_expired,
         p.last_load_keys_loaded,
         aof::info_fields(srv),
+        aof::info_fields_when_on(srv),
     )
 }
