@@ -703,8 +703,7 @@ fn ferrodis_reloads_its_own_aof_and_keeps_appending() {
     // The restart appends to the same incremental file.
     c.cmd(&["set", "more", "1"]);
     let want = digest(&mut c);
-    f.kill();
-    f.restart(&[]);
+    f.restart(&["NOSAVE"]);
     let mut c = f.conn();
     assert_eq!(digest(&mut c), want);
     let m = fs::read_to_string(f.dir().join("appendonlydir/appendonly.aof.manifest")).unwrap();
@@ -988,4 +987,42 @@ fn a_failed_aof_write_refuses_writes_as_redis_does() {
     let incr = mf.0.join("appendonlydir/appendonly.aof.1.incr.aof");
     let cmds = parse_aof(&fs::read(incr).unwrap());
     assert!(cmds.iter().all(|c| c[0] == "SELECT" || c[0] == "set"));
+}
+
+#[test]
+fn an_old_single_file_aof_is_migrated_and_loaded_as_redis_does() {
+    // The dataset as an RDB (what an RDB preamble holds), then commands after it.
+    let src = oracle_with(&[]);
+    let mut c = src.conn();
+    load_workload(&mut c);
+    c.cmd(&["SAVE"]);
+    let rdb = fs::read(src.dir().join("dump.rdb")).unwrap();
+    let tail: &[u8] =
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset\r\n$4\r\ntail\r\n$1\r\n1\r\n";
+    let plain: &[u8] =
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*3\r\n$4\r\nsadd\r\n$1\r\ns\r\n$1\r\nm\r\n";
+    for old in [[&rdb[..], tail].concat(), plain.to_vec()] {
+        let f = ferrodis_with(AOF_ARGS);
+        let r = oracle_with(AOF_ARGS);
+        let mut digests = Vec::new();
+        for s in [&f, &r] {
+            s.kill();
+            fs::remove_dir_all(s.dir().join("appendonlydir")).unwrap();
+            fs::write(s.dir().join("appendonly.aof"), &old).unwrap();
+            s.restart(&[]);
+            assert!(!s.dir().join("appendonly.aof").exists());
+            let m = fs::read_to_string(s.dir().join("appendonlydir/appendonly.aof.manifest"));
+            assert_eq!(
+                m.unwrap(),
+                "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+            );
+            assert!(s.log().contains("Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir)."));
+            digests.push(digest(&mut s.conn()));
+        }
+        assert_eq!(digests[0], digests[1]);
+        assert_ne!(digests[0], "0".repeat(40));
+        // And it reloads once migrated.
+        f.restart(&["NOSAVE"]);
+        assert_eq!(digest(&mut f.conn()), digests[0]);
+    }
 }

@@ -18,7 +18,8 @@
 //!   ([`Aof::feed`]), and [`flush`] (flushAppendOnlyFile) run before the loop sleeps, so
 //!   with `appendfsync always` a write is on disk before its reply leaves;
 //! - the fsync policy: `always` fsyncs in `flush`, `everysec` hands the fsync to a
-//!   background thread (Redis's bio) at most once a second, `no` leaves it to the kernel;
+//!   background thread (Redis's bio) at most once a second and holds writes back (2 s at
+//!   most) while it runs, `no` leaves it to the kernel;
 //! - [`load`]: the start-up load, base file through the RDB loader and incremental files
 //!   replayed through the command handlers with a client of no connection.
 //!
@@ -226,8 +227,12 @@ pub struct Aof {
     pub last_error: String,
     /// The length of the incremental file: a failed write is cut back to it.
     incr_len: u64,
-    /// Times a write happened while the background fsync was still running (aof_delayed_fsync).
+    /// Times a write waited 2 s for the background fsync and then went ahead anyway
+    /// (aof_delayed_fsync).
     pub delayed_fsync: u64,
+    /// Unix ms since when a write has been held back because the background fsync was
+    /// running (0: none held back).
+    postponed_since_ms: i64,
     bio: Option<BioFsync>,
 }
 
@@ -380,6 +385,7 @@ pub fn open_on_start(srv: &mut Server) -> Result<(), Logged> {
         last_error: String::new(),
         incr_len,
         delayed_fsync: 0,
+        postponed_since_ms: 0,
         bio,
     });
     srv.prop.active = true;
@@ -395,10 +401,22 @@ pub fn flush(srv: &mut Server, force: bool) {
     let Some(aof) = srv.aof.as_mut() else {
         return;
     };
+    let now = crate::util::mstime();
     if !aof.buf.is_empty() {
-        if aof.fsync_running() {
+        // With everysec a write while the background fsync runs could block the loop on the
+        // same file: it is held back (the loop comes back to it), for at most 2 seconds.
+        if policy == crate::config::AOF_FSYNC_EVERYSEC && !force && aof.fsync_running() {
+            if aof.postponed_since_ms == 0 {
+                aof.postponed_since_ms = now;
+                return;
+            }
+            if now - aof.postponed_since_ms < 2000 {
+                return;
+            }
             aof.delayed_fsync += 1;
+            log_notice!("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis.");
         }
+        aof.postponed_since_ms = 0;
         match aof.file.write_all(&aof.buf) {
             Ok(()) => {
                 aof.current_size += aof.buf.len() as u64;
@@ -440,7 +458,6 @@ pub fn flush(srv: &mut Server, force: bool) {
     if !aof.unsynced {
         return;
     }
-    let now = crate::util::mstime();
     if force || policy == crate::config::AOF_FSYNC_ALWAYS {
         if let Err(e) = aof.file.sync_data() {
             log_warning!(
@@ -598,7 +615,13 @@ fn fake_client() -> Option<crate::server::client::Client> {
 
 /// Replays the commands of one file (loadSingleAppendOnlyFile for the command form). `last`
 /// tells whether it is the last file, the only one whose torn tail aof-load-truncated may cut.
-fn replay_file(srv: &mut Server, dir: &str, name: &str, last: bool) -> Result<(), Logged> {
+fn replay_file(
+    srv: &mut Server,
+    dir: &str,
+    name: &str,
+    last: bool,
+    from: usize,
+) -> Result<(), Logged> {
     let full = path(dir, name);
     let data = match std::fs::read(&full) {
         Ok(d) => d,
@@ -616,9 +639,9 @@ fn replay_file(srv: &mut Server, dir: &str, name: &str, last: bool) -> Result<()
         return Err(Logged);
     };
     c.authenticated = true;
-    let mut pos = 0;
-    // Where the data is valid up to, and where it was before an open MULTI.
-    let mut before_multi = 0;
+    let mut pos = from;
+    // Where the data was before an open MULTI.
+    let mut before_multi = from;
     let mut argv = Argv::new();
     let outcome = loop {
         match next_command(&data, pos) {
@@ -695,7 +718,51 @@ fn replay_file(srv: &mut Server, dir: &str, name: &str, last: bool) -> Result<()
     }
 }
 
-/// Loads the AOF named by the manifest, if there is one (loadAppendOnlyFiles). Ok(false) when
+/// Moves a Redis <= 6 single-file AOF (`appendfilename` in `dir`) into the AOF directory as
+/// its base (aofUpgradePrepare): the manifest is written first, naming the file by its own
+/// name, then the file is renamed into the directory, so a crash between the two leaves the
+/// old file where it was.
+fn upgrade_old_aof(dir: &str, filename: &str) -> Result<(), Logged> {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        log_warning!(
+            "Can't open or create append-only dir {}: {}",
+            dir,
+            io_msg(&e)
+        );
+        return Err(Logged);
+    }
+    let m = Manifest {
+        base: Some(AofFile {
+            name: filename.to_string(),
+            seq: 1,
+            kind: Kind::Base,
+        }),
+        base_seq: 1,
+        ..Default::default()
+    };
+    if let Err(e) = persist_manifest(dir, filename, &m) {
+        log_warning!("Can't persist the AOF manifest: {}", io_msg(&e));
+        return Err(Logged);
+    }
+    let moved = std::fs::rename(filename, path(dir, filename))
+        .and_then(|_| File::open(dir).and_then(|d| d.sync_all()));
+    if let Err(e) = moved {
+        log_warning!(
+            "Error trying to rename the existing AOF to old tempfile: {}",
+            io_msg(&e)
+        );
+        return Err(Logged);
+    }
+    log_notice!(
+        "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
+        filename,
+        dir
+    );
+    Ok(())
+}
+
+/// Loads the AOF named by the manifest, if there is one (loadAppendOnlyFiles). An old
+/// single-file AOF without a manifest is first moved into the directory. Ok(false) when
 /// there is no manifest (nothing loaded). The manifest and the total size are kept for
 /// [`open_on_start`].
 pub fn load(srv: &mut Server) -> Result<bool, Logged> {
@@ -704,7 +771,13 @@ pub fn load(srv: &mut Server) -> Result<bool, Logged> {
     let mpath = path(&dir, &manifest_name(&filename));
     let text = match std::fs::read(&mpath) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !std::path::Path::new(&filename).is_file() {
+                return Ok(false);
+            }
+            upgrade_old_aof(&dir, &filename)?;
+            std::fs::read(&mpath).unwrap_or_default()
+        }
         Err(e) => {
             log_warning!(
                 "Fatal error: can't open the AOF manifest {} for reading: {}",
@@ -736,9 +809,18 @@ pub fn load(srv: &mut Server) -> Result<bool, Logged> {
             })
             .unwrap_or(false);
         res = if is_rdb {
+            // An RDB, possibly followed by commands (the preamble of an old single-file AOF).
             log_notice!("Reading RDB base file on AOF loading...");
-            match super::load_file(srv, &full, false) {
-                Ok(()) => Ok(()),
+            match super::load_file_prefix(srv, &full, false) {
+                Ok(n) => {
+                    let len = std::fs::metadata(&full).map_or(0, |m| m.len() as usize);
+                    if n < len {
+                        log_notice!("Reading the remaining AOF tail...");
+                        replay_file(srv, &dir, &f.name, last, n)
+                    } else {
+                        Ok(())
+                    }
+                }
                 Err(_) => {
                     log_warning!(
                         "Error reading the RDB base file {}, AOF loading aborted",
@@ -748,7 +830,7 @@ pub fn load(srv: &mut Server) -> Result<bool, Logged> {
                 }
             }
         } else {
-            replay_file(srv, &dir, &f.name, last)
+            replay_file(srv, &dir, &f.name, last, 0)
         };
         if res.is_err() {
             break;

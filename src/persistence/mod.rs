@@ -405,6 +405,16 @@ pub enum LoadFailure {
 /// and the final counts. On corruption the databases are left partly loaded: the caller
 /// exits (start-up) or reports the error (DEBUG RELOAD).
 pub fn load_file(srv: &mut Server, filename: &str, allow_dup: bool) -> Result<(), LoadFailure> {
+    load_file_prefix(srv, filename, allow_dup).map(|_| ())
+}
+
+/// [`load_file`] that also tells how many bytes the RDB took (an AOF's RDB preamble is
+/// followed by commands).
+pub fn load_file_prefix(
+    srv: &mut Server,
+    filename: &str,
+    allow_dup: bool,
+) -> Result<usize, LoadFailure> {
     let bytes = match FileBytes::open(filename) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LoadFailure::NotFound),
@@ -435,7 +445,7 @@ pub fn load_file(srv: &mut Server, filename: &str, allow_dup: bool) -> Result<()
             );
             srv.persist.last_load_keys_loaded = info.keys_loaded;
             srv.persist.last_load_keys_expired = info.keys_expired;
-            Ok(())
+            Ok(info.consumed)
         }
         Err(e) => Err(LoadFailure::Corrupt(e)),
     }

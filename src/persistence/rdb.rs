@@ -1583,6 +1583,8 @@ pub struct LoadInfo {
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     /// The checksum was zero (saved with rdbchecksum no): not verified.
     pub checksum_disabled: bool,
+    /// Bytes the RDB took: an AOF with an RDB preamble continues with commands there.
+    pub consumed: usize,
 }
 
 /// Decodes a whole RDB file into `dbs` (rdbLoadRio). `on_aux` sees each aux field as it is
@@ -1771,6 +1773,7 @@ pub fn load_rdb(
             }
         }
     }
+    info.consumed = r.pos;
     Ok(info)
 }
 
