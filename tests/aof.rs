@@ -1026,3 +1026,29 @@ fn an_old_single_file_aof_is_migrated_and_loaded_as_redis_does() {
         assert_eq!(digest(&mut f.conn()), digests[0]);
     }
 }
+
+#[test]
+fn with_the_aof_on_the_rdb_is_not_read_and_with_it_off_nothing_is_created() {
+    let src = ferrodis_with(&[]);
+    let mut c = src.conn();
+    load_workload(&mut c);
+    c.cmd(&["SAVE"]);
+    let rdb = fs::read(src.dir().join("dump.rdb")).unwrap();
+    assert!(!src.dir().join("appendonlydir").exists());
+    // appendonly yes and no AOF yet: Redis starts empty rather than from dump.rdb, and
+    // ferrodis does the same; the AOF it creates then wins over dump.rdb on later starts.
+    let f = ferrodis_with(AOF_ARGS);
+    let r = oracle_with(AOF_ARGS);
+    for s in [&f, &r] {
+        s.kill();
+        fs::remove_dir_all(s.dir().join("appendonlydir")).unwrap();
+        fs::write(s.dir().join("dump.rdb"), &rdb).unwrap();
+        s.restart(&[]);
+        let mut c = s.conn();
+        assert_eq!(c.value(&["DBSIZE"]).int(), Some(0), "{}", s.bin().display());
+        c.cmd(&["set", "only", "1"]);
+        s.restart(&["NOSAVE"]);
+        let mut c = s.conn();
+        assert_eq!(c.value(&["DBSIZE"]).int(), Some(1), "{}", s.bin().display());
+    }
+}

@@ -23,7 +23,10 @@
 //! - [`load`]: the start-up load, base file through the RDB loader and incremental files
 //!   replayed through the command handlers with a client of no connection.
 //!
-//! Not yet here: BGREWRITEAOF, CONFIG SET appendonly at run time, the old single-file AOF.
+//! - the migration of a Redis <= 6 single-file AOF into the directory (its base).
+//!
+//! Not yet here: BGREWRITEAOF, CONFIG SET appendonly at run time, timestamp annotations
+//! (the loader skips them), auto-aof-rewrite.
 
 use super::{io_msg, Logged};
 use crate::commands::Args;
