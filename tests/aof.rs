@@ -785,37 +785,45 @@ fn a_torn_tail_is_cut_with_aof_load_truncated() {
 
 #[test]
 fn appendfsync_always_loses_no_acknowledged_write_on_kill() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
     let f = ferrodis_with(&["--appendonly", "yes", "--appendfsync", "always"]);
     let mut acked = 0u64;
-    for (round, kill_after_ms) in [5u64, 40, 120, 250].into_iter().enumerate() {
-        let port = f.port();
+    for (round, kill_after_ms) in [0u64, 5, 40, 120, 250].into_iter().enumerate() {
         let start = acked;
-        // A writer on its own thread; the kill lands wherever it is.
+        let progress = Arc::new(AtomicU64::new(start));
+        // A writer on its own thread (connected before it starts); the kill lands wherever
+        // it is.
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", f.port())).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let seen = progress.clone();
         let writer = std::thread::spawn(move || {
             use std::io::{Read, Write};
-            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
             let mut done = start;
             loop {
-                let req = encode_command(&[format!("k{done}"), format!("{round}")].iter().fold(
-                    vec!["SET".to_string()],
-                    |mut v, a| {
-                        v.push(a.clone());
-                        v
-                    },
-                ));
+                let (k, v) = (format!("k{done}"), format!("{round}"));
+                let req = encode_command(&["SET", &k, &v]);
                 let mut ok = [0u8; 5];
                 if s.write_all(&req).is_err() || s.read_exact(&mut ok).is_err() || &ok != b"+OK\r\n"
                 {
                     return done;
                 }
                 done += 1;
+                seen.store(done, Ordering::Release);
             }
         });
+        // At least one write acknowledged, then the kill after `kill_after_ms`.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while progress.load(Ordering::Acquire) == start {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: no write acknowledged"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
         std::thread::sleep(Duration::from_millis(kill_after_ms));
         f.kill();
         acked = writer.join().unwrap();
-        assert!(acked > start, "round {round}: no write acknowledged");
         f.restart(&[]);
         let mut c = f.conn();
         let n = c.value(&["DBSIZE"]).int().unwrap() as u64;
@@ -824,10 +832,9 @@ fn appendfsync_always_loses_no_acknowledged_write_on_kill() {
             n == acked || n == acked + 1,
             "round {round}: {n} keys, {acked} acknowledged"
         );
-        for i in [0, start, acked - 1] {
-            let key = format!("k{i}");
-            assert!(c.value(&["EXISTS", &key]).int() == Some(1), "{key} lost");
-        }
+        let mut exists = vec!["EXISTS".to_string()];
+        exists.extend((0..acked).map(|i| format!("k{i}")));
+        assert_eq!(c.value(&exists).int(), Some(acked as i64), "round {round}");
         acked = n;
     }
 }
