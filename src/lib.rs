@@ -19,6 +19,7 @@ pub mod ds;
 pub mod evict;
 pub mod multi;
 pub mod persistence;
+pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod server;

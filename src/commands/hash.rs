@@ -391,6 +391,15 @@ pub fn hincrbyfloat_command(srv: &mut Server, c: &mut Client, args: &Args) {
         Some(Incr::Done(n)) => {
             c.out.bulk(&buf[..n]);
             written(srv, db, key, "hincrbyfloat", 1);
+            // The result travels, as HSET (float formatting must not differ on replay).
+            srv.rewrite_command(|| {
+                vec![
+                    b"HSET".to_vec(),
+                    key.to_vec(),
+                    field.to_vec(),
+                    buf[..n].to_vec(),
+                ]
+            });
         }
     }
 }

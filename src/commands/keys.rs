@@ -206,7 +206,11 @@ pub fn touch_command(srv: &mut Server, c: &mut Client, args: &Args) {
 
 /// RANDOMKEY: a key that is not logically expired, or null for an empty db.
 pub fn randomkey_command(srv: &mut Server, c: &mut Client, _args: &Args) {
-    match srv.random_key(c.db) {
+    // Each expired key met on the way travels alone, as in Redis.
+    srv.prop.deletions_alone = true;
+    let key = srv.random_key(c.db);
+    srv.prop.deletions_alone = false;
+    match key {
         Some(k) => c.out.bulk(k.as_bytes()),
         None => c.out.null(),
     }
@@ -531,7 +535,11 @@ pub fn scan_command(srv: &mut Server, c: &mut Client, args: &Args) {
                 return false;
             }
         }
-        !srv.expire_if_needed(db, k)
+        // Each expired key met travels alone, as in Redis.
+        srv.prop.deletions_alone = true;
+        let expired = srv.expire_if_needed(db, k);
+        srv.prop.deletions_alone = false;
+        !expired
     });
     reply_scan(c, cursor, keys.iter().map(|k| k.as_bytes()));
 }
@@ -760,6 +768,9 @@ fn expire_generic(
     if when <= srv.cmd_time_ms && !srv.loading {
         srv.delete_key(db, key);
         srv.dirty += 1;
+        // Propagated as the deletion it was (lazyfree-lazy-expire picks UNLINK).
+        let lazy = srv.config.lazyfree_lazy_expire;
+        srv.rewrite_command(|| vec![del_or_unlink(lazy), key.to_vec()]);
         srv.signal_modified_key(db, key);
         srv.notify_keyspace_event(notify::GENERIC, "del", key, db);
         c.out.int(1);
@@ -772,6 +783,25 @@ fn expire_generic(
         srv.notify_keyspace_event(notify::GENERIC, "expire", key, db);
         srv.flush_pushes(c);
         srv.dirty += 1;
+        // Relative forms (and EXPIREAT) travel as PEXPIREAT with the absolute time, so a
+        // replay later means the same instant; the NX/XX/GT/LT options stay.
+        if basetime != 0 || seconds {
+            srv.rewrite_command(|| {
+                let mut v = args.to_vecs();
+                v[0] = b"PEXPIREAT".to_vec();
+                v[2] = when.to_string().into_bytes();
+                v
+            });
+        }
+    }
+}
+
+/// The command name that propagates a deletion: UNLINK when it was lazy.
+pub fn del_or_unlink(lazy: bool) -> Vec<u8> {
+    if lazy {
+        b"UNLINK".to_vec()
+    } else {
+        b"DEL".to_vec()
     }
 }
 

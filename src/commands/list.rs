@@ -672,6 +672,17 @@ fn pop_range_with_key(srv: &mut Server, c: &mut Client, key: &[u8], head: bool, 
     let n = pop_range(c, l, head, count);
     let empty = l.is_empty();
     elements_removed(srv, db, key, head, n, empty);
+    // LMPOP and BLMPOP travel as LPOP/RPOP of the key served, with the count popped.
+    srv.rewrite_command(|| vec![pop_name(head), key.to_vec(), n.to_string().into_bytes()]);
+}
+
+/// LPOP or RPOP: how a pop from the head or the tail is propagated.
+fn pop_name(head: bool) -> Vec<u8> {
+    if head {
+        b"LPOP".to_vec()
+    } else {
+        b"RPOP".to_vec()
+    }
 }
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
@@ -738,7 +749,10 @@ fn blocking_pop(
                 c.out.bulk(key);
                 l.pop_with(head, |e| reply_elem(c, e));
                 let empty = l.is_empty();
-                return elements_removed(srv, db, key, head, 1, empty);
+                elements_removed(srv, db, key, head, 1, empty);
+                // BLPOP/BRPOP travel as the LPOP/RPOP they did.
+                srv.rewrite_command(|| vec![pop_name(head), key.to_vec()]);
+                return;
             }
         }
     }
@@ -774,7 +788,23 @@ fn blmove_generic(
 ) {
     let src = args.get(1);
     match find(srv, c.db, src, true) {
-        Found::List(l) if !l.is_empty() => lmove_generic(srv, c, src, args.get(2), from, to),
+        Found::List(l) if !l.is_empty() => {
+            let dirty = srv.dirty;
+            lmove_generic(srv, c, src, args.get(2), from, to);
+            if srv.dirty != dirty {
+                // BLMOVE travels as LMOVE, BRPOPLPUSH as RPOPLPUSH, with the client's
+                // arguments.
+                srv.rewrite_command(|| match args.len() {
+                    6 => {
+                        let mut v = args.to_vecs();
+                        v[0] = b"LMOVE".to_vec();
+                        v.truncate(5);
+                        v
+                    }
+                    _ => vec![b"RPOPLPUSH".to_vec(), src.to_vec(), args.get(2).to_vec()],
+                });
+            }
+        }
         Found::WrongType if !c.reprocessing_blocked => c.out.err(WRONGTYPE),
         _ if c.deny_blocking => c.out.null(),
         _ => srv.block_for_keys(c, args, &[src], deadline),

@@ -531,8 +531,8 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         reject(srv, c, Some(idx), crate::evict::OOM_ERROR);
         return finish_reply(c, reply_start);
     }
-    // A failed background save stops writes (stop-writes-on-bgsave-error): write commands,
-    // an EXEC with a write queued, and PING get MISCONF.
+    // A failed background save stops writes (stop-writes-on-bgsave-error), and so does a
+    // failed AOF write: write commands, an EXEC with a write queued, and PING get MISCONF.
     if crate::persistence::writes_denied(srv) {
         let writes = meta.flags & meta::FLAG_WRITE != 0
             || (meta.name == "exec"
@@ -542,7 +542,8 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
                         .any(|q| srv.commands.cmds[q.cmd].meta.flags & meta::FLAG_WRITE != 0)
                 }));
         if writes || meta.name == "ping" {
-            reject(srv, c, Some(idx), crate::persistence::MISCONF_ERROR);
+            let err = crate::persistence::writes_denied_error(srv);
+            reject(srv, c, Some(idx), &err);
             return finish_reply(c, reply_start);
         }
     }
@@ -688,7 +689,16 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
         t => t,
     };
     let reply_at = c.out.buf.len();
-    handler(srv, c, args);
+    // Propagation (crate::propagate): one test when nothing consumes the stream.
+    if srv.prop.active {
+        let outer = crate::propagate::before_call(srv);
+        let dirty = srv.dirty;
+        handler(srv, c, args);
+        let is_exec = meta.name == "exec";
+        crate::propagate::after_call(srv, c.db, is_exec, args, outer, dirty);
+    } else {
+        handler(srv, c, args);
+    }
     // Pub/Sub messages for this client itself (it is out of its slot while it runs) go
     // before its reply, where notify-then-reply handlers put them in Redis.
     if !srv.pubsub.held.is_empty() && !crate::pubsub::replies_discarded(c) {

@@ -138,6 +138,8 @@ fn restore_command(srv: &mut Server, c: &mut Client, args: &Args) {
             srv.signal_modified_key(db, key);
             srv.notify_keyspace_event(notify::GENERIC, "del", key, db);
             srv.dirty += 1;
+            let lazy = srv.config.lazyfree_lazy_server_del;
+            srv.rewrite_command(|| vec![super::keys::del_or_unlink(lazy), key.to_vec()]);
         }
         return c.out.ok();
     }
@@ -146,6 +148,15 @@ fn restore_command(srv: &mut Server, c: &mut Client, args: &Args) {
     srv.add_key(db, key, obj);
     if ttl != 0 {
         srv.set_expire(db, key, ttl);
+        if !absttl {
+            // A relative TTL travels as the absolute time, with ABSTTL appended.
+            srv.rewrite_command(|| {
+                let mut v = args.to_vecs();
+                v[2] = ttl.to_string().into_bytes();
+                v.push(b"ABSTTL".to_vec());
+                v
+            });
+        }
     }
     srv.notify_keyspace_event(notify::GENERIC, "restore", key, db);
     srv.dirty += 1;

@@ -73,6 +73,8 @@ fn flushdb_command(srv: &mut Server, c: &mut Client, args: &Args) {
     srv.touch_all_watched_keys_in_db(c.db, None);
     srv.dbs[c.db].clear();
     srv.dirty += removed;
+    // Propagated even when the db was already empty, as Redis does.
+    srv.force_propagation();
     c.out.ok();
 }
 
@@ -89,6 +91,8 @@ fn flushall_command(srv: &mut Server, c: &mut Client, args: &Args) {
     }
     srv.dirty += removed + 1;
     crate::persistence::after_flushall(srv);
+    // Propagated even when everything was already empty (and after the save reset dirty).
+    srv.force_propagation();
     c.out.ok();
 }
 

@@ -341,8 +341,13 @@ pub fn spop_command(srv: &mut Server, c: &mut Client, args: &Args) {
         return;
     };
     let emptied = s.is_empty();
+    // SPOP travels as the SREM of the member it drew.
+    let drawn = srv.prop.active.then(|| member_bytes(m.as_member()));
     srv.notify_keyspace_event(notify::SET, "spop", key, db);
     reply_member(&mut c.out, m.as_member());
+    if let Some(drawn) = drawn {
+        srv.rewrite_command(|| vec![b"SREM".to_vec(), key.to_vec(), drawn]);
+    }
     if emptied {
         srv.delete_key(db, key);
         srv.notify_keyspace_event(notify::GENERIC, "del", key, db);
@@ -369,7 +374,16 @@ fn reply_set(out: &mut Reply, s: &Set) {
     }
 }
 
-/// SPOP key count (spopWithCountCommand).
+/// A member as the bytes a command would name it by.
+fn member_bytes(m: Member<'_>) -> Vec<u8> {
+    match m {
+        Member::Int(i) => i.to_string().into_bytes(),
+        Member::Str(b) => b.to_vec(),
+    }
+}
+
+/// SPOP key count (spopWithCountCommand). What it drew travels as one SREM per member
+/// (several: wrapped in MULTI/EXEC by the propagation layer), or as DEL when everything went.
 fn spop_with_count(srv: &mut Server, c: &mut Client, args: &Args) {
     let count = match parse_i64(args.get(2)) {
         Some(n) if n >= 0 => n as u64,
@@ -381,6 +395,8 @@ fn spop_with_count(srv: &mut Server, c: &mut Client, args: &Args) {
     let db = c.db;
     let key = args.get(1);
     let max = srv.config.set_max_intset_entries;
+    let mut drawn: Option<Vec<Vec<u8>>> = srv.prop.active.then(Vec::new);
+    let lazy = srv.config.lazyfree_lazy_server_del;
     let Some(o) = srv.lookup_write(db, key) else {
         c.out.set(0);
         return;
@@ -402,6 +418,7 @@ fn spop_with_count(srv: &mut Server, c: &mut Client, args: &Args) {
         srv.delete_key(db, key);
         srv.notify_keyspace_event(notify::GENERIC, "del", key, db);
         srv.signal_modified_key(db, key);
+        srv.rewrite_command(|| vec![super::keys::del_or_unlink(lazy), key.to_vec()]);
         return;
     }
     let remaining = size - count;
@@ -410,7 +427,12 @@ fn spop_with_count(srv: &mut Server, c: &mut Client, args: &Args) {
         // CASE 2: few to pop compared to the size: pop them one at a time.
         for _ in 0..count {
             match s.pop_random() {
-                Some(m) => reply_member(&mut c.out, m.as_member()),
+                Some(m) => {
+                    reply_member(&mut c.out, m.as_member());
+                    if let Some(d) = drawn.as_mut() {
+                        d.push(member_bytes(m.as_member()));
+                    }
+                }
                 None => break, // unreachable: count < size
             }
         }
@@ -433,6 +455,9 @@ fn spop_with_count(srv: &mut Server, c: &mut Client, args: &Args) {
         }
         for m in s.iter() {
             reply_member(&mut c.out, m);
+            if let Some(d) = drawn.as_mut() {
+                d.push(member_bytes(m));
+            }
         }
         if let Some(ns) = newset {
             **s = ns;
@@ -441,6 +466,10 @@ fn spop_with_count(srv: &mut Server, c: &mut Client, args: &Args) {
     srv.notify_keyspace_event(notify::SET, "spop", key, db);
     srv.dirty += count;
     srv.signal_modified_key(db, key);
+    for m in drawn.into_iter().flatten() {
+        srv.also_propagate(db, || vec![b"SREM".to_vec(), key.to_vec(), m]);
+    }
+    srv.prevent_propagation();
 }
 
 /// SRANDMEMBER key [count]: one random member (nil for a missing key), or an array of `count`

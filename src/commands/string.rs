@@ -229,6 +229,7 @@ enum SetReplies {
 fn set_generic(
     srv: &mut Server,
     c: &mut Client,
+    args: &Args,
     flags: u32,
     key: &[u8],
     val: &[u8],
@@ -270,6 +271,27 @@ fn set_generic(
     if expire.is_some() {
         srv.set_expire(db, key, when);
         srv.notify_keyspace_event(notify::GENERIC, "expire", key, db);
+        // Any expire travels as SET key value PXAT <absolute ms> (NX/XX/GET dropped: the
+        // set happened).
+        srv.rewrite_command(|| {
+            vec![
+                b"SET".to_vec(),
+                key.to_vec(),
+                val.to_vec(),
+                b"PXAT".to_vec(),
+                when.to_string().into_bytes(),
+            ]
+        });
+    } else if flags & SET_GET != 0 {
+        // SET ... GET travels without its GET (which may be repeated).
+        srv.rewrite_command(|| {
+            args.to_vecs()
+                .into_iter()
+                .enumerate()
+                .filter(|(i, a)| *i < 3 || !a.eq_ignore_ascii_case(b"get"))
+                .map(|(_, a)| a)
+                .collect()
+        });
     }
     if flags & SET_GET == 0 {
         match replies {
@@ -288,6 +310,7 @@ pub fn set_command(srv: &mut Server, c: &mut Client, args: &Args) {
     set_generic(
         srv,
         c,
+        args,
         flags,
         args.get(1),
         args.get(2),
@@ -302,6 +325,7 @@ pub fn setnx_command(srv: &mut Server, c: &mut Client, args: &Args) {
     set_generic(
         srv,
         c,
+        args,
         SET_NX,
         args.get(1),
         args.get(2),
@@ -316,6 +340,7 @@ pub fn setex_command(srv: &mut Server, c: &mut Client, args: &Args) {
     set_generic(
         srv,
         c,
+        args,
         OBJ_EX,
         args.get(1),
         args.get(3),
@@ -330,6 +355,7 @@ pub fn psetex_command(srv: &mut Server, c: &mut Client, args: &Args) {
     set_generic(
         srv,
         c,
+        args,
         OBJ_PX,
         args.get(1),
         args.get(3),
@@ -373,15 +399,25 @@ pub fn getex_command(srv: &mut Server, c: &mut Client, args: &Args) {
         srv.signal_modified_key(db, key);
         srv.notify_keyspace_event(notify::GENERIC, "del", key, db);
         srv.dirty += 1;
+        let lazy = srv.config.lazyfree_lazy_expire;
+        srv.rewrite_command(|| vec![super::keys::del_or_unlink(lazy), key.to_vec()]);
     } else if expire.is_some() {
         srv.set_expire(db, key, when);
         srv.signal_modified_key(db, key);
         srv.notify_keyspace_event(notify::GENERIC, "expire", key, db);
         srv.dirty += 1;
+        srv.rewrite_command(|| {
+            vec![
+                b"PEXPIREAT".to_vec(),
+                key.to_vec(),
+                when.to_string().into_bytes(),
+            ]
+        });
     } else if flags & OBJ_PERSIST != 0 && srv.remove_expire(db, key) {
         srv.signal_modified_key(db, key);
         srv.notify_keyspace_event(notify::GENERIC, "persist", key, db);
         srv.dirty += 1;
+        srv.rewrite_command(|| vec![b"PERSIST".to_vec(), key.to_vec()]);
     }
     // The reply went out first (Redis order), so pushes for our own key follow it.
     srv.flush_pushes(c);
@@ -399,6 +435,8 @@ pub fn getdel_command(srv: &mut Server, c: &mut Client, args: &Args) {
         srv.notify_keyspace_event(notify::GENERIC, "del", key, db);
         srv.flush_pushes(c);
         srv.dirty += 1;
+        let lazy = srv.config.lazyfree_lazy_user_del;
+        srv.rewrite_command(|| vec![super::keys::del_or_unlink(lazy), key.to_vec()]);
     }
 }
 
@@ -763,6 +801,18 @@ pub fn incrbyfloat_command(srv: &mut Server, c: &mut Client, args: &Args) {
     srv.signal_modified_key(db, key);
     srv.notify_keyspace_event(notify::STRING, "incrbyfloat", key, db);
     srv.dirty += 1;
+    // The result, not the increment, travels (float formatting must not differ on replay);
+    // KEEPTTL keeps the key's TTL as the increment did.
+    let text = match srv.prop.active {
+        true => srv.dbs[db].dict.get(key).and_then(|o| match &o.value {
+            Value::Str(s) => Some(s.as_bytes().to_vec()),
+            _ => None,
+        }),
+        false => None,
+    };
+    if let Some(text) = text {
+        srv.rewrite_command(|| vec![b"SET".to_vec(), key.to_vec(), text, b"KEEPTTL".to_vec()]);
+    }
 }
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]

@@ -940,6 +940,19 @@ fn generic_zpop(
     );
     delete_if_empty(srv, db, key, empty);
     srv.signal_modified_key(db, key);
+    // BZPOPMIN/BZPOPMAX travel as ZPOPMIN/ZPOPMAX of the key served; ZMPOP and BZMPOP the
+    // same with the count popped. ZPOPMIN/ZPOPMAX themselves travel as sent.
+    if how.emitkey {
+        let nested = how.nested;
+        srv.rewrite_command(|| {
+            let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            let mut v = vec![name.to_vec(), key.to_vec()];
+            if nested {
+                v.push(n.to_string().into_bytes());
+            }
+            v
+        });
+    }
 }
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]

@@ -116,6 +116,8 @@ impl Server {
         d.expires.remove(key);
         d.dict.remove(key);
         self.stats.expired_keys += 1;
+        let lazy = self.config.lazyfree_lazy_expire;
+        self.propagate_deletion(db, key, lazy);
         self.notify_keyspace_event(crate::server::notify::EXPIRED, "expired", key, db);
         self.signal_modified_key(db, key);
     }

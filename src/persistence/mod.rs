@@ -16,6 +16,7 @@
 //! a crash at any point (of the server, of the child, of the machine) leaves either the old
 //! complete file or the new complete file.
 
+pub mod aof;
 pub mod bgsave;
 pub mod digest;
 pub mod rdb;
@@ -139,6 +140,7 @@ pub fn save_options(srv: &Server) -> rdb::SaveOptions {
         ctime: now_secs(),
         used_mem: crate::server::alloc::used_memory() as u64,
         key_save_delay: delay,
+        aof_base: false,
     }
 }
 
@@ -281,9 +283,27 @@ pub fn save(srv: &mut Server) -> bool {
 /// the last background save failed, save points are set and stop-writes-on-bgsave-error is on.
 /// The command dispatcher calls this for write commands (and PING).
 pub fn writes_denied(srv: &Server) -> bool {
-    srv.config.stop_writes_on_bgsave_error
+    (srv.config.stop_writes_on_bgsave_error
+        && !srv.config.save.is_empty()
+        && !srv.persist.lastbgsave_ok)
+        || srv.aof.as_ref().is_some_and(|a| a.write_failed)
+}
+
+/// The error for a write refused by [`writes_denied`]: the RDB's, or the AOF's with the
+/// system's message for the failed write.
+pub fn writes_denied_error(srv: &Server) -> String {
+    if srv.config.stop_writes_on_bgsave_error
         && !srv.config.save.is_empty()
         && !srv.persist.lastbgsave_ok
+    {
+        return MISCONF_ERROR.to_string();
+    }
+    let msg = srv
+        .aof
+        .as_ref()
+        .map(|a| a.last_error.clone())
+        .unwrap_or_default();
+    format!("MISCONF Errors writing to the AOF file: {msg}")
 }
 
 /// serverCron's persistence step: reap a finished child, or start a BGSAVE when a save point
@@ -385,6 +405,16 @@ pub enum LoadFailure {
 /// and the final counts. On corruption the databases are left partly loaded: the caller
 /// exits (start-up) or reports the error (DEBUG RELOAD).
 pub fn load_file(srv: &mut Server, filename: &str, allow_dup: bool) -> Result<(), LoadFailure> {
+    load_file_prefix(srv, filename, allow_dup).map(|_| ())
+}
+
+/// [`load_file`] that also tells how many bytes the RDB took (an AOF's RDB preamble is
+/// followed by commands).
+pub fn load_file_prefix(
+    srv: &mut Server,
+    filename: &str,
+    allow_dup: bool,
+) -> Result<usize, LoadFailure> {
     let bytes = match FileBytes::open(filename) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LoadFailure::NotFound),
@@ -415,7 +445,7 @@ pub fn load_file(srv: &mut Server, filename: &str, allow_dup: bool) -> Result<()
             );
             srv.persist.last_load_keys_loaded = info.keys_loaded;
             srv.persist.last_load_keys_expired = info.keys_expired;
-            Ok(())
+            Ok(info.consumed)
         }
         Err(e) => Err(LoadFailure::Corrupt(e)),
     }
@@ -498,6 +528,12 @@ fn log_load_error(e: &rdb::LoadError) {
 /// Start-up load (loadDataFromDisk): a missing file means an empty dataset; an unreadable or
 /// corrupt one stops the server (Err: the caller exits with status 1).
 pub fn load_data_from_disk(srv: &mut Server) -> Result<(), Logged> {
+    // With appendonly on, the AOF is the dataset and dump.rdb is not read, even when there
+    // is no AOF yet (loadDataFromDisk); the AOF then opens, creating its files if needed.
+    if srv.config.appendonly {
+        aof::load(srv)?;
+        return aof::open_on_start(srv);
+    }
     let start = crate::util::ustime();
     let filename = srv.config.dbfilename.clone();
     match load_file(srv, &filename, false) {
@@ -590,6 +626,8 @@ pub fn shutdown(srv: &mut Server, flags: u8) -> bool {
         log_warning!("There is a child saving an .rdb. Killing it!");
         bgsave::kill_child(srv);
     }
+    // Whatever the fsync policy, the AOF's tail reaches the disk before the process ends.
+    aof::flush(srv, true);
     if (!srv.config.save.is_empty() && flags & SHUTDOWN_NOSAVE == 0) || flags & SHUTDOWN_SAVE != 0 {
         log_notice!("Saving the final RDB snapshot before exiting.");
         if !save(srv) {
@@ -629,7 +667,7 @@ pub fn info_section(srv: &Server) -> String {
         _ => 0,
     };
     format!(
-        "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{}\r\ncurrent_cow_size:{}\r\ncurrent_cow_size_age:{}\r\ncurrent_fork_perc:{:.2}\r\ncurrent_save_keys_processed:{}\r\ncurrent_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{}\r\ncurrent_cow_size:{}\r\ncurrent_cow_size_age:{}\r\ncurrent_fork_perc:{:.2}\r\ncurrent_save_keys_processed:{}\r\ncurrent_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n{}module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n{}",
         srv.loading as u8,
         cow_peak,
         cow,
@@ -647,5 +685,7 @@ pub fn info_section(srv: &Server) -> String {
         p.last_cow_size,
         p.last_load_keys_expired,
         p.last_load_keys_loaded,
+        aof::info_fields(srv),
+        aof::info_fields_when_on(srv),
     )
 }

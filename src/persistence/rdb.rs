@@ -1439,6 +1439,8 @@ pub struct SaveOptions {
     /// rdb-key-save-delay, in microseconds per key (negative: sleep 1 us with probability
     /// 1/-n), for tests that need a slow BGSAVE.
     pub key_save_delay: i64,
+    /// aux aof-base: 1 when this RDB is the base file of a multi-part AOF.
+    pub aof_base: bool,
 }
 
 /// Where the file writer sends full chunks. The file writer in `super` flushes to disk; tests
@@ -1482,7 +1484,7 @@ pub fn save_rdb(dbs: &[Db], opts: &SaveOptions, sink: &mut dyn Sink) -> std::io:
     save_aux_int(&mut buf, "redis-bits", 64);
     save_aux_int(&mut buf, "ctime", opts.ctime);
     save_aux_int(&mut buf, "used-mem", opts.used_mem as i64);
-    save_aux_int(&mut buf, "aof-base", 0);
+    save_aux_int(&mut buf, "aof-base", opts.aof_base as i64);
     let mut keys = 0u64;
     for (id, db) in dbs.iter().enumerate() {
         if db.dict.is_empty() {
@@ -1581,6 +1583,8 @@ pub struct LoadInfo {
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     /// The checksum was zero (saved with rdbchecksum no): not verified.
     pub checksum_disabled: bool,
+    /// Bytes the RDB took: an AOF with an RDB preamble continues with commands there.
+    pub consumed: usize,
 }
 
 /// Decodes a whole RDB file into `dbs` (rdbLoadRio). `on_aux` sees each aux field as it is
@@ -1769,6 +1773,7 @@ pub fn load_rdb(
             }
         }
     }
+    info.consumed = r.pos;
     Ok(info)
 }
 

@@ -121,6 +121,15 @@ pub struct Server {
     pub run_id: String,
     /// A second random id standing in for the replication id (INFO master_replid).
     pub replid: String,
+    /// Command propagation: effects collected during a call, emitted to the consumers
+    /// (crate::propagate).
+    pub prop: crate::propagate::Propagation,
+    /// The append-only file while it is on (persistence::aof).
+    pub aof: Option<crate::persistence::aof::Aof>,
+    /// The manifest of the AOF loaded at start-up, until the AOF opens.
+    pub aof_loaded_manifest: Option<crate::persistence::aof::Manifest>,
+    /// The total size of the AOF files loaded at start-up.
+    pub aof_loaded_size: u64,
 }
 
 impl Server {
@@ -171,6 +180,10 @@ impl Server {
             paused_clients: Vec::new(),
             run_id: random_hex40(),
             replid: random_hex40(),
+            prop: Default::default(),
+            aof: None,
+            aof_loaded_manifest: None,
+            aof_loaded_size: 0,
             config,
         }
     }

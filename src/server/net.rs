@@ -834,6 +834,11 @@ pub fn before_sleep(srv: &mut Server) {
         srv.blocking.unblocked.extend(resumed);
     }
     super::blocked::process_unblocked(srv);
+    // The AOF is written (and with appendfsync always, fsynced) before any reply leaves:
+    // a client never sees the acknowledgement of a write the disk does not have.
+    if srv.aof.is_some() {
+        crate::persistence::aof::flush(srv, false);
+    }
     let pending = std::mem::take(&mut srv.pending_writes);
     for idx in pending.iter().copied() {
         let Some(Some(mut c)) = srv.clients.get_mut(idx).map(|s| s.take()) else {
