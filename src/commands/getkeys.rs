@@ -20,6 +20,7 @@ use super::meta::{
     BeginSearch, CommandMeta, FindKeys, KeySpec, KEY_ACCESS, KEY_DELETE, KEY_INCOMPLETE,
     KEY_NOT_KEY, KEY_OW, KEY_RO, KEY_RW, KEY_UPDATE, KEY_VARIABLE_FLAGS,
 };
+use crate::util::num::atoi;
 
 /// One key of a call: its index in argv and the `KEY_*` flags of how the command uses it
 /// (0 when a procedure does not tell).
@@ -176,37 +177,6 @@ fn find_keyword(argv: &[&[u8]], argc: i32, keyword: &str, startfrom: i32) -> Opt
         i = if start <= end { i + 1 } else { i - 1 };
     }
     None
-}
-
-/// C's atoi on glibc: leading white space, a sign, digits (strtol, saturating to a long),
-/// then truncated to an int.
-fn atoi(s: &[u8]) -> i32 {
-    let s = cstr(s);
-    let mut i = 0;
-    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-        i += 1;
-    }
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let mut v: i64 = 0;
-    for &b in s[i..].iter().take_while(|b| b.is_ascii_digit()) {
-        let d = i64::from(b - b'0');
-        v = if neg {
-            v.saturating_mul(10).saturating_sub(d)
-        } else {
-            v.saturating_mul(10).saturating_add(d)
-        };
-    }
-    v as i32
 }
 
 /// genericGetKeys: `numkeys` keys counted by the argument at `count_at` (read with atoi),
@@ -449,22 +419,6 @@ mod tests {
         assert_eq!(keys("migrate h 1 k 0 5"), [(3, mig)]);
         assert_eq!(keys("migrate h 1  0 5 keys a b"), [(7, mig), (8, mig)]);
         assert_eq!(keys("spublish ch m"), []);
-    }
-
-    #[test]
-    fn atoi_like_glibc() {
-        for (s, n) in [
-            (&b"12"[..], 12),
-            (b"  -3x", -3),
-            (b"+7", 7),
-            (b"x1", 0),
-            (b"", 0),
-            (b"4294967297", 1),
-            (b"99999999999999999999", -1),
-            (b"1\x002", 1),
-        ] {
-            assert_eq!(atoi(s), n, "{:?}", String::from_utf8_lossy(s));
-        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::server::client::Client;
 use crate::server::stats::{CmdStat, Stats};
 use crate::server::{Server, REDIS_VERSION};
 use crate::types::object::RObj;
-use crate::util::num::parse_i64;
+use crate::util::num::{atoi, parse_i64};
 use std::fmt::Write as _;
 
 /// This module's commands.
@@ -657,35 +657,6 @@ fn debug_allowed(srv: &Server, c: &Client) -> bool {
     }
 }
 
-/// C's atoi: optional spaces and sign, then digits up to the first non-digit; 0 if none.
-fn atoi(s: &[u8]) -> i64 {
-    let mut i = 0;
-    while i < s.len() && (s[i] == b' ' || (b'\t'..=b'\r').contains(&s[i])) {
-        i += 1;
-    }
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let mut v: i64 = 0;
-    while i < s.len() && s[i].is_ascii_digit() {
-        v = v.wrapping_mul(10).wrapping_add((s[i] - b'0') as i64);
-        i += 1;
-    }
-    if neg {
-        v.wrapping_neg()
-    } else {
-        v
-    }
-}
-
 /// C's strtod over the prefix that parses (DEBUG SLEEP accepts "0.5", "1e-3", garbage = 0).
 fn strtod_prefix(s: &[u8]) -> f64 {
     let end = s.iter().position(|&b| b == 0).unwrap_or(s.len()).min(4096);
@@ -972,7 +943,7 @@ fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
                     }
                 };
             } else if what.eq_ignore_ascii_case(b"resizing") {
-                srv.reply_buffer_resizing = atoi(val) as i32 != 0;
+                srv.reply_buffer_resizing = atoi(val) != 0;
             } else {
                 return subcommand_syntax_error(c, args);
             }
@@ -981,7 +952,7 @@ fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
         (b"listpack", 3) => debug_listpack(srv, c, args.get(2)),
         (b"quicklist", 3 | 4) => {
             // atoi into a C int: "2" or "-1" print the contents, "x" does not.
-            let full = argc == 4 && atoi(args.get(3)) as i32 != 0;
+            let full = argc == 4 && atoi(args.get(3)) != 0;
             debug_quicklist(srv, c, args.get(2), full)
         }
         (b"quicklist-packed-threshold", 3) => match crate::config::memtoull(args.get(2)) {
@@ -1651,9 +1622,6 @@ mod tests {
 
     #[test]
     fn c_parsers() {
-        assert_eq!(atoi(b"  12x"), 12);
-        assert_eq!(atoi(b"-3"), -3);
-        assert_eq!(atoi(b"x"), 0);
         assert_eq!(strtod_prefix(b"0.5s"), 0.5);
         assert_eq!(strtod_prefix(b"abc"), 0.0);
     }

@@ -151,9 +151,58 @@ pub fn printf_f64(fmt: &[u8], v: f64) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
+/// C's atoi on glibc: leading white space, a sign, digits (strtol, saturating to a long),
+/// then truncated to an int.
+pub fn atoi(s: &[u8]) -> i32 {
+    // A C string ends at its first NUL.
+    let s = s.split(|&b| b == 0).next().unwrap_or_default();
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        i += 1;
+    }
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut v: i64 = 0;
+    for &b in s[i..].iter().take_while(|b| b.is_ascii_digit()) {
+        let d = i64::from(b - b'0');
+        v = if neg {
+            v.saturating_mul(10).saturating_sub(d)
+        } else {
+            v.saturating_mul(10).saturating_add(d)
+        };
+    }
+    v as i32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atoi_like_glibc() {
+        for (s, n) in [
+            (&b"12"[..], 12),
+            (b"  -3x", -3),
+            (b"+7", 7),
+            (b"x1", 0),
+            (b"", 0),
+            (b"4294967297", 1),
+            (b"99999999999999999999", -1),
+            (b"1\x002", 1),
+        ] {
+            assert_eq!(atoi(s), n, "{:?}", String::from_utf8_lossy(s));
+        }
+    }
+
     use proptest::prelude::*;
 
     #[test]
