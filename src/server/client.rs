@@ -12,6 +12,10 @@ pub enum Sock {
     Tcp(TcpStream),
     /// A Unix-domain connection (`unixsocket`).
     Unix(UnixStream),
+    /// No socket: a client driven from inside the process (the `commands` fuzz target), built
+    /// by `Server::add_detached_client`. The event loop never registers it; reads see end of
+    /// file, and writes append to the vector, which the driver reads and clears.
+    Detached(Vec<u8>),
 }
 
 impl Read for Sock {
@@ -19,6 +23,7 @@ impl Read for Sock {
         match self {
             Sock::Tcp(s) => s.read(buf),
             Sock::Unix(s) => s.read(buf),
+            Sock::Detached(_) => Ok(0),
         }
     }
 }
@@ -28,10 +33,33 @@ impl Write for Sock {
         match self {
             Sock::Tcp(s) => s.write(buf),
             Sock::Unix(s) => s.write(buf),
+            Sock::Detached(sink) => {
+                sink.extend_from_slice(buf);
+                Ok(buf.len())
+            }
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl crate::server::Server {
+    /// Adds a client without a socket (`Sock::Detached`, fd -1) to the client table, as an
+    /// accepted connection is added (a fresh id, authenticated unless a password is set), and
+    /// returns its slot. For in-process drivers such as the `commands` fuzz target, which put
+    /// requests in its query buffer and run them with `net::process_input`; handlers cannot
+    /// tell it from a socket client.
+    pub fn add_detached_client(&mut self) -> usize {
+        let entry = self.clients.vacant_entry();
+        let idx = entry.key();
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let sock = Sock::Detached(Vec::new());
+        let mut c = Client::new(id, idx, sock, String::new(), String::new(), -1);
+        c.authenticated = self.config.requirepass.is_none();
+        entry.insert(Some(Box::new(c)));
+        idx
     }
 }
 
