@@ -221,3 +221,33 @@ impl Client {
         std::mem::size_of::<Client>() + self.qbuf.capacity() + self.out.buf.capacity()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{net, Server};
+
+    /// A detached client runs commands through the socket path, and what it is sent collects
+    /// in its sink when the loop writes replies.
+    #[test]
+    fn detached_client_runs_commands() {
+        let mut srv = Server::new(crate::config::Config::default());
+        let slot = srv.add_detached_client();
+        let other = srv.add_detached_client();
+        assert_ne!(slot, other);
+        let mut c = srv.clients[slot].take().unwrap();
+        assert_eq!((c.id, c.fd, c.authenticated), (1, -1, true));
+        c.qbuf.extend_from_slice(
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+        );
+        net::process_input(&mut srv, &mut c);
+        srv.schedule_write(&mut c);
+        srv.clients[slot] = Some(c);
+        net::before_sleep(&mut srv);
+        let c = srv.clients[slot].as_mut().unwrap();
+        assert!(matches!(&c.sock, Sock::Detached(out) if out == b"+OK\r\n$1\r\nv\r\n"));
+        assert_eq!(c.out.pending(), 0);
+        net::close_client_now(&mut srv, other);
+        assert_eq!(srv.connected_clients(), 1);
+    }
+}
