@@ -785,6 +785,62 @@ impl Session {
         }
         net::before_sleep(&mut self.srv);
         self.check_output();
+        self.check_invariants();
+    }
+
+    /// ARCHITECTURE.md's invariants that a command sequence could break: every key in
+    /// `expires` is in `dict`; a client is in the blocking queues (and the deadline index)
+    /// exactly while its `blocked` is Some, and `blocking.count` counts those clients.
+    fn check_invariants(&self) {
+        let srv = &self.srv;
+        for db in &srv.dbs {
+            for (k, _) in db.expires.iter() {
+                assert!(
+                    db.dict.peek(k.as_bytes()).is_some(),
+                    "db {}: key {:?} has an expire but no value",
+                    db.id,
+                    String::from_utf8_lossy(k.as_bytes())
+                );
+            }
+        }
+        let b = &srv.blocking;
+        let mut blocked = 0;
+        for (slot, c) in srv.clients.iter() {
+            let Some(c) = c.as_deref() else { continue };
+            match &c.blocked {
+                Some(st) => {
+                    blocked += 1;
+                    for k in &st.keys {
+                        let queued = b.waiters.get(&(st.db, k.clone()));
+                        assert!(
+                            queued.is_some_and(|q| q.contains(&slot)),
+                            "blocked client {} is not queued on its key {:?}",
+                            c.id,
+                            String::from_utf8_lossy(k)
+                        );
+                    }
+                    if st.deadline_ms > 0 {
+                        assert!(b.deadlines.contains(&(st.deadline_ms, c.id, slot)));
+                    }
+                }
+                None => {
+                    assert!(
+                        !b.waiters.values().any(|q| q.contains(&slot)),
+                        "client {} is queued on a key but not blocked",
+                        c.id
+                    );
+                    assert!(!b.deadlines.iter().any(|d| d.2 == slot));
+                }
+            }
+        }
+        assert_eq!(
+            b.count, blocked,
+            "blocking.count is not the number of blocked clients"
+        );
+        assert!(
+            b.waiters.values().all(|q| !q.is_empty()),
+            "an empty waiter queue is kept"
+        );
     }
 
     /// Checks and clears what every client was sent.
