@@ -8,6 +8,8 @@
 //! - any panic (a handler, a data structure, an assertion below);
 //! - a reply stream that is not a sequence of complete RESP2/RESP3 values (a wrong aggregate
 //!   length, a bulk whose length lies, an unterminated line);
+//! - after any step, a key in `expires` without a value, or blocking queues that do not match
+//!   the clients' `blocked` state (ARCHITECTURE.md's invariants);
 //! - memory: the live Rust heap passing a cap (1024 MB, or `FERRODIS_FUZZ_HEAP_MB`). The global
 //!   allocator here is ferrodis's counting allocator with a check in front: the allocation
 //!   that would pass the cap prints the command being run and a backtrace, then aborts. So a
