@@ -26,8 +26,10 @@
 //!   their own, e.g. `OBJECT ENCODING`). `a` sets the argument count: bit 7 set means exactly
 //!   `a & 0x0F` arguments (arity errors welcome); otherwise the command's arity, plus
 //!   `a % 8` for a variadic command. Each argument is one byte `t`: below 0xE0 it is token
-//!   `t % DICT.len()` of the dictionary below; from 0xE0 it is the next `t - 0xE0` input bytes,
-//!   raw. Missing bytes at the end read as 0.
+//!   `t % DICT.len()` of the dictionary below, except 0xDF, which stands for the first bulk
+//!   string of the last reply to the client that ran the last command (DUMP's payload for a
+//!   RESTORE, SCAN's cursor for the next SCAN); from 0xE0 it is the next `t - 0xE0` input
+//!   bytes, raw. Missing bytes at the end read as 0.
 //!
 //! `FERRODIS_FUZZ_SKIP` keeps a run going past a known crash until it is fixed: a list of
 //! patterns separated by commas, each a command name and optionally words that must all be
@@ -37,7 +39,7 @@
 //!
 //! Text form, for hand-written seeds (`fuzz/corpus/commands/seed-*`): the input starts with
 //! `#text` and a newline; then one command per line, split as redis-cli would split it
-//! (`sdssplitargs`: quotes, `\xHH`). A line may start with `@N ` to send it from client N; a
+//! (`sdssplitargs`: quotes, `\xHH`; the word `~last` is the 0xDF argument above). A line may start with `@N ` to send it from client N; a
 //! line `~tick` makes time pass and `~drop N` disconnects client N. Blank lines and lines
 //! starting with `# ` are skipped.
 //!
@@ -348,6 +350,9 @@ const DICT: &[&[u8]] = &[
     b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 ];
 
+/// Stands for the first bulk string of the last reply (argument byte 0xDF, text `~last`).
+const LAST: &[u8] = b"\x00~last\x00";
+
 /// A command the binary form can pick: its words (name, subcommand) and arity.
 struct Entry {
     words: Vec<&'static str>,
@@ -443,7 +448,9 @@ fn decode_binary(data: &[u8]) -> Vec<Step> {
                     e.words.iter().map(|w| w.as_bytes().to_vec()).collect();
                 for _ in words..argc {
                     let t = b.byte();
-                    argv.push(if t < 0xE0 {
+                    argv.push(if t == 0xDF {
+                        LAST.to_vec()
+                    } else if t < 0xE0 {
                         DICT[t as usize % DICT.len()].to_vec()
                     } else {
                         b.take((t - 0xE0) as usize).to_vec()
@@ -483,7 +490,13 @@ fn decode_text(text: &[u8]) -> Vec<Step> {
                 let n = argv.get(1).and_then(|w| w.first()).copied().unwrap_or(b'0');
                 steps.push(Step::Drop(n.wrapping_sub(b'0') as usize % CLIENTS));
             }
-            Some(_) => steps.push(Step::Cmd(client, argv)),
+            Some(_) => {
+                let argv = argv
+                    .into_iter()
+                    .map(|a| if a == b"~last" { LAST.to_vec() } else { a })
+                    .collect();
+                steps.push(Step::Cmd(client, argv))
+            }
         }
     }
     steps
@@ -609,8 +622,14 @@ fn resp_int(line: &[u8]) -> Result<i64, String> {
         .ok_or_else(|| format!("bad integer {:?}", String::from_utf8_lossy(line)))
 }
 
-/// Checks one RESP2/RESP3 value at `pos`; returns where the next one starts.
-fn resp_value(buf: &[u8], pos: usize, depth: usize) -> Result<usize, String> {
+/// Checks one RESP2/RESP3 value at `pos`; returns where the next one starts. `bulk` gets the
+/// range of the first bulk string met, if it has none yet.
+fn resp_value(
+    buf: &[u8],
+    pos: usize,
+    depth: usize,
+    bulk: &mut Option<(usize, usize)>,
+) -> Result<usize, String> {
     if depth > 128 {
         return Err("nested too deep".into());
     }
@@ -650,6 +669,9 @@ fn resp_value(buf: &[u8], pos: usize, depth: usize) -> Result<usize, String> {
             if buf.get(next + n..next + n + 2) != Some(b"\r\n") {
                 return Err(format!("bulk of {n} at {pos} not followed by CRLF"));
             }
+            if t == b'$' && bulk.is_none() {
+                *bulk = Some((next, next + n));
+            }
             Ok(next + n + 2)
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {
@@ -661,11 +683,11 @@ fn resp_value(buf: &[u8], pos: usize, depth: usize) -> Result<usize, String> {
             let items = if t == b'%' || t == b'|' { 2 * n } else { n };
             let mut p = next;
             for _ in 0..items {
-                p = resp_value(buf, p, depth + 1)?;
+                p = resp_value(buf, p, depth + 1, bulk)?;
             }
             // An attribute is followed by the value it annotates.
             if t == b'|' {
-                p = resp_value(buf, p, depth + 1)?;
+                p = resp_value(buf, p, depth + 1, bulk)?;
             }
             Ok(p)
         }
@@ -673,11 +695,12 @@ fn resp_value(buf: &[u8], pos: usize, depth: usize) -> Result<usize, String> {
     }
 }
 
-/// Panics unless `buf` is a sequence of complete replies.
-fn check_replies(buf: &[u8], who: &str) {
+/// Panics unless `buf` is a sequence of complete replies; returns the first bulk string's range.
+fn check_replies(buf: &[u8], who: &str) -> Option<(usize, usize)> {
     let mut pos = 0;
+    let mut bulk = None;
     while pos < buf.len() {
-        match resp_value(buf, pos, 0) {
+        match resp_value(buf, pos, 0, &mut bulk) {
             Ok(p) => pos = p,
             Err(e) => panic!(
                 "malformed reply stream to {who}: {e}\n{}",
@@ -685,6 +708,7 @@ fn check_replies(buf: &[u8], who: &str) {
             ),
         }
     }
+    bulk
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -708,6 +732,8 @@ fn base_config() -> &'static Config {
 struct Session {
     srv: Server,
     clients: [Option<(usize, u64)>; CLIENTS],
+    /// The first bulk string of the last reply to the client that ran the last command.
+    last: Vec<u8>,
 }
 
 impl Session {
@@ -725,8 +751,15 @@ impl Session {
     }
 
     fn run(&mut self, step: Step) {
+        let ran_by = match &step {
+            Step::Cmd(k, _) => Some(*k),
+            _ => None,
+        };
         match step {
-            Step::Cmd(k, argv) => {
+            Step::Cmd(k, mut argv) => {
+                for a in argv.iter_mut().filter(|a| a.as_slice() == LAST) {
+                    a.clone_from(&self.last);
+                }
                 if !allowed(&argv) {
                     return;
                 }
@@ -786,7 +819,8 @@ impl Session {
             }
         }
         net::before_sleep(&mut self.srv);
-        self.check_output();
+        let ran = ran_by.and_then(|k| self.clients[k].map(|(slot, _)| slot));
+        self.check_output(ran);
         self.check_invariants();
     }
 
@@ -845,15 +879,20 @@ impl Session {
         );
     }
 
-    /// Checks and clears what every client was sent.
-    fn check_output(&mut self) {
+    /// Checks and clears what every client was sent; keeps the first bulk string sent to slot
+    /// `ran` (the client that ran the step's command) in `last`.
+    fn check_output(&mut self, ran: Option<usize>) {
         for (slot, c) in self.srv.clients.iter_mut() {
             let Some(c) = c.as_deref_mut() else { continue };
             if let Sock::Detached(sink) = &mut c.sock {
                 if TRACE.load(Ordering::Relaxed) && !sink.is_empty() {
                     eprintln!("  -> id {}: {:?}", c.id, String::from_utf8_lossy(sink));
                 }
-                check_replies(sink, &format!("client {} (slot {slot})", c.id));
+                let bulk = check_replies(sink, &format!("client {} (slot {slot})", c.id));
+                if let (Some((from, to)), true) = (bulk, ran == Some(slot)) {
+                    self.last.clear();
+                    self.last.extend_from_slice(&sink[from..to]);
+                }
                 sink.clear();
             }
         }
@@ -885,6 +924,7 @@ fuzz_target!(|data: &[u8]| {
     let mut s = Session {
         srv: Server::new(base_config().clone()),
         clients: [None; CLIENTS],
+        last: Vec::new(),
     };
     for step in steps {
         s.run(step);
