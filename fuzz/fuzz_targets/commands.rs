@@ -31,17 +31,20 @@
 //!   RESTORE, SCAN's cursor for the next SCAN); from 0xE0 it is the next `t - 0xE0` input
 //!   bytes, raw. Missing bytes at the end read as 0.
 //!
-//! `FERRODIS_FUZZ_SKIP` keeps a run going past a known crash until it is fixed: a list of
-//! patterns separated by commas, each a command name and optionally words that must all be
-//! among its arguments (any letter case), e.g.
-//! `FERRODIS_FUZZ_SKIP='zrandmember -9223372036854775808'`; a matching command is not run.
-//! `FERRODIS_FUZZ_TRACE=1` prints each command and the replies (to reproduce a crash by hand).
-//!
 //! Text form, for hand-written seeds (`fuzz/corpus/commands/seed-*`): the input starts with
 //! `#text` and a newline; then one command per line, split as redis-cli would split it
-//! (`sdssplitargs`: quotes, `\xHH`; the word `~last` is the 0xDF argument above). A line may start with `@N ` to send it from client N; a
-//! line `~tick` makes time pass and `~drop N` disconnects client N. Blank lines and lines
-//! starting with `# ` are skipped.
+//! (`sdssplitargs`: quotes, `\xHH`); the word `~last` is the 0xDF argument above. A line may
+//! start with `@N ` to send it from client N; a line `~tick` makes time pass and `~drop N`
+//! disconnects client N. Blank lines and lines starting with `# ` are skipped.
+//!
+//! Time: blocking timeouts fire only at a tick (deterministic); key expiry and CLIENT PAUSE
+//! follow the real clock, as they read it themselves.
+//!
+//! Environment: `FERRODIS_FUZZ_SKIP` keeps a run going past a known crash until it is fixed:
+//! patterns separated by commas, each a command name and optionally words that must all be
+//! among its arguments (any letter case), e.g. `FERRODIS_FUZZ_SKIP='zrandmember
+//! -9223372036854775808'`; a matching command is not run. `FERRODIS_FUZZ_TRACE=1` prints each
+//! command and the replies (to reproduce a crash by hand).
 //!
 //! Left out, in both forms (`allowed`): commands that would stop, fork, sleep, write files or
 //! take over the process (SHUTDOWN, SAVE, BGSAVE, BGREWRITEAOF, MONITOR, SYNC, PSYNC, REPLICAOF,
