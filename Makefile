@@ -4,7 +4,8 @@
 #   make test         rustfmt check, clippy -D warnings, all tests (needs redis-server 7.0.15)
 #   make bench        release build, then utils/bench.py (BENCH_ARGS="--rounds 3 --memory" ...)
 #   make fuzz         cargo fuzz run on every fuzz target for FUZZ_TIME seconds, if cargo-fuzz
-#                     is installed (FUZZ_TARGET=name for one target, FUZZ_FLAGS for cargo fuzz)
+#                     is installed (FUZZ_TARGET=name for one target, FUZZ_FLAGS for cargo fuzz,
+#                     FUZZ_LIMITS for libFuzzer's memory limits; see fuzz/README.md)
 
 CARGO       ?= cargo
 PYTHON      ?= python3
@@ -15,6 +16,10 @@ FUZZ_TARGET ?=
 FUZZ_TIME   ?= 60
 # Sanitizers need nightly; on the stable toolchain cargo fuzz works with --sanitizer none.
 FUZZ_FLAGS  ?= $(if $(findstring nightly,$(shell rustc --version 2>/dev/null)),,--sanitizer none)
+# A command that allocates in proportion to a client's number must show up as a crash: RSS above
+# 2 GB fails the run (any build), and so does one malloc above 2 GB (sanitizer builds only; the
+# commands target also caps its own heap at FERRODIS_FUZZ_HEAP_MB, default 1024).
+FUZZ_LIMITS ?= -rss_limit_mb=2048 -malloc_limit_mb=2048
 
 .PHONY: all build run test check-redis bench fuzz clean
 
@@ -52,7 +57,7 @@ fuzz:
 	if [ -z "$$targets" ]; then echo "no fuzz targets under fuzz/"; exit 0; fi; \
 	for t in $$targets; do \
 	  echo "== fuzzing $$t for $(FUZZ_TIME)s"; \
-	  $(CARGO) fuzz run $(FUZZ_FLAGS) $$t -- -max_total_time=$(FUZZ_TIME) || exit 1; \
+	  $(CARGO) fuzz run $(FUZZ_FLAGS) $$t -- -max_total_time=$(FUZZ_TIME) $(FUZZ_LIMITS) || exit 1; \
 	done
 
 clean:

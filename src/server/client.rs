@@ -17,6 +17,10 @@ pub enum Sock {
     Tcp(TcpStream),
     /// A Unix-domain connection (`unixsocket`).
     Unix(UnixStream),
+    /// No socket: a client driven from inside the process (the `commands` fuzz target), built
+    /// by `Server::add_detached_client`. The event loop never registers it; reads see end of
+    /// file, and writes append to the vector, which the driver reads and clears.
+    Detached(Vec<u8>),
 }
 
 impl Read for Sock {
@@ -24,6 +28,7 @@ impl Read for Sock {
         match self {
             Sock::Tcp(s) => s.read(buf),
             Sock::Unix(s) => s.read(buf),
+            Sock::Detached(_) => Ok(0),
         }
     }
 }
@@ -33,10 +38,33 @@ impl Write for Sock {
         match self {
             Sock::Tcp(s) => s.write(buf),
             Sock::Unix(s) => s.write(buf),
+            Sock::Detached(sink) => {
+                sink.extend_from_slice(buf);
+                Ok(buf.len())
+            }
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl crate::server::Server {
+    /// Adds a client without a socket (`Sock::Detached`, fd -1) to the client table, as an
+    /// accepted connection is added (a fresh id, authenticated unless a password is set), and
+    /// returns its slot. For in-process drivers such as the `commands` fuzz target, which put
+    /// requests in its query buffer and run them with `net::process_input`; handlers cannot
+    /// tell it from a socket client.
+    pub fn add_detached_client(&mut self) -> usize {
+        let entry = self.clients.vacant_entry();
+        let idx = entry.key();
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let sock = Sock::Detached(Vec::new());
+        let mut c = Client::new(id, idx, sock, String::new(), String::new(), -1);
+        c.authenticated = self.config.requirepass.is_none();
+        entry.insert(Some(Box::new(c)));
+        idx
     }
 }
 
@@ -221,5 +249,35 @@ impl Client {
 
     pub fn mem_usage(&self) -> usize {
         std::mem::size_of::<Client>() + self.qbuf.capacity() + self.out.buf.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{net, Server};
+
+    /// A detached client runs commands through the socket path, and what it is sent collects
+    /// in its sink when the loop writes replies.
+    #[test]
+    fn detached_client_runs_commands() {
+        let mut srv = Server::new(crate::config::Config::default());
+        let slot = srv.add_detached_client();
+        let other = srv.add_detached_client();
+        assert_ne!(slot, other);
+        let mut c = srv.clients[slot].take().unwrap();
+        assert_eq!((c.id, c.fd, c.authenticated), (1, -1, true));
+        c.qbuf.extend_from_slice(
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+        );
+        net::process_input(&mut srv, &mut c);
+        srv.schedule_write(&mut c);
+        srv.clients[slot] = Some(c);
+        net::before_sleep(&mut srv);
+        let c = srv.clients[slot].as_mut().unwrap();
+        assert!(matches!(&c.sock, Sock::Detached(out) if out == b"+OK\r\n$1\r\nv\r\n"));
+        assert_eq!(c.out.pending(), 0);
+        net::close_client_now(&mut srv, other);
+        assert_eq!(srv.connected_clients(), 1);
     }
 }

@@ -491,6 +491,7 @@ impl EventLoop {
         let r = match &mut sock {
             Sock::Tcp(s) => reg.register(s, token, Interest::READABLE),
             Sock::Unix(s) => reg.register(s, token, Interest::READABLE),
+            Sock::Detached(_) => Ok(()),
         };
         if let Err(e) = r {
             log_warning!("Error registering fd event for the new client: {}", e);
@@ -727,6 +728,7 @@ fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
             let r = match &mut c.sock {
                 Sock::Tcp(s) => reg.reregister(s, token, interest),
                 Sock::Unix(s) => reg.reregister(s, token, interest),
+                Sock::Detached(_) => Ok(()),
             };
             if r.is_err() {
                 return false;
@@ -760,6 +762,7 @@ pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
         let _ = match &mut c.sock {
             Sock::Tcp(s) => reg.deregister(s),
             Sock::Unix(s) => reg.deregister(s),
+            Sock::Detached(_) => Ok(()),
         };
     }
     if c.monitor {
