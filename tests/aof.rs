@@ -492,6 +492,53 @@ fn blocked_pops_served_later_travel_as_their_plain_forms() {
     p.assert_same();
 }
 
+/// SWAPDB (issue 14): a client blocked in the other db is served, its pop travelling as the
+/// plain form; an expired list swapped in is deleted as an expiry, travelling as DEL, and
+/// serves nobody.
+#[test]
+fn swapdb_serves_and_expires_as_redis_propagates() {
+    let mut p = Pair::new(&[]);
+    p.script(&[
+        &["debug", "set-active-expire", "0"],
+        &["select", "1"],
+        &["rpush", "gone", "x"],
+        &["pexpire", "gone", "1"],
+        &["select", "0"],
+    ]);
+    std::thread::sleep(Duration::from_millis(20));
+    let mut waiters = Vec::new();
+    for key in ["gone", "k"] {
+        let (mut a, mut b) = (p.f.conn(), p.r.conn());
+        for c in [&mut a, &mut b] {
+            c.cmd(&["select", "9"]);
+            c.send_cmd(&["brpop", key, "0"]);
+        }
+        waiters.push((a, b));
+    }
+    p.wait_blocked(2);
+    // The expired list swapped into db 9: deleted, nobody served.
+    p.script(&[&["swapdb", "1", "9"]]);
+    p.wait_blocked(2);
+    // A live list swapped in: its waiter is served.
+    p.script(&[
+        &["select", "2"],
+        &["rpush", "k", "hello"],
+        &["swapdb", "2", "9"],
+    ]);
+    p.wait_blocked(1);
+    let (mut a, mut b) = waiters.pop().unwrap();
+    assert_eq!(escape(&a.read_reply()), escape(&b.read_reply()));
+    p.assert_same();
+    // What the two streams agree on is the deletion and the pop.
+    let (f, _) = p.streams();
+    let has = |cmd: &[&str]| {
+        f.iter().any(|c| {
+            c.len() == cmd.len() && c.iter().zip(cmd).all(|(a, b)| a.eq_ignore_ascii_case(b))
+        })
+    };
+    assert!(has(&["DEL", "gone"]) && has(&["RPOP", "k"]), "{}", show(&f));
+}
+
 #[test]
 fn spop_travels_as_srem_or_del_and_srandmember_not_at_all() {
     let mut p = Pair::new(&[]);
