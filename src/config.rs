@@ -593,13 +593,13 @@ static PARAMS: &[Param] = &[
     boolp!("lazyfree-lazy-user-flush", None, MOD, false, fld!(lazyfree_lazy_user_flush)),
     boolp!("repl-disable-tcp-nodelay", None, MOD, false, OTHER),
     boolp!("repl-diskless-sync", None, MOD, true, OTHER),
-    boolp!("aof-rewrite-incremental-fsync", None, MOD, true, OTHER),
-    boolp!("no-appendfsync-on-rewrite", None, MOD, false, OTHER),
+    boolp!("aof-rewrite-incremental-fsync", None, MOD, true, fld!(aof_rewrite_incremental_fsync)),
+    boolp!("no-appendfsync-on-rewrite", None, MOD, false, fld!(no_appendfsync_on_rewrite)),
     boolp!("cluster-require-full-coverage", None, MOD, true, OTHER),
     boolp!("rdb-save-incremental-fsync", None, MOD, true, OTHER),
     boolp!("aof-load-truncated", None, MOD, true, OTHER),
-    boolp!("aof-use-rdb-preamble", None, MOD, true, OTHER),
-    boolp!("aof-timestamp-enabled", None, MOD, false, OTHER),
+    boolp!("aof-use-rdb-preamble", None, MOD, true, fld!(aof_use_rdb_preamble)),
+    boolp!("aof-timestamp-enabled", None, MOD, false, fld!(aof_timestamp_enabled)),
     boolp!("cluster-replica-no-failover", Some("cluster-slave-no-failover"), MOD, false, OTHER),
     boolp!("replica-lazy-flush", Some("slave-lazy-flush"), MOD, false, OTHER),
     boolp!("replica-serve-stale-data", Some("slave-serve-stale-data"), MOD, true, OTHER),
@@ -619,7 +619,7 @@ static PARAMS: &[Param] = &[
     boolp!("cluster-allow-replica-migration", None, MOD, true, OTHER),
     boolp!("replica-announced", None, MOD, true, OTHER),
     boolp!("latency-tracking", None, MOD, true, fld!(latency_tracking)),
-    boolp!("aof-disable-auto-gc", None, MOD, false, OTHER),
+    boolp!("aof-disable-auto-gc", None, MOD, false, fld!(aof_disable_auto_gc)),
     boolp!("replica-ignore-disk-write-errors", None, MOD, false, OTHER),
     // String configs
     strp!("aclfile", None, IMMUTABLE, false, Some(""), OTHER),
@@ -666,7 +666,7 @@ static PARAMS: &[Param] = &[
     nump!("databases", None, IMMUTABLE, 1, INT_MAX, 16, 0, fld!(databases)),
     nump!("port", None, MOD, 0, 65535, 6379, 0, fld!(port)),
     nump!("io-threads", None, IMMUTABLE, 1, 128, 1, 0, fld!(io_threads)),
-    nump!("auto-aof-rewrite-percentage", None, MOD, 0, INT_MAX, 100, 0, OTHER),
+    nump!("auto-aof-rewrite-percentage", None, MOD, 0, INT_MAX, 100, 0, fld!(auto_aof_rewrite_percentage)),
     nump!("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), MOD, 0, INT_MAX, 10, 0, OTHER),
     nump!("list-max-listpack-size", Some("list-max-ziplist-size"), MOD, INT_MIN, INT_MAX, -2, 0, fld!(list_max_listpack_size)),
     nump!("tcp-keepalive", None, MOD, 0, INT_MAX, 300, 0, fld!(tcp_keepalive)),
@@ -733,7 +733,7 @@ static PARAMS: &[Param] = &[
     nump!("maxmemory-clients", None, MOD, -100, LONG_MAX, 0, MEM | PCT, fld!(maxmemory_clients)),
     // Other configs
     nump!("repl-backlog-ttl", None, MOD, 0, LONG_MAX, 3600, 0, OTHER),
-    nump!("auto-aof-rewrite-min-size", None, MOD, 0, LONG_MAX, 64 * 1024 * 1024, MEM, OTHER),
+    nump!("auto-aof-rewrite-min-size", None, MOD, 0, LONG_MAX, 64 * 1024 * 1024, MEM, fld!(auto_aof_rewrite_min_size)),
     nump!("loading-process-events-interval-bytes", None, MOD | HIDDEN, 1024, INT_MAX, 2 * 1024 * 1024, 0, OTHER),
     // TLS configs (the oracle is built with TLS, so they exist and are reported)
     nump!("tls-port", None, MOD, 0, 65535, 0, 0, OTHER),
@@ -959,6 +959,20 @@ pub struct Config {
     pub appendfsync: u8,
     /// AOF base file name.
     pub appendfilename: String,
+    /// no-appendfsync-on-rewrite: no fsync while a child saves or rewrites.
+    pub no_appendfsync_on_rewrite: bool,
+    /// aof-use-rdb-preamble: the AOF base is an RDB (else commands).
+    pub aof_use_rdb_preamble: bool,
+    /// aof-timestamp-enabled: `#TS:` annotations in the AOF.
+    pub aof_timestamp_enabled: bool,
+    /// aof-disable-auto-gc: keep history files after a rewrite.
+    pub aof_disable_auto_gc: bool,
+    /// aof-rewrite-incremental-fsync: fsync the rewrite's file every 4 MiB.
+    pub aof_rewrite_incremental_fsync: bool,
+    /// auto-aof-rewrite-percentage (0: no automatic rewrite).
+    pub auto_aof_rewrite_percentage: i64,
+    /// auto-aof-rewrite-min-size in bytes.
+    pub auto_aof_rewrite_min_size: i64,
     /// Directory of the AOF files (inside `dir`).
     pub appenddirname: String,
     /// Largest bulk string a client may send.
@@ -1107,6 +1121,13 @@ impl Default for Config {
             appendonly: false,
             appendfsync: 0,
             appendfilename: String::new(),
+            no_appendfsync_on_rewrite: false,
+            aof_use_rdb_preamble: false,
+            aof_timestamp_enabled: false,
+            aof_disable_auto_gc: false,
+            aof_rewrite_incremental_fsync: false,
+            auto_aof_rewrite_percentage: 0,
+            auto_aof_rewrite_min_size: 0,
             appenddirname: String::new(),
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,

@@ -215,7 +215,11 @@ fn feed_consumers(srv: &mut Server) {
         return;
     }
     if let Some(aof) = srv.aof.as_mut() {
-        aof.feed(&srv.prop.out);
+        // While the AOF waits for its first rewrite, only that rewrite's incremental file
+        // wants the stream (and only once its child runs).
+        if !aof.wait_rewrite || srv.persist.child.is_some() {
+            aof.feed(&srv.prop.out, srv.config.aof_timestamp_enabled);
+        }
     }
     srv.prop.out.clear();
 }

@@ -1106,3 +1106,436 @@ fn with_the_aof_on_the_rdb_is_not_read_and_with_it_off_nothing_is_created() {
         assert_eq!(c.value(&["DBSIZE"]).int(), Some(1), "{}", s.bin().display());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// BGREWRITEAOF, CONFIG SET appendonly, DEBUG LOADAOF, automatic rewrites, timestamps
+
+/// One field of INFO persistence.
+fn persistence_field(c: &mut RawConn, name: &str) -> String {
+    let text = c.value(&["INFO", "persistence"]).text().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {name} in INFO persistence"))
+}
+
+/// Waits (bounded) until no rewrite runs or is scheduled and `n` rewrites have started.
+fn wait_rewrites(c: &mut RawConn, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = persistence_field(c, "aof_rewrite_in_progress") == "0"
+            && persistence_field(c, "aof_rewrite_scheduled") == "0"
+            && persistence_field(c, "aof_rewrites").parse::<u64>().unwrap() >= n;
+        if done {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the rewrite never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The names in a server's appendonlydir, sorted.
+fn aof_dir_names(s: &Server) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(s.dir().join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn manifest_text(s: &Server) -> String {
+    fs::read_to_string(s.dir().join("appendonlydir/appendonly.aof.manifest")).unwrap()
+}
+
+#[test]
+fn bgrewriteaof_installs_a_new_base_and_incr_file_as_redis_does() {
+    for preamble in ["yes", "no"] {
+        let mut p = Pair::new(&["--aof-use-rdb-preamble", preamble]);
+        load_workload(&mut p.fc);
+        load_workload(&mut p.rc);
+        p.cmd(&["bgrewriteaof"]);
+        wait_rewrites(&mut p.fc, 1);
+        wait_rewrites(&mut p.rc, 1);
+        // Written after the fork: in the new incremental file.
+        p.cmd(&["set", "after", "1"]);
+        p.cmd(&["rpush", "l", "d"]);
+        assert_eq!(
+            aof_dir_names(&p.f),
+            aof_dir_names(&p.r),
+            "preamble {preamble}"
+        );
+        assert_eq!(manifest_text(&p.f), manifest_text(&p.r));
+        let ext = if preamble == "yes" { "rdb" } else { "aof" };
+        assert_eq!(
+            manifest_text(&p.f),
+            format!("file appendonly.aof.2.base.{ext} seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n")
+        );
+        let incr = |s: &Server| {
+            parse_aof(&fs::read(s.dir().join("appendonlydir/appendonly.aof.2.incr.aof")).unwrap())
+        };
+        assert_same_stream(&incr(&p.f), &incr(&p.r));
+        for f in [
+            "aof_rewrites",
+            "aof_last_bgrewrite_status",
+            "aof_rewrites_consecutive_failures",
+        ] {
+            assert_eq!(
+                persistence_field(&mut p.fc, f),
+                persistence_field(&mut p.rc, f),
+                "{f}"
+            );
+        }
+        let want = digest(&mut p.fc);
+        assert_eq!(want, digest(&mut p.rc));
+        assert_check_aof_ok(&p.f.dir().join("appendonlydir/appendonly.aof.manifest"));
+        // The directory loads in ferrodis and in redis-server.
+        p.f.restart(&["NOSAVE"]);
+        assert_eq!(digest(&mut p.f.conn()), want, "preamble {preamble}");
+        transplant_aof(&p.f.dir().join("appendonlydir"), &p.r);
+        assert_eq!(digest(&mut p.r.conn()), want, "preamble {preamble}");
+    }
+}
+
+#[test]
+fn a_command_form_base_holds_every_type_in_batches_redis_loads() {
+    // More than 64 elements per collection: several RPUSH/SADD/ZADD/HMSET per key.
+    let f = ferrodis_with(&["--appendonly", "yes", "--aof-use-rdb-preamble", "no"]);
+    let mut c = f.conn();
+    for i in 0..150 {
+        let (a, b) = (format!("e{i}"), format!("{i}"));
+        c.cmd(&["rpush", "biglist", &a]);
+        c.cmd(&["sadd", "bigset", &a]);
+        c.cmd(&["sadd", "intset", &b]);
+        c.cmd(&["zadd", "bigz", &format!("{}.5", i), &a]);
+        c.cmd(&["hset", "bigh", &a, &b]);
+    }
+    c.cmd(&["zadd", "bigz", "inf", "top", "-inf", "bottom"]);
+    c.cmd(&["set", "ttl", "v", "pxat", "1900000000000"]);
+    c.cmd(&["select", "3"]);
+    c.cmd(&["set", "k3", "12"]);
+    let want = digest(&mut c);
+    c.cmd(&["bgrewriteaof"]);
+    wait_rewrites(&mut c, 1);
+    let base = fs::read(f.dir().join("appendonlydir/appendonly.aof.2.base.aof")).unwrap();
+    let cmds = parse_aof(&base);
+    let count = |name: &str, key: &str| {
+        cmds.iter()
+            .filter(|a| a[0] == name && a.get(1).map(String::as_str) == Some(key))
+            .count()
+    };
+    assert_eq!(count("RPUSH", "biglist"), 3);
+    assert_eq!(count("SADD", "bigset"), 3);
+    assert_eq!(count("ZADD", "bigz"), 3);
+    assert_eq!(count("HMSET", "bigh"), 3);
+    assert!(cmds.iter().all(|a| a.len() <= 2 + 64 * 2));
+    assert!(cmds.contains(&vec![
+        "PEXPIREAT".into(),
+        "ttl".into(),
+        "1900000000000".into()
+    ]));
+    assert_eq!(cmds.iter().filter(|a| a[0] == "SELECT").count(), 2);
+    f.restart(&["NOSAVE"]);
+    assert_eq!(digest(&mut f.conn()), want);
+    let r = oracle_with(&["--appendonly", "yes"]);
+    assert_check_aof_ok(&f.dir().join("appendonlydir/appendonly.aof.manifest"));
+    transplant_aof(&f.dir().join("appendonlydir"), &r);
+    assert_eq!(digest(&mut r.conn()), want);
+}
+
+#[test]
+fn bgrewriteaof_and_bgsave_answer_as_redis_while_children_run() {
+    let mut p = Pair::new(&[]);
+    p.cmd(&["debug", "populate", "200"]);
+    // 200 keys at 10 ms each: the child runs for about two seconds.
+    p.cmd(&["config", "set", "rdb-key-save-delay", "10000"]);
+    p.cmd(&["bgrewriteaof"]);
+    p.cmd(&["bgrewriteaof"]);
+    p.cmd(&["bgsave"]);
+    p.cmd(&["bgsave", "schedule"]);
+    for f in [
+        "aof_rewrite_in_progress",
+        "rdb_bgsave_in_progress",
+        "rdb_current_bgsave_time_sec",
+    ] {
+        assert_eq!(
+            persistence_field(&mut p.fc, f),
+            persistence_field(&mut p.rc, f),
+            "{f}"
+        );
+    }
+    p.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
+    wait_rewrites(&mut p.fc, 1);
+    wait_rewrites(&mut p.rc, 1);
+    // The scheduled BGSAVE runs once the rewrite is done; while it runs a rewrite is
+    // scheduled behind it.
+    p.cmd(&["config", "set", "rdb-key-save-delay", "10000"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for c in [&mut p.fc, &mut p.rc] {
+        while persistence_field(c, "rdb_bgsave_in_progress") != "1" {
+            assert!(
+                Instant::now() < deadline,
+                "the scheduled BGSAVE never started"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    p.cmd(&["bgrewriteaof"]);
+    for f in ["aof_rewrite_scheduled", "aof_pending_rewrite"] {
+        assert_eq!(
+            persistence_field(&mut p.fc, f),
+            persistence_field(&mut p.rc, f),
+            "{f}"
+        );
+    }
+    p.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
+    wait_rewrites(&mut p.fc, 2);
+    wait_rewrites(&mut p.rc, 2);
+    assert_eq!(manifest_text(&p.f), manifest_text(&p.r));
+    // Inside a transaction the rewrite is scheduled.
+    p.cmd(&["multi"]);
+    p.cmd(&["bgrewriteaof"]);
+    p.cmd(&["exec"]);
+    wait_rewrites(&mut p.fc, 3);
+    wait_rewrites(&mut p.rc, 3);
+    assert_eq!(manifest_text(&p.f), manifest_text(&p.r));
+    assert_eq!(digest(&mut p.fc), digest(&mut p.rc));
+}
+
+#[test]
+fn bgrewriteaof_with_the_aof_off_writes_a_base_as_redis_does() {
+    let f = ferrodis();
+    let r = oracle();
+    let (mut fc, mut rc) = (f.conn(), r.conn());
+    for c in [&mut fc, &mut rc] {
+        load_workload(c);
+        assert_eq!(
+            c.value(&["bgrewriteaof"]).text().unwrap(),
+            "Background append only file rewriting started"
+        );
+        wait_rewrites(c, 1);
+    }
+    assert_eq!(aof_dir_names(&f), aof_dir_names(&r));
+    assert_eq!(manifest_text(&f), manifest_text(&r));
+    assert_eq!(
+        manifest_text(&f),
+        "file appendonly.aof.1.base.rdb seq 1 type b\n"
+    );
+    // DEBUG LOADAOF loads it even with the AOF off.
+    for c in [&mut fc, &mut rc] {
+        c.cmd(&["set", "gone", "1"]);
+        assert_eq!(c.cmd(&["debug", "loadaof"]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["exists", "gone"]), b":0\r\n");
+    }
+    assert_eq!(digest(&mut fc), digest(&mut rc));
+}
+
+#[test]
+fn config_set_appendonly_turns_the_aof_on_through_a_rewrite_and_off() {
+    let f = ferrodis();
+    let r = oracle();
+    let (mut fc, mut rc) = (f.conn(), r.conn());
+    for c in [&mut fc, &mut rc] {
+        load_workload(c);
+        c.cmd(&["config", "set", "rdb-key-save-delay", "20000"]);
+        assert_eq!(c.cmd(&["config", "set", "appendonly", "yes"]), b"+OK\r\n");
+        assert_eq!(persistence_field(c, "aof_enabled"), "1");
+        // Written while the first rewrite runs: kept in the temp incr file.
+        c.cmd(&["set", "during", "1"]);
+        c.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
+        wait_rewrites(c, 1);
+        c.cmd(&["set", "after", "2"]);
+    }
+    assert_eq!(aof_dir_names(&f), aof_dir_names(&r));
+    assert_eq!(manifest_text(&f), manifest_text(&r));
+    assert_eq!(
+        manifest_text(&f),
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    let incr = |s: &Server| parse_aof(&fs::read(incr_path(s)).unwrap());
+    assert_same_stream(&incr(&f), &incr(&r));
+    let want = digest(&mut fc);
+    assert_eq!(want, digest(&mut rc));
+    // Off: the files stay, writes no longer reach them.
+    for c in [&mut fc, &mut rc] {
+        assert_eq!(c.cmd(&["config", "set", "appendonly", "no"]), b"+OK\r\n");
+        assert_eq!(persistence_field(c, "aof_enabled"), "0");
+        c.cmd(&["set", "not-logged", "3"]);
+    }
+    assert_same_stream(&incr(&f), &incr(&r));
+    f.kill();
+    let f2 = ferrodis_with(AOF_ARGS);
+    transplant_aof(&f.dir().join("appendonlydir"), &f2);
+    assert_eq!(digest(&mut f2.conn()), want);
+}
+
+#[test]
+fn history_files_are_kept_with_auto_gc_off_as_redis_keeps_them() {
+    let mut p = Pair::new(&["--aof-disable-auto-gc", "yes"]);
+    for i in 0..3 {
+        p.cmd(&["set", "k", &i.to_string()]);
+        p.cmd(&["bgrewriteaof"]);
+        wait_rewrites(&mut p.fc, i + 1);
+        wait_rewrites(&mut p.rc, i + 1);
+    }
+    assert_eq!(manifest_text(&p.f), manifest_text(&p.r));
+    assert!(manifest_text(&p.f).contains("type h"));
+    assert_eq!(aof_dir_names(&p.f), aof_dir_names(&p.r));
+    // Turning GC back on deletes them at the next rewrite.
+    p.cmd(&["config", "set", "aof-disable-auto-gc", "no"]);
+    p.cmd(&["bgrewriteaof"]);
+    wait_rewrites(&mut p.fc, 4);
+    wait_rewrites(&mut p.rc, 4);
+    assert_eq!(manifest_text(&p.f), manifest_text(&p.r));
+    assert_eq!(aof_dir_names(&p.f), aof_dir_names(&p.r));
+    assert!(!manifest_text(&p.f).contains("type h"));
+}
+
+#[test]
+fn the_aof_is_rewritten_automatically_when_it_doubles_as_in_redis() {
+    // Automatic rewrites off while writing, so when one runs does not depend on the cron's
+    // timing; then the threshold is set and serverCron starts exactly one.
+    let args = [
+        "--auto-aof-rewrite-min-size",
+        "1000",
+        "--auto-aof-rewrite-percentage",
+        "0",
+    ];
+    let mut p = Pair::new(&args);
+    // The base is the empty dataset (~90 bytes); a few kilobytes of writes pass both bars.
+    let v = "x".repeat(100);
+    for i in 0..30 {
+        p.cmd(&["set", &format!("k{i}"), &v]);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(persistence_field(&mut p.fc, "aof_rewrites"), "0");
+    p.cmd(&["config", "set", "auto-aof-rewrite-percentage", "100"]);
+    wait_rewrites(&mut p.fc, 1);
+    wait_rewrites(&mut p.rc, 1);
+    assert!(p.f.log().contains("Starting automatic rewriting of AOF on"));
+    assert_eq!(manifest_text(&p.f), manifest_text(&p.r));
+    // After the rewrite the base holds everything and growth is measured from it: no second
+    // rewrite follows. (The sizes differ between the servers by their LZF output.)
+    std::thread::sleep(Duration::from_millis(300));
+    for c in [&mut p.fc, &mut p.rc] {
+        assert_eq!(persistence_field(c, "aof_rewrites"), "1");
+    }
+    let base_len = fs::metadata(p.f.dir().join("appendonlydir/appendonly.aof.2.base.rdb"))
+        .unwrap()
+        .len();
+    assert_eq!(
+        persistence_field(&mut p.fc, "aof_base_size"),
+        base_len.to_string()
+    );
+    assert_eq!(
+        persistence_field(&mut p.fc, "aof_current_size"),
+        base_len.to_string()
+    );
+}
+
+#[test]
+fn timestamp_annotations_are_written_and_loaded() {
+    let args = [
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+        "--aof-timestamp-enabled",
+        "yes",
+    ];
+    let f = ferrodis_with(&args);
+    let mut c = f.conn();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    c.cmd(&["set", "a", "1"]);
+    c.cmd(&["set", "b", "2"]);
+    let incr = fs::read(incr_path(&f)).unwrap();
+    let text = String::from_utf8_lossy(&incr).into_owned();
+    let first = text.lines().next().unwrap();
+    let ts: u64 = first
+        .strip_prefix("#TS:")
+        .expect("annotation first")
+        .parse()
+        .unwrap();
+    assert!(ts >= before && ts <= before + 5, "{first}");
+    // One annotation per second at most; the loader skips them.
+    assert!(text.matches("#TS:").count() <= 2, "{text}");
+    // The command-form base written by a rewrite starts with one too.
+    c.cmd(&["bgrewriteaof"]);
+    wait_rewrites(&mut c, 1);
+    let base = fs::read(f.dir().join("appendonlydir/appendonly.aof.2.base.aof")).unwrap();
+    assert!(base.starts_with(b"#TS:"), "{}", escape(&base));
+    let want = digest(&mut c);
+    f.restart(&["NOSAVE"]);
+    assert_eq!(digest(&mut f.conn()), want);
+    let r = oracle_with(&args);
+    transplant_aof(&f.dir().join("appendonlydir"), &r);
+    assert_eq!(digest(&mut r.conn()), want);
+}
+
+#[test]
+fn a_rewrite_killed_halfway_leaves_a_loadable_directory() {
+    let f = ferrodis_with(AOF_ARGS);
+    let mut c = f.conn();
+    // Written through commands (DEBUG POPULATE is not propagated, as in Redis).
+    for i in 0..30 {
+        let kv: Vec<String> = (0..10)
+            .flat_map(|j| [format!("k{i}-{j}"), "v".into()])
+            .collect();
+        let mut cmd = vec!["mset".to_string()];
+        cmd.extend(kv);
+        c.cmd(&cmd);
+    }
+    load_workload(&mut c);
+    let want = digest(&mut c);
+    c.cmd(&["config", "set", "rdb-key-save-delay", "20000"]);
+    c.cmd(&["bgrewriteaof"]);
+    // The child is killed by someone else: the rewrite failed, the AOF goes on.
+    let log = f.log();
+    let pid: i32 = log
+        .lines()
+        .find_map(|l| {
+            l.split("Background append only file rewriting started by pid ")
+                .nth(1)
+        })
+        .expect("start line")
+        .trim()
+        .parse()
+        .unwrap();
+    unsafe_kill(pid);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while persistence_field(&mut c, "aof_rewrite_in_progress") != "0" {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        persistence_field(&mut c, "aof_last_bgrewrite_status"),
+        "err"
+    );
+    assert_eq!(
+        persistence_field(&mut c, "aof_rewrites_consecutive_failures"),
+        "1"
+    );
+    assert!(f
+        .log()
+        .contains("Background AOF rewrite terminated by signal 9"));
+    c.cmd(&["set", "after-failure", "1"]);
+    let want2 = digest(&mut c);
+    assert_ne!(want, want2);
+    // Now the server itself dies in the middle of a rewrite.
+    c.cmd(&["bgrewriteaof"]);
+    f.kill();
+    f.restart(&[]);
+    assert_eq!(digest(&mut f.conn()), want2);
+    assert_check_aof_ok(&f.dir().join("appendonlydir/appendonly.aof.manifest"));
+}
+
+/// SIGKILL to a process of ours.
+fn unsafe_kill(pid: i32) {
+    let st = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}

@@ -17,15 +17,16 @@ use crate::util::num::parse_i64;
 pub const HANDLERS: &[(&str, Handler)] = &[
     ("save", save_command),
     ("bgsave", bgsave_command),
+    ("bgrewriteaof", bgrewriteaof_command),
     ("lastsave", lastsave_command),
     ("dump", dump_command),
     ("restore", restore_command),
     ("restore-asking", restore_command),
 ];
 
-/// SAVE: a synchronous save; refused while a BGSAVE child runs.
+/// SAVE: a synchronous save; refused while a BGSAVE child runs (not while a rewrite does).
 fn save_command(srv: &mut Server, c: &mut Client, _args: &Args) {
-    if srv.persist.child.is_some() {
+    if bgsave::child_kind(srv) == Some(bgsave::ChildKind::Rdb) {
         return c.out.err("ERR Background save already in progress");
     }
     srv.persist.rdb_saves += 1;
@@ -36,25 +37,39 @@ fn save_command(srv: &mut Server, c: &mut Client, _args: &Args) {
     }
 }
 
-/// BGSAVE [SCHEDULE]: fork a child that saves. With a child already saving the answer is an
-/// error even with SCHEDULE (the only kind of child here is an RDB one); inside MULTI/EXEC
-/// the save is scheduled for serverCron.
+/// BGSAVE [SCHEDULE]: fork a child that saves. While a BGSAVE child runs the answer is an
+/// error even with SCHEDULE; while a rewrite runs SCHEDULE (or being inside EXEC) schedules
+/// it for serverCron, else the answer is an error.
 fn bgsave_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    if args.len() > 1 && !(args.len() == 2 && args.is(1, "schedule")) {
+    let schedule = args.len() == 2 && args.is(1, "schedule");
+    if args.len() > 1 && !schedule {
         return c.out.err("ERR syntax error");
     }
-    if srv.persist.child.is_some() {
+    if bgsave::child_kind(srv) == Some(bgsave::ChildKind::Rdb) {
         return c.out.err("ERR Background save already in progress");
     }
     // Inside EXEC (the only way a handler runs with a transaction open) the fork waits for
     // serverCron, so the snapshot never shows half a transaction.
-    if c.multi.is_some() {
-        srv.persist.bgsave_scheduled = true;
-        return c.out.simple("Background saving scheduled");
+    if srv.persist.child.is_some() || c.multi.is_some() {
+        if schedule || c.multi.is_some() {
+            srv.persist.bgsave_scheduled = true;
+            return c.out.simple("Background saving scheduled");
+        }
+        return c.out.err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
     }
     match bgsave::start(srv) {
         Ok(()) => c.out.simple("Background saving started"),
         Err(_) => c.out.err("ERR"),
+    }
+}
+
+/// BGREWRITEAOF: fork a child that writes a new AOF base (scheduled while another child
+/// runs or inside EXEC).
+fn bgrewriteaof_command(srv: &mut Server, c: &mut Client, _args: &Args) {
+    let in_exec = c.multi.is_some();
+    match crate::persistence::aof_rewrite::bgrewriteaof(srv, in_exec) {
+        Ok(s) => c.out.simple(s),
+        Err(e) => c.out.err(e),
     }
 }
 

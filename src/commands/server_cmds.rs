@@ -154,8 +154,16 @@ fn config_set_command(srv: &mut Server, c: &mut Client, args: &Args) {
                     );
                 }
             }
-            for name in changed {
-                apply_config_change(srv, c, name);
+            for &name in &changed {
+                if let Err(why) = apply_config_change(srv, c, name) {
+                    srv.config.restore(backup, &changed);
+                    return reply_error(
+                        c,
+                        &format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                        ),
+                    );
+                }
             }
             c.out.ok();
         }
@@ -167,8 +175,19 @@ fn config_set_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// that reach beyond the configuration; the config module itself handles loglevel, hz, dir).
 /// Parameters read where they are used (timeout, slowlog-*, notify-keyspace-events...) need
 /// nothing here.
-fn apply_config_change(srv: &mut Server, c: &mut Client, name: &str) {
+fn apply_config_change(srv: &mut Server, c: &mut Client, name: &str) -> Result<(), String> {
     match name {
+        "appendonly" => {
+            use crate::persistence::aof_rewrite;
+            if !srv.config.appendonly && srv.aof.is_some() {
+                aof_rewrite::stop_append_only(srv);
+            } else if srv.config.appendonly
+                && srv.aof.is_none()
+                && aof_rewrite::start_append_only(srv, c.multi.is_some()).is_err()
+            {
+                return Err("Unable to turn on AOF. Check server logs.".into());
+            }
+        }
         // With no password the default user becomes "nopass": every connection counts as
         // authenticated (Redis's authRequired() is false for them). Setting a password keeps
         // existing connections authenticated, as in Redis.
@@ -191,6 +210,7 @@ fn apply_config_change(srv: &mut Server, c: &mut Client, name: &str) {
         }
         _ => {}
     }
+    Ok(())
 }
 
 /// CONFIG RESETSTAT: zeroes INFO stats, commandstats, latency histograms and errorstats
@@ -964,6 +984,10 @@ fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
         (b"digest", 2) => super::persistence::debug_digest(srv, c),
         (b"digest-value", _) => super::persistence::debug_digest_value(srv, c, args),
         (b"reload", _) => super::persistence::debug_reload(srv, c, args),
+        (b"loadaof", _) => {
+            crate::persistence::aof::debug_loadaof(srv);
+            c.out.ok();
+        }
         _ => subcommand_syntax_error(c, args),
     }
 }

@@ -25,8 +25,9 @@
 //!
 //! - the migration of a Redis <= 6 single-file AOF into the directory (its base).
 //!
-//! Not yet here: BGREWRITEAOF, CONFIG SET appendonly at run time, timestamp annotations
-//! (the loader skips them), auto-aof-rewrite.
+//! BGREWRITEAOF, automatic rewrites and turning the AOF on and off at run time are in
+//! `aof_rewrite`; the manifest in force lives in `Server::aof_manifest` whether the AOF is
+//! on or off (a rewrite with the AOF off still replaces the base).
 
 use super::{io_msg, Logged};
 use crate::commands::Args;
@@ -210,10 +211,14 @@ impl BioFsync {
 pub struct Aof {
     /// The AOF directory (`dir`-relative, as configured).
     pub dir: String,
-    /// The manifest in force.
-    pub manifest: Manifest,
-    /// The open incremental file (append mode).
-    file: File,
+    /// Turned on at run time and waiting for its first rewrite (AOF_WAIT_REWRITE): writes go
+    /// to a temp incremental file only while that rewrite's child runs.
+    pub wait_rewrite: bool,
+    /// The open incremental file (append mode); None only while waiting for a rewrite that
+    /// has not started.
+    file: Option<File>,
+    /// The second of the last `#TS:` annotation (aof_cur_timestamp).
+    cur_timestamp: i64,
     /// What the propagation layer emitted since the last write (aof_buf).
     buf: Vec<u8>,
     /// Bytes of all files of the AOF (aof_current_size).
@@ -240,18 +245,75 @@ pub struct Aof {
 }
 
 impl Aof {
-    /// Appends emitted commands to the buffer (feedAppendOnlyFile).
+    /// Appends emitted commands to the buffer (feedAppendOnlyFile), after a `#TS:<unix
+    /// seconds>` annotation when `timestamps` is on and the second changed since the last one.
     #[inline]
-    pub fn feed(&mut self, resp: &[u8]) {
+    pub fn feed(&mut self, resp: &[u8], timestamps: bool) {
+        if timestamps {
+            let now = crate::util::mstime() / 1000;
+            if self.cur_timestamp < now {
+                self.cur_timestamp = now;
+                self.buf
+                    .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+            }
+        }
         self.buf.extend_from_slice(resp);
+    }
+
+    /// After a rewrite installed a new base of `base_len` bytes: the sizes automatic rewrites
+    /// measure growth from.
+    pub fn after_rewrite(&mut self, base_len: u64) {
+        self.current_size = base_len + self.incr_len;
+        self.base_size = self.current_size;
+        self.last_fsync_ms = crate::util::mstime();
+    }
+
+    fn new(dir: String, file: Option<File>, size: u64, wait_rewrite: bool) -> Aof {
+        let bio = file
+            .as_ref()
+            .and_then(|f| f.try_clone().ok())
+            .and_then(BioFsync::start);
+        let incr_len = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
+        Aof {
+            dir,
+            wait_rewrite,
+            file,
+            cur_timestamp: 0,
+            buf: Vec::new(),
+            current_size: size,
+            base_size: size,
+            unsynced: false,
+            last_fsync_ms: crate::util::mstime(),
+            write_failed: false,
+            last_error: String::new(),
+            incr_len,
+            delayed_fsync: 0,
+            postponed_since_ms: 0,
+            bio,
+        }
+    }
+
+    /// Writes go to `file` from now on; the old file was flushed and fsynced by the caller.
+    fn switch_file(&mut self, file: File) {
+        self.bio = file.try_clone().ok().and_then(BioFsync::start);
+        self.file = Some(file);
+        self.incr_len = 0;
+        self.unsynced = false;
+        self.postponed_since_ms = 0;
     }
 
     /// True while the background thread fsyncs.
     fn fsync_running(&self) -> bool {
-        self.bio
-            .as_ref()
-            .is_some_and(|b| b.busy.load(Ordering::Acquire))
+        fsync_running(&self.bio)
     }
+}
+
+/// True while the background thread fsyncs.
+fn fsync_running(bio: &Option<BioFsync>) -> bool {
+    bio.as_ref().is_some_and(|b| b.busy.load(Ordering::Acquire))
 }
 
 /// Names as Redis forms them: `<appendfilename>.<seq>.base.rdb|aof`, `.<seq>.incr.aof`,
@@ -270,7 +332,8 @@ pub fn manifest_name(filename: &str) -> String {
     format!("{filename}.manifest")
 }
 
-fn path(dir: &str, name: &str) -> String {
+/// `dir/name`.
+pub fn path(dir: &str, name: &str) -> String {
     format!("{dir}/{name}")
 }
 
@@ -295,7 +358,7 @@ fn write_atomically(dir: &str, name: &str, data: &[u8]) -> std::io::Result<()> {
 }
 
 /// Writes the manifest (persistAofManifest).
-fn persist_manifest(dir: &str, filename: &str, m: &Manifest) -> std::io::Result<()> {
+pub fn persist_manifest(dir: &str, filename: &str, m: &Manifest) -> std::io::Result<()> {
     write_atomically(dir, &manifest_name(filename), m.to_text().as_bytes())
 }
 
@@ -314,29 +377,11 @@ pub fn open_on_start(srv: &mut Server) -> Result<(), Logged> {
         );
         return Err(Logged);
     }
-    let mut m = srv.aof_loaded_manifest.take().unwrap_or_default();
+    let mut m = std::mem::take(&mut srv.aof_manifest);
     if m.base.is_none() && m.incr.is_empty() {
-        let preamble = config_bool(srv, "aof-use-rdb-preamble");
         m.base_seq += 1;
-        let name = base_name(&filename, m.base_seq, preamble);
-        let data = if preamble {
-            let mut opts = super::save_options(srv);
-            opts.aof_base = true;
-            let mut out = Vec::new();
-            if let Err(e) = super::rdb::save_rdb(&srv.dbs, &opts, &mut out) {
-                log_warning!("Error writing the AOF base file: {}", io_msg(&e));
-                return Err(Logged);
-            }
-            out
-        } else {
-            // The dataset is empty here (with appendonly on and no AOF nothing was loaded),
-            // so its command form is an empty file.
-            Vec::new()
-        };
-        if let Err(e) = write_atomically(&dir, &name, &data) {
-            log_warning!("Error writing the AOF base file {}: {}", name, io_msg(&e));
-            return Err(Logged);
-        }
+        let name = base_name(&filename, m.base_seq, srv.config.aof_use_rdb_preamble);
+        super::aof_rewrite::rewrite_to_file(srv, &path(&dir, &name), None)?;
         m.base = Some(AofFile {
             name: name.clone(),
             seq: m.base_seq,
@@ -365,35 +410,131 @@ pub fn open_on_start(srv: &mut Server) -> Result<(), Logged> {
             return Err(Logged);
         }
     };
-    if created {
-        log_notice!("Creating AOF incr file {} on server start", incr);
-    }
     if let Err(e) = persist_manifest(&dir, &filename, &m) {
         log_warning!("Can't persist the AOF manifest: {}", io_msg(&e));
         return Err(Logged);
     }
-    let bio = file.try_clone().ok().and_then(BioFsync::start);
-    let incr_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    srv.aof_manifest = m;
+    if created {
+        log_notice!("Creating AOF incr file {} on server start", incr);
+    } else {
+        log_notice!("Opening AOF incr file {} on server start", incr);
+    }
     let size = srv.aof_loaded_size;
-    srv.aof = Some(Aof {
-        dir,
-        manifest: m,
-        file,
-        buf: Vec::new(),
-        current_size: size,
-        base_size: size,
-        unsynced: false,
-        last_fsync_ms: crate::util::mstime(),
-        write_failed: false,
-        last_error: String::new(),
-        incr_len,
-        delayed_fsync: 0,
-        postponed_since_ms: 0,
-        bio,
-    });
+    let mut a = Aof::new(dir, Some(file), size, false);
+    a.base_size = srv.aof_loaded_base_size;
+    srv.aof = Some(a);
     srv.prop.active = true;
     srv.prop.reset_selected_db();
     Ok(())
+}
+
+/// CONFIG SET appendonly yes: the AOF is on but waits for its first rewrite (AOF_WAIT_REWRITE),
+/// with no file until that rewrite opens the temp incremental file.
+pub fn open_waiting(srv: &mut Server) {
+    let dir = srv.config.appenddirname.clone();
+    srv.aof = Some(Aof::new(dir, None, 0, true));
+    srv.prop.active = true;
+    srv.prop.reset_selected_db();
+}
+
+/// Closes the AOF (stopAppendOnly's end): no more writes reach it; the manifest stays.
+pub fn close(srv: &mut Server) {
+    srv.aof = None;
+    // Replication will be the other consumer; until then nothing wants the stream.
+    srv.prop.active = false;
+}
+
+/// Drops what the buffer holds (a failed first rewrite: the next try starts afresh).
+pub fn discard_buffer(srv: &mut Server) {
+    if let Some(a) = srv.aof.as_mut() {
+        a.buf.clear();
+    }
+}
+
+/// Opens the incremental file a rewrite's writes go to (openNewIncrAofForAppend): the next
+/// `<name>.<n>.incr.aof`, listed in a manifest persisted before anything is written to it,
+/// or, while the AOF waits for its first rewrite, `temp-<name>.incr`, which the manifest
+/// learns about only when the rewrite succeeds. Nothing when the AOF is off. The caller has
+/// flushed and fsynced the current file.
+pub fn open_new_incr(srv: &mut Server) -> Result<(), Logged> {
+    let Some(a) = srv.aof.as_ref() else {
+        return Ok(());
+    };
+    let dir = srv.config.appenddirname.clone();
+    let filename = srv.config.appendfilename.clone();
+    let mut temp_m = None;
+    let name = if a.wait_rewrite {
+        super::aof_rewrite::temp_incr_name(&filename)
+    } else {
+        let mut m = srv.aof_manifest.clone();
+        m.incr_seq += 1;
+        let name = incr_name(&filename, m.incr_seq);
+        m.incr.push(AofFile {
+            name: name.clone(),
+            seq: m.incr_seq,
+            kind: Kind::Incr,
+        });
+        temp_m = Some(m);
+        name
+    };
+    let file = match File::options()
+        .write(true)
+        .truncate(true)
+        .create(true)
+        .open(path(&dir, &name))
+    {
+        Ok(f) => f,
+        Err(e) => {
+            log_warning!("Can't open the append-only file {}: {}", name, io_msg(&e));
+            return Err(Logged);
+        }
+    };
+    if let Some(m) = &temp_m {
+        if let Err(e) = persist_manifest(&dir, &filename, m) {
+            log_warning!("Can't persist the AOF manifest: {}", io_msg(&e));
+            return Err(Logged);
+        }
+    }
+    log_notice!("Creating AOF incr file {} on background rewrite", name);
+    if let Some(m) = temp_m {
+        srv.aof_manifest = m;
+    }
+    if let Some(a) = srv.aof.as_mut() {
+        a.switch_file(file);
+    }
+    Ok(())
+}
+
+/// Reads the manifest at start-up whatever `appendonly` says (aofLoadManifestFromDisk), so a
+/// BGREWRITEAOF with the AOF off replaces the right base. Err (logged) stops the server.
+pub fn load_manifest_from_disk(srv: &mut Server) -> Result<(), Logged> {
+    let mpath = path(
+        &srv.config.appenddirname,
+        &manifest_name(&srv.config.appendfilename),
+    );
+    let text = match std::fs::read(&mpath) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            log_warning!(
+                "Fatal error: can't open the AOF manifest {} for reading: {}",
+                mpath,
+                io_msg(&e)
+            );
+            return Err(Logged);
+        }
+    };
+    match Manifest::parse(&text) {
+        Ok(m) => {
+            srv.aof_manifest = m;
+            Ok(())
+        }
+        Err(msg) => {
+            log_warning!("{}", msg);
+            Err(Logged)
+        }
+    }
 }
 
 /// Writes the buffer to the incremental file and applies the fsync policy
@@ -401,14 +542,19 @@ pub fn open_on_start(srv: &mut Server) -> Result<(), Logged> {
 /// loop sleeps, before replies are written.
 pub fn flush(srv: &mut Server, force: bool) {
     let policy = srv.config.appendfsync;
+    let no_fsync_now = srv.config.no_appendfsync_on_rewrite && srv.persist.child.is_some();
     let Some(aof) = srv.aof.as_mut() else {
+        return;
+    };
+    let Some(file) = aof.file.as_mut() else {
+        aof.buf.clear();
         return;
     };
     let now = crate::util::mstime();
     if !aof.buf.is_empty() {
         // With everysec a write while the background fsync runs could block the loop on the
         // same file: it is held back (the loop comes back to it), for at most 2 seconds.
-        if policy == crate::config::AOF_FSYNC_EVERYSEC && !force && aof.fsync_running() {
+        if policy == crate::config::AOF_FSYNC_EVERYSEC && !force && fsync_running(&aof.bio) {
             if aof.postponed_since_ms == 0 {
                 aof.postponed_since_ms = now;
                 return;
@@ -420,7 +566,7 @@ pub fn flush(srv: &mut Server, force: bool) {
             log_notice!("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis.");
         }
         aof.postponed_since_ms = 0;
-        match aof.file.write_all(&aof.buf) {
+        match file.write_all(&aof.buf) {
             Ok(()) => {
                 aof.current_size += aof.buf.len() as u64;
                 aof.incr_len += aof.buf.len() as u64;
@@ -437,7 +583,7 @@ pub fn flush(srv: &mut Server, force: bool) {
                 // then writes are refused (MISCONF); with appendfsync always the write was
                 // promised to clients already executing, so the server stops instead.
                 let msg = io_msg(&e);
-                if let Err(t) = aof.file.set_len(aof.incr_len) {
+                if let Err(t) = file.set_len(aof.incr_len) {
                     log_warning!(
                         "Could not remove short write from the append-only file. Redis may refuse to load the AOF the next time it starts. ftruncate: {}",
                         io_msg(&t)
@@ -458,11 +604,12 @@ pub fn flush(srv: &mut Server, force: bool) {
             }
         }
     }
-    if !aof.unsynced {
+    // no-appendfsync-on-rewrite: while a child writes its file, leave fsync to later.
+    if !aof.unsynced || (no_fsync_now && !force) {
         return;
     }
     if force || policy == crate::config::AOF_FSYNC_ALWAYS {
-        if let Err(e) = aof.file.sync_data() {
+        if let Err(e) = file.sync_data() {
             log_warning!(
                 "Can't persist append only file on disk (fsync): {}. Exiting...",
                 io_msg(&e)
@@ -473,18 +620,18 @@ pub fn flush(srv: &mut Server, force: bool) {
         aof.last_fsync_ms = now;
     } else if policy == crate::config::AOF_FSYNC_EVERYSEC
         && now - aof.last_fsync_ms >= 1000
-        && !aof.fsync_running()
+        && !fsync_running(&aof.bio)
     {
         match aof.bio.as_ref() {
             Some(b) => {
                 b.busy.store(true, Ordering::Release);
                 if b.tx.send(()).is_err() {
                     b.busy.store(false, Ordering::Release);
-                    let _ = aof.file.sync_data();
+                    let _ = file.sync_data();
                 }
             }
             None => {
-                let _ = aof.file.sync_data();
+                let _ = file.sync_data();
             }
         }
         aof.unsynced = false;
@@ -494,14 +641,29 @@ pub fn flush(srv: &mut Server, force: bool) {
 
 /// The AOF lines of INFO persistence, from `aof_enabled` to `aof_last_cow_size`.
 pub fn info_fields(srv: &Server) -> String {
+    let rw = &srv.persist.aofrw;
+    let in_progress = super::bgsave::child_kind(srv) == Some(super::bgsave::ChildKind::Aof);
+    let cur = if in_progress && rw.time_start >= 0 {
+        crate::util::mstime() / 1000 - rw.time_start
+    } else {
+        -1
+    };
     format!(
-        "aof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\n",
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:{}\r\n",
         srv.aof.is_some() as u8,
+        in_progress as u8,
+        rw.scheduled as u8,
+        rw.time_last,
+        cur,
+        if rw.last_ok { "ok" } else { "err" },
+        rw.rewrites,
+        rw.consecutive_failures,
         if srv.aof.as_ref().is_some_and(|a| a.write_failed) {
             "err"
         } else {
             "ok"
-        }
+        },
+        rw.last_cow_size,
     )
 }
 
@@ -510,9 +672,10 @@ pub fn info_fields_when_on(srv: &Server) -> String {
     let mut s = String::new();
     if let Some(a) = &srv.aof {
         s.push_str(&format!(
-            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:{}\r\naof_pending_bio_fsync:{}\r\naof_delayed_fsync:{}\r\n",
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\naof_buffer_length:{}\r\naof_pending_bio_fsync:{}\r\naof_delayed_fsync:{}\r\n",
             a.current_size,
             a.base_size,
+            srv.persist.aofrw.scheduled as u8,
             a.buf.len(),
             a.fsync_running() as u8,
             a.delayed_fsync
@@ -765,6 +928,11 @@ fn upgrade_old_aof(dir: &str, filename: &str) -> Result<(), Logged> {
 /// there is no manifest (nothing loaded). The manifest and the total size are kept for
 /// [`open_on_start`].
 pub fn load(srv: &mut Server) -> Result<bool, Logged> {
+    load_files(srv, true)
+}
+
+/// [`load`]; `announce` logs the total time, as start-up does and DEBUG LOADAOF does not.
+fn load_files(srv: &mut Server, announce: bool) -> Result<bool, Logged> {
     let dir = srv.config.appenddirname.clone();
     let filename = srv.config.appendfilename.clone();
     let mpath = path(&dir, &manifest_name(&filename));
@@ -796,7 +964,7 @@ pub fn load(srv: &mut Server) -> Result<bool, Logged> {
     let start = crate::util::ustime();
     srv.loading = true;
     let files: Vec<AofFile> = m.base.iter().chain(&m.incr).cloned().collect();
-    let mut total = 0u64;
+    let (mut total, mut base_total) = (0u64, 0u64);
     let mut res = Ok(());
     for (i, f) in files.iter().enumerate() {
         let last = i + 1 == files.len();
@@ -841,17 +1009,49 @@ pub fn load(srv: &mut Server) -> Result<bool, Logged> {
             f.name,
             (crate::util::ustime() - start) as f64 / 1e6
         );
-        total += std::fs::metadata(&full).map(|md| md.len()).unwrap_or(0);
+        let len = std::fs::metadata(&full).map(|md| md.len()).unwrap_or(0);
+        if f.kind == Kind::Base {
+            base_total = len;
+        }
+        total += len;
     }
     srv.loading = false;
     res?;
-    log_notice!(
-        "DB loaded from append only file: {:.3} seconds",
-        (crate::util::ustime() - start) as f64 / 1e6
-    );
-    srv.aof_loaded_manifest = Some(m);
+    if announce {
+        log_notice!(
+            "DB loaded from append only file: {:.3} seconds",
+            (crate::util::ustime() - start) as f64 / 1e6
+        );
+    }
+    srv.aof_manifest = m;
     srv.aof_loaded_size = total;
+    srv.aof_loaded_base_size = base_total;
+    if let Some(a) = srv.aof.as_mut() {
+        a.current_size = total;
+        a.base_size = base_total;
+    }
     Ok(true)
+}
+
+/// DEBUG LOADAOF: the buffer is written and fsynced, the dataset emptied and the AOF the
+/// manifest on disk names loaded again, without propagating what it replays. A failure exits
+/// the process, as in Redis.
+pub fn debug_loadaof(srv: &mut Server) {
+    flush(srv, true);
+    for db in srv.dbs.iter_mut() {
+        db.clear();
+    }
+    let active = srv.prop.active;
+    srv.prop.active = false;
+    let res = load_manifest_from_disk(srv)
+        .map(|_| super::aof_rewrite::del_history_files(srv))
+        .and_then(|_| load_files(srv, false));
+    srv.prop.active = active;
+    if res.is_err() {
+        std::process::exit(1);
+    }
+    srv.dirty = 0;
+    log_warning!("Append Only File loaded by DEBUG LOADAOF");
 }
 
 #[cfg(test)]

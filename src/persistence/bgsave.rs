@@ -1,6 +1,7 @@
-//! BGSAVE: a fork child writes the snapshot while the parent keeps serving (rdbSaveBackground,
-//! redisFork, checkChildrenDone, backgroundSaveDoneHandler). This is the only place besides
-//! daemonize that forks.
+//! Fork children: BGSAVE's child writes the snapshot, BGREWRITEAOF's (`aof_rewrite`) the new
+//! AOF base, while the parent keeps serving (redisFork, rdbSaveBackground, checkChildrenDone,
+//! backgroundSaveDoneHandler). [`fork_child`] is the only place besides daemonize that forks;
+//! at most one child runs at a time, of either kind.
 //!
 //! ```text
 //!  parent                                   child (copy-on-write view of the dataset)
@@ -27,15 +28,26 @@ const CHILD_NOERROR_RETVAL: i32 = 255;
 
 /// Child info message kinds.
 const INFO_CURRENT: u64 = 0;
-const INFO_RDB_COW: u64 = 1;
+const INFO_COW: u64 = 1;
 
 /// One message on the child info pipe: kind, keys processed, copy-on-write bytes. 24 bytes,
 /// well under PIPE_BUF, so each write is atomic.
 const INFO_LEN: usize = 24;
 
-/// The running BGSAVE child, from the parent's side.
+/// What a child is doing (server.child_type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildKind {
+    /// BGSAVE: writing the RDB snapshot.
+    Rdb,
+    /// BGREWRITEAOF: writing the AOF's new base file.
+    Aof,
+}
+
+/// The running child, from the parent's side.
 #[derive(Debug)]
 pub struct Child {
+    /// What it does.
+    pub kind: ChildKind,
     /// Its pid.
     pub pid: i32,
     /// Read end of the info pipe (non-blocking).
@@ -114,19 +126,52 @@ fn close_inherited_fds(keep: i32) {
     }
 }
 
-/// Starts a BGSAVE (rdbSaveBackground): forks; the child saves and exits; the parent records
-/// the child and returns. Logs as Redis does.
-pub fn start(srv: &mut Server) -> Result<(), StartError> {
+/// The child's end of the info pipe: progress and the final copy-on-write report
+/// (sendChildInfo, sendChildCowInfo).
+pub struct ChildIo {
+    info_fd: i32,
+    last_report_ms: i64,
+}
+
+impl ChildIo {
+    /// Reports `keys` done so far, at most once a second.
+    pub fn progress(&mut self, keys: u64) {
+        let now = crate::util::mstime();
+        if now - self.last_report_ms >= 1000 && self.info_fd >= 0 {
+            self.last_report_ms = now;
+            send_info(self.info_fd, INFO_CURRENT, keys, private_dirty_bytes());
+        }
+    }
+
+    /// The child's work is done: logs its copy-on-write ("Fork CoW for <what>") and sends
+    /// the final figure to the parent.
+    pub fn finished(&mut self, keys: u64, what: &str) {
+        let cow = private_dirty_bytes();
+        log_notice!(
+            "Fork CoW for {}: current {} MB, peak {} MB, average {} MB",
+            what,
+            cow >> 20,
+            cow >> 20,
+            cow >> 20
+        );
+        if self.info_fd >= 0 {
+            send_info(self.info_fd, INFO_COW, keys, cow);
+        }
+    }
+}
+
+/// Forks a child of `kind` (redisFork): the child closes what it inherited, runs `body` on
+/// its copy-on-write view of the server and exits with the code `body` returns; the parent
+/// records it (one child at a time) and returns its pid. The caller logs the start.
+pub fn fork_child(
+    srv: &mut Server,
+    kind: ChildKind,
+    body: impl FnOnce(&Server, &mut ChildIo) -> i32,
+) -> Result<i32, StartError> {
     if srv.persist.child.is_some() || srv.child_pid.is_some() {
         return Err(StartError::ChildActive);
     }
-    srv.persist.rdb_saves += 1;
-    srv.persist.dirty_before_bgsave = srv.dirty;
-    srv.persist.lastbgsave_try = now_secs();
-    let opts = save_options(srv);
-    let filename = srv.config.dbfilename.clone();
     let keys_total: u64 = srv.dbs.iter().map(|d| d.dict.len() as u64).sum();
-
     let mut fds = [-1i32; 2];
     // SAFETY: pipe2 fills the two-element array.
     let piped = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } == 0;
@@ -138,18 +183,33 @@ pub fn start(srv: &mut Server) -> Result<(), StartError> {
     // may allocate; it only reads the dataset, writes its file and calls _exit.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        run_child(srv, &opts, &filename, fds[1]);
+        crate::server::log::set_child_role();
+        // SAFETY: installing signal dispositions in the child process.
+        unsafe {
+            libc::signal(
+                libc::SIGUSR1,
+                child_sigusr1 as *const () as libc::sighandler_t,
+            );
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+        }
+        close_inherited_fds(fds[1]);
+        let mut io = ChildIo {
+            info_fd: fds[1],
+            last_report_ms: crate::util::mstime(),
+        };
+        let code = body(srv, &mut io);
+        // SAFETY: leaving the child without running the parent's destructors or atexit
+        // handlers.
+        unsafe { libc::_exit(code) }
     }
     if pid < 0 {
-        let e = std::io::Error::last_os_error();
         for fd in fds {
             if fd >= 0 {
                 // SAFETY: closing our own pipe ends.
                 unsafe { libc::close(fd) };
             }
         }
-        srv.persist.lastbgsave_ok = false;
-        log_warning!("Can't save in background: fork: {}", super::io_msg(&e));
         return Err(StartError::ForkFailed);
     }
     let elapsed = (crate::util::ustime() - t0).max(0) as u64;
@@ -161,10 +221,9 @@ pub fn start(srv: &mut Server) -> Result<(), StartError> {
     srv.persist.total_forks += 1;
     crate::commands::introspection::latency_add_sample(srv, "fork", elapsed / 1000);
     crate::ds::dict::set_resize_allowed(false);
-    log_notice!("Background saving started by pid {}", pid);
-    srv.persist.save_time_start = now_secs();
     srv.child_pid = Some(pid);
     srv.persist.child = Some(Child {
+        kind,
         pid,
         info_fd: fds[0],
         keys_total,
@@ -174,49 +233,44 @@ pub fn start(srv: &mut Server) -> Result<(), StartError> {
         cow_updated_ms: 0,
         final_cow: None,
     });
-    Ok(())
+    Ok(pid)
 }
 
-/// The child's whole life: save, report, exit. Never returns.
-fn run_child(srv: &Server, opts: &super::rdb::SaveOptions, filename: &str, info_fd: i32) -> ! {
-    crate::server::log::set_child_role();
-    // SAFETY: installing signal dispositions in the child process.
-    unsafe {
-        libc::signal(
-            libc::SIGUSR1,
-            child_sigusr1 as *const () as libc::sighandler_t,
-        );
-        libc::signal(libc::SIGTERM, libc::SIG_DFL);
-        libc::signal(libc::SIGINT, libc::SIG_DFL);
+/// Starts a BGSAVE (rdbSaveBackground): forks; the child saves and exits; the parent records
+/// the child and returns. Logs as Redis does.
+pub fn start(srv: &mut Server) -> Result<(), StartError> {
+    if srv.persist.child.is_some() || srv.child_pid.is_some() {
+        return Err(StartError::ChildActive);
     }
-    close_inherited_fds(info_fd);
-    let mut last_report = crate::util::mstime();
-    let mut progress = |keys: u64| {
-        let now = crate::util::mstime();
-        if now - last_report >= 1000 && info_fd >= 0 {
-            last_report = now;
-            send_info(info_fd, INFO_CURRENT, keys, private_dirty_bytes());
-        }
-    };
-    let res = save_to_file(&srv.dbs, opts, filename, Some(&mut progress));
-    let code = match res {
-        Ok(keys) => {
-            let cow = private_dirty_bytes();
-            log_notice!(
-                "Fork CoW for RDB: current {} MB, peak {} MB, average {} MB",
-                cow >> 20,
-                cow >> 20,
-                cow >> 20
-            );
-            if info_fd >= 0 {
-                send_info(info_fd, INFO_RDB_COW, keys, cow);
+    srv.persist.rdb_saves += 1;
+    srv.persist.dirty_before_bgsave = srv.dirty;
+    srv.persist.lastbgsave_try = now_secs();
+    let opts = save_options(srv);
+    let filename = srv.config.dbfilename.clone();
+    let res = fork_child(srv, ChildKind::Rdb, |srv, io| {
+        let mut progress = |keys: u64| io.progress(keys);
+        match save_to_file(&srv.dbs, &opts, &filename, Some(&mut progress)) {
+            Ok(keys) => {
+                io.finished(keys, "RDB");
+                0
             }
-            0
+            Err(super::Logged) => 1,
         }
-        Err(super::Logged) => 1,
-    };
-    // SAFETY: leaving the child without running the parent's destructors or atexit handlers.
-    unsafe { libc::_exit(code) }
+    });
+    match res {
+        Ok(pid) => {
+            log_notice!("Background saving started by pid {}", pid);
+            srv.persist.save_time_start = now_secs();
+            Ok(())
+        }
+        Err(StartError::ForkFailed) => {
+            let e = std::io::Error::last_os_error();
+            srv.persist.lastbgsave_ok = false;
+            log_warning!("Can't save in background: fork: {}", super::io_msg(&e));
+            Err(StartError::ForkFailed)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Reads every pending info message from the child.
@@ -241,7 +295,7 @@ fn drain_info(c: &mut Child) {
         c.cow_size = cow;
         c.cow_peak = c.cow_peak.max(cow);
         c.cow_updated_ms = crate::util::mstime();
-        if kind == INFO_RDB_COW {
+        if kind == INFO_COW {
             c.final_cow = Some(cow);
         }
     }
@@ -253,7 +307,7 @@ pub fn check_child_done(srv: &mut Server) {
         return;
     };
     drain_info(c);
-    let pid = c.pid;
+    let (pid, kind) = (c.pid, c.kind);
     let mut status = 0;
     // SAFETY: non-blocking wait for our own child.
     let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
@@ -263,8 +317,9 @@ pub fn check_child_done(srv: &mut Server) {
     if r < 0 {
         let e = std::io::Error::last_os_error();
         log_warning!(
-            "waitpid() returned an error: {}. child_type: RDB, child_pid = {}",
+            "waitpid() returned an error: {}. child_type: {}, child_pid = {}",
             super::io_msg(&e),
+            if kind == ChildKind::Rdb { "RDB" } else { "AOF" },
             pid
         );
         finish(srv, 1, 0);
@@ -294,7 +349,8 @@ fn decode_status(status: i32) -> (i32, i32) {
     (code, sig)
 }
 
-/// Records a finished child (backgroundSaveDoneHandlerDisk + resetChildState).
+/// Records a finished child (checkChildrenDone + resetChildState): the kind's own handler,
+/// then the state every child leaves behind.
 fn finish(srv: &mut Server, code: i32, sig: i32) {
     let Some(mut c) = srv.persist.child.take() else {
         return;
@@ -304,6 +360,16 @@ fn finish(srv: &mut Server, code: i32, sig: i32) {
         // SAFETY: closing our read end.
         unsafe { libc::close(c.info_fd) };
     }
+    match c.kind {
+        ChildKind::Rdb => rdb_done(srv, &c, code, sig),
+        ChildKind::Aof => super::aof_rewrite::done(srv, c.pid, c.final_cow, code, sig),
+    }
+    srv.child_pid = None;
+    crate::ds::dict::set_resize_allowed(true);
+}
+
+/// A BGSAVE child finished (backgroundSaveDoneHandlerDisk).
+fn rdb_done(srv: &mut Server, c: &Child, code: i32, sig: i32) {
     if sig == 0 && code == 0 {
         log_notice!("Background saving terminated with success");
         srv.dirty = srv.dirty.saturating_sub(srv.persist.dirty_before_bgsave);
@@ -324,14 +390,23 @@ fn finish(srv: &mut Server, code: i32, sig: i32) {
     }
     srv.persist.save_time_last = now_secs() - srv.persist.save_time_start;
     srv.persist.save_time_start = -1;
-    srv.child_pid = None;
-    crate::ds::dict::set_resize_allowed(true);
 }
 
-/// Stops the running child (killRDBChild) and reaps it at once, so it cannot rename a stale
-/// snapshot later; its temp file is removed.
-pub fn kill_child(srv: &mut Server) {
-    let Some(pid) = srv.persist.child.as_ref().map(|c| c.pid) else {
+/// The kind of the running child, if any.
+pub fn child_kind(srv: &Server) -> Option<ChildKind> {
+    srv.persist.child.as_ref().map(|c| c.kind)
+}
+
+/// Stops the running child if it is of `kind` (killRDBChild, killAppendOnlyChild) and reaps
+/// it at once, so it cannot rename a stale file later; its handler removes its temp files.
+pub fn kill_child(srv: &mut Server, kind: ChildKind) {
+    let Some(pid) = srv
+        .persist
+        .child
+        .as_ref()
+        .filter(|c| c.kind == kind)
+        .map(|c| c.pid)
+    else {
         return;
     };
     let mut status = 0;

@@ -17,6 +17,7 @@
 //! complete file or the new complete file.
 
 pub mod aof;
+pub mod aof_rewrite;
 pub mod bgsave;
 pub mod digest;
 pub mod rdb;
@@ -72,8 +73,10 @@ pub struct PersistState {
     pub last_load_keys_loaded: u64,
     /// See `last_load_keys_loaded`.
     pub last_load_keys_expired: u64,
-    /// The running BGSAVE child.
+    /// The running child (BGSAVE's or BGREWRITEAOF's).
     pub child: Option<bgsave::Child>,
+    /// BGREWRITEAOF's bookkeeping.
+    pub aofrw: aof_rewrite::RewriteState,
     /// Set once the shutdown sequence (final save included) has run.
     pub shutdown_done: bool,
 }
@@ -95,6 +98,7 @@ impl Default for PersistState {
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             child: None,
+            aofrw: aof_rewrite::RewriteState::default(),
             shutdown_done: false,
         }
     }
@@ -306,29 +310,39 @@ pub fn writes_denied_error(srv: &Server) -> String {
     format!("MISCONF Errors writing to the AOF file: {msg}")
 }
 
-/// serverCron's persistence step: reap a finished child, or start a BGSAVE when a save point
-/// is reached, or run a scheduled BGSAVE.
+/// serverCron's persistence step (its order as serverCron's): a scheduled AOF rewrite, then
+/// reaping a finished child, or else a BGSAVE when a save point is reached or an automatic
+/// AOF rewrite; a scheduled BGSAVE last.
 pub fn cron(srv: &mut Server) {
-    if srv.persist.child.is_some() {
-        bgsave::check_child_done(srv);
-        return;
-    }
+    aof_rewrite::cron_scheduled(srv);
     let now = now_secs();
     let retry_ok =
         now - srv.persist.lastbgsave_try > BGSAVE_RETRY_DELAY || srv.persist.lastbgsave_ok;
-    let mut hit = None;
-    for &(secs, changes) in &srv.config.save {
-        if srv.dirty >= changes && now - srv.persist.lastsave > secs as i64 && retry_ok {
-            hit = Some((secs, changes));
-            break;
+    if srv.persist.child.is_some() {
+        bgsave::check_child_done(srv);
+    } else {
+        let mut hit = None;
+        for &(secs, changes) in &srv.config.save {
+            if srv.dirty >= changes && now - srv.persist.lastsave > secs as i64 && retry_ok {
+                hit = Some((secs, changes));
+                break;
+            }
         }
+        if let Some((secs, changes)) = hit {
+            log_notice!("{} changes in {} seconds. Saving...", changes, secs);
+            let _ = bgsave::start(srv);
+        }
+        aof_rewrite::cron_auto(srv);
     }
-    if let Some((secs, changes)) = hit {
-        log_notice!("{} changes in {} seconds. Saving...", changes, secs);
-        let _ = bgsave::start(srv);
-        return;
+    // A write the AOF refused (disk full...) is retried from here too, as serverCron does.
+    if srv.aof.as_ref().is_some_and(|a| a.write_failed) {
+        aof::flush(srv, false);
     }
-    if srv.persist.bgsave_scheduled && retry_ok && bgsave::start(srv).is_ok() {
+    if srv.persist.child.is_none()
+        && srv.persist.bgsave_scheduled
+        && retry_ok
+        && bgsave::start(srv).is_ok()
+    {
         srv.persist.bgsave_scheduled = false;
     }
 }
@@ -532,8 +546,11 @@ pub fn load_data_from_disk(srv: &mut Server) -> Result<(), Logged> {
     // is no AOF yet (loadDataFromDisk); the AOF then opens, creating its files if needed.
     if srv.config.appendonly {
         aof::load(srv)?;
-        return aof::open_on_start(srv);
+        aof::open_on_start(srv)?;
+        aof_rewrite::del_history_files(srv);
+        return Ok(());
     }
+    aof::load_manifest_from_disk(srv)?;
     let start = crate::util::ustime();
     let filename = srv.config.dbfilename.clone();
     match load_file(srv, &filename, false) {
@@ -603,9 +620,7 @@ pub fn debug_reload(
 /// emptied: stop a running BGSAVE (its snapshot is stale) and, when save points are set, save
 /// the empty dataset right away, leaving `dirty` as it was so the flush still counts.
 pub fn after_flushall(srv: &mut Server) {
-    if srv.persist.child.is_some() {
-        bgsave::kill_child(srv);
-    }
+    bgsave::kill_child(srv, bgsave::ChildKind::Rdb);
     if !srv.config.save.is_empty() {
         let dirty = srv.dirty;
         save(srv);
@@ -622,11 +637,31 @@ pub fn shutdown(srv: &mut Server, flags: u8) -> bool {
     } else {
         flags
     };
-    if srv.persist.child.is_some() {
-        log_warning!("There is a child saving an .rdb. Killing it!");
-        bgsave::kill_child(srv);
+    match bgsave::child_kind(srv) {
+        Some(bgsave::ChildKind::Rdb) => {
+            log_warning!("There is a child saving an .rdb. Killing it!");
+            bgsave::kill_child(srv, bgsave::ChildKind::Rdb);
+        }
+        Some(bgsave::ChildKind::Aof) => {
+            // The AOF we have may be longer but holds the whole dataset, unless this rewrite
+            // is the one that creates it.
+            if srv.aof.as_ref().is_some_and(|a| a.wait_rewrite) {
+                if flags & SHUTDOWN_FORCE != 0 {
+                    log_warning!("Writing initial AOF. Exit anyway.");
+                } else {
+                    log_warning!("Writing initial AOF, can't exit.");
+                    return false;
+                }
+            }
+            log_warning!("There is a child rewriting the AOF. Killing it!");
+            aof_rewrite::kill(srv);
+        }
+        None => {}
     }
     // Whatever the fsync policy, the AOF's tail reaches the disk before the process ends.
+    if srv.aof.is_some() {
+        log_notice!("Calling fsync() on the AOF file.");
+    }
     aof::flush(srv, true);
     if (!srv.config.save.is_empty() && flags & SHUTDOWN_NOSAVE == 0) || flags & SHUTDOWN_SAVE != 0 {
         log_notice!("Saving the final RDB snapshot before exiting.");
@@ -648,13 +683,17 @@ pub fn info_section(srv: &Server) -> String {
     let now = now_secs();
     let (in_progress, cur_secs, total, processed, cow) = match &p.child {
         Some(c) => (
-            1,
-            now - p.save_time_start,
+            (c.kind == bgsave::ChildKind::Rdb) as u8,
+            if c.kind == bgsave::ChildKind::Rdb {
+                now - p.save_time_start
+            } else {
+                -1
+            },
             c.keys_total,
             c.keys_processed,
             c.cow_size,
         ),
-        None => (0, -1, 0, 0, 0),
+        None => (0u8, -1, 0, 0, 0),
     };
     let perc = if total > 0 {
         processed as f64 * 100.0 / total as f64

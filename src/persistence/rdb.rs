@@ -1536,7 +1536,7 @@ pub fn save_rdb(dbs: &[Db], opts: &SaveOptions, sink: &mut dyn Sink) -> std::io:
 
 /// debugDelay: sleeps `usec` microseconds; a negative value sleeps 1 us with probability
 /// 1/-usec.
-fn debug_delay(usec: i64) {
+pub(super) fn debug_delay(usec: i64) {
     let us = if usec < 0 {
         let r = crate::util::ustime() as u64;
         u64::from(

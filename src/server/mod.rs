@@ -126,10 +126,12 @@ pub struct Server {
     pub prop: crate::propagate::Propagation,
     /// The append-only file while it is on (persistence::aof).
     pub aof: Option<crate::persistence::aof::Aof>,
-    /// The manifest of the AOF loaded at start-up, until the AOF opens.
-    pub aof_loaded_manifest: Option<crate::persistence::aof::Manifest>,
+    /// The AOF's manifest in force, read at start-up whether the AOF is on or off.
+    pub aof_manifest: crate::persistence::aof::Manifest,
     /// The total size of the AOF files loaded at start-up.
     pub aof_loaded_size: u64,
+    /// The size of the base file among them (where automatic rewrites measure growth from).
+    pub aof_loaded_base_size: u64,
 }
 
 impl Server {
@@ -182,8 +184,9 @@ impl Server {
             replid: random_hex40(),
             prop: Default::default(),
             aof: None,
-            aof_loaded_manifest: None,
+            aof_manifest: Default::default(),
             aof_loaded_size: 0,
+            aof_loaded_base_size: 0,
             config,
         }
     }
