@@ -70,17 +70,36 @@ impl Propagation {
 
 /// Appends `argv` as a RESP multibulk (catAppendOnlyGenericCommand).
 pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
-    out.push(b'*');
-    out.extend_from_slice(argv.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
+    encode_args(out, argv.len(), argv.iter().map(|a| a.as_ref()));
+}
+
+/// [`encode_command`] over `n` arguments given by an iterator.
+fn encode_args<'a>(out: &mut Vec<u8>, n: usize, argv: impl Iterator<Item = &'a [u8]>) {
+    push_header(out, b'*', n);
     for a in argv {
-        let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        push_header(out, b'$', a.len());
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// Appends `<kind><n>\r\n` without allocating.
+#[inline]
+fn push_header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push(kind);
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(b"\r\n");
 }
 
 impl Server {
@@ -165,8 +184,22 @@ pub fn after_call(
     let mine = std::mem::replace(&mut srv.prop.cur, outer);
     // `dirty` must have grown: SAVE resets it, and is no write.
     if (srv.dirty > dirty_before || mine.force) && !mine.prevent && !is_exec {
-        let argv = mine.rewritten.unwrap_or_else(|| args.to_vecs());
-        srv.prop.ops.push(Op { db, argv });
+        match mine.rewritten {
+            Some(argv) => srv.prop.ops.push(Op { db, argv }),
+            // The common case, a write that is its own only effect: encoded straight from the
+            // query buffer, nothing allocated per command.
+            None if srv.prop.depth == 1 && srv.prop.ops.is_empty() => {
+                srv.prop.depth = 0;
+                select_if_needed(&mut srv.prop, db);
+                encode_args(&mut srv.prop.out, args.len(), args.iter_from(0));
+                feed_consumers(srv);
+                return;
+            }
+            None => srv.prop.ops.push(Op {
+                db,
+                argv: args.to_vecs(),
+            }),
+        }
     }
     srv.prop.depth -= 1;
     if srv.prop.depth == 0 {
@@ -200,12 +233,17 @@ fn propagate_pending(srv: &mut Server) {
 
 /// Appends one effect to the outgoing stream, with a SELECT first when the db changes.
 fn emit<A: AsRef<[u8]>>(srv: &mut Server, db: usize, argv: &[A]) {
-    let p = &mut srv.prop;
+    select_if_needed(&mut srv.prop, db);
+    encode_command(&mut srv.prop.out, argv);
+}
+
+/// A SELECT into the stream when `db` is not the one it last selected.
+#[inline]
+fn select_if_needed(p: &mut Propagation, db: usize) {
     if p.selected_db != Some(db) {
         encode_command(&mut p.out, &[&b"SELECT"[..], db.to_string().as_bytes()]);
         p.selected_db = Some(db);
     }
-    encode_command(&mut p.out, argv);
 }
 
 /// Hands the emitted bytes to every consumer: the AOF's buffer (written and fsynced before

@@ -130,10 +130,10 @@ def free_port() -> int:
 class Server:
     """A server child process on a free port, in its own scratch directory, with its log."""
 
-    def __init__(self, label: str, binary: str, extra_args: List[str]):
+    def __init__(self, label: str, binary: str, extra_args: List[str], dir: Optional[str] = None):
         self.label = label
         self.binary = binary
-        self.dir = tempfile.mkdtemp(prefix="ferrodis-bench-%s-" % label)
+        self.dir = dir or tempfile.mkdtemp(prefix="ferrodis-bench-%s-" % label)
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc: Optional[subprocess.Popen] = None
         self.port = 0
@@ -457,7 +457,15 @@ def suite_lists(opts) -> List[BenchCase]:
     return cases
 
 
+def suite_aof(opts) -> List[BenchCase]:
+    """Writes with the AOF on (appendonly yes, appendfsync everysec: see SUITE_SERVER_ARGS):
+    SET and LPUSH, or --tests."""
+    tests = opts.tests or ["set", "lpush"]
+    return [BenchCase(name=t.upper() + " (aof)", args=["-t", t]) for t in tests]
+
+
 SUITES: Dict[str, Callable] = {
+    "aof": suite_aof,
     "lists": suite_lists,
     "hashes": suite_hashes,
     "pubsub": suite_pubsub,
@@ -465,6 +473,12 @@ SUITES: Dict[str, Callable] = {
     "zsets": suite_zsets,
     "evict": suite_evict,
     "sets": suite_sets,
+}
+
+
+# Server options a suite needs, added to --server-args on both servers.
+SUITE_SERVER_ARGS: Dict[str, List[str]] = {
+    "aof": ["--appendonly", "yes", "--appendfsync", "everysec"],
 }
 
 
@@ -863,6 +877,85 @@ def run_memory(opts, make_servers) -> List[dict]:
         os.unlink(path)
 
 
+def wait_rewrite_done(server: Server, timeout: float = 600.0) -> float:
+    """Polls INFO persistence every 5 ms until no rewrite runs or is scheduled; returns the
+    seconds it took."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        info = server.info("persistence")
+        if info.get("aof_rewrite_in_progress") == "0" and info.get("aof_rewrite_scheduled") == "0":
+            return time.time() - t0
+        time.sleep(0.005)
+    raise RuntimeError("%s: rewrite did not finish in %d s" % (server.label, timeout))
+
+
+def run_aof_rewrite(opts) -> List[dict]:
+    """BGREWRITEAOF of a dataset and loading the result, on both servers: a fresh pair with
+    appendonly yes, the dataset (--dataset, --keys) piped in, then per round BGREWRITEAOF
+    (time until INFO says it finished), and a restart on the same directory (time until the
+    server answers PING, i.e. the AOF is loaded)."""
+    dataset = DATASETS[opts.dataset](opts.keys)
+    fd, path = tempfile.mkstemp(prefix="ferrodis-bench-dataset-", suffix=".resp")
+    args = ["--appendonly", "yes", "--appendfsync", "everysec"] + opts.server_args
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in dataset.chunks:
+                f.write(chunk)
+        entry = {"dataset": opts.dataset, "keys": dataset.keys}
+        servers = [Server("ferrodis", opts.server, args), Server("redis", opts.redis_server, args)]
+        try:
+            for s in servers:
+                load_dataset(opts, s, path, dataset.keys)
+                entry[s.label] = {"rewrite_s": [], "load_s": []}
+            for rnd in range(opts.rounds):
+                order = servers if rnd % 2 == 0 else servers[::-1]
+                for i, s in enumerate(order):
+                    s.call("BGREWRITEAOF")
+                    took = wait_rewrite_done(s)
+                    entry[s.label]["rewrite_s"].append(took)
+                    # Restart on the same directory: SHUTDOWN writes nothing (no save points)
+                    # but flushes the AOF; the new process loads base + incr.
+                    try:
+                        s.call("SHUTDOWN", "NOSAVE")
+                    except (ConnectionError, OSError, RespError):
+                        pass
+                    s.proc.wait(timeout=60)
+                    t0 = time.time()
+                    fresh = Server(s.label, s.binary, args, dir=s.dir)
+                    load = time.time() - t0
+                    if fresh.call("DBSIZE") != dataset.keys:
+                        raise RuntimeError("%s lost keys across the restart" % s.label)
+                    entry[s.label]["load_s"].append(load)
+                    servers[servers.index(s)] = fresh
+                    log(opts, "aof %-9s round %d: rewrite %.2f s, load %.2f s"
+                        % (s.label, rnd + 1, took, load))
+        finally:
+            for s in servers:
+                s.cleanup()
+        for side in ("ferrodis", "redis"):
+            entry[side]["rewrite_median_s"] = median(entry[side]["rewrite_s"])
+            entry[side]["load_median_s"] = median(entry[side]["load_s"])
+        entry["ratio_rewrite"] = ratio(entry["ferrodis"]["rewrite_median_s"],
+                                       entry["redis"]["rewrite_median_s"])
+        entry["ratio_load"] = ratio(entry["ferrodis"]["load_median_s"],
+                                    entry["redis"]["load_median_s"])
+        return [entry]
+    finally:
+        os.unlink(path)
+
+
+def print_aof_rewrite(results: List[dict]):
+    for e in results:
+        print()
+        print("AOF rewrite and load, %d keys (%s), median seconds" % (e["keys"], e["dataset"]))
+        print("%-10s %12s %12s" % ("", "BGREWRITEAOF", "load"))
+        for side in ("ferrodis", "redis"):
+            print("%-10s %12.3f %12.3f" % (side, e[side]["rewrite_median_s"],
+                                           e[side]["load_median_s"]))
+        print("%-10s %12s %12s" % ("ratio", fmt_ratio(e["ratio_rewrite"]),
+                                   fmt_ratio(e["ratio_load"])))
+
+
 def mib(n: Optional[float]) -> str:
     return "n/a" if n is None else "%.1f MiB" % (n / 1048576)
 
@@ -941,6 +1034,8 @@ def parse_args(argv):
                    help="extra config arguments for both servers")
     p.add_argument("--memory", action="store_true", help="also run the memory comparison")
     p.add_argument("--only-memory", action="store_true", help="run only the memory comparison")
+    p.add_argument("--aof-rewrite", action="store_true",
+                   help="only time BGREWRITEAOF of the dataset and loading the result")
     p.add_argument("--dataset", default="strings", choices=sorted(DATASETS))
     p.add_argument("--keys", type=int, default=1000000, help="dataset size for memory mode")
     p.add_argument("--settle", type=float, default=12.0,
@@ -978,11 +1073,13 @@ def main(argv=None) -> int:
     # Turn SIGTERM into an exception so the servers are always killed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
+    suite_args = SUITE_SERVER_ARGS.get(opts.suite, [])
+
     def make_servers() -> List[Server]:
         started = []
         try:
-            started.append(Server("ferrodis", opts.server, opts.server_args))
-            started.append(Server("redis", opts.redis_server, opts.server_args))
+            started.append(Server("ferrodis", opts.server, suite_args + opts.server_args))
+            started.append(Server("redis", opts.redis_server, suite_args + opts.server_args))
         except BaseException:
             for s in started:
                 s.cleanup()
@@ -1003,7 +1100,10 @@ def main(argv=None) -> int:
         }
     }
     try:
-        if not opts.only_memory:
+        if opts.aof_rewrite:
+            report["aof_rewrite"] = run_aof_rewrite(opts)
+            print_aof_rewrite(report["aof_rewrite"])
+        elif not opts.only_memory:
             servers = make_servers()
             try:
                 report["meta"]["ferrodis_version"] = servers[0].version()
