@@ -688,8 +688,8 @@ static PARAMS: &[Param] = &[
     nump!("cluster-announce-bus-port", None, MOD, 0, 65535, 0, 0, OTHER),
     nump!("cluster-announce-port", None, MOD, 0, 65535, 0, 0, OTHER),
     nump!("cluster-announce-tls-port", None, MOD, 0, 65535, 0, 0, OTHER),
-    nump!("repl-timeout", None, MOD, 1, INT_MAX, 60, 0, OTHER),
-    nump!("repl-ping-replica-period", Some("repl-ping-slave-period"), MOD, 1, INT_MAX, 10, 0, OTHER),
+    nump!("repl-timeout", None, MOD, 1, INT_MAX, 60, 0, fld!(repl_timeout)),
+    nump!("repl-ping-replica-period", Some("repl-ping-slave-period"), MOD, 1, INT_MAX, 10, 0, fld!(repl_ping_replica_period)),
     nump!("list-compress-depth", None, MOD, 0, INT_MAX, 0, 0, fld!(list_compress_depth)),
     nump!("rdb-key-save-delay", None, MOD | HIDDEN, INT_MIN, INT_MAX, 0, 0, OTHER),
     nump!("key-load-delay", None, MOD | HIDDEN, INT_MIN, INT_MAX, 0, 0, OTHER),
@@ -715,7 +715,7 @@ static PARAMS: &[Param] = &[
     nump!("latency-monitor-threshold", None, MOD, 0, LONG_MAX, 0, 0, fld!(latency_monitor_threshold)),
     nump!("proto-max-bulk-len", None, MOD, 1024 * 1024, LONG_MAX, 512 * 1024 * 1024, MEM, fld!(proto_max_bulk_len)),
     nump!("stream-node-max-entries", None, MOD, 0, LONG_MAX, 100, 0, fld!(stream_node_max_entries)),
-    nump!("repl-backlog-size", None, MOD, 1, LONG_MAX, 1024 * 1024, MEM, OTHER),
+    nump!("repl-backlog-size", None, MOD, 1, LONG_MAX, 1024 * 1024, MEM, fld!(repl_backlog_size)),
     // Unsigned long long configs
     unump!("maxmemory", None, MOD, 0, ULLONG_MAX, 0, MEM, fld!(maxmemory)),
     unump!("cluster-link-sendbuf-limit", None, MOD, 0, ULLONG_MAX, 0, MEM, OTHER),
@@ -732,7 +732,7 @@ static PARAMS: &[Param] = &[
     unump!("client-query-buffer-limit", None, MOD, 1024 * 1024, LONG_MAX, 1024 * 1024 * 1024, MEM, fld!(client_query_buffer_limit)),
     nump!("maxmemory-clients", None, MOD, -100, LONG_MAX, 0, MEM | PCT, fld!(maxmemory_clients)),
     // Other configs
-    nump!("repl-backlog-ttl", None, MOD, 0, LONG_MAX, 3600, 0, OTHER),
+    nump!("repl-backlog-ttl", None, MOD, 0, LONG_MAX, 3600, 0, fld!(repl_backlog_ttl)),
     nump!("auto-aof-rewrite-min-size", None, MOD, 0, LONG_MAX, 64 * 1024 * 1024, MEM, fld!(auto_aof_rewrite_min_size)),
     nump!("loading-process-events-interval-bytes", None, MOD | HIDDEN, 1024, INT_MAX, 2 * 1024 * 1024, 0, OTHER),
     // TLS configs (the oracle is built with TLS, so they exist and are reported)
@@ -973,6 +973,14 @@ pub struct Config {
     pub auto_aof_rewrite_percentage: i64,
     /// auto-aof-rewrite-min-size in bytes.
     pub auto_aof_rewrite_min_size: i64,
+    /// repl-timeout in seconds.
+    pub repl_timeout: i64,
+    /// repl-ping-replica-period in seconds.
+    pub repl_ping_replica_period: i64,
+    /// repl-backlog-size in bytes.
+    pub repl_backlog_size: i64,
+    /// repl-backlog-ttl in seconds (0: never freed).
+    pub repl_backlog_ttl: i64,
     /// Directory of the AOF files (inside `dir`).
     pub appenddirname: String,
     /// Largest bulk string a client may send.
@@ -1128,6 +1136,10 @@ impl Default for Config {
             aof_rewrite_incremental_fsync: false,
             auto_aof_rewrite_percentage: 0,
             auto_aof_rewrite_min_size: 0,
+            repl_timeout: 0,
+            repl_ping_replica_period: 0,
+            repl_backlog_size: 0,
+            repl_backlog_ttl: 0,
             appenddirname: String::new(),
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,

@@ -6,6 +6,7 @@
 //! - [`server`]: the event loop on mio, clients, serverCron/beforeSleep, logging.
 //! - [`protocol`]: the request parser (RESP and inline) and the reply encoder (RESP2/RESP3).
 //! - [`commands`]: the command table (data) and one module per command group.
+//! - [`replication`]: the master's side of replication: SYNC/PSYNC, the backlog.
 //! - [`db`]: databases, lookups with lazy expiry, active expiry.
 //! - [`evict`]: maxmemory: the eviction policies, the eviction pool, LRU/LFU arithmetic.
 //! - [`types`]: the object model; one file per type.
@@ -22,6 +23,7 @@ pub mod persistence;
 pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod types;
 pub mod util;

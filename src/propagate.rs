@@ -252,6 +252,11 @@ fn feed_consumers(srv: &mut Server) {
     if srv.prop.out.is_empty() {
         return;
     }
+    if srv.repl.backlog.is_some() {
+        let out = std::mem::take(&mut srv.prop.out);
+        crate::replication::feed(srv, &out);
+        srv.prop.out = out;
+    }
     if let Some(aof) = srv.aof.as_mut() {
         // While the AOF waits for its first rewrite, only that rewrite's incremental file
         // wants the stream (and only once its child runs).

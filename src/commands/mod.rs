@@ -22,6 +22,7 @@ pub mod meta;
 pub mod multi;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod server_cmds;
 pub mod set;
 pub mod sort;
@@ -156,6 +157,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(connection::HANDLERS)
         .chain(server_cmds::HANDLERS)
         .chain(introspection::HANDLERS)
+        .chain(replication::HANDLERS)
         .chain(info::HANDLERS)
         .chain(zset::HANDLERS)
         .chain(persistence::HANDLERS)

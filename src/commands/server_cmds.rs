@@ -938,15 +938,9 @@ fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
         }
         (b"change-repl-id", 2) => {
             log_warning!("Changing replication IDs after receiving DEBUG change-repl-id");
-            let mut bytes = [0u8; 20];
-            if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-                use std::io::Read;
-                let _ = f.read_exact(&mut bytes);
-            }
-            srv.replid = bytes.iter().fold(String::new(), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            });
+            srv.repl.replid = crate::replication::random_replid();
+            srv.repl.replid2 = "0".repeat(40);
+            srv.repl.second_replid_offset = -1;
             c.out.ok();
         }
         (b"replybuffer", 4) => {

@@ -441,8 +441,7 @@ pub fn open_waiting(srv: &mut Server) {
 /// Closes the AOF (stopAppendOnly's end): no more writes reach it; the manifest stays.
 pub fn close(srv: &mut Server) {
     srv.aof = None;
-    // Replication will be the other consumer; until then nothing wants the stream.
-    srv.prop.active = false;
+    srv.prop.active = crate::replication::stream_wanted(srv);
 }
 
 /// Drops what the buffer holds (a failed first rewrite: the next try starts afresh).

@@ -390,6 +390,7 @@ fn rdb_done(srv: &mut Server, c: &Child, code: i32, sig: i32) {
     }
     srv.persist.save_time_last = now_secs() - srv.persist.save_time_start;
     srv.persist.save_time_start = -1;
+    crate::replication::bgsave_done(srv, sig == 0 && code == 0);
 }
 
 /// The kind of the running child, if any.

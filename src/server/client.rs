@@ -165,6 +165,12 @@ pub struct Client {
     /// CLIENT_DENY_BLOCKING: set while EXEC runs queued commands. Blocking commands must
     /// check it and answer at once as if they timed out instead of blocking.
     pub deny_blocking: bool,
+    /// Set once this connection is a replica of ours (SYNC/PSYNC): CLIENT_SLAVE.
+    pub replica: Option<Box<crate::replication::ReplicaState>>,
+    /// What it announced with REPLCONF before becoming one.
+    pub repl_announced: Option<Box<crate::replication::Announced>>,
+    /// It attached with PSYNC (so it acknowledges: repl-timeout applies).
+    pub replica_psync: bool,
 }
 
 impl Client {
@@ -220,6 +226,9 @@ impl Client {
             subs: None,
             multi: None,
             deny_blocking: false,
+            replica: None,
+            repl_announced: None,
+            replica_psync: false,
         }
     }
 

@@ -18,6 +18,7 @@ pub fn server_cron(srv: &mut Server) {
     clients_cron(srv, now);
     databases_cron(srv);
     crate::persistence::cron(srv);
+    crate::replication::cron(srv);
 }
 
 /// Records instantaneous_ops_per_sec samples every 100 ms.

@@ -119,8 +119,8 @@ pub struct Server {
     pub watches: crate::multi::Watches,
     /// A random 40-hex-digit id for this run (INFO run_id).
     pub run_id: String,
-    /// A second random id standing in for the replication id (INFO master_replid).
-    pub replid: String,
+    /// Replication's state: IDs, offset, backlog, replicas (crate::replication).
+    pub repl: crate::replication::Replication,
     /// Command propagation: effects collected during a call, emitted to the consumers
     /// (crate::propagate).
     pub prop: crate::propagate::Propagation,
@@ -181,7 +181,7 @@ impl Server {
             watches: Default::default(),
             paused_clients: Vec::new(),
             run_id: random_hex40(),
-            replid: random_hex40(),
+            repl: crate::replication::Replication::new(random_hex40()),
             prop: Default::default(),
             aof: None,
             aof_manifest: Default::default(),

@@ -683,7 +683,8 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
 fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
     srv.stats.total_writes_processed += 1;
     c.note_reply_peak();
-    while c.out.pending() > 0 {
+    // A replica being sent its snapshot gets the next chunk as soon as the last one left.
+    while c.out.pending() > 0 || (c.replica.is_some() && crate::replication::refill_bulk(c)) {
         let r = c.sock.write(&c.out.buf[c.out.sent..]);
         match r {
             Ok(0) => return false,
@@ -777,6 +778,7 @@ pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
     // Subscriptions and WATCHes name the client by token: drop them before the slot is reused.
     crate::pubsub::client_freed(srv, &mut c);
     crate::multi::client_freed(srv, &mut c);
+    crate::replication::client_freed(srv, &c);
     if srv.clients.contains(c.token) {
         srv.clients.remove(c.token);
     }

@@ -1,0 +1,34 @@
+//! Replication commands (replication.c): SYNC, PSYNC, REPLCONF, ROLE. The work is in
+//! `crate::replication`; these parse and delegate.
+
+use super::{Args, Handler};
+use crate::server::client::Client;
+use crate::server::Server;
+
+/// This module's commands.
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("sync", sync_command),
+    ("psync", psync_command),
+    ("replconf", replconf_command),
+    ("role", role_command),
+];
+
+/// SYNC: the old full synchronisation (no partial resync, no acknowledgements).
+fn sync_command(srv: &mut Server, c: &mut Client, _args: &Args) {
+    crate::replication::sync_command(srv, c, None);
+}
+
+/// PSYNC replid offset.
+fn psync_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    crate::replication::sync_command(srv, c, Some((args.get(1), args.get(2))));
+}
+
+/// REPLCONF option value [option value ...].
+fn replconf_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    crate::replication::replconf_command(srv, c, args);
+}
+
+/// ROLE.
+fn role_command(srv: &mut Server, c: &mut Client, _args: &Args) {
+    crate::replication::role_reply(srv, c);
+}

@@ -1,0 +1,655 @@
+//! Replication (replication.c), the master's side: replicas attach with SYNC or PSYNC, get a
+//! snapshot and then the stream of writes the propagation layer emits, or continue from the
+//! backlog after a broken link.
+//!
+//! ```text
+//!  replica                         master (this server)
+//!  -------                         ------
+//!  PING, REPLCONF listening-port,  record the replica's port and capabilities
+//!  REPLCONF capa eof psync2
+//!  PSYNC <replid> <offset>   --->  backlog holds <offset>?  +CONTINUE <replid>, backlog tail,
+//!                                                            then the live stream
+//!                                  else                      +FULLRESYNC <replid> <offset>
+//!                                    BGSAVE (fork) -> dump.rdb; the stream from the fork on
+//!                                    is kept for the replica meanwhile
+//!                            <---  $<len>\r\n<rdb bytes>, then that stream, then live
+//!  REPLCONF ACK <offset> (1/s) --> lag and acknowledged offset (INFO, ROLE, WAIT)
+//! ```
+//!
+//! The stream is exactly what the AOF gets (`propagate::feed_consumers` hands it to both),
+//! plus a PING every repl-ping-replica-period seconds. Its byte count is
+//! `master_repl_offset`; the last repl-backlog-size bytes stay in the [`backlog::Backlog`],
+//! created when the first replica attaches (with a new replication ID) and dropped after
+//! repl-backlog-ttl seconds without replicas.
+//!
+//! Replicas are ordinary clients (their socket is served by `server/net.rs`) with a
+//! [`ReplicaState`]; handlers and this module only queue bytes in their output buffers. The
+//! snapshot file is sent in chunks as the socket drains ([`refill_bulk`]).
+
+pub mod backlog;
+
+use crate::server::client::Client;
+use crate::server::Server;
+use crate::{log_notice, log_warning};
+use std::io::Read;
+
+/// Bytes of the snapshot read into a replica's output buffer at a time (PROTO_IOBUF_LEN).
+const BULK_CHUNK: usize = 16 * 1024;
+
+/// Where a replica is in its synchronisation (the master's view, slave->replstate).
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum SyncState {
+    /// Asked for a full sync; waits for a BGSAVE to start (another child runs).
+    WaitBgsaveStart,
+    /// Its BGSAVE runs; the stream since the fork collects in `pending`.
+    WaitBgsaveEnd,
+    /// The snapshot is being sent.
+    SendBulk,
+    /// Gets the live stream.
+    Online,
+}
+
+impl SyncState {
+    fn name(self) -> &'static str {
+        match self {
+            SyncState::WaitBgsaveStart => "wait_bgsave",
+            SyncState::WaitBgsaveEnd => "wait_bgsave",
+            SyncState::SendBulk => "send_bulk",
+            SyncState::Online => "online",
+        }
+    }
+}
+
+/// What the master knows of one replica client (`Client::replica`).
+pub struct ReplicaState {
+    /// Sync progress.
+    pub state: SyncState,
+    /// The stream since its snapshot's fork, sent after the snapshot.
+    pending: Vec<u8>,
+    /// The snapshot being sent and the bytes of it still to read.
+    bulk: Option<(std::fs::File, u64)>,
+    /// REPLCONF listening-port.
+    pub listening_port: u16,
+    /// REPLCONF ip-address.
+    pub announced_ip: Option<String>,
+    /// How the log names it: ip:listening-port (replicationGetSlaveName).
+    pub name: String,
+    /// The offset it last acknowledged.
+    pub ack_offset: i64,
+    /// When it last acknowledged, Unix ms.
+    pub ack_ms: i64,
+}
+
+/// Options a connection announced with REPLCONF before SYNC/PSYNC (kept on the client until
+/// it becomes a replica).
+#[derive(Default, Clone)]
+pub struct Announced {
+    /// listening-port.
+    pub port: u16,
+    /// ip-address.
+    pub ip: Option<String>,
+    /// capa psync2.
+    pub psync2: bool,
+    /// capa eof.
+    pub eof: bool,
+}
+
+/// The replication state (`Server::repl`).
+pub struct Replication {
+    /// The current replication ID (master_replid).
+    pub replid: String,
+    /// The previous one, valid up to `second_replid_offset` (after a promotion).
+    pub replid2: String,
+    /// Bytes of stream produced under the current history.
+    pub master_repl_offset: i64,
+    /// Offsets up to which replid2 is valid (-1: none).
+    pub second_replid_offset: i64,
+    /// The backlog, once a replica attached.
+    pub backlog: Option<backlog::Backlog>,
+    /// Tokens of the replica clients, in attach order.
+    pub replicas: Vec<usize>,
+    /// Unix seconds since when no replica is attached (for repl-backlog-ttl).
+    pub no_replicas_since: i64,
+    /// The running BGSAVE serves replicas.
+    pub bgsave_for_replicas: bool,
+    /// The last once-a-second tick of [`cron`], Unix ms.
+    last_tick_ms: i64,
+    /// The last PING fed to replicas, Unix ms.
+    last_ping_ms: i64,
+    /// Scratch for one stream write.
+    scratch: Vec<u8>,
+}
+
+impl Replication {
+    /// A master's initial state with a fresh ID.
+    pub fn new(replid: String) -> Replication {
+        Replication {
+            replid,
+            replid2: "0".repeat(40),
+            master_repl_offset: 0,
+            second_replid_offset: -1,
+            backlog: None,
+            replicas: Vec::new(),
+            no_replicas_since: crate::util::mstime() / 1000,
+            bgsave_for_replicas: false,
+            last_tick_ms: 0,
+            last_ping_ms: 0,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+/// 40 random hex digits (getRandomHexChars).
+pub fn random_replid() -> String {
+    let mut bytes = [0u8; 20];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// True while something consumes the stream: the AOF, or replication (a backlog exists).
+pub fn stream_wanted(srv: &Server) -> bool {
+    srv.aof.is_some() || srv.repl.backlog.is_some()
+}
+
+/// Hands stream bytes to replication (replicationFeedSlaves): the backlog, every online
+/// replica's output, and the held stream of replicas whose snapshot is being made or sent.
+pub fn feed(srv: &mut Server, data: &[u8]) {
+    let Some(b) = srv.repl.backlog.as_mut() else {
+        return;
+    };
+    b.feed(data);
+    srv.repl.master_repl_offset += data.len() as i64;
+    if srv.repl.replicas.is_empty() {
+        return;
+    }
+    let now = crate::util::mstime();
+    let limit = srv.config.client_output_buffer_limit[1];
+    for &tok in &srv.repl.replicas {
+        let Some(Some(c)) = srv.clients.get_mut(tok) else {
+            continue;
+        };
+        let Some(r) = c.replica.as_mut() else {
+            continue;
+        };
+        match r.state {
+            SyncState::WaitBgsaveStart => {}
+            SyncState::WaitBgsaveEnd | SyncState::SendBulk => r.pending.extend_from_slice(data),
+            SyncState::Online => {
+                if c.close_asap {
+                    continue;
+                }
+                c.out.raw(data);
+                if crate::server::net::output_buffer_limit_reached(c, limit, now) {
+                    log_warning!(
+                        "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                        c.info_line(now)
+                    );
+                    c.close_asap = true;
+                    srv.pending_close.push(tok);
+                } else {
+                    c.queue_write(&mut srv.pending_writes);
+                }
+            }
+        }
+    }
+}
+
+/// Creates the backlog when the first replica attaches (createReplicationBacklog), under a
+/// new replication ID (a master that had none starts a new history).
+fn ensure_backlog(srv: &mut Server) {
+    if srv.repl.backlog.is_some() {
+        return;
+    }
+    srv.repl.replid = random_replid();
+    srv.repl.replid2 = "0".repeat(40);
+    srv.repl.second_replid_offset = -1;
+    let size = srv.config.repl_backlog_size.max(1) as usize;
+    srv.repl.backlog = Some(backlog::Backlog::new(size, srv.repl.master_repl_offset));
+    srv.prop.active = true;
+    srv.prop.reset_selected_db();
+}
+
+/// SYNC and PSYNC (syncCommand): a partial resync from the backlog when the replica's history
+/// and offset allow it, else a full one.
+pub fn sync_command(srv: &mut Server, c: &mut Client, psync: Option<(&[u8], &[u8])>) {
+    if c.replica.is_some() {
+        return;
+    }
+    if c.out.pending() > 0 {
+        return c
+            .out
+            .err("ERR SYNC and PSYNC are invalid with pending output");
+    }
+    let announced = c.repl_announced.take().map(|b| *b).unwrap_or_default();
+    if let Some((id, off)) = psync {
+        if try_partial(srv, c, id, off, announced.psync2) {
+            attach(srv, c, SyncState::Online, &announced);
+            log_notice!(
+                "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
+                replica_name(c, &announced),
+                srv.repl.master_repl_offset + 1 - crate::util::num::parse_i64(off).unwrap_or(0),
+                crate::util::num::parse_i64(off).unwrap_or(0)
+            );
+            return;
+        }
+        let id = String::from_utf8_lossy(id);
+        if id != "?" {
+            log_notice!(
+                "Full resync requested by replica {}",
+                replica_name(c, &announced)
+            );
+        } else {
+            log_notice!(
+                "Replica {} asks for synchronization",
+                replica_name(c, &announced)
+            );
+        }
+    } else {
+        log_notice!(
+            "Replica {} asks for synchronization",
+            replica_name(c, &announced)
+        );
+    }
+    srv.stats.sync_full += 1;
+    ensure_backlog(srv);
+    attach(srv, c, SyncState::WaitBgsaveStart, &announced);
+    c.replica_psync = psync.is_some();
+    // Start the snapshot now if no child runs; else serverCron starts it when the child
+    // ends.
+    if srv.persist.child.is_none() {
+        start_bgsave_for_replicas(srv, Some(c));
+    }
+}
+
+/// Makes `c` a replica in `state`.
+fn attach(srv: &mut Server, c: &mut Client, state: SyncState, a: &Announced) {
+    c.replica = Some(Box::new(ReplicaState {
+        state,
+        pending: Vec::new(),
+        bulk: None,
+        listening_port: a.port,
+        announced_ip: a.ip.clone(),
+        name: replica_name(c, a),
+        ack_offset: 0,
+        ack_ms: crate::util::mstime(),
+    }));
+    srv.repl.replicas.push(c.token);
+}
+
+/// How the log names a replica: ip:listening-port.
+fn replica_name(c: &Client, a: &Announced) -> String {
+    let ip = a.ip.clone().unwrap_or_else(|| {
+        c.addr
+            .rsplit_once(':')
+            .map_or(c.addr.clone(), |(h, _)| h.to_string())
+    });
+    format!("{}:{}", ip, a.port)
+}
+
+/// masterTryPartialResynchronization: true when `+CONTINUE` and the backlog tail were queued.
+fn try_partial(srv: &mut Server, c: &mut Client, id: &[u8], off: &[u8], psync2: bool) -> bool {
+    let Some(offset) = crate::util::num::parse_i64(off) else {
+        return false;
+    };
+    let repl = &srv.repl;
+    let same = id == repl.replid.as_bytes()
+        || (id == repl.replid2.as_bytes() && offset <= repl.second_replid_offset);
+    if !same {
+        return false;
+    }
+    let Some(tail) = repl.backlog.as_ref().and_then(|b| b.copy_from(offset)) else {
+        return false;
+    };
+    srv.stats.sync_partial_ok += 1;
+    if psync2 {
+        c.out
+            .raw(format!("+CONTINUE {}\r\n", srv.repl.replid).as_bytes());
+    } else {
+        c.out.raw(b"+CONTINUE\r\n");
+    }
+    c.out.raw(&tail);
+    true
+}
+
+/// Forks the snapshot for every replica waiting to start one (startBgsaveForReplication),
+/// answering each `+FULLRESYNC <replid> <offset>`. `current` is the replica whose command is
+/// running (out of its slot).
+fn start_bgsave_for_replicas(srv: &mut Server, current: Option<&mut Client>) {
+    // Every waiting replica's stream starts at the snapshot: with a SELECT.
+    srv.prop.reset_selected_db();
+    let offset = srv.repl.master_repl_offset;
+    let ok = crate::persistence::bgsave::start(srv).is_ok();
+    if ok {
+        srv.repl.bgsave_for_replicas = true;
+    }
+    let reply = format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, offset);
+    let update = |c: &mut Client, pending_close: &mut Vec<usize>| {
+        let Some(r) = c.replica.as_mut() else {
+            return;
+        };
+        if r.state != SyncState::WaitBgsaveStart {
+            return;
+        }
+        if ok {
+            r.state = SyncState::WaitBgsaveEnd;
+            c.out.raw(reply.as_bytes());
+        } else {
+            c.out
+                .raw(b"-ERR BGSAVE failed, replication can't continue\r\n");
+            c.close_after_reply = true;
+            pending_close.push(c.token);
+        }
+    };
+    if let Some(c) = current {
+        update(c, &mut srv.pending_close);
+    }
+    let toks = srv.repl.replicas.clone();
+    for tok in toks {
+        if let Some(Some(c)) = srv.clients.get_mut(tok) {
+            update(c, &mut srv.pending_close);
+            c.queue_write(&mut srv.pending_writes);
+        }
+    }
+}
+
+/// A BGSAVE finished (updateSlavesWaitingBgsave): replicas waiting for it start receiving the
+/// file, or are dropped if it failed.
+pub fn bgsave_done(srv: &mut Server, ok: bool) {
+    if !srv.repl.bgsave_for_replicas {
+        return;
+    }
+    srv.repl.bgsave_for_replicas = false;
+    let file = srv.config.dbfilename.clone();
+    let toks = srv.repl.replicas.clone();
+    for tok in toks {
+        let Some(Some(c)) = srv.clients.get_mut(tok) else {
+            continue;
+        };
+        let Some(r) = c.replica.as_mut() else {
+            continue;
+        };
+        if r.state != SyncState::WaitBgsaveEnd {
+            continue;
+        }
+        let opened = if ok {
+            std::fs::File::open(&file).and_then(|f| f.metadata().map(|m| (f, m.len())))
+        } else {
+            Err(std::io::Error::other("BGSAVE failed"))
+        };
+        match opened {
+            Ok((f, len)) => {
+                r.state = SyncState::SendBulk;
+                r.bulk = Some((f, len));
+                c.out.raw(format!("${len}\r\n").as_bytes());
+                let _ = refill_bulk(c);
+                c.queue_write(&mut srv.pending_writes);
+            }
+            Err(e) => {
+                log_warning!(
+                    "SYNC failed. BGSAVE child returned an error: {}",
+                    crate::persistence::io_msg(&e)
+                );
+                c.close_asap = true;
+                srv.pending_close.push(tok);
+            }
+        }
+    }
+}
+
+/// When a replica's output has drained while it is being sent the snapshot, queues the next
+/// chunk of the file, and once all is sent the stream held since the fork (it is online from
+/// then on). True when something was queued. Called by the write path (`server/net.rs`).
+pub fn refill_bulk(c: &mut Client) -> bool {
+    let Some(r) = c.replica.as_mut() else {
+        return false;
+    };
+    if r.state != SyncState::SendBulk || c.out.pending() > 0 {
+        return false;
+    }
+    let Some((f, left)) = r.bulk.as_mut() else {
+        return false;
+    };
+    if *left > 0 {
+        let want = (*left).min(BULK_CHUNK as u64) as usize;
+        let mut chunk = vec![0u8; want];
+        match f.read(&mut chunk) {
+            Ok(n) if n > 0 => {
+                *left -= n as u64;
+                c.out.raw(&chunk[..n]);
+                return true;
+            }
+            _ => {
+                log_warning!("Read error sending DB to replica");
+                c.close_asap = true;
+                return false;
+            }
+        }
+    }
+    r.bulk = None;
+    r.state = SyncState::Online;
+    r.ack_ms = crate::util::mstime();
+    let pending = std::mem::take(&mut r.pending);
+    log_notice!("Synchronization with replica {} succeeded", r.name);
+    c.out.raw(&pending);
+    !pending.is_empty()
+}
+
+/// REPLCONF <option> <value> ... (replconfCommand).
+pub fn replconf_command(srv: &mut Server, c: &mut Client, args: &crate::commands::Args) {
+    if args.len().is_multiple_of(2) {
+        return c.out.err("ERR syntax error");
+    }
+    let mut i = 1;
+    while i < args.len() {
+        let (opt, val) = (args.get(i), args.get(i + 1));
+        if opt.eq_ignore_ascii_case(b"listening-port") {
+            let Some(p) = crate::util::num::parse_i64(val) else {
+                return c.out.err("ERR value is not an integer or out of range");
+            };
+            c.repl_announced.get_or_insert_with(Default::default).port = p as u16;
+        } else if opt.eq_ignore_ascii_case(b"ip-address") {
+            let ip = String::from_utf8_lossy(val).into_owned();
+            if ip.len() >= 46 {
+                return c.out.err(&format!(
+                    "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                    ip.len()
+                ));
+            }
+            c.repl_announced.get_or_insert_with(Default::default).ip = Some(ip);
+        } else if opt.eq_ignore_ascii_case(b"capa") {
+            let a = c.repl_announced.get_or_insert_with(Default::default);
+            if val.eq_ignore_ascii_case(b"eof") {
+                a.eof = true;
+            } else if val.eq_ignore_ascii_case(b"psync2") {
+                a.psync2 = true;
+            }
+        } else if opt.eq_ignore_ascii_case(b"ack") {
+            // From a replica: never answered.
+            if let Some(r) = c.replica.as_mut() {
+                if let Some(off) = crate::util::num::parse_i64(val) {
+                    if off > r.ack_offset {
+                        r.ack_offset = off;
+                    }
+                    r.ack_ms = crate::util::mstime();
+                }
+            }
+            return;
+        } else if opt.eq_ignore_ascii_case(b"getack") {
+            // Only a master sends GETACK to its replica; as a master we ignore it.
+            return;
+        } else if opt.eq_ignore_ascii_case(b"rdb-only")
+            || opt.eq_ignore_ascii_case(b"rdb-filter-only")
+        {
+            // Accepted, as Redis accepts them from redis-cli --rdb.
+        } else {
+            return c.out.err(&format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            ));
+        }
+        i += 2;
+    }
+    let _ = srv;
+    c.out.ok();
+}
+
+/// A replica client is gone (replicationFreeSlave's bookkeeping).
+pub fn client_freed(srv: &mut Server, c: &Client) {
+    if c.replica.is_none() {
+        return;
+    }
+    srv.repl.replicas.retain(|&t| t != c.token);
+    if let Some(r) = c.replica.as_ref() {
+        if r.state == SyncState::Online {
+            log_notice!("Connection with replica {} lost.", r.name);
+        }
+    }
+    if srv.repl.replicas.is_empty() {
+        srv.repl.no_replicas_since = crate::util::mstime() / 1000;
+    }
+}
+
+/// replicationCron's master part, once a second: PING into the stream every
+/// repl-ping-replica-period seconds, a newline to replicas waiting for their snapshot,
+/// snapshots for replicas that waited for another child, the backlog freed after
+/// repl-backlog-ttl without replicas, and replicas that stopped acknowledging dropped after
+/// repl-timeout.
+pub fn cron(srv: &mut Server) {
+    let now = crate::util::mstime();
+    if srv.repl.backlog.is_none() {
+        return;
+    }
+    // Snapshots for replicas that waited for another child.
+    let waiting = srv.repl.replicas.iter().any(|&t| {
+        matches!(srv.clients.get(t), Some(Some(c)) if c.replica.as_ref().is_some_and(|r| r.state == SyncState::WaitBgsaveStart))
+    });
+    if waiting && srv.persist.child.is_none() {
+        start_bgsave_for_replicas(srv, None);
+    }
+    if now - srv.repl.last_tick_ms < 1000 {
+        return;
+    }
+    srv.repl.last_tick_ms = now;
+    let period_ms = srv.config.repl_ping_replica_period.max(1) * 1000;
+    if now - srv.repl.last_ping_ms >= period_ms && !srv.repl.replicas.is_empty() {
+        srv.repl.last_ping_ms = now;
+        let mut buf = std::mem::take(&mut srv.repl.scratch);
+        buf.clear();
+        buf.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        feed(srv, &buf);
+        srv.repl.scratch = buf;
+    }
+    let timeout_ms = srv.config.repl_timeout.max(1) * 1000;
+    let toks = srv.repl.replicas.clone();
+    for tok in toks {
+        let Some(Some(c)) = srv.clients.get_mut(tok) else {
+            continue;
+        };
+        let Some(r) = c.replica.as_ref() else {
+            continue;
+        };
+        match r.state {
+            SyncState::WaitBgsaveStart | SyncState::WaitBgsaveEnd => {
+                c.out.raw(b"\n");
+                c.queue_write(&mut srv.pending_writes);
+            }
+            SyncState::Online if c.replica_psync && now - r.ack_ms > timeout_ms => {
+                log_warning!(
+                    "Disconnecting timedout replica (streaming sync): {}",
+                    r.name
+                );
+                c.close_asap = true;
+                srv.pending_close.push(tok);
+            }
+            _ => {}
+        }
+    }
+    if srv.repl.replicas.is_empty()
+        && srv.config.repl_backlog_ttl > 0
+        && now / 1000 - srv.repl.no_replicas_since > srv.config.repl_backlog_ttl
+    {
+        srv.repl.backlog = None;
+        srv.prop.active = stream_wanted(srv);
+        log_notice!(
+            "Replication backlog freed after {} seconds without connected replicas.",
+            srv.config.repl_backlog_ttl
+        );
+    }
+}
+
+/// The replication section of INFO for a master.
+pub fn info_section(srv: &Server) -> String {
+    let now = crate::util::mstime();
+    let mut lines = Vec::new();
+    let mut n = 0;
+    for &tok in &srv.repl.replicas {
+        let Some(Some(c)) = srv.clients.get(tok) else {
+            continue;
+        };
+        let Some(r) = c.replica.as_ref() else {
+            continue;
+        };
+        let ip = r.announced_ip.clone().unwrap_or_else(|| {
+            c.addr
+                .rsplit_once(':')
+                .map_or(c.addr.clone(), |(h, _)| h.to_string())
+        });
+        lines.push(format!(
+            "slave{}:ip={},port={},state={},offset={},lag={}\r\n",
+            n,
+            ip,
+            r.listening_port,
+            r.state.name(),
+            r.ack_offset,
+            (now - r.ack_ms) / 1000
+        ));
+        n += 1;
+    }
+    let b = srv.repl.backlog.as_ref();
+    format!(
+        "role:master\r\nconnected_slaves:{}\r\n{}master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        n,
+        lines.concat(),
+        srv.repl.replid,
+        srv.repl.replid2,
+        srv.repl.master_repl_offset,
+        srv.repl.second_replid_offset,
+        b.is_some() as u8,
+        srv.config.repl_backlog_size,
+        b.map_or(0, |b| b.first_byte_offset()),
+        b.map_or(0, |b| b.histlen()),
+    )
+}
+
+/// ROLE for a master: ["master", offset, [[ip, port, ack offset] ...]].
+pub fn role_reply(srv: &Server, c: &mut Client) {
+    c.out.array(3);
+    c.out.bulk(b"master");
+    c.out.int(srv.repl.master_repl_offset);
+    let online: Vec<(String, u16, i64)> = srv
+        .repl
+        .replicas
+        .iter()
+        .filter_map(|&t| {
+            let cl = srv.clients.get(t)?.as_ref()?;
+            let r = cl.replica.as_ref()?;
+            (r.state == SyncState::Online).then(|| {
+                let ip = r.announced_ip.clone().unwrap_or_else(|| {
+                    cl.addr
+                        .rsplit_once(':')
+                        .map_or(cl.addr.clone(), |(h, _)| h.to_string())
+                });
+                (ip, r.listening_port, r.ack_offset)
+            })
+        })
+        .collect();
+    c.out.array(online.len());
+    for (ip, port, off) in online {
+        c.out.array(3);
+        c.out.bulk(ip.as_bytes());
+        c.out.bulk(port.to_string().as_bytes());
+        c.out.bulk(off.to_string().as_bytes());
+    }
+}

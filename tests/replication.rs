@@ -1,0 +1,245 @@
+//! Replication, the master's side (issue 16, first increment): a real redis-server 7.0.15
+//! replicates from ferrodis (full sync from a snapshot, the live stream, partial resync from
+//! the backlog after a broken link), and the replication fields ferrodis reports.
+//!
+//! Every wait is bounded; every server is stopped when its `Server` drops.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+/// One field of an INFO section.
+fn info_field(c: &mut RawConn, section: &str, name: &str) -> Option<String> {
+    let text = c.value(&["INFO", section]).text().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+}
+
+/// Waits (bounded) until `replica` has its link up and has processed everything `master` has
+/// produced.
+fn wait_in_sync(master: &mut RawConn, replica: &mut RawConn) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let up = info_field(replica, "replication", "master_link_status").as_deref() == Some("up");
+        let m = info_field(master, "replication", "master_repl_offset");
+        let r = info_field(replica, "replication", "slave_repl_offset");
+        if up && m.is_some() && m == r {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replica never caught up: link up {up}, master offset {m:?}, replica offset {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn digest(c: &mut RawConn) -> String {
+    c.value(&["DEBUG", "DIGEST"]).text().unwrap()
+}
+
+/// Every type, expiries, several databases, a transaction.
+fn workload(c: &mut RawConn, tag: &str) {
+    let k = |s: &str| format!("{s}-{tag}");
+    let cmds: Vec<Vec<String>> = vec![
+        vec!["set".into(), k("s"), "v".into()],
+        vec![
+            "set".into(),
+            k("t"),
+            "v".into(),
+            "px".into(),
+            "100000".into(),
+        ],
+        vec!["rpush".into(), k("l"), "a".into(), "b".into(), "c".into()],
+        vec![
+            "hset".into(),
+            k("h"),
+            "f".into(),
+            "1".into(),
+            "g".into(),
+            "2".into(),
+        ],
+        vec!["sadd".into(), k("set"), "1".into(), "2".into(), "x".into()],
+        vec![
+            "zadd".into(),
+            k("z"),
+            "1".into(),
+            "a".into(),
+            "2.5".into(),
+            "b".into(),
+        ],
+        vec!["incrbyfloat".into(), k("f"), "1.5".into()],
+        vec!["select".into(), "5".into()],
+        vec!["set".into(), k("in5"), "v".into()],
+        vec!["multi".into()],
+        vec!["lpush".into(), k("l5"), "x".into()],
+        vec!["incr".into(), k("n5")],
+        vec!["exec".into()],
+        vec!["select".into(), "0".into()],
+        vec!["spop".into(), k("set")],
+        vec!["del".into(), k("s")],
+    ];
+    for cmd in &cmds {
+        let r = c.cmd(cmd);
+        assert!(
+            !r.starts_with(b"-"),
+            "{}: {}",
+            show_command(cmd),
+            escape(&r)
+        );
+    }
+}
+
+fn replica_of(master: &Server) -> Server {
+    let port = master.port().to_string();
+    oracle_with(&["--replicaof", "127.0.0.1", &port])
+}
+
+#[test]
+fn redis_replicates_from_ferrodis_full_sync_then_stream() {
+    let f = ferrodis();
+    let mut fc = f.conn();
+    workload(&mut fc, "before");
+    // Enough data that the snapshot goes out in many chunks.
+    for i in 0..200 {
+        let v = format!("{i}").repeat(200);
+        fc.cmd(&["set", &format!("big{i}"), &v]);
+    }
+    let r = replica_of(&f);
+    let mut rc = r.conn();
+    wait_in_sync(&mut fc, &mut rc);
+    assert_eq!(digest(&mut fc), digest(&mut rc));
+    // The live stream.
+    workload(&mut fc, "after");
+    fc.cmd(&["expire", "big1", "1000"]);
+    fc.cmd(&["flushdb"]);
+    fc.cmd(&["set", "last", "1"]);
+    wait_in_sync(&mut fc, &mut rc);
+    assert_eq!(digest(&mut fc), digest(&mut rc));
+    assert_eq!(
+        info_field(&mut fc, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut fc, "replication", "connected_slaves").as_deref(),
+        Some("1")
+    );
+    let slave0 = info_field(&mut fc, "replication", "slave0").unwrap();
+    assert!(
+        slave0.starts_with(&format!(
+            "ip=127.0.0.1,port={},state=online,offset=",
+            r.port()
+        )),
+        "{slave0}"
+    );
+}
+
+#[test]
+fn a_broken_link_continues_from_the_backlog() {
+    let f = ferrodis();
+    let mut fc = f.conn();
+    workload(&mut fc, "one");
+    let r = replica_of(&f);
+    let mut rc = r.conn();
+    wait_in_sync(&mut fc, &mut rc);
+    // The replica drops its link; writes made meanwhile come from the backlog.
+    rc.cmd(&["client", "kill", "type", "master"]);
+    workload(&mut fc, "two");
+    wait_in_sync(&mut fc, &mut rc);
+    assert_eq!(digest(&mut fc), digest(&mut rc));
+    assert_eq!(
+        info_field(&mut fc, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut fc, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+    assert!(r
+        .log()
+        .contains("Successful partial resynchronization with master."));
+    // A replica whose history is unknown gets a full sync again.
+    fc.cmd(&["debug", "change-repl-id"]);
+    rc.cmd(&["client", "kill", "type", "master"]);
+    workload(&mut fc, "three");
+    wait_in_sync(&mut fc, &mut rc);
+    assert_eq!(digest(&mut fc), digest(&mut rc));
+    assert_eq!(
+        info_field(&mut fc, "stats", "sync_full").as_deref(),
+        Some("2")
+    );
+}
+
+#[test]
+fn a_replica_waits_for_a_running_child_before_its_snapshot() {
+    let f = ferrodis();
+    let mut fc = f.conn();
+    workload(&mut fc, "x");
+    for i in 0..100 {
+        fc.cmd(&["set", &format!("k{i}"), "v"]);
+    }
+    // A slow AOF rewrite holds the fork; the replica's snapshot follows it.
+    fc.cmd(&["config", "set", "rdb-key-save-delay", "10000"]);
+    fc.cmd(&["bgrewriteaof"]);
+    let r = replica_of(&f);
+    let mut rc = r.conn();
+    std::thread::sleep(Duration::from_millis(300));
+    let slave0 = info_field(&mut fc, "replication", "slave0").unwrap_or_default();
+    assert!(slave0.contains("state=wait_bgsave"), "{slave0}");
+    fc.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
+    fc.cmd(&["set", "during", "1"]);
+    wait_in_sync(&mut fc, &mut rc);
+    assert_eq!(digest(&mut fc), digest(&mut rc));
+}
+
+#[test]
+fn role_and_info_replication_look_like_redis() {
+    let f = ferrodis();
+    let o = oracle();
+    let fr = replica_of(&f);
+    let or = replica_of(&o);
+    let (mut fc, mut oc) = (f.conn(), o.conn());
+    let (mut frc, mut orc) = (fr.conn(), or.conn());
+    fc.cmd(&["set", "a", "1"]);
+    oc.cmd(&["set", "a", "1"]);
+    wait_in_sync(&mut fc, &mut frc);
+    wait_in_sync(&mut oc, &mut orc);
+    // The same field names, in the same order.
+    let names = |c: &mut RawConn| -> Vec<String> {
+        let t = c.value(&["INFO", "replication"]).text().unwrap();
+        t.lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    assert_eq!(names(&mut fc), names(&mut oc));
+    // ROLE: master, offset, one [ip, port, offset] entry.
+    let role = |c: &mut RawConn| c.value(&["ROLE"]);
+    let (a, b) = (role(&mut fc), role(&mut oc));
+    let (a, b) = (a.items().unwrap(), b.items().unwrap());
+    assert_eq!(a.len(), b.len());
+    assert_eq!(a[0].text(), b[0].text());
+    let (ra, rb) = (a[2].items().unwrap(), b[2].items().unwrap());
+    assert_eq!(ra.len(), 1);
+    assert_eq!(rb.len(), 1);
+    assert_eq!(
+        ra[0].items().unwrap()[0].text().as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        ra[0].items().unwrap()[1].text(),
+        Some(fr.port().to_string())
+    );
+    // REPLCONF from an ordinary client.
+    for c in [&mut fc, &mut oc] {
+        assert_eq!(c.cmd(&["replconf", "listening-port", "1234"]), b"+OK\r\n");
+    }
+    assert_eq!(
+        escape(&fc.cmd(&["replconf", "nosuch", "1"])),
+        escape(&oc.cmd(&["replconf", "nosuch", "1"]))
+    );
+    assert_eq!(
+        escape(&fc.cmd(&["replconf", "listening-port"])),
+        escape(&oc.cmd(&["replconf", "listening-port"]))
+    );
+}
