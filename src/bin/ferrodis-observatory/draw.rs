@@ -242,10 +242,11 @@ fn listpack_strip(svg: &mut Svg, lp: &V, role: Role, y0: f64) -> f64 {
                 ("value", value.clone()),
             ],
         );
-        // The value goes in the label above when its box cannot hold it (7-bit integers have
+        // An integer goes in the label above when its box cannot hold it (7-bit integers have
         // no data byte at all); the entry then takes the label's width, not only its bytes'.
+        // A long string is cut in its box (the tooltip has it whole).
         let box_chars = ((data_cells as f64 * CELL) / 7.0) as usize;
-        let top = if dl == 0 || value.chars().count() > box_chars {
+        let top = if dl == 0 || (is_int && value.chars().count() > box_chars) {
             format!("@{off} {} = {}", role.label(i), clip(&value, 16))
         } else {
             format!("@{off} {}", role.label(i))
@@ -720,7 +721,7 @@ fn skiplist_pic(sl: &V) -> String {
     let level = sl.u("level").max(1);
     let nodes = sl.a("nodes");
     let shown = nodes.len().min(MAX_SL_NODES);
-    let (col, bw, bh, rowh) = (96.0, 56.0, 18.0, 24.0);
+    let (col, bw, bh, rowh) = (76.0, 46.0, 18.0, 24.0);
     let top = 22.0;
     let y_of = |l: usize| top + (level - 1 - l) as f64 * rowh;
     let x_of = |i: usize| 20.0 + (i + 1) as f64 * col; // column 0 is the header

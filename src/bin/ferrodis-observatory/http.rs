@@ -164,14 +164,21 @@ fn page(o: &Opts, snap: &draw::Snapshot, q: &str) -> String {
          placeholder=\"empty: the keyspace\"> db <input type=\"number\" name=\"db\" value=\"{db}\" \
          min=\"0\" style=\"width:4em\"> <button>draw</button> \
          <label><input type=\"checkbox\" id=\"pause\"> pause</label> \
-         <small>redraws every {ms} ms: change the key with redis-cli and watch</small></form>\
+         <small>{live}</small></form>\
          <div id=\"view\">{frag}</div>{refresh}</body></html>",
         t = esc(&title),
         host = esc(&o.host),
         port = o.port,
         db = snap.db,
         k = esc(&key),
-        ms = o.refresh_ms,
+        live = if o.refresh_ms > 0 {
+            format!(
+                "redraws every {} ms: change the key with redis-cli and watch",
+                o.refresh_ms
+            )
+        } else {
+            "live refresh off (--refresh 0)".to_string()
+        },
         frag = draw::fragment(snap),
     )
 }
