@@ -827,4 +827,23 @@ fn cost_is_o_limit_on_a_million_elements() {
             "{key}: {big_t:?} vs {small}: {small_t:?}"
         );
     }
+    // The keyspace itself with a million keys (in another database, so the keys above stay
+    // in db 0): still a bounded window of buckets.
+    ok(&mut c, &["SELECT", "1"]);
+    ok(&mut c, &["DEBUG", "POPULATE", "1000000"]);
+    let small_t = fastest(&mut c, "key:1");
+    let t = (0..15)
+        .map(|_| {
+            let t = Instant::now();
+            let r = c.cmd(&["DEBUG", "LAYOUT", "LIMIT", "10"]);
+            assert!(r.len() < 20_000);
+            t.elapsed()
+        })
+        .min()
+        .unwrap();
+    eprintln!("DEBUG LAYOUT LIMIT 10 of a million-key keyspace: {t:?}");
+    assert!(
+        t < small_t * 4 + Duration::from_millis(1),
+        "{t:?} vs {small_t:?}"
+    );
 }

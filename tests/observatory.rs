@@ -373,6 +373,15 @@ fn page_renders_in_chromium() {
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(drawn(&dom, "sl-node").len(), 12, "{dom}");
     assert!(dom.contains("<svg"));
+    // The browser's DOM holds one drawn node per node DEBUG LAYOUT describes.
+    let r = layout(&mut c, "zset");
+    let nodes = f(f(f(&r, "layout"), "skiplist"), "nodes").items().unwrap();
+    let g = drawn(&dom, "sl-node");
+    assert_eq!(g.len(), nodes.len(), "{dom}");
+    for (nd, d) in nodes.iter().zip(&g) {
+        assert_eq!(d["rank"], n(nd, "rank"));
+        assert_eq!(d["offset"], n(nd, "offset"));
+        assert_eq!(d["member"], f(nd, "member").text().unwrap());
+    }
 }

@@ -1438,14 +1438,15 @@ impl<K: DictKey, V> Dict<K, V> {
     /// Both tables' sizes and use, the rehash index, and a window of at most `limit` buckets
     /// per table listing at most `limit` keys in all: O(limit) buckets plus their chains.
     /// The window starts at bucket 0, or while rehashing a quarter of a window before
-    /// `rehashidx` (in both tables), so the moving index stays in view.
+    /// `rehashidx` (in both tables, modulo a smaller ht[1]), so the moving index stays in view.
     pub fn layout(&self, limit: usize) -> DictLayout {
         let rehashidx = self.is_rehashing().then_some(self.rehashidx);
         let start = rehashidx.map_or(0, |r| r.saturating_sub(limit / 4));
         let mut budget = limit;
         let mut table = |t: &Table<K, V>| {
             let size = t.slots.len();
-            let from = start.min(size);
+            // A shrinking rehash moves ht[0]'s bucket i into ht[1]'s bucket i mod size.
+            let from = if size > 0 { start % size } else { 0 };
             let to = from.saturating_add(limit).min(size);
             let buckets = (from..to)
                 .map(|i| {
