@@ -847,3 +847,32 @@ fn cost_is_o_limit_on_a_million_elements() {
         "{t:?} vs {small_t:?}"
     );
 }
+
+#[test]
+fn header_shows_lru_or_lfu_as_object_does() {
+    let s = ferrodis();
+    let mut c = conn3(&s);
+    ok(&mut c, &["SET", "k", "v"]);
+    let r = layout(&mut c, "k", 10);
+    let idle = c.value(&["OBJECT", "IDLETIME", "k"]).int().unwrap();
+    assert!((n(&r, "idle-seconds") as i64 - idle).abs() <= 1);
+    assert!(
+        matches!(&r, Reply::Map(kv) if !kv.iter().any(|(k, _)| k.bytes() == Some(b"lfu-counter")))
+    );
+    ok(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+    );
+    ok(&mut c, &["SET", "f", "v"]);
+    let r = layout(&mut c, "f", 10);
+    let freq = c.value(&["OBJECT", "FREQ", "f"]).int().unwrap();
+    assert_eq!(n(&r, "lfu-counter") as i64, freq);
+    assert!(
+        matches!(&r, Reply::Map(kv) if !kv.iter().any(|(k, _)| k.bytes() == Some(b"idle-seconds")))
+    );
+    // Looking does not count as an access: the counter is unchanged afterwards.
+    for _ in 0..20 {
+        layout(&mut c, "f", 10);
+    }
+    assert_eq!(c.value(&["OBJECT", "FREQ", "f"]).int().unwrap(), freq);
+}
