@@ -17,6 +17,7 @@ pub mod hash;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod layout;
 pub mod list;
 pub mod meta;
 pub mod multi;

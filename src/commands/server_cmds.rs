@@ -964,6 +964,8 @@ fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
             c.out.ok();
         }
         (b"listpack", 3) => debug_listpack(srv, c, args.get(2)),
+        // ferrodis-only: the value as it lies in memory (commands/layout.rs).
+        (b"layout", _) => super::layout::debug_layout(srv, c, args),
         (b"quicklist", 3 | 4) => {
             // atoi into a C int: "2" or "-1" print the contents, "x" does not.
             let full = argc == 4 && atoi(args.get(3)) != 0;

@@ -1396,9 +1396,132 @@ impl<'a, K, V> IntoIterator for &'a mut Dict<K, V> {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Introspection (DEBUG LAYOUT, ferrodis-observatory).
+
+/// Bytes of a key copied into a layout.
+pub const LAYOUT_PREVIEW: usize = 64;
+
+/// One bucket of a [`TableLayout`]: its chain, head first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketLayout {
+    /// Index of the bucket in its table.
+    pub index: usize,
+    /// Entries chained in the bucket.
+    pub chain_len: usize,
+    /// The first keys of the chain (head first, at most [`LAYOUT_PREVIEW`] bytes each); fewer
+    /// than `chain_len` once the caller's key budget is spent.
+    pub keys: Vec<Vec<u8>>,
+}
+
+/// One of a dict's two tables, with a window of its buckets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableLayout {
+    /// Buckets (0 when unallocated, else a power of two).
+    pub size: usize,
+    /// Entries in the table.
+    pub used: usize,
+    /// The window of consecutive buckets shown, starting at `buckets[0].index`.
+    pub buckets: Vec<BucketLayout>,
+}
+
+/// A dict's two tables and rehash state, read-only plain data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DictLayout {
+    /// `ht[0]` (main) and `ht[1]` (rehash target, empty unless rehashing).
+    pub tables: [TableLayout; 2],
+    /// The next `ht[0]` bucket to move while rehashing.
+    pub rehashidx: Option<usize>,
+}
+
+impl<K: DictKey, V> Dict<K, V> {
+    /// Both tables' sizes and use, the rehash index, and a window of at most `limit` buckets
+    /// per table listing at most `limit` keys in all: O(limit) buckets plus their chains.
+    /// The window starts at bucket 0, or while rehashing a quarter of a window before
+    /// `rehashidx` (in both tables, modulo a smaller ht[1]), so the moving index stays in view.
+    pub fn layout(&self, limit: usize) -> DictLayout {
+        let rehashidx = self.is_rehashing().then_some(self.rehashidx);
+        let start = rehashidx.map_or(0, |r| r.saturating_sub(limit / 4));
+        let mut budget = limit;
+        let mut table = |t: &Table<K, V>| {
+            let size = t.slots.len();
+            // A shrinking rehash moves ht[0]'s bucket i into ht[1]'s bucket i mod size.
+            let from = if size > 0 { start % size } else { 0 };
+            let to = from.saturating_add(limit).min(size);
+            let buckets = (from..to)
+                .map(|i| {
+                    let mut b = BucketLayout {
+                        index: i,
+                        chain_len: 0,
+                        keys: Vec::new(),
+                    };
+                    let mut cur = t.slots[i].as_deref();
+                    while let Some(e) = cur {
+                        b.chain_len += 1;
+                        if budget > 0 {
+                            budget -= 1;
+                            let k = e.key.key_bytes();
+                            b.keys.push(k[..k.len().min(LAYOUT_PREVIEW)].to_vec());
+                        }
+                        cur = e.next.as_deref();
+                    }
+                    b
+                })
+                .collect();
+            TableLayout {
+                size,
+                used: t.used,
+                buckets,
+            }
+        };
+        let t0 = table(&self.ht[0]);
+        let t1 = table(&self.ht[1]);
+        DictLayout {
+            tables: [t0, t1],
+            rehashidx,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_shows_buckets_and_rehash_index() {
+        let mut d: Dict<Vec<u8>, ()> = Dict::new();
+        for i in 0..8 {
+            d.insert(format!("k{i}").into_bytes(), ());
+        }
+        while d.rehash(100) {}
+        let l = d.layout(100);
+        assert_eq!(l.rehashidx, None);
+        assert_eq!((l.tables[0].size, l.tables[0].used), (8, 8));
+        assert_eq!(l.tables[1].size, 0);
+        let chained: usize = l.tables[0].buckets.iter().map(|b| b.chain_len).sum();
+        assert_eq!(chained, 8);
+        // Bucket order, heads first: the order iteration (and so RDB) uses.
+        let keys: Vec<Vec<u8>> = l.tables[0]
+            .buckets
+            .iter()
+            .flat_map(|b| b.keys.clone())
+            .collect();
+        let iter: Vec<Vec<u8>> = d.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(keys, iter);
+        // Growing starts a rehash that the layout shows.
+        d.insert(b"k8".to_vec(), ());
+        let l = d.layout(4);
+        assert_eq!(l.tables[1].size, 16);
+        assert!(l.rehashidx.is_some());
+        assert!(l.tables[0].buckets.len() <= 4);
+        let shown: usize = l
+            .tables
+            .iter()
+            .flat_map(|t| &t.buckets)
+            .map(|b| b.keys.len())
+            .sum();
+        assert!(shown <= 4);
+    }
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet};
     use std::sync::{Mutex, MutexGuard};

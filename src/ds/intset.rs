@@ -496,9 +496,61 @@ impl DoubleEndedIterator for Iter<'_> {
 impl ExactSizeIterator for Iter<'_> {}
 impl FusedIterator for Iter<'_> {}
 
+// ---------------------------------------------------------------------------------------------
+// Introspection (DEBUG LAYOUT, ferrodis-observatory)
+
+/// An intset blob's header and first members, read-only plain data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntsetLayout {
+    /// Bytes per member (the header's encoding field: 2, 4 or 8).
+    pub encoding: usize,
+    /// The header's length field.
+    pub length: usize,
+    /// Bytes of the whole blob (`8 + length * encoding`).
+    pub blob_len: usize,
+    /// The first members as (byte offset in the blob, value).
+    pub members: Vec<(usize, i64)>,
+    /// True when members were left out.
+    pub truncated: bool,
+}
+
+/// The layout of a well-formed intset blob (this crate's own, or one that passed
+/// [`validate_integrity`]), with at most `limit` members: O(limit).
+pub fn layout_of(blob: &[u8], limit: usize) -> IntsetLayout {
+    let enc = read_u32(blob, 0) as usize;
+    let length = read_u32(blob, 4) as usize;
+    let contents = &blob[HEADER..];
+    let shown = length.min(limit);
+    IntsetLayout {
+        encoding: enc,
+        length,
+        blob_len: blob.len(),
+        members: (0..shown)
+            .map(|i| (HEADER + i * enc, load(contents, i, enc)))
+            .collect(),
+        truncated: shown < length,
+    }
+}
+
+impl IntSet {
+    /// The header and the first `limit` members as they lie in memory (DEBUG LAYOUT).
+    pub fn layout(&self, limit: usize) -> IntsetLayout {
+        layout_of(&self.buf, limit)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_reads_the_blob() {
+        let is: IntSet = [3i64, 1, 65536].into_iter().collect();
+        let l = is.layout(2);
+        assert_eq!((l.encoding, l.length, l.blob_len), (4, 3, 20));
+        assert_eq!(l.members, [(8, 1), (12, 3)]);
+        assert!(l.truncated);
+    }
     use proptest::prelude::*;
     use std::collections::BTreeSet;
 

@@ -1030,10 +1030,170 @@ impl<'a> DoubleEndedIterator for Iter<'a> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Introspection (DEBUG LAYOUT, ferrodis-observatory)
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes of an element's value copied into a layout; longer values are cut (the full length
+/// stays in [`EntryLayout::value_len`]), so a layout is small whatever the elements hold.
+pub const LAYOUT_PREVIEW: usize = 64;
+
+/// One entry as it lies in the buffer: where it starts and how its bytes divide into the
+/// encoding (type and length), the data and the back-length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryLayout {
+    /// Byte offset of the entry's first byte from the start of the listpack.
+    pub offset: usize,
+    /// The first byte, which selects the encoding.
+    pub encoding_byte: u8,
+    /// The encoding's name: "7bit-uint", "6bit-str", "13bit-int", "12bit-str", "32bit-str",
+    /// "16bit-int", "24bit-int", "32bit-int" or "64bit-int".
+    pub encoding: &'static str,
+    /// Bytes of encoding: the type bits and, for strings, the length (1, 2 or 5).
+    pub encoding_len: usize,
+    /// Bytes after the encoding and before the back-length (the string, or the integer's
+    /// remaining bytes; 0 for a 7-bit integer, which lives in the encoding byte).
+    pub data_len: usize,
+    /// The value the back-length holds: `encoding_len + data_len`.
+    pub backlen: usize,
+    /// Bytes the back-length takes (1..5).
+    pub backlen_len: usize,
+    /// True for the integer encodings.
+    pub is_int: bool,
+    /// Length of the element's string form.
+    pub value_len: usize,
+    /// The element's string form, at most [`LAYOUT_PREVIEW`] bytes.
+    pub value: Vec<u8>,
+}
+
+impl EntryLayout {
+    /// Total bytes of the entry: encoding, data and back-length.
+    pub fn size(&self) -> usize {
+        self.encoding_len + self.data_len + self.backlen_len
+    }
+}
+
+/// A listpack's header and its first entries, read-only plain data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListpackLayout {
+    /// The header's total-bytes field.
+    pub total_bytes: u32,
+    /// The header's element-count field (65535 means "count by walking").
+    pub num_elements: u16,
+    /// Offset of the EOF byte (`total_bytes - 1`).
+    pub eof_offset: usize,
+    /// The first entries, in order; at most the limit passed in.
+    pub entries: Vec<EntryLayout>,
+    /// True when the walk stopped at the limit before the EOF byte.
+    pub truncated: bool,
+}
+
+/// Name and encoding length of an entry's first byte (`None` for the invalid bytes).
+fn encoding_of(b: u8) -> Option<(&'static str, usize)> {
+    Some(if b & 0x80 == 0 {
+        ("7bit-uint", 1)
+    } else if b & 0xC0 == 0x80 {
+        ("6bit-str", 1)
+    } else if b & 0xE0 == 0xC0 {
+        ("13bit-int", 1)
+    } else if b & 0xF0 == 0xE0 {
+        ("12bit-str", 2)
+    } else {
+        match b {
+            0xF0 => ("32bit-str", 5),
+            0xF1 => ("16bit-int", 1),
+            0xF2 => ("24bit-int", 1),
+            0xF3 => ("32bit-int", 1),
+            0xF4 => ("64bit-int", 1),
+            _ => return None,
+        }
+    })
+}
+
+/// The layout of the well-formed listpack `buf` (one this crate built or validated), walking
+/// at most `limit` entries: the cost is O(limit), not O(size).
+pub fn layout_of(buf: &[u8], limit: usize) -> ListpackLayout {
+    let total = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let mut out = ListpackLayout {
+        total_bytes: total,
+        num_elements: u16::from_le_bytes([buf[4], buf[5]]),
+        eof_offset: buf.len() - 1,
+        entries: Vec::new(),
+        truncated: false,
+    };
+    let mut p = HDR_SIZE;
+    while buf[p] != EOF {
+        if out.entries.len() >= limit {
+            out.truncated = true;
+            break;
+        }
+        let b = buf[p];
+        let (Some((encoding, encoding_len)), Some(l)) = (encoding_of(b), encoded_size(buf, p))
+        else {
+            break;
+        };
+        let elem = decode(buf, p);
+        let mut tmp = [0u8; INTBUF_SIZE];
+        let s = elem.as_bytes(&mut tmp);
+        out.entries.push(EntryLayout {
+            offset: p,
+            encoding_byte: b,
+            encoding,
+            encoding_len,
+            data_len: l - encoding_len,
+            backlen: l,
+            backlen_len: backlen_size(l),
+            is_int: matches!(elem, LpElem::Int(_)),
+            value_len: s.len(),
+            value: s[..s.len().min(LAYOUT_PREVIEW)].to_vec(),
+        });
+        p += entry_size(l);
+    }
+    out
+}
+
+impl Listpack {
+    /// The header and the first `limit` entries as they lie in memory (DEBUG LAYOUT).
+    pub fn layout(&self, limit: usize) -> ListpackLayout {
+        layout_of(&self.buf, limit)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn layout_of_the_worked_example() {
+        let mut lp = Listpack::new();
+        lp.push_back(&b"hi"[..]);
+        lp.push_back(300i64);
+        let l = lp.layout(10);
+        assert_eq!((l.total_bytes, l.num_elements, l.eof_offset), (14, 2, 13));
+        assert!(!l.truncated);
+        let e: Vec<_> = l
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.offset,
+                    e.encoding_byte,
+                    e.encoding,
+                    e.encoding_len,
+                    e.data_len,
+                )
+            })
+            .collect();
+        assert_eq!(
+            e,
+            [(6, 0x82, "6bit-str", 1, 2), (10, 0xc1, "13bit-int", 1, 1)]
+        );
+        assert_eq!((l.entries[0].backlen, l.entries[0].size()), (3, 4));
+        assert_eq!(l.entries[1].value, b"300");
+        let one = lp.layout(1);
+        assert!(one.truncated && one.entries.len() == 1);
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();

@@ -1456,6 +1456,109 @@ impl<'a> Iterator for Nodes<'a> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Introspection (DEBUG LAYOUT, ferrodis-observatory)
+// ---------------------------------------------------------------------------------------------
+
+/// One node of a [`QuicklistLayout`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeLayout {
+    /// Position from the head (0 is the head).
+    pub index: usize,
+    /// Container PLAIN (one element stored as-is) rather than PACKED (a listpack).
+    pub plain: bool,
+    /// Encoding LZF: the node holds a compressed blob of its bytes.
+    pub compressed: bool,
+    /// Elements in the node.
+    pub count: u32,
+    /// Uncompressed bytes (the listpack's size, or the plain element's length).
+    pub sz: usize,
+    /// Bytes of the LZF blob when compressed.
+    pub compressed_sz: Option<usize>,
+    /// Decompressed for use and due to be compressed again.
+    pub recompress: bool,
+    /// The node's listpack (decompressed into a copy when the node is compressed), with at
+    /// most as many entries as the caller's budget had left; `None` for plain nodes and once
+    /// the budget is spent.
+    pub listpack: Option<crate::ds::listpack::ListpackLayout>,
+    /// A plain node's first bytes (at most `LAYOUT_PREVIEW`; `None` when it is compressed).
+    pub plain_preview: Option<Vec<u8>>,
+}
+
+/// A quicklist's options and its first nodes, read-only plain data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuicklistLayout {
+    /// Elements in the whole list.
+    pub count: usize,
+    /// Nodes in the whole list.
+    pub node_count: usize,
+    /// `list-max-listpack-size` as the list was created with it.
+    pub fill: i32,
+    /// `list-compress-depth` as the list was created with it.
+    pub compress_depth: u32,
+    /// The first nodes, head to tail.
+    pub nodes: Vec<NodeLayout>,
+    /// True when nodes were left out.
+    pub truncated: bool,
+}
+
+impl Quicklist {
+    /// The options and the first `limit` nodes, head to tail, with at most `limit` listpack
+    /// entries in all (DEBUG LAYOUT). Costs O(limit) nodes plus the decompression of the
+    /// compressed nodes shown (each at most a node's byte cap); the list is not changed, so a
+    /// compressed node stays compressed.
+    pub fn layout(&self, limit: usize) -> QuicklistLayout {
+        use crate::ds::listpack::{layout_of, LAYOUT_PREVIEW};
+        let mut out = QuicklistLayout {
+            count: self.count,
+            node_count: self.nodes.len(),
+            fill: self.fill,
+            compress_depth: self.compress,
+            nodes: Vec::new(),
+            truncated: false,
+        };
+        let mut budget = limit;
+        let mut id = self.head;
+        while id != NIL {
+            if out.nodes.len() >= limit {
+                out.truncated = true;
+                break;
+            }
+            let n = self.n(id);
+            let mut node = NodeLayout {
+                index: out.nodes.len(),
+                plain: n.plain,
+                compressed: n.is_compressed(),
+                count: n.count,
+                sz: n.sz,
+                compressed_sz: None,
+                recompress: n.recompress,
+                listpack: None,
+                plain_preview: None,
+            };
+            match &n.data {
+                Data::Packed(lp) if budget > 0 => node.listpack = Some(lp.layout(budget)),
+                Data::Plain(v) => {
+                    node.plain_preview = Some(v[..v.len().min(LAYOUT_PREVIEW)].to_vec())
+                }
+                Data::Lzf(c) => {
+                    node.compressed_sz = Some(c.len());
+                    if !n.plain && budget > 0 {
+                        node.listpack = Some(layout_of(&lzf_decompress(c, n.sz), budget));
+                    }
+                }
+                Data::Packed(_) => {}
+            }
+            if let Some(lp) = &node.listpack {
+                budget -= lp.entries.len();
+            }
+            out.nodes.push(node);
+            id = n.next;
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -1468,6 +1571,42 @@ pub(crate) mod tests {
 
     fn lock() -> std::sync::MutexGuard<'static, ()> {
         THRESHOLD_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[test]
+    fn layout_shows_nodes_and_compression() {
+        let mut ql = Quicklist::new(2, 1);
+        for i in 0..8 {
+            ql.push_tail(format!("{i}{}", "x".repeat(40)).as_bytes());
+        }
+        let l = ql.layout(100);
+        assert_eq!(
+            (l.count, l.node_count, l.fill, l.compress_depth),
+            (8, 4, 2, 1)
+        );
+        let comp: Vec<bool> = l.nodes.iter().map(|n| n.compressed).collect();
+        assert_eq!(comp, [false, true, true, false]);
+        for n in &l.nodes {
+            let lp = n.listpack.as_ref().unwrap();
+            assert_eq!(lp.total_bytes as usize, n.sz);
+            assert_eq!(lp.entries.len(), 2);
+            assert_eq!(n.compressed_sz.is_some(), n.compressed);
+        }
+        assert!(l.nodes[1].compressed_sz.unwrap() < l.nodes[1].sz);
+        assert_eq!(
+            l.nodes[2].listpack.as_ref().unwrap().entries[0].value[0],
+            b'4'
+        );
+        // The budget bounds nodes and entries alike.
+        let small = ql.layout(3);
+        assert!(small.truncated && small.nodes.len() == 3);
+        let shown: usize = small
+            .nodes
+            .iter()
+            .filter_map(|n| n.listpack.as_ref())
+            .map(|l| l.entries.len())
+            .sum();
+        assert_eq!(shown, 3);
     }
 
     fn contents(ql: &Quicklist) -> Vec<Vec<u8>> {

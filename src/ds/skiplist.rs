@@ -1324,9 +1324,134 @@ impl Iterator for Iter<'_> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Introspection (DEBUG LAYOUT, ferrodis-observatory)
+
+/// Bytes of a member copied into a layout; the full length stays in `member_len`.
+pub const LAYOUT_PREVIEW: usize = 64;
+
+/// One level of a node: where its forward link leads and how many level-0 steps it jumps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LevelLayout {
+    /// Word offset of the record the link points to (0: none, past the tail).
+    pub forward: u32,
+    /// Level-0 steps the link jumps (Redis's span); 0 for a link to nothing at level 0.
+    pub span: u32,
+}
+
+/// One node of a [`SkipListLayout`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkipNodeLayout {
+    /// 1-based rank in (score, member) order.
+    pub rank: usize,
+    /// Word offset of the node's record in the arena.
+    pub offset: u32,
+    /// The score.
+    pub score: f64,
+    /// Length of the member.
+    pub member_len: usize,
+    /// The member, at most [`LAYOUT_PREVIEW`] bytes.
+    pub member: Vec<u8>,
+    /// Word offset of the previous node (0: none, this is the first node).
+    pub backward: u32,
+    /// The node's levels, 0 first; the height is `levels.len()`.
+    pub levels: Vec<LevelLayout>,
+}
+
+/// A skiplist's header and first nodes, read-only plain data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkipListLayout {
+    /// Number of elements.
+    pub length: usize,
+    /// Highest level in use (`zsl->level`).
+    pub level: usize,
+    /// The header's links on levels 0..level.
+    pub header: Vec<LevelLayout>,
+    /// Word offset of the last node (0 when empty).
+    pub tail: u32,
+    /// Words in the record arena (header included).
+    pub arena_words: usize,
+    /// Words of freed records waiting for reuse.
+    pub free_words: usize,
+    /// The first nodes in order.
+    pub nodes: Vec<SkipNodeLayout>,
+    /// True when nodes were left out.
+    pub truncated: bool,
+}
+
+impl SkipList {
+    fn levels_of(&self, x: u32, h: usize) -> Vec<LevelLayout> {
+        (0..h)
+            .map(|l| LevelLayout {
+                forward: self.fwd(x, l),
+                span: self.span(x, l),
+            })
+            .collect()
+    }
+
+    /// The header and the first `limit` nodes with their levels, spans and backward links,
+    /// walking level 0 from the head: O(limit) (DEBUG LAYOUT).
+    pub fn layout(&self, limit: usize) -> SkipListLayout {
+        let mut out = SkipListLayout {
+            length: self.len,
+            level: self.level,
+            header: self.levels_of(HEAD, self.level),
+            tail: self.tail,
+            arena_words: self.w.len(),
+            free_words: self.free_words,
+            nodes: Vec::new(),
+            truncated: false,
+        };
+        let mut x = self.fwd(HEAD, 0);
+        while x != NIL {
+            if out.nodes.len() >= limit {
+                out.truncated = true;
+                break;
+            }
+            let m = self.member_at(x);
+            out.nodes.push(SkipNodeLayout {
+                rank: out.nodes.len() + 1,
+                offset: x,
+                score: self.score_at(x),
+                member_len: m.len(),
+                member: m[..m.len().min(LAYOUT_PREVIEW)].to_vec(),
+                backward: self.back(x),
+                levels: self.levels_of(x, self.height(x)),
+            });
+            x = self.fwd(x, 0);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_walks_levels_and_spans() {
+        let mut sl = SkipList::with_seed(7);
+        for i in 0..50 {
+            sl.insert(i as f64, Sds::from_slice(format!("m{i}").as_bytes()));
+        }
+        let l = sl.layout(50);
+        assert_eq!((l.length, l.nodes.len(), l.truncated), (50, 50, false));
+        assert_eq!(l.header.len(), l.level);
+        assert_eq!(l.tail, l.nodes[49].offset);
+        for (i, n) in l.nodes.iter().enumerate() {
+            assert_eq!(n.rank, i + 1);
+            assert_eq!(n.score, i as f64);
+            assert_eq!(n.backward, if i == 0 { 0 } else { l.nodes[i - 1].offset });
+            // Each link lands on the node `span` ranks ahead.
+            for lv in &n.levels {
+                if lv.forward != 0 {
+                    assert_eq!(l.nodes[i + lv.span as usize].offset, lv.forward);
+                }
+            }
+        }
+        let small = sl.layout(5);
+        assert!(small.truncated && small.nodes.len() == 5);
+    }
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
