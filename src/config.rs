@@ -603,7 +603,7 @@ static PARAMS: &[Param] = &[
     boolp!("cluster-replica-no-failover", Some("cluster-slave-no-failover"), MOD, false, OTHER),
     boolp!("replica-lazy-flush", Some("slave-lazy-flush"), MOD, false, OTHER),
     boolp!("replica-serve-stale-data", Some("slave-serve-stale-data"), MOD, true, OTHER),
-    boolp!("replica-read-only", Some("slave-read-only"), MOD, true, OTHER),
+    boolp!("replica-read-only", Some("slave-read-only"), MOD, true, fld!(replica_read_only)),
     boolp!("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), MOD, true, OTHER),
     boolp!("jemalloc-bg-thread", None, MOD, true, OTHER),
     boolp!("activedefrag", None, MOD, false, OTHER, Some(check_active_defrag)),
@@ -975,6 +975,8 @@ pub struct Config {
     pub auto_aof_rewrite_min_size: i64,
     /// repl-timeout in seconds.
     pub repl_timeout: i64,
+    /// replica-read-only: clients may not write to a replica.
+    pub replica_read_only: bool,
     /// repl-ping-replica-period in seconds.
     pub repl_ping_replica_period: i64,
     /// repl-backlog-size in bytes.
@@ -1137,6 +1139,7 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 0,
             auto_aof_rewrite_min_size: 0,
             repl_timeout: 0,
+            replica_read_only: false,
             repl_ping_replica_period: 0,
             repl_backlog_size: 0,
             repl_backlog_ttl: 0,

@@ -359,6 +359,10 @@ fn evictions_allowed(srv: &Server) -> bool {
 /// command when a limit is set; [`EvictResult::Fail`] makes deny-OOM commands fail.
 #[inline]
 pub fn perform_evictions(srv: &mut Server) -> EvictResult {
+    // replica-ignore-maxmemory (yes by default): a replica's memory follows its master's.
+    if srv.repl.is_replica() {
+        return EvictResult::Ok;
+    }
     if !evictions_allowed(srv) {
         return EvictResult::Ok;
     }

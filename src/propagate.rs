@@ -252,7 +252,8 @@ fn feed_consumers(srv: &mut Server) {
     if srv.prop.out.is_empty() {
         return;
     }
-    if srv.repl.backlog.is_some() {
+    // A replica's replicas get its master's stream proxied, not what it executes.
+    if srv.repl.backlog.is_some() && !srv.repl.is_replica() {
         let out = std::mem::take(&mut srv.prop.out);
         crate::replication::feed(srv, &out);
         srv.prop.out = out;

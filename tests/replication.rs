@@ -243,3 +243,136 @@ fn role_and_info_replication_look_like_redis() {
         escape(&oc.cmd(&["replconf", "listening-port"]))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// ferrodis as a replica
+
+/// A redis-server master that forks its snapshot at once (no diskless delay).
+fn oracle_master() -> Server {
+    oracle_with(&["--repl-diskless-sync-delay", "0"])
+}
+
+fn ferrodis_replica_of(master: &Server) -> Server {
+    let port = master.port().to_string();
+    ferrodis_with(&["--replicaof", "127.0.0.1", &port])
+}
+
+#[test]
+fn ferrodis_replicates_from_redis_diskless_and_from_disk() {
+    for diskless in ["yes", "no"] {
+        let o = oracle_with(&[
+            "--repl-diskless-sync-delay",
+            "0",
+            "--repl-diskless-sync",
+            diskless,
+        ]);
+        let mut oc = o.conn();
+        workload(&mut oc, "before");
+        for i in 0..300 {
+            oc.cmd(&["set", &format!("big{i}"), &"v".repeat(300)]);
+        }
+        let f = ferrodis_replica_of(&o);
+        let mut fc = f.conn();
+        wait_in_sync(&mut oc, &mut fc);
+        assert_eq!(digest(&mut oc), digest(&mut fc), "diskless {diskless}");
+        workload(&mut oc, "after");
+        oc.cmd(&["pexpire", "big1", "1"]);
+        wait_in_sync(&mut oc, &mut fc);
+        // Past its TTL on every clock (a millisecond TTL; the master's active cycle may not
+        // have reached it yet).
+        std::thread::sleep(Duration::from_millis(20));
+        // The expired key's DEL comes from the master (lazily on its next access, or its
+        // active cycle); until then the replica hides it.
+        assert_eq!(fc.cmd(&["exists", "big1"]), b":0\r\n");
+        oc.cmd(&["get", "big1"]);
+        wait_in_sync(&mut oc, &mut fc);
+        assert_eq!(digest(&mut oc), digest(&mut fc), "diskless {diskless}");
+        let role = fc.value(&["ROLE"]);
+        let items = role.items().unwrap();
+        assert_eq!(items[0].text().as_deref(), Some("slave"));
+        assert_eq!(items[3].text().as_deref(), Some("connected"));
+    }
+}
+
+#[test]
+fn a_ferrodis_replica_is_read_only_as_redis_replicas_are() {
+    let o = oracle_master();
+    let f = ferrodis_replica_of(&o);
+    let r = replica_of(&o);
+    let (mut oc, mut fc, mut rc) = (o.conn(), f.conn(), r.conn());
+    oc.cmd(&["set", "k", "v"]);
+    wait_in_sync(&mut oc, &mut fc);
+    wait_in_sync(&mut oc, &mut rc);
+    for cmd in [
+        &["set", "k", "x"][..],
+        &["del", "k"],
+        &["get", "k"],
+        &["incr", "n"],
+    ] {
+        assert_eq!(escape(&fc.cmd(cmd)), escape(&rc.cmd(cmd)), "{cmd:?}");
+    }
+    // The same INFO replication fields as a redis-server replica.
+    let names = |c: &mut RawConn| -> Vec<String> {
+        let t = c.value(&["INFO", "replication"]).text().unwrap();
+        t.lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    assert_eq!(names(&mut fc), names(&mut rc));
+}
+
+#[test]
+fn a_ferrodis_replica_continues_after_a_broken_link_and_serves_its_own_replica() {
+    let o = oracle_master();
+    let mut oc = o.conn();
+    workload(&mut oc, "a");
+    let f = ferrodis_replica_of(&o);
+    let mut fc = f.conn();
+    wait_in_sync(&mut oc, &mut fc);
+    // A chained replica: redis-server replicating from the ferrodis replica.
+    let sub = replica_of(&f);
+    let mut sc = sub.conn();
+    wait_in_sync(&mut fc, &mut sc);
+    // The master drops its replica; it comes back with PSYNC and continues.
+    oc.cmd(&["client", "kill", "type", "replica"]);
+    workload(&mut oc, "b");
+    wait_in_sync(&mut oc, &mut fc);
+    wait_in_sync(&mut fc, &mut sc);
+    assert_eq!(
+        info_field(&mut oc, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+    let d = digest(&mut oc);
+    assert_eq!(digest(&mut fc), d);
+    assert_eq!(digest(&mut sc), d);
+}
+
+#[test]
+fn a_promoted_ferrodis_replica_lets_the_old_master_continue_partially() {
+    let o = oracle_master();
+    let mut oc = o.conn();
+    workload(&mut oc, "a");
+    let f = ferrodis_replica_of(&o);
+    let mut fc = f.conn();
+    wait_in_sync(&mut oc, &mut fc);
+    let old_id = info_field(&mut oc, "replication", "master_replid").unwrap();
+    // Failover: the replica becomes the master, the old master its replica.
+    assert_eq!(fc.cmd(&["replicaof", "no", "one"]), b"+OK\r\n");
+    assert_eq!(
+        info_field(&mut fc, "replication", "master_replid2").as_deref(),
+        Some(old_id.as_str())
+    );
+    fc.cmd(&["set", "after-failover", "1"]);
+    let port = f.port().to_string();
+    oc.cmd(&["replicaof", "127.0.0.1", &port]);
+    wait_in_sync(&mut fc, &mut oc);
+    assert_eq!(digest(&mut fc), digest(&mut oc));
+    assert_eq!(
+        info_field(&mut fc, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut fc, "stats", "sync_full").as_deref(),
+        Some("0")
+    );
+}

@@ -572,6 +572,20 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         );
         return finish_reply(c, reply_start);
     }
+    // A read-only replica takes writes only from its master (the stream) and the AOF.
+    if srv.config.replica_read_only
+        && srv.repl.is_replica()
+        && !c.master_link
+        && meta.flags & meta::FLAG_WRITE != 0
+    {
+        reject(
+            srv,
+            c,
+            Some(idx),
+            "READONLY You can't write against a read only replica.",
+        );
+        return finish_reply(c, reply_start);
+    }
     if srv.pause_until_ms != 0 && paused_for(srv, c, meta) {
         // Postponed (blockClient BLOCKED_POSTPONE): the command stays in the query buffer
         // and the client waits in arrival order; it counts as blocked meanwhile.

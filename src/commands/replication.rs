@@ -11,7 +11,14 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("psync", psync_command),
     ("replconf", replconf_command),
     ("role", role_command),
+    ("replicaof", replicaof_command),
+    ("slaveof", replicaof_command),
 ];
+
+/// REPLICAOF host port | NO ONE (and its old name SLAVEOF).
+fn replicaof_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    crate::replication::replica::replicaof(srv, c, args.get(1), args.get(2));
+}
 
 /// SYNC: the old full synchronisation (no partial resync, no acknowledgements).
 fn sync_command(srv: &mut Server, c: &mut Client, _args: &Args) {

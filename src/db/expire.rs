@@ -37,7 +37,8 @@ const DBS_PER_CALL: usize = 16;
 
 /// Runs one expire cycle.
 pub fn active_expire_cycle(srv: &mut Server, kind: CycleKind) {
-    if !srv.active_expire_enabled || srv.loading {
+    // A replica waits for its master's DELs (it hides expired keys on reads).
+    if !srv.active_expire_enabled || srv.loading || srv.repl.is_replica() {
         return;
     }
     // While clients are paused the dataset stays as it is: no key expires.

@@ -96,6 +96,11 @@ impl Server {
         if self.loading || when >= self.cmd_time_ms {
             return false;
         }
+        // A replica never deletes on its own: its master's DEL will come. Its master's
+        // commands see the key; everyone else sees it gone.
+        if self.repl.is_replica() {
+            return !self.executing_master;
+        }
         if !self.expiry_paused() {
             self.delete_expired(db, key);
         }

@@ -27,6 +27,7 @@
 //! snapshot file is sent in chunks as the socket drains ([`refill_bulk`]).
 
 pub mod backlog;
+pub mod replica;
 
 use crate::server::client::Client;
 use crate::server::Server;
@@ -104,8 +105,10 @@ pub struct Replication {
     pub master_repl_offset: i64,
     /// Offsets up to which replid2 is valid (-1: none).
     pub second_replid_offset: i64,
-    /// The backlog, once a replica attached.
+    /// The backlog, once a replica attached (or, on a replica, from its first sync).
     pub backlog: Option<backlog::Backlog>,
+    /// Our master, when we are a replica (server.masterhost).
+    pub master: Option<replica::MasterLink>,
     /// Tokens of the replica clients, in attach order.
     pub replicas: Vec<usize>,
     /// Unix seconds since when no replica is attached (for repl-backlog-ttl).
@@ -129,6 +132,7 @@ impl Replication {
             master_repl_offset: 0,
             second_replid_offset: -1,
             backlog: None,
+            master: None,
             replicas: Vec::new(),
             no_replicas_since: crate::util::mstime() / 1000,
             bgsave_for_replicas: false,
@@ -150,7 +154,7 @@ pub fn random_replid() -> String {
 
 /// True while something consumes the stream: the AOF, or replication (a backlog exists).
 pub fn stream_wanted(srv: &Server) -> bool {
-    srv.aof.is_some() || srv.repl.backlog.is_some()
+    srv.aof.is_some() || (srv.repl.backlog.is_some() && !srv.repl.is_replica())
 }
 
 /// Hands stream bytes to replication (replicationFeedSlaves): the backlog, every online
@@ -216,6 +220,16 @@ fn ensure_backlog(srv: &mut Server) {
 pub fn sync_command(srv: &mut Server, c: &mut Client, psync: Option<(&[u8], &[u8])>) {
     if c.replica.is_some() {
         return;
+    }
+    if srv
+        .repl
+        .master
+        .as_ref()
+        .is_some_and(|m| m.state != replica::LinkState::Connected)
+    {
+        return c
+            .out
+            .err("NOMASTERLINK Can't SYNC while not connected with my master");
     }
     if c.out.pending() > 0 {
         return c
@@ -477,7 +491,12 @@ pub fn replconf_command(srv: &mut Server, c: &mut Client, args: &crate::commands
             }
             return;
         } else if opt.eq_ignore_ascii_case(b"getack") {
-            // Only a master sends GETACK to its replica; as a master we ignore it.
+            // From our master: an ACK goes back after this read (never a reply).
+            if c.master_link {
+                if let Some(m) = srv.repl.master.as_mut() {
+                    m.ack_requested = true;
+                }
+            }
             return;
         } else if opt.eq_ignore_ascii_case(b"rdb-only")
             || opt.eq_ignore_ascii_case(b"rdb-filter-only")
@@ -491,7 +510,6 @@ pub fn replconf_command(srv: &mut Server, c: &mut Client, args: &crate::commands
         }
         i += 2;
     }
-    let _ = srv;
     c.out.ok();
 }
 
@@ -517,6 +535,7 @@ pub fn client_freed(srv: &mut Server, c: &Client) {
 /// repl-backlog-ttl without replicas, and replicas that stopped acknowledging dropped after
 /// repl-timeout.
 pub fn cron(srv: &mut Server) {
+    replica::cron(srv);
     let now = crate::util::mstime();
     if srv.repl.backlog.is_none() {
         return;
@@ -567,6 +586,7 @@ pub fn cron(srv: &mut Server) {
         }
     }
     if srv.repl.replicas.is_empty()
+        && !srv.repl.is_replica()
         && srv.config.repl_backlog_ttl > 0
         && now / 1000 - srv.repl.no_replicas_since > srv.config.repl_backlog_ttl
     {
@@ -608,8 +628,14 @@ pub fn info_section(srv: &Server) -> String {
         n += 1;
     }
     let b = srv.repl.backlog.as_ref();
+    let role = if srv.repl.is_replica() {
+        replica::info_master_part(srv)
+    } else {
+        "role:master\r\n".to_string()
+    };
     format!(
-        "role:master\r\nconnected_slaves:{}\r\n{}master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        "{}connected_slaves:{}\r\n{}master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        role,
         n,
         lines.concat(),
         srv.repl.replid,
@@ -623,8 +649,12 @@ pub fn info_section(srv: &Server) -> String {
     )
 }
 
-/// ROLE for a master: ["master", offset, [[ip, port, ack offset] ...]].
+/// ROLE for a master: ["master", offset, [[ip, port, ack offset] ...]] (a replica's in
+/// `replica`).
 pub fn role_reply(srv: &Server, c: &mut Client) {
+    if srv.repl.is_replica() {
+        return replica::role_reply(srv, c);
+    }
     c.out.array(3);
     c.out.bulk(b"master");
     c.out.int(srv.repl.master_repl_offset);

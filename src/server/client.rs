@@ -33,6 +33,22 @@ impl Read for Sock {
     }
 }
 
+impl Sock {
+    /// The outcome of a non-blocking connect, once the socket is writable: Ok when
+    /// connected, else the error (SO_ERROR, or not connected).
+    pub fn connect_result(&self) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => {
+                if let Some(e) = s.take_error()? {
+                    return Err(e);
+                }
+                s.peer_addr().map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Write for Sock {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
@@ -171,6 +187,8 @@ pub struct Client {
     pub repl_announced: Option<Box<crate::replication::Announced>>,
     /// It attached with PSYNC (so it acknowledges: repl-timeout applies).
     pub replica_psync: bool,
+    /// This is our link to our master (CLIENT_MASTER): its commands run unanswered.
+    pub master_link: bool,
 }
 
 impl Client {
@@ -229,6 +247,7 @@ impl Client {
             replica: None,
             repl_announced: None,
             replica_psync: false,
+            master_link: false,
         }
     }
 

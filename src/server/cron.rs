@@ -53,7 +53,12 @@ fn clients_cron(srv: &mut Server, now: i64) {
         let Some(c) = slot.as_deref_mut() else {
             continue;
         };
-        if timeout_ms > 0 && !c.monitor && now - c.last_interaction_ms > timeout_ms {
+        if timeout_ms > 0
+            && !c.monitor
+            && !c.master_link
+            && c.replica.is_none()
+            && now - c.last_interaction_ms > timeout_ms
+        {
             log_verbose!("Closing idle client");
             to_close.push(idx);
             continue;

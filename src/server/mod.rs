@@ -121,6 +121,9 @@ pub struct Server {
     pub run_id: String,
     /// Replication's state: IDs, offset, backlog, replicas (crate::replication).
     pub repl: crate::replication::Replication,
+    /// True while commands from our master's stream run (server.current_client ==
+    /// server.master): keys past their TTL still exist for them.
+    pub executing_master: bool,
     /// Command propagation: effects collected during a call, emitted to the consumers
     /// (crate::propagate).
     pub prop: crate::propagate::Propagation,
@@ -182,6 +185,7 @@ impl Server {
             paused_clients: Vec::new(),
             run_id: random_hex40(),
             repl: crate::replication::Replication::new(random_hex40()),
+            executing_master: false,
             prop: Default::default(),
             aof: None,
             aof_manifest: Default::default(),

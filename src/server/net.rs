@@ -110,6 +110,9 @@ pub fn run(config: Config) -> i32 {
     if crate::persistence::load_data_from_disk(&mut el.srv).is_err() {
         return 1;
     }
+    if let Some((host, port)) = el.srv.config.replicaof.clone() {
+        crate::replication::replica::set_master(&mut el.srv, host, port);
+    }
     log_notice!("Ready to accept connections tcp");
     el.run();
     if !el.srv.persist.shutdown_done {
@@ -506,6 +509,42 @@ impl EventLoop {
     }
 }
 
+/// Opens a non-blocking TCP connection to host:port for an outbound link (our master) and
+/// adds it as a client registered for READABLE and WRITABLE: the writable event says the
+/// connect finished. Returns the client's slot.
+pub fn connect_outbound(srv: &mut Server, host: &str, port: u16) -> Result<usize, String> {
+    use std::net::ToSocketAddrs;
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or_else(|| "no address".to_string())?;
+    let mut stream = mio::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    let fd = stream.as_raw_fd();
+    set_tcp_options(fd, srv.config.tcp_keepalive);
+    let entry = srv.clients.vacant_entry();
+    let idx = entry.key();
+    let reg = srv.registry.as_ref().ok_or("no event loop")?;
+    reg.register(
+        &mut stream,
+        Token(idx + FIRST_CLIENT),
+        Interest::READABLE | Interest::WRITABLE,
+    )
+    .map_err(|e| e.to_string())?;
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    let laddr = stream
+        .local_addr()
+        .map(|a| fmt_addr(&a))
+        .unwrap_or_default();
+    let mut c = Client::new(id, idx, Sock::Tcp(stream), fmt_addr(&addr), laddr, fd);
+    c.authenticated = true;
+    c.master_link = true;
+    c.writable_registered = true;
+    entry.insert(Some(Box::new(c)));
+    Ok(idx)
+}
+
 /// Redis prints IPv6 peers as `[::1]:port`... no: as `::1:port`? Redis uses `ip:port` with
 /// the bare IPv6 text (anetFormatAddr puts brackets around IPv6).
 fn fmt_addr(a: &std::net::SocketAddr) -> String {
@@ -595,7 +634,12 @@ fn read_client(srv: &mut Server, idx: usize, hup: bool) {
         closed = true;
     }
     if !closed {
-        process_input(srv, &mut c);
+        if c.master_link {
+            // Our master: handshake replies, the snapshot, then its stream.
+            closed = !crate::replication::replica::process_link_input(srv, &mut c);
+        } else {
+            process_input(srv, &mut c);
+        }
     }
     let token = c.token;
     if closed || eof {
@@ -750,6 +794,11 @@ fn write_client(srv: &mut Server, idx: usize) {
     let Some(Some(mut c)) = srv.clients.get_mut(idx).map(|s| s.take()) else {
         return;
     };
+    // The link to our master becomes writable when its connect finished.
+    if c.master_link && !crate::replication::replica::on_connected(srv, &mut c) {
+        free_client(srv, c);
+        return;
+    }
     if write_to_client(srv, &mut c) {
         srv.clients[idx] = Some(c);
     } else {
@@ -779,6 +828,9 @@ pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
     crate::pubsub::client_freed(srv, &mut c);
     crate::multi::client_freed(srv, &mut c);
     crate::replication::client_freed(srv, &c);
+    if c.master_link {
+        crate::replication::replica::link_freed(srv, &c);
+    }
     if srv.clients.contains(c.token) {
         srv.clients.remove(c.token);
     }

@@ -1,0 +1,716 @@
+//! Replication, the replica's side (replication.c's connectWithMaster, syncWithMaster,
+//! readSyncBulkPayload, replicationCron's replica part): REPLICAOF, the handshake, the
+//! snapshot, then the master's stream applied like any client's commands but unanswered.
+//!
+//! ```text
+//!  Connect --cron--> Connecting --writable--> PING
+//!    --+PONG--> [AUTH masterauth] REPLCONF listening-port, REPLCONF capa eof capa psync2
+//!    --replies--> PSYNC <replid> <offset+1>   (our own history: a promoted master or a
+//!                                              cached link can continue; else "? -1")
+//!    --+CONTINUE--> Connected (stream from offset+1)
+//!    --+FULLRESYNC id off--> Transfer: "\n" keep-alives, then $<len> or $EOF:<mark>,
+//!        the bytes into temp-<time>.<pid>.rdb, renamed to dbfilename, flushed and loaded
+//!    --> Connected: the link is a client whose commands run without replies; every byte
+//!        they took is proxied to our backlog and sub-replicas (the same offsets as the
+//!        master's), REPLCONF ACK <offset> once a second and on GETACK
+//! ```
+//!
+//! The link's socket is a client of `server/net.rs` (`Client::master_link`); this module
+//! reads its query buffer and queues its output, nothing else.
+
+use super::Replication;
+use crate::server::client::Client;
+use crate::server::Server;
+use crate::{log_notice, log_warning};
+use std::io::Write;
+
+/// The replica's link state (server.repl_state), in the order it goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Must connect (cron does it).
+    Connect,
+    /// Non-blocking connect in progress.
+    Connecting,
+    /// Waiting for the reply to PING.
+    ReceivePing,
+    /// Waiting for the replies to AUTH/REPLCONF (how many are left).
+    ReceiveReplies(u8),
+    /// Waiting for the reply to PSYNC.
+    ReceivePsync,
+    /// Receiving the snapshot.
+    Transfer,
+    /// Applying the stream.
+    Connected,
+}
+
+/// What this server knows of its master (`Replication::master`).
+pub struct MasterLink {
+    /// Where it is.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// Link progress.
+    pub state: LinkState,
+    /// The link client's slot, while there is one.
+    pub token: Option<usize>,
+    /// The snapshot being received: the temp file, the bytes left (or the EOF mark of a
+    /// diskless transfer, with how many bytes came).
+    transfer: Option<Transfer>,
+    /// Unix ms of the last byte from the master.
+    pub last_io_ms: i64,
+    /// Unix seconds since when the link is down (-1 while up... 0 when never up).
+    pub down_since: i64,
+    /// The offset the FULLRESYNC named.
+    pending_offset: i64,
+    /// The replication ID the FULLRESYNC named.
+    pending_replid: String,
+    /// The last REPLCONF ACK sent, Unix ms.
+    last_ack_ms: i64,
+    /// A GETACK arrived: send an ACK after this read.
+    pub ack_requested: bool,
+}
+
+struct Transfer {
+    file: std::fs::File,
+    path: String,
+    /// Bytes still expected (`$<len>` transfers).
+    left: Option<u64>,
+    /// The 40-byte end mark (`$EOF:` transfers) and a tail of what came, to find it.
+    eof_mark: Option<Vec<u8>>,
+    tail: Vec<u8>,
+    total: u64,
+}
+
+const EOF_MARK_LEN: usize = 40;
+
+impl Replication {
+    /// True when this server replicates from a master (server.masterhost).
+    #[inline]
+    pub fn is_replica(&self) -> bool {
+        self.master.is_some()
+    }
+}
+
+/// REPLICAOF host port / NO ONE (replicaofCommand). `who` names the requesting client.
+pub fn replicaof(srv: &mut Server, c: &mut Client, host: &[u8], port: &[u8]) {
+    let who = c.info_line(srv.cmd_time_ms);
+    if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
+        if srv.repl.master.is_some() {
+            become_master(srv);
+            log_notice!("MASTER MODE enabled (user request from '{}')", who);
+        }
+        return c.out.ok();
+    }
+    let Some(p) = crate::util::num::parse_i64(port).filter(|p| (0..=65535).contains(p)) else {
+        return c.out.err("ERR Invalid master port");
+    };
+    let host = String::from_utf8_lossy(host).into_owned();
+    if let Some(m) = &srv.repl.master {
+        if m.host.eq_ignore_ascii_case(&host) && m.port == p as u16 {
+            log_notice!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+            return c.out.simple("OK Already connected to specified master");
+        }
+    }
+    set_master(srv, host.clone(), p as u16);
+    log_notice!(
+        "REPLICAOF {}:{} enabled (user request from '{}')",
+        host,
+        p,
+        who
+    );
+    c.out.ok();
+}
+
+/// Starts replicating from host:port (replicationSetMaster): the old link (if any) is
+/// dropped; our own history is kept so the new master may continue it.
+pub fn set_master(srv: &mut Server, host: String, port: u16) {
+    drop_link(srv);
+    srv.repl.master = Some(MasterLink {
+        host,
+        port,
+        state: LinkState::Connect,
+        token: None,
+        transfer: None,
+        last_io_ms: crate::util::mstime(),
+        down_since: crate::util::mstime() / 1000,
+        pending_offset: 0,
+        pending_replid: String::new(),
+        last_ack_ms: 0,
+        ack_requested: false,
+    });
+    // Blocked clients of a master would wait forever on a replica... they are kept, as the
+    // keys they wait on still change through the stream.
+    srv.prop.active = super::stream_wanted(srv);
+    log_notice!(
+        "Connecting to MASTER {}:{}",
+        srv.repl.master.as_ref().unwrap().host,
+        port
+    );
+}
+
+/// REPLICAOF NO ONE (replicationUnsetMaster): the history so far stays valid under the old
+/// ID up to our offset (replid2), and a new ID starts.
+fn become_master(srv: &mut Server) {
+    drop_link(srv);
+    srv.repl.master = None;
+    srv.repl.replid2 = std::mem::replace(&mut srv.repl.replid, super::random_replid());
+    srv.repl.second_replid_offset = srv.repl.master_repl_offset + 1;
+    srv.prop.reset_selected_db();
+    srv.prop.active = super::stream_wanted(srv);
+}
+
+/// Closes the link client, if any, and forgets a snapshot half received.
+fn drop_link(srv: &mut Server) {
+    let Some(m) = srv.repl.master.as_mut() else {
+        return;
+    };
+    if let Some(t) = m.transfer.take() {
+        let _ = std::fs::remove_file(&t.path);
+    }
+    if let Some(tok) = m.token.take() {
+        srv.pending_close.push(tok);
+        if let Some(Some(c)) = srv.clients.get_mut(tok) {
+            c.close_asap = true;
+            c.master_link = false;
+        }
+    }
+}
+
+/// The link client is gone (freeClient of server.master): connect again from cron.
+pub fn link_freed(srv: &mut Server, c: &Client) {
+    let Some(m) = srv.repl.master.as_mut() else {
+        return;
+    };
+    if m.token != Some(c.token) {
+        return;
+    }
+    m.token = None;
+    if let Some(t) = m.transfer.take() {
+        let _ = std::fs::remove_file(&t.path);
+    }
+    if m.state == LinkState::Connected {
+        log_notice!("Connection with master lost.");
+        m.down_since = crate::util::mstime() / 1000;
+    }
+    m.state = LinkState::Connect;
+}
+
+/// replicationCron's replica part: connect when needed, time out a silent master, ACK.
+pub fn cron(srv: &mut Server) {
+    let now = crate::util::mstime();
+    let timeout_ms = srv.config.repl_timeout.max(1) * 1000;
+    let Some(m) = srv.repl.master.as_mut() else {
+        return;
+    };
+    match m.state {
+        LinkState::Connect => {
+            let (host, port) = (m.host.clone(), m.port);
+            match crate::server::net::connect_outbound(srv, &host, port) {
+                Ok(tok) => {
+                    let m = srv.repl.master.as_mut().unwrap();
+                    m.token = Some(tok);
+                    m.state = LinkState::Connecting;
+                    m.last_io_ms = now;
+                    log_notice!("MASTER <-> REPLICA sync started");
+                }
+                Err(e) => {
+                    log_warning!("Unable to connect to MASTER: {}", e);
+                }
+            }
+        }
+        LinkState::Connected => {
+            if now - m.last_io_ms > timeout_ms {
+                log_warning!("MASTER timeout: no data nor PING received...");
+                drop_link(srv);
+                if let Some(m) = srv.repl.master.as_mut() {
+                    m.state = LinkState::Connect;
+                }
+            } else if now - m.last_ack_ms >= 1000 {
+                m.last_ack_ms = now;
+                send_ack(srv);
+            }
+        }
+        _ => {
+            if now - m.last_io_ms > timeout_ms {
+                log_warning!("Timeout connecting to the MASTER...");
+                drop_link(srv);
+                if let Some(m) = srv.repl.master.as_mut() {
+                    m.state = LinkState::Connect;
+                }
+            }
+        }
+    }
+}
+
+/// Queues REPLCONF ACK <offset> on the link.
+fn send_ack(srv: &mut Server) {
+    let Some(tok) = srv.repl.master.as_ref().and_then(|m| m.token) else {
+        return;
+    };
+    let off = srv.repl.master_repl_offset.to_string();
+    if let Some(Some(c)) = srv.clients.get_mut(tok) {
+        let mut buf = Vec::new();
+        crate::propagate::encode_command(&mut buf, &[&b"REPLCONF"[..], b"ACK", off.as_bytes()]);
+        c.out.raw(&buf);
+        c.queue_write(&mut srv.pending_writes);
+    }
+}
+
+/// The non-blocking connect finished (a writable event on the link): PING starts the
+/// handshake. False when the connect failed (the caller frees the client).
+pub fn on_connected(srv: &mut Server, c: &mut Client) -> bool {
+    let Some(m) = srv.repl.master.as_mut() else {
+        return false;
+    };
+    if m.state != LinkState::Connecting {
+        return true;
+    }
+    if let Err(e) = c.sock.connect_result() {
+        log_warning!("Error condition on socket for SYNC: {}", e);
+        return false;
+    }
+    log_notice!("Non blocking connect for SYNC fired the event.");
+    m.state = LinkState::ReceivePing;
+    m.last_io_ms = crate::util::mstime();
+    c.out.raw(b"*1\r\n$4\r\nPING\r\n");
+    true
+}
+
+/// Takes one line (without CRLF) off the front of the link's query buffer.
+fn take_line(c: &mut Client) -> Option<String> {
+    let rest = &c.qbuf[c.qpos..];
+    let nl = rest.iter().position(|&b| b == b'\n')?;
+    let line = String::from_utf8_lossy(&rest[..nl])
+        .trim_end_matches('\r')
+        .to_string();
+    c.qpos += nl + 1;
+    Some(line)
+}
+
+/// Whatever the link read: handshake replies, the snapshot, or the stream. False when the
+/// link must be closed.
+pub fn process_link_input(srv: &mut Server, c: &mut Client) -> bool {
+    let now = crate::util::mstime();
+    let Some(m) = srv.repl.master.as_mut() else {
+        return false;
+    };
+    m.last_io_ms = now;
+    loop {
+        let state = srv.repl.master.as_ref().map(|m| m.state);
+        match state {
+            Some(LinkState::ReceivePing) => {
+                let Some(line) = take_line(c) else { break };
+                if line.starts_with('-')
+                    && !line.starts_with("-NOAUTH")
+                    && !line.starts_with("-NOPERM")
+                    && !line.starts_with("-ERR operation not permitted")
+                {
+                    log_warning!("Error reply to PING from master: '{}'", line);
+                    return false;
+                }
+                log_notice!("Master replied to PING, replication can continue...");
+                send_handshake(srv, c);
+            }
+            Some(LinkState::ReceiveReplies(n)) => {
+                let Some(line) = take_line(c) else { break };
+                if line.starts_with('-') {
+                    if line.starts_with("-ERR Unrecognized") || n == 1 {
+                        // Unknown REPLCONF options are not fatal.
+                        log_notice!(
+                            "(Non critical) Master does not understand REPLCONF: {}",
+                            line
+                        );
+                    } else {
+                        log_warning!("Unable to AUTH to MASTER: {}", line);
+                        return false;
+                    }
+                }
+                let m = srv.repl.master.as_mut().unwrap();
+                if n > 1 {
+                    m.state = LinkState::ReceiveReplies(n - 1);
+                } else {
+                    send_psync(srv, c);
+                }
+            }
+            Some(LinkState::ReceivePsync) => {
+                let Some(line) = take_line(c) else { break };
+                if line.is_empty() {
+                    continue;
+                }
+                if !psync_reply(srv, c, &line) {
+                    return false;
+                }
+            }
+            Some(LinkState::Transfer) => match receive_snapshot(srv, c) {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(()) => return false,
+            },
+            Some(LinkState::Connected) => {
+                apply_stream(srv, c);
+                break;
+            }
+            _ => break,
+        }
+    }
+    // Compact what the handshake consumed.
+    if c.qpos > 0 && srv.repl.master.as_ref().map(|m| m.state) != Some(LinkState::Connected) {
+        c.qbuf.drain(..c.qpos);
+        c.qpos = 0;
+    }
+    true
+}
+
+/// Pipelines AUTH (with masterauth), REPLCONF listening-port and REPLCONF capa.
+fn send_handshake(srv: &mut Server, c: &mut Client) {
+    let mut buf = Vec::new();
+    let mut n = 0u8;
+    if let Some(pass) = srv.config.masterauth.clone() {
+        crate::propagate::encode_command(&mut buf, &[&b"AUTH"[..], &pass]);
+        n += 1;
+    }
+    let port = srv.config.port.to_string();
+    crate::propagate::encode_command(
+        &mut buf,
+        &[&b"REPLCONF"[..], b"listening-port", port.as_bytes()],
+    );
+    crate::propagate::encode_command(
+        &mut buf,
+        &[&b"REPLCONF"[..], b"capa", b"eof", b"capa", b"psync2"],
+    );
+    n += 2;
+    c.out.raw(&buf);
+    srv.repl.master.as_mut().unwrap().state = LinkState::ReceiveReplies(n);
+}
+
+/// Sends PSYNC with our history (replid, offset + 1), or `? -1` when we have none.
+fn send_psync(srv: &mut Server, c: &mut Client) {
+    let repl = &srv.repl;
+    let (id, off) = if repl.backlog.is_some() || repl.master_repl_offset > 0 {
+        (
+            repl.replid.clone(),
+            (repl.master_repl_offset + 1).to_string(),
+        )
+    } else {
+        ("?".to_string(), "-1".to_string())
+    };
+    if id != "?" {
+        log_notice!(
+            "Trying a partial resynchronization (request {}:{}).",
+            id,
+            off
+        );
+    } else {
+        log_notice!("Partial resynchronization not possible (no cached master)");
+    }
+    let mut buf = Vec::new();
+    crate::propagate::encode_command(&mut buf, &[&b"PSYNC"[..], id.as_bytes(), off.as_bytes()]);
+    c.out.raw(&buf);
+    srv.repl.master.as_mut().unwrap().state = LinkState::ReceivePsync;
+}
+
+/// Handles the master's answer to PSYNC (slaveTryPartialResynchronization's reply half).
+fn psync_reply(srv: &mut Server, c: &mut Client, line: &str) -> bool {
+    if let Some(rest) = line.strip_prefix("+FULLRESYNC") {
+        let mut it = rest.split_whitespace();
+        let (Some(id), Some(off)) = (it.next(), it.next()) else {
+            log_warning!("Master replied with wrong +FULLRESYNC syntax.");
+            return false;
+        };
+        let m = srv.repl.master.as_mut().unwrap();
+        m.pending_replid = id.to_string();
+        m.pending_offset = off.parse().unwrap_or(0);
+        m.state = LinkState::Transfer;
+        log_notice!("Full resync from master: {}:{}", id, off);
+        return true;
+    }
+    if let Some(rest) = line.strip_prefix("+CONTINUE") {
+        let new_id = rest.trim();
+        log_notice!("Successful partial resynchronization with master.");
+        if !new_id.is_empty() && new_id != srv.repl.replid {
+            // The master's history continues ours under a new ID.
+            srv.repl.replid2 = std::mem::replace(&mut srv.repl.replid, new_id.to_string());
+            srv.repl.second_replid_offset = srv.repl.master_repl_offset + 1;
+            log_notice!("Master replication ID changed to {}", new_id);
+        }
+        ensure_replica_backlog(srv);
+        let m = srv.repl.master.as_mut().unwrap();
+        m.state = LinkState::Connected;
+        m.down_since = 0;
+        log_notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+        // The stream starts right after; what already arrived is processed by the caller.
+        let _ = c;
+        return true;
+    }
+    if line.starts_with("-NOMASTERLINK") || line.starts_with("-LOADING") {
+        log_notice!(
+            "Master is currently unable to PSYNC but should be in the future: {}",
+            line
+        );
+        return false;
+    }
+    log_warning!("Unexpected reply to PSYNC from master: {}", line);
+    false
+}
+
+/// A replica keeps a backlog from its first sync on, so its own replicas (and whoever
+/// replaces its master after a promotion) can continue from it.
+fn ensure_replica_backlog(srv: &mut Server) {
+    if srv.repl.backlog.is_none() {
+        let size = srv.config.repl_backlog_size.max(1) as usize;
+        srv.repl.backlog = Some(super::backlog::Backlog::new(
+            size,
+            srv.repl.master_repl_offset,
+        ));
+    }
+}
+
+/// Reads snapshot bytes from the link (readSyncBulkPayload). Ok(true) when the snapshot is
+/// complete and loaded (the stream may follow in the same buffer), Ok(false) for more.
+fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
+    let m = srv.repl.master.as_mut().unwrap();
+    if m.transfer.is_none() {
+        // Skip the master's keep-alive newlines, then the $<len> / $EOF:<mark> header.
+        while c.qpos < c.qbuf.len() && c.qbuf[c.qpos] == b'\n' {
+            c.qpos += 1;
+        }
+        let Some(line) = take_line(c) else {
+            return Ok(false);
+        };
+        if line.is_empty() {
+            return Ok(true);
+        }
+        if let Some(err) = line.strip_prefix('-') {
+            log_warning!("MASTER aborted replication with an error: {}", err);
+            return Err(());
+        }
+        let Some(spec) = line.strip_prefix('$') else {
+            log_warning!(
+                "Bad protocol from MASTER, the first byte is not '$' (we received '{}'), are you sure the host and port are right?",
+                line
+            );
+            return Err(());
+        };
+        let path = format!(
+            "temp-{}.{}.rdb",
+            crate::util::mstime() / 1000,
+            std::process::id()
+        );
+        let file = std::fs::File::create(&path).map_err(|e| {
+            log_warning!(
+                "Opening the temp file needed for MASTER <-> REPLICA synchronization: {}",
+                crate::persistence::io_msg(&e)
+            );
+        })?;
+        let (left, eof_mark) = match spec.strip_prefix("EOF:") {
+            Some(mark) if mark.len() == EOF_MARK_LEN => {
+                log_notice!(
+                    "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"
+                );
+                (None, Some(mark.as_bytes().to_vec()))
+            }
+            _ => {
+                let n: u64 = spec.parse().map_err(|_| {
+                    log_warning!("Bad protocol from MASTER: {}", line);
+                })?;
+                log_notice!(
+                    "MASTER <-> REPLICA sync: receiving {} bytes from master to disk",
+                    n
+                );
+                (Some(n), None)
+            }
+        };
+        m.transfer = Some(Transfer {
+            file,
+            path,
+            left,
+            eof_mark,
+            tail: Vec::new(),
+            total: 0,
+        });
+    }
+    let t = m.transfer.as_mut().unwrap();
+    let avail = &c.qbuf[c.qpos..];
+    let done = match (t.left, &t.eof_mark) {
+        (Some(left), _) => {
+            let n = (left as usize).min(avail.len());
+            t.file.write_all(&avail[..n]).map_err(|_| ())?;
+            t.total += n as u64;
+            c.qpos += n;
+            t.left = Some(left - n as u64);
+            left - n as u64 == 0
+        }
+        (None, Some(mark)) => {
+            // Everything goes to the file; the mark is cut off at the end.
+            t.file.write_all(avail).map_err(|_| ())?;
+            t.total += avail.len() as u64;
+            t.tail.extend_from_slice(avail);
+            if t.tail.len() > EOF_MARK_LEN {
+                t.tail.drain(..t.tail.len() - EOF_MARK_LEN);
+            }
+            c.qpos = c.qbuf.len();
+            t.tail == *mark
+        }
+        _ => return Err(()),
+    };
+    if c.qpos == c.qbuf.len() {
+        c.qbuf.clear();
+        c.qpos = 0;
+    }
+    if !done {
+        return Ok(false);
+    }
+    let t = srv.repl.master.as_mut().unwrap().transfer.take().unwrap();
+    if t.eof_mark.is_some() {
+        t.file
+            .set_len(t.total - EOF_MARK_LEN as u64)
+            .map_err(|_| ())?;
+    }
+    t.file.sync_all().map_err(|_| ())?;
+    drop(t.file);
+    let filename = srv.config.dbfilename.clone();
+    if let Err(e) = std::fs::rename(&t.path, &filename) {
+        log_warning!(
+            "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {}",
+            filename,
+            crate::persistence::io_msg(&e)
+        );
+        let _ = std::fs::remove_file(&t.path);
+        return Err(());
+    }
+    log_notice!("MASTER <-> REPLICA sync: Flushing old data");
+    for db in srv.dbs.iter_mut() {
+        db.clear();
+    }
+    log_notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    if crate::persistence::load_file(srv, &filename, false).is_err() {
+        log_warning!(
+            "Failed trying to load the MASTER synchronization DB from disk, check server logs."
+        );
+        return Err(());
+    }
+    // Our history is now the master's.
+    let m = srv.repl.master.as_mut().unwrap();
+    let (id, off) = (std::mem::take(&mut m.pending_replid), m.pending_offset);
+    m.state = LinkState::Connected;
+    m.down_since = 0;
+    srv.repl.replid = id;
+    srv.repl.replid2 = "0".repeat(40);
+    srv.repl.second_replid_offset = -1;
+    srv.repl.master_repl_offset = off;
+    srv.repl.backlog = None;
+    ensure_replica_backlog(srv);
+    srv.prop.active = super::stream_wanted(srv);
+    // Our own replicas had another history: they sync again.
+    for tok in srv.repl.replicas.clone() {
+        if let Some(Some(r)) = srv.clients.get_mut(tok) {
+            r.close_asap = true;
+            srv.pending_close.push(tok);
+        }
+    }
+    log_notice!("MASTER <-> REPLICA sync: Finished with success");
+    // An AOF restarts from the new dataset.
+    if srv.aof.is_some() {
+        let _ = crate::persistence::aof_rewrite::bgrewriteaof(srv, false);
+    }
+    Ok(true)
+}
+
+/// Runs the master's commands from the link's query buffer, unanswered, and proxies every
+/// byte they took to our backlog and sub-replicas (replicationFeedStreamFromMasterStream).
+fn apply_stream(srv: &mut Server, c: &mut Client) {
+    let start = c.qpos;
+    let data: Vec<u8> = c.qbuf[start..].to_vec();
+    let before = data.len();
+    let keep = c.out.buf.len();
+    srv.executing_master = true;
+    crate::server::net::process_input(srv, c);
+    srv.executing_master = false;
+    c.out.buf.truncate(keep.max(c.out.sent));
+    c.out.errors.clear();
+    let after = c.qbuf.len() - c.qpos;
+    let consumed = before - after;
+    if consumed > 0 {
+        super::feed(srv, &data[..consumed]);
+    }
+    let ack = srv
+        .repl
+        .master
+        .as_mut()
+        .is_some_and(|m| std::mem::take(&mut m.ack_requested));
+    if ack {
+        let off = srv.repl.master_repl_offset.to_string();
+        let mut buf = Vec::new();
+        crate::propagate::encode_command(&mut buf, &[&b"REPLCONF"[..], b"ACK", off.as_bytes()]);
+        c.out.raw(&buf);
+    }
+}
+
+/// The replication section of INFO for a replica: the master part before the common one.
+pub fn info_master_part(srv: &Server) -> String {
+    let Some(m) = srv.repl.master.as_ref() else {
+        return String::new();
+    };
+    let now = crate::util::mstime();
+    let up = m.state == LinkState::Connected;
+    let mut s = format!(
+        "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
+        m.host,
+        m.port,
+        if up { "up" } else { "down" },
+        if up { (now - m.last_io_ms) / 1000 } else { -1 },
+        (m.state == LinkState::Transfer) as u8,
+        srv.repl.master_repl_offset,
+        srv.repl.master_repl_offset,
+    );
+    if let (LinkState::Transfer, Some(t)) = (m.state, m.transfer.as_ref()) {
+        let total = t.left.map_or(-1, |l| (l + t.total) as i64);
+        s.push_str(&format!(
+            "master_sync_total_bytes:{}\r\nmaster_sync_read_bytes:{}\r\nmaster_sync_left_bytes:{}\r\nmaster_sync_perc:{:.2}\r\nmaster_sync_last_io_seconds_ago:{}\r\n",
+            total,
+            t.total,
+            t.left.map_or(-1, |l| l as i64),
+            if total > 0 { t.total as f64 * 100.0 / total as f64 } else { 0.0 },
+            (now - m.last_io_ms) / 1000
+        ));
+    }
+    if !up {
+        let since = if m.down_since > 0 {
+            now / 1000 - m.down_since
+        } else {
+            -1
+        };
+        s.push_str(&format!("master_link_down_since_seconds:{since}\r\n"));
+    }
+    s.push_str(&format!(
+        "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+        srv.config
+            .get(&[b"replica-priority"])
+            .first()
+            .map_or("100".to_string(), |(_, v)| v.clone()),
+        srv.config.replica_read_only as u8
+    ));
+    s
+}
+
+/// ROLE for a replica: ["slave", host, port, state, offset].
+pub fn role_reply(srv: &Server, c: &mut Client) {
+    let m = srv.repl.master.as_ref().unwrap();
+    c.out.array(5);
+    c.out.bulk(b"slave");
+    c.out.bulk(m.host.as_bytes());
+    c.out.int(i64::from(m.port));
+    let state: &[u8] = match m.state {
+        LinkState::Connect => b"connect",
+        LinkState::Connecting => b"connecting",
+        LinkState::Transfer => b"sync",
+        LinkState::Connected => b"connected",
+        _ => b"handshake",
+    };
+    c.out.bulk(state);
+    c.out.int(if m.state == LinkState::Connected {
+        srv.repl.master_repl_offset
+    } else {
+        -1
+    });
+}
