@@ -376,3 +376,31 @@ fn a_promoted_ferrodis_replica_lets_the_old_master_continue_partially() {
         Some("0")
     );
 }
+
+#[test]
+fn wait_counts_the_replicas_that_acknowledged_as_redis_does() {
+    let f = ferrodis();
+    let o = oracle_master();
+    let fr = replica_of(&f);
+    let or = replica_of(&o);
+    let (mut fc, mut oc) = (f.conn(), o.conn());
+    let (mut frc, mut orc) = (fr.conn(), or.conn());
+    fc.cmd(&["set", "a", "1"]);
+    oc.cmd(&["set", "a", "1"]);
+    wait_in_sync(&mut fc, &mut frc);
+    wait_in_sync(&mut oc, &mut orc);
+    for c in [&mut fc, &mut oc] {
+        c.cmd(&["set", "k", "v"]);
+        // One replica: it acknowledges the write (GETACK asks it at once).
+        assert_eq!(c.cmd(&["wait", "1", "5000"]), b":1\r\n");
+        // Two wanted, one exists: the timeout answers how many did.
+        assert_eq!(c.cmd(&["wait", "2", "100"]), b":1\r\n");
+        assert_eq!(c.cmd(&["wait", "0", "0"]), b":1\r\n");
+        assert_eq!(c.cmd(&["wait", "1", "-1"]), b"-ERR timeout is negative\r\n");
+    }
+    // On a replica WAIT is refused.
+    assert_eq!(
+        escape(&frc.cmd(&["wait", "1", "0"])),
+        escape(&orc.cmd(&["wait", "1", "0"]))
+    );
+}

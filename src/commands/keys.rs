@@ -895,20 +895,8 @@ pub fn persist_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// replicas that acknowledged, which is 0 without replication. Redis would block for `timeout`
 /// ms (forever for 0) when more than 0 replicas are asked for; with no replica able to ever
 /// acknowledge, this answers at once instead of parking the client.
-pub fn wait_command(_srv: &mut Server, c: &mut Client, args: &Args) {
-    if parse_i64(args.get(1)).is_none() {
-        c.out.err(ERR_NOT_INT);
-        return;
-    }
-    let Some(timeout) = parse_i64(args.get(2)) else {
-        c.out.err("ERR timeout is not an integer or out of range");
-        return;
-    };
-    if timeout < 0 {
-        c.out.err("ERR timeout is negative");
-        return;
-    }
-    c.out.int(0);
+pub fn wait_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    crate::replication::wait_command(srv, c, args);
 }
 
 #[cfg(test)]

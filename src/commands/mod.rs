@@ -605,6 +605,7 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         return finish_reply(c, reply_start);
     }
     call(srv, c, idx, args);
+    c.woff = srv.repl.master_repl_offset;
     if !srv.blocking.ready.is_empty() {
         crate::server::blocked::handle_ready_keys(srv);
     }

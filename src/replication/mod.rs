@@ -121,6 +121,10 @@ pub struct Replication {
     last_ping_ms: i64,
     /// Scratch for one stream write.
     scratch: Vec<u8>,
+    /// Clients blocked in WAIT.
+    pub waiting: Vec<usize>,
+    /// A WAIT is waiting: ask replicas for an ACK before sleeping.
+    pub get_ack_pending: bool,
 }
 
 impl Replication {
@@ -139,6 +143,8 @@ impl Replication {
             last_tick_ms: 0,
             last_ping_ms: 0,
             scratch: Vec::new(),
+            waiting: Vec::new(),
+            get_ack_pending: false,
         }
     }
 }
@@ -511,6 +517,81 @@ pub fn replconf_command(srv: &mut Server, c: &mut Client, args: &crate::commands
         i += 2;
     }
     c.out.ok();
+}
+
+/// How many online replicas acknowledged at least `offset` (replicationCountAcksByOffset).
+pub fn count_acks(srv: &Server, offset: i64) -> i64 {
+    srv.repl
+        .replicas
+        .iter()
+        .filter_map(|&t| srv.clients.get(t)?.as_ref()?.replica.as_ref())
+        .filter(|r| r.state == SyncState::Online && r.ack_offset >= offset)
+        .count() as i64
+}
+
+/// WAIT numreplicas timeout (waitCommand): the number of replicas that acknowledged this
+/// client's last write, at once when enough did (or inside a transaction), else when enough
+/// do or the timeout passes.
+pub fn wait_command(srv: &mut Server, c: &mut Client, args: &crate::commands::Args) {
+    use crate::util::num::parse_i64;
+    if srv.repl.is_replica() {
+        return c.out.err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let Some(numreplicas) = parse_i64(args.get(1)) else {
+        return c.out.err("ERR value is not an integer or out of range");
+    };
+    let Some(timeout) = parse_i64(args.get(2)) else {
+        return c.out.err("ERR timeout is not an integer or out of range");
+    };
+    if timeout < 0 {
+        return c.out.err("ERR timeout is negative");
+    }
+    let offset = c.woff;
+    let acked = count_acks(srv, offset);
+    if acked >= numreplicas || c.multi.is_some() || c.deny_blocking {
+        return c.out.int(acked);
+    }
+    let deadline = if timeout > 0 {
+        srv.cmd_time_ms.saturating_add(timeout)
+    } else {
+        0
+    };
+    srv.block_for_keys(c, args, &[], deadline);
+    if let Some(b) = c.blocked.as_mut() {
+        b.wait_acks = Some((offset, numreplicas));
+    }
+    srv.repl.waiting.push(c.token);
+    srv.repl.get_ack_pending = true;
+}
+
+/// Before sleeping (beforeSleep's replication part): REPLCONF GETACK * into the stream when
+/// a WAIT wants acknowledgements, and WAITs that have enough of them answered
+/// (processClientsWaitingReplicas).
+pub fn before_sleep(srv: &mut Server) {
+    if srv.repl.waiting.is_empty() {
+        return;
+    }
+    if std::mem::take(&mut srv.repl.get_ack_pending) {
+        let mut buf = Vec::new();
+        crate::propagate::encode_command(&mut buf, &[&b"REPLCONF"[..], b"GETACK", b"*"]);
+        feed(srv, &buf);
+    }
+    for tok in srv.repl.waiting.clone() {
+        let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
+            srv.repl.waiting.retain(|&t| t != tok);
+            continue;
+        };
+        if let Some((offset, want)) = c.blocked.as_ref().and_then(|b| b.wait_acks) {
+            let n = count_acks(srv, offset);
+            if n >= want {
+                srv.repl.waiting.retain(|&t| t != tok);
+                c.out.int(n);
+                srv.unblock_client(&mut c);
+                srv.after_unblock(&mut c);
+            }
+        }
+        srv.clients[tok] = Some(c);
+    }
 }
 
 /// A replica client is gone (replicationFreeSlave's bookkeeping).

@@ -35,6 +35,9 @@ pub struct BlockState {
     pub argv: Argv,
     /// Index of the command in the table.
     pub cmd: usize,
+    /// WAIT: the replication offset to be acknowledged and how many replicas must (no keys
+    /// then; `crate::replication` unblocks it).
+    pub wait_acks: Option<(i64, i64)>,
 }
 
 /// Server-side bookkeeping of blocked clients.
@@ -113,6 +116,7 @@ impl Server {
             buf,
             argv,
             cmd,
+            wait_acks: None,
         };
         for k in &state.keys {
             let q = self.blocking.waiters.entry((c.db, k.clone())).or_default();
@@ -205,7 +209,15 @@ impl Server {
 
     /// Replies to a blocked client as its timeout does (a null array) and unblocks it.
     pub fn reply_blocked_timeout(&mut self, c: &mut Client) {
-        c.out.null_array();
+        match c.blocked.as_ref().and_then(|s| s.wait_acks) {
+            // WAIT answers how many replicas acknowledged by then.
+            Some((offset, _)) => {
+                let n = crate::replication::count_acks(self, offset);
+                self.repl.waiting.retain(|&t| t != c.token);
+                c.out.int(n);
+            }
+            None => c.out.null_array(),
+        }
         // Counted in commandstats but not in the latency histogram: Redis 7.0 records a
         // blocked command's latency only when it is served.
         if let Some(state) = c.blocked.as_ref() {
@@ -216,7 +228,7 @@ impl Server {
     }
 
     /// Queues an unblocked client so its output is written and its pending input processed.
-    fn after_unblock(&mut self, c: &mut Client) {
+    pub fn after_unblock(&mut self, c: &mut Client) {
         self.schedule_write(c);
         self.blocking.unblocked.push(c.token);
     }

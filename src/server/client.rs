@@ -189,6 +189,8 @@ pub struct Client {
     pub replica_psync: bool,
     /// This is our link to our master (CLIENT_MASTER): its commands run unanswered.
     pub master_link: bool,
+    /// The replication offset after this client's last command (c->woff), for WAIT.
+    pub woff: i64,
 }
 
 impl Client {
@@ -248,6 +250,7 @@ impl Client {
             repl_announced: None,
             replica_psync: false,
             master_link: false,
+            woff: 0,
         }
     }
 

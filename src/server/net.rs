@@ -890,6 +890,7 @@ pub fn before_sleep(srv: &mut Server) {
         }
         srv.blocking.unblocked.extend(resumed);
     }
+    crate::replication::before_sleep(srv);
     super::blocked::process_unblocked(srv);
     // The AOF is written (and with appendfsync always, fsynced) before any reply leaves:
     // a client never sees the acknowledgement of a write the disk does not have.
