@@ -23,5 +23,6 @@ pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod server;
+pub mod tracking;
 pub mod types;
 pub mod util;

@@ -64,6 +64,7 @@ impl crate::server::Server {
         let mut c = Client::new(id, idx, sock, String::new(), String::new(), -1);
         c.authenticated = self.config.requirepass.is_none();
         entry.insert(Some(Box::new(c)));
+        self.index_client(id, idx);
         idx
     }
 }
@@ -165,6 +166,8 @@ pub struct Client {
     /// CLIENT_DENY_BLOCKING: set while EXEC runs queued commands. Blocking commands must
     /// check it and answer at once as if they timed out instead of blocking.
     pub deny_blocking: bool,
+    /// Client-side caching state while CLIENT TRACKING is on (crate::tracking).
+    pub tracking: Option<Box<crate::tracking::ClientTracking>>,
 }
 
 impl Client {
@@ -220,6 +223,7 @@ impl Client {
             subs: None,
             multi: None,
             deny_blocking: false,
+            tracking: None,
         }
     }
 
