@@ -206,9 +206,12 @@ impl Tracking {
         !self.deferred.is_empty()
     }
 
-    /// Heap bytes of the table's entries (for measurements and MEMORY-style reporting).
-    pub fn table_mem_usage(&self) -> usize {
-        self.table.mem_usage()
+    /// serverCron's share: gives back the bucket array of a table that invalidations
+    /// emptied (Redis's rax frees its nodes as keys leave; a dict keeps its buckets).
+    pub fn cron(&mut self) {
+        if self.enabled {
+            self.table.resize_if_needed();
+        }
     }
 }
 

@@ -806,6 +806,30 @@ fn optin_and_optout() {
     drain(&mut a, "o1, o3, o5");
 }
 
+/// Blocked clients: a tracking client blocked in BLMOVE gets the invalidation of the source
+/// list (another client's push) before its reply, and that of the destination it changed
+/// itself after it; replies to commands it pipelined while blocked follow.
+#[test]
+fn blocked_clients_and_invalidations() {
+    let mut c = Diff::new();
+    let mut b = c.another();
+    let mut e = c.another();
+    hello3(&mut c);
+    script(&mut c, "CLIENT TRACKING on\nLRANGE l2 0 -1\nLRANGE l 0 -1");
+    c.send(&["BLMOVE", "l", "l2", "LEFT", "LEFT", "0"]);
+    drain(&mut c, "blocked");
+    all(&mut b, &["LPUSH", "l", "x"]);
+    drain(&mut c, "push for l, reply, push for l2");
+    script(&mut c, "LRANGE q 0 -1\nLRANGE q2 0 -1");
+    c.send(&["BLMOVE", "q", "q2", "LEFT", "LEFT", "0"]);
+    c.send(&["LPUSH", "q2", "z"]);
+    drain(&mut c, "blocked, with a command waiting behind");
+    all(&mut e, &["MULTI"]);
+    all(&mut e, &["LPUSH", "q", "y"]);
+    all(&mut e, &["EXEC"]);
+    drain(&mut c, "served, then the waiting command");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Broadcast mode
 
@@ -969,6 +993,18 @@ fn eviction_invalidates() {
     all(&mut a, &["PING"]);
     all(&mut a, &["CONFIG", "SET", "maxmemory", "0"]);
     all(&mut a, &["DBSIZE"]);
+    // The eviction made while the client's own next command is admitted (same read, so no
+    // loop iteration in between): the push still precedes that command's reply.
+    script(&mut a, "SET victim v\nGET victim");
+    pipeline(
+        &mut a,
+        &[
+            &["CONFIG", "SET", "maxmemory", "1"],
+            &["PING"],
+            &["CONFIG", "SET", "maxmemory", "0"],
+            &["DBSIZE"],
+        ],
+    );
 }
 
 /// tracking-table-max-keys: past the limit, random tracked keys are invalidated (as if they

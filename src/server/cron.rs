@@ -23,6 +23,7 @@ pub fn server_cron(srv: &mut Server) {
     if srv.tracking.clients > 0 {
         crate::tracking::limit_used_slots(srv);
     }
+    srv.tracking.cron();
 }
 
 /// Records instantaneous_ops_per_sec samples every 100 ms.
