@@ -206,6 +206,56 @@ fn info_tracking(d: &mut Diff) {
     assert_eq!(f, r, "INFO tracking fields");
 }
 
+/// Where a tracking client's invalidations are read: the client itself in RESP3; in RESP2 a
+/// subscriber of `__redis__:invalidate` it redirects to (RESP2 has no pushes).
+struct Receiver {
+    conn: Option<Diff>,
+    id: Option<(String, String)>,
+}
+
+impl Receiver {
+    /// Sets `a` up for protocol `resp3` and returns where its invalidations arrive.
+    fn new(a: &mut Diff, resp3: bool) -> Receiver {
+        if resp3 {
+            hello3(a);
+            return Receiver {
+                conn: None,
+                id: None,
+            };
+        }
+        let mut sub = a.another();
+        let id = ids(&mut sub);
+        all(&mut sub, &["SUBSCRIBE", "__redis__:invalidate"]);
+        Receiver {
+            conn: Some(sub),
+            id: Some(id),
+        }
+    }
+
+    /// CLIENT TRACKING ON with `opts`, redirected to the receiver in RESP2.
+    fn track(&self, a: &mut Diff, opts: &[&str]) {
+        let mut args = vec!["CLIENT", "TRACKING", "on"];
+        args.extend_from_slice(opts);
+        match &self.id {
+            Some(id) => {
+                args.extend_from_slice(&["REDIRECT", "{id}"]);
+                all_with_id(a, &args, id);
+            }
+            None => {
+                all(a, &args);
+            }
+        }
+    }
+
+    /// Drains the receiving connection (and checks the tracking one said nothing more).
+    fn drain(&mut self, a: &mut Diff, what: &str) {
+        if let Some(sub) = self.conn.as_mut() {
+            drain(sub, what);
+        }
+        drain(a, what);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The commands
 
@@ -519,29 +569,39 @@ fn pipelined_invalidations_follow_their_command() {
 }
 
 /// NOLOOP: no invalidation for the client's own writes, including inside EXEC; other
-/// clients' writes still arrive.
+/// clients' writes still arrive. RESP3 pushes, RESP2 through a redirect.
 #[test]
 fn noloop_default_mode() {
-    let mut a = Diff::new();
-    let mut b = a.another();
-    hello3(&mut a);
-    script(
-        &mut a,
-        r#"
-        CLIENT TRACKING on NOLOOP
-        GET n1
-        SET n1 own
-        GET n1
-        MULTI
-        SET n1 x
-        GET n1
-        EXEC
-        FLUSHALL
-        GET n1
-        "#,
-    );
-    all(&mut b, &["SET", "n1", "other"]);
-    drain(&mut a, "push for another client's write");
+    for resp3 in [false, true] {
+        let mut a = Diff::new();
+        let mut b = a.another();
+        let mut rx = Receiver::new(&mut a, resp3);
+        rx.track(&mut a, &["NOLOOP"]);
+        script(
+            &mut a,
+            r#"
+            GET n1
+            SET n1 own
+            GET n1
+            MULTI
+            SET n1 x
+            GET n1
+            EXEC
+            FLUSHALL
+            GET n1
+            "#,
+        );
+        rx.drain(&mut a, "only the flush's null");
+        all(&mut b, &["SET", "n1", "other"]);
+        rx.drain(&mut a, "push for another client's write");
+        // Without NOLOOP the same writes are reported.
+        rx.track(&mut a, &[]);
+        script(
+            &mut a,
+            "GET n1\nSET n1 own\nGET n1\nMULTI\nSET n1 x\nGET n1\nEXEC",
+        );
+        rx.drain(&mut a, "own writes");
+    }
 }
 
 /// RESP2 without REDIRECT: tracking turns on (Redis 7.0 does not refuse it) but nothing can
@@ -747,63 +807,65 @@ fn hello_switches_protocol_under_tracking() {
 /// not other commands.
 #[test]
 fn optin_and_optout() {
-    let mut a = Diff::new();
-    let mut b = a.another();
-    hello3(&mut a);
-    script(
-        &mut a,
-        r#"
-        CLIENT TRACKING on OPTIN
-        GET i1
-        CLIENT CACHING yes
-        GET i2
-        GET i3
-        CLIENT CACHING yes
-        CLIENT GETNAME
-        GET i4
-        CLIENT CACHING yes
-        PING
-        GET i5
-        CLIENT CACHING yes
-        MULTI
-        GET i6
-        GET i7
-        EXEC
-        GET i8
-        "#,
-    );
-    all(
-        &mut b,
-        &[
-            "MSET", "i1", "1", "i2", "2", "i3", "3", "i4", "4", "i5", "5", "i6", "6", "i7", "7",
-            "i8", "8",
-        ],
-    );
-    drain(&mut a, "i2, i4, i6, i7");
-    info_tracking(&mut a);
-    script(
-        &mut a,
-        r#"
-        CLIENT TRACKING off
-        CLIENT TRACKING on OPTOUT
-        GET o1
-        CLIENT CACHING no
-        GET o2
-        GET o3
-        CLIENT CACHING no
-        MULTI
-        GET o4
-        EXEC
-        GET o5
-        "#,
-    );
-    all(
-        &mut b,
-        &[
-            "MSET", "o1", "1", "o2", "2", "o3", "3", "o4", "4", "o5", "5",
-        ],
-    );
-    drain(&mut a, "o1, o3, o5");
+    for resp3 in [false, true] {
+        let mut a = Diff::new();
+        let mut b = a.another();
+        let mut rx = Receiver::new(&mut a, resp3);
+        rx.track(&mut a, &["OPTIN"]);
+        script(
+            &mut a,
+            r#"
+            GET i1
+            CLIENT CACHING yes
+            GET i2
+            GET i3
+            CLIENT CACHING yes
+            CLIENT GETNAME
+            GET i4
+            CLIENT CACHING yes
+            PING
+            GET i5
+            CLIENT CACHING yes
+            MULTI
+            GET i6
+            GET i7
+            EXEC
+            GET i8
+            "#,
+        );
+        all(
+            &mut b,
+            &[
+                "MSET", "i1", "1", "i2", "2", "i3", "3", "i4", "4", "i5", "5", "i6", "6", "i7",
+                "7", "i8", "8",
+            ],
+        );
+        rx.drain(&mut a, "i2, i4, i6, i7");
+        info_tracking(&mut a);
+        all(&mut a, &["CLIENT", "TRACKING", "off"]);
+        rx.track(&mut a, &["OPTOUT"]);
+        script(
+            &mut a,
+            r#"
+            GET o1
+            CLIENT CACHING no
+            GET o2
+            GET o3
+            CLIENT CACHING no
+            MULTI
+            GET o4
+            EXEC
+            GET o5
+            "#,
+        );
+        all(
+            &mut b,
+            &[
+                "MSET", "o1", "1", "o2", "2", "o3", "3", "o4", "4", "o5", "5",
+            ],
+        );
+        rx.drain(&mut a, "o1, o3, o5");
+    }
 }
 
 /// Blocked clients: a tracking client blocked in BLMOVE gets the invalidation of the source
@@ -839,20 +901,21 @@ fn blocked_clients_and_invalidations() {
 /// the keys the client changed last; expiry is nobody's change.
 #[test]
 fn broadcast_mode() {
+    for resp3 in [false, true] {
+        broadcast_mode_in(resp3);
+    }
+}
+
+fn broadcast_mode_in(resp3: bool) {
     let mut a = Diff::new();
     let mut b = a.another();
-    hello3(&mut a);
-    all(
-        &mut a,
-        &[
-            "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "b", "PREFIX", "a",
-        ],
-    );
+    let mut rx = Receiver::new(&mut a, resp3);
+    rx.track(&mut a, &["BCAST", "PREFIX", "b", "PREFIX", "a"]);
     all(
         &mut b,
         &["MSET", "b2", "1", "a1", "2", "a2", "3", "c", "4", "b1", "5"],
     );
-    drain(&mut a, "a-array then b-array");
+    rx.drain(&mut a, "a-array then b-array");
     pipeline(
         &mut b,
         &[
@@ -863,7 +926,7 @@ fn broadcast_mode() {
             &["INCR", "c"],
         ],
     );
-    drain(&mut a, "coalesced");
+    rx.drain(&mut a, "coalesced");
     // Own writes: all replies of the pipeline first, then the arrays.
     pipeline(
         &mut a,
@@ -874,32 +937,31 @@ fn broadcast_mode() {
             &["SET", "c", "1"],
         ],
     );
+    rx.drain(&mut a, "own writes");
     info_tracking(&mut a);
     // More prefixes; NOLOOP.
-    all(
-        &mut a,
-        &["CLIENT", "TRACKING", "on", "BCAST", "NOLOOP", "PREFIX", "c"],
-    );
+    rx.track(&mut a, &["BCAST", "NOLOOP", "PREFIX", "c"]);
     script(&mut a, "SET a1 q\nSET c1 q\nMSET a1 1 a2 2");
     all(&mut b, &["SET", "c2", "q"]);
-    drain(&mut a, "c2 only");
+    rx.drain(&mut a, "c2 only");
     info_tracking(&mut a);
     // Flushes send the null in BCAST mode too.
     all(&mut a, &["FLUSHALL"]);
     all(&mut b, &["FLUSHALL"]);
-    drain(&mut a, "null");
+    rx.drain(&mut a, "null");
     // Expiry is reported even to NOLOOP (the server made the change); the write that set the
     // TTL is another client's, so it is reported as well.
     all(&mut a, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
     all(&mut b, &["SET", "a9", "1", "PX", "50"]);
-    drain(&mut a, "a9 from the SET");
+    rx.drain(&mut a, "a9 from the SET");
     thread::sleep(Duration::from_millis(150));
     all(&mut a, &["GET", "a9"]);
+    rx.drain(&mut a, "a9 expired");
     all(&mut a, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
     // Off: nothing more, and the prefixes are gone.
     all(&mut a, &["CLIENT", "TRACKING", "off"]);
     all(&mut b, &["SET", "a1", "1"]);
-    drain(&mut a, "nothing after off");
+    rx.drain(&mut a, "nothing after off");
     info_tracking(&mut a);
 }
 
