@@ -451,7 +451,23 @@ fn default_mode_resp3() {
         TYPE t1
         "#,
     );
+    // Keys found by a command's getkeys procedure or a key range.
+    script(
+        &mut a,
+        r#"
+        SORT_RO srt
+        ZUNION 2 zu1 zu2
+        ZINTERCARD 2 zu3 zu4 LIMIT 1
+        SINTERCARD 2 si1 si2
+        LCS lc1 lc2
+        HGETALL hg
+        "#,
+    );
     info_tracking(&mut a);
+    for key in ["srt", "zu2", "zu4", "si1", "lc2", "hg"] {
+        all(&mut b, &["SET", key, "1"]);
+        drain(&mut a, key);
+    }
     // Writes by another client.
     all(&mut b, &["SET", "k1", "v"]);
     drain(&mut a, "push for k1");
@@ -529,6 +545,10 @@ fn default_mode_resp3() {
     all(&mut a, &["FLUSHALL"]);
     all(&mut a, &["GET", "f1"]);
     all(&mut a, &["EXEC"]);
+    // DEBUG RELOAD empties the dataset first: the same null.
+    all(&mut a, &["GET", "f1"]);
+    all(&mut b, &["DEBUG", "RELOAD"]);
+    drain(&mut a, "null after DEBUG RELOAD");
     // SWAPDB invalidates nothing (Redis 7.0 does not tell tracking clients).
     all(&mut a, &["SET", "sw", "1"]);
     all(&mut a, &["GET", "sw"]);
