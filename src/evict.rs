@@ -554,7 +554,7 @@ fn evict_key(srv: &mut Server, db: usize, key: &[u8]) -> Option<i64> {
     let lazy = srv.config.lazyfree_lazy_eviction;
     srv.propagate_deletion(db, key, lazy);
     srv.stats.evicted_keys += 1;
-    srv.signal_modified_key(db, key);
+    srv.signal_deleted_key(db, key);
     srv.notify_keyspace_event(crate::server::notify::EVICTED, "evicted", key, db);
     Some(freed)
 }

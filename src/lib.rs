@@ -25,5 +25,6 @@ pub mod protocol;
 pub mod pubsub;
 pub mod replication;
 pub mod server;
+pub mod tracking;
 pub mod types;
 pub mod util;

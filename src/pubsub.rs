@@ -605,6 +605,9 @@ impl Server {
         if !self.pubsub.held.is_empty() && !replies_discarded(c) {
             flush_held(self, c, None);
         }
+        if self.tracking.has_deferred() && !replies_discarded(c) {
+            crate::tracking::flush_delivered(self, c, None);
+        }
     }
 }
 

@@ -36,6 +36,10 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("client|pause", client_pause_command),
     ("client|unpause", client_unpause_command),
     ("client|help", client_help_command),
+    ("client|tracking", client_tracking_command),
+    ("client|caching", client_caching_command),
+    ("client|getredir", client_getredir_command),
+    ("client|trackinginfo", client_trackinginfo_command),
 ];
 
 /// The WRONGPASS error every failed authentication gets (addAuthErrReply).
@@ -274,7 +278,7 @@ fn auth_command(srv: &mut Server, c: &mut Client, args: &Args) {
 
 /// Returns a connection to the state of a new one (clearClientConnectionState): leaves MONITOR,
 /// db 0, RESP2, default user (unauthenticated again when a password is set), no name, replies
-/// on, no transaction or WATCH, no subscription. Redis 7.0 keeps CLIENT NO-EVICT across RESET.
+/// on, no transaction or WATCH, no subscription, no client-side caching. Redis 7.0 keeps CLIENT NO-EVICT across RESET.
 pub fn reset_connection_state(srv: &mut Server, c: &mut Client) {
     if c.monitor {
         c.monitor = false;
@@ -286,6 +290,7 @@ pub fn reset_connection_state(srv: &mut Server, c: &mut Client) {
     c.authenticated = srv.config.requirepass.is_none();
     crate::multi::discard_transaction(srv, c);
     crate::pubsub::unsubscribe_all(srv, c);
+    crate::tracking::disable(srv, c);
     c.name = None;
     // Redis clears REPLY_OFF and REPLY_SKIP_NEXT but not REPLY_SKIP: a RESET whose own reply
     // is being skipped stays silent.
@@ -373,6 +378,15 @@ pub fn client_info_string(cl: &Client, now_ms: i64, running: Option<&Running>) -
     if cl.blocked.is_some() || cl.postponed {
         flags.push('b');
     }
+    if let Some(t) = cl.tracking.as_deref() {
+        flags.push('t');
+        if t.flags & crate::tracking::BROKEN_REDIR != 0 {
+            flags.push('R');
+        }
+        if t.flags & crate::tracking::BCAST != 0 {
+            flags.push('B');
+        }
+    }
     if cl.close_after_reply {
         flags.push('c');
     }
@@ -412,7 +426,7 @@ pub fn client_info_string(cl: &Client, now_ms: i64, running: Option<&Running>) -
         s,
         " age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} \
          argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events={} cmd={} \
-         user=default redir=-1 resp={}",
+         user=default redir={} resp={}",
         (now_ms - cl.ctime_ms).max(0) / 1000,
         (now_ms - cl.last_interaction_ms).max(0) / 1000,
         flags,
@@ -431,6 +445,7 @@ pub fn client_info_string(cl: &Client, now_ms: i64, running: Option<&Running>) -
         cl.mem_usage(),
         events,
         cmd,
+        cl.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
         cl.resp()
     );
     s
@@ -711,6 +726,177 @@ fn client_unpause_command(srv: &mut Server, c: &mut Client, _args: &Args) {
     srv.pause_until_ms = 0;
     srv.pause_write_only = false;
     c.out.ok();
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP]
+/// (networking.c). Every option is parsed, and a REDIRECT target must exist, before ON or OFF
+/// is even looked at; ON then checks the options against each other and against the mode
+/// already on, in Redis's order.
+fn client_tracking_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    use crate::tracking::{BCAST, NOLOOP, OPTIN, OPTOUT};
+    let mut redirect: u64 = 0;
+    let mut options = 0u8;
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut j = 3;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if args.is(j, "redirect") && more > 0 {
+            j += 1;
+            if redirect != 0 {
+                return c
+                    .out
+                    .err("ERR A client can only redirect to a single other client");
+            }
+            let Some(id) = parse_i64(args.get(j)) else {
+                return c.out.err("ERR value is not an integer or out of range");
+            };
+            // Redis reads the id into a long long and looks it up as unsigned.
+            let id = id as u64;
+            if srv.client_token(id).is_none() {
+                return c
+                    .out
+                    .err("ERR The client ID you want redirect to does not exist");
+            }
+            redirect = id;
+        } else if args.is(j, "bcast") {
+            options |= BCAST;
+        } else if args.is(j, "optin") {
+            options |= OPTIN;
+        } else if args.is(j, "optout") {
+            options |= OPTOUT;
+        } else if args.is(j, "noloop") {
+            options |= NOLOOP;
+        } else if args.is(j, "prefix") && more > 0 {
+            j += 1;
+            prefixes.push(args.get(j));
+        } else {
+            return c.out.err("ERR syntax error");
+        }
+        j += 1;
+    }
+    if args.is(2, "off") {
+        crate::tracking::disable(srv, c);
+        return c.out.ok();
+    }
+    if !args.is(2, "on") {
+        return c.out.err("ERR syntax error");
+    }
+    if options & BCAST == 0 && !prefixes.is_empty() {
+        return c
+            .out
+            .err("ERR PREFIX option requires BCAST mode to be enabled");
+    }
+    if let Some(t) = c.tracking.as_deref() {
+        if (t.flags & BCAST != 0) != (options & BCAST != 0) {
+            return c.out.err("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+    }
+    if options & BCAST != 0 && options & (OPTIN | OPTOUT) != 0 {
+        return c
+            .out
+            .err("ERR OPTIN and OPTOUT are not compatible with BCAST");
+    }
+    if options & OPTIN != 0 && options & OPTOUT != 0 {
+        return c
+            .out
+            .err("ERR You can't specify both OPTIN mode and OPTOUT mode");
+    }
+    if let Some(t) = c.tracking.as_deref() {
+        if (options & OPTIN != 0 && t.flags & OPTOUT != 0)
+            || (options & OPTOUT != 0 && t.flags & OPTIN != 0)
+        {
+            return c.out.err("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+    }
+    if options & BCAST != 0 && !crate::tracking::check_prefix_collisions(c, &prefixes) {
+        return;
+    }
+    crate::tracking::enable(srv, c, redirect, options, &prefixes);
+    c.out.ok();
+}
+
+/// CLIENT CACHING YES|NO: in OPTIN mode, track the keys of the next command; in OPTOUT mode,
+/// do not.
+fn client_caching_command(_srv: &mut Server, c: &mut Client, args: &Args) {
+    use crate::tracking::{CACHING, OPTIN, OPTOUT};
+    let Some(t) = c.tracking.as_deref_mut() else {
+        return c.out.err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+    };
+    if args.is(2, "yes") {
+        if t.flags & OPTIN == 0 {
+            return c.out.err(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+        }
+        t.flags |= CACHING;
+    } else if args.is(2, "no") {
+        if t.flags & OPTOUT == 0 {
+            return c.out.err(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+        }
+        t.flags |= CACHING;
+    } else {
+        return c.out.err("ERR syntax error");
+    }
+    c.out.ok();
+}
+
+/// CLIENT GETREDIR: the redirect target's id, 0 when tracking without one, -1 when off.
+fn client_getredir_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
+    let id = c.tracking.as_ref().map_or(-1, |t| t.redirect as i64);
+    c.out.int(id);
+}
+
+/// CLIENT TRACKINGINFO: flags (a set in RESP3), redirect, prefixes.
+fn client_trackinginfo_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
+    use crate::tracking::{BCAST, BROKEN_REDIR, CACHING, NOLOOP, OPTIN, OPTOUT};
+    let mut flags: Vec<&[u8]> = Vec::new();
+    let (redirect, prefixes) = match c.tracking.as_deref() {
+        None => {
+            flags.push(b"off");
+            (-1, Vec::new())
+        }
+        Some(t) => {
+            flags.push(b"on");
+            let f = t.flags;
+            if f & BCAST != 0 {
+                flags.push(b"bcast");
+            }
+            if f & OPTIN != 0 {
+                flags.push(b"optin");
+                if f & CACHING != 0 {
+                    flags.push(b"caching-yes");
+                }
+            }
+            if f & OPTOUT != 0 {
+                flags.push(b"optout");
+                if f & CACHING != 0 {
+                    flags.push(b"caching-no");
+                }
+            }
+            if f & NOLOOP != 0 {
+                flags.push(b"noloop");
+            }
+            if f & BROKEN_REDIR != 0 {
+                flags.push(b"broken_redirect");
+            }
+            (t.redirect as i64, t.prefixes.clone())
+        }
+    };
+    c.out.map(3);
+    c.out.bulk(b"flags");
+    c.out.set(flags.len());
+    for f in flags {
+        c.out.bulk(f);
+    }
+    c.out.bulk(b"redirect");
+    c.out.int(redirect);
+    c.out.bulk(b"prefixes");
+    c.out.array(prefixes.len());
+    for p in &prefixes {
+        c.out.bulk(p);
+    }
 }
 
 /// Sends a HELP reply as addReplyHelp: the title, the lines, then HELP itself.

@@ -68,6 +68,27 @@ pub fn has_keys(m: &CommandMeta) -> bool {
     procedure(m).is_some() || m.key_specs.iter().any(|s| s.flags & KEY_NOT_KEY == 0)
 }
 
+/// Where the one key of a command whose calls always have exactly one key at a fixed
+/// position is (GET, HGET, LRANGE...): a single key spec at a fixed index with no range, no
+/// variable flags and no getkeys procedure. For such a command `get_keys` returns that
+/// position whenever the call is long enough, so hot paths (client-side caching) can skip
+/// building an argv vector. None for every other command.
+pub fn single_key_pos(m: &CommandMeta) -> Option<usize> {
+    if procedure(m).is_some() || m.key_specs.len() != 1 {
+        return None;
+    }
+    let spec = &m.key_specs[0];
+    if spec.flags & (KEY_NOT_KEY | KEY_VARIABLE_FLAGS | KEY_INCOMPLETE) != 0 {
+        return None;
+    }
+    match (spec.begin, spec.find) {
+        (BeginSearch::Index(i), FindKeys::Range { lastkey: 0, .. }) if i >= 1 => {
+            usize::try_from(i).ok()
+        }
+        _ => None,
+    }
+}
+
 /// The keys of the call `argv` (getKeysFromCommandWithSpecs): from the key specs when they
 /// apply and their flags are fixed, else from the command's procedure; empty when neither
 /// finds any. `argv` must satisfy the command's arity.

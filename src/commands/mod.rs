@@ -101,6 +101,9 @@ pub struct Command {
     /// Durations of the calls (LATENCY HISTOGRAM, INFO latencystats), allocated at the first
     /// call recorded while latency-tracking is on, dropped by CONFIG RESETSTAT.
     pub latency: Option<Box<Histogram>>,
+    /// The position of the command's only key when every call has exactly one there
+    /// (`getkeys::single_key_pos`), for client-side caching's key tracking.
+    pub single_key: Option<usize>,
     /// The name clients call a top-level command by, in lower case: `meta.name` unless
     /// rename-command changed it; empty for subcommands and for removed commands.
     name: Box<[u8]>,
@@ -191,6 +194,7 @@ impl CommandTable {
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
                         latency: None,
+                        single_key: getkeys::single_key_pos(pmeta),
                         name: pmeta.name.as_bytes().into(),
                     });
                     let i = t.cmds.len() - 1;
@@ -210,6 +214,7 @@ impl CommandTable {
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
                         latency: None,
+                        single_key: getkeys::single_key_pos(smeta),
                         name: Box::default(),
                     });
                     let i = t.cmds.len() - 1;
@@ -470,6 +475,48 @@ fn count_errors(srv: &mut Server, c: &mut Client) -> bool {
 /// Checks and runs one parsed command (processCommand). Returns false when the command was
 /// postponed by CLIENT PAUSE: it stays in the query buffer and runs when the pause ends.
 pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
+    // Client-side caching knows which client is being processed (server.current_client).
+    let prev = std::mem::replace(&mut srv.tracking.current, c.id);
+    let done = process_command_inner(srv, c, args);
+    srv.tracking.current = prev;
+    if srv.tracking.has_deferred() {
+        crate::tracking::flush_deferred(srv, c);
+    }
+    if done && c.tracking.is_some() {
+        reset_caching(srv, c, args);
+    }
+    done
+}
+
+/// CLIENT CACHING YES/NO covers the next command only: it is dropped once a command other than
+/// a CLIENT subcommand completes outside MULTI (resetClient), so a whole transaction is
+/// covered.
+fn reset_caching(srv: &Server, c: &mut Client, args: &Args) {
+    let Some(t) = c.tracking.as_mut() else {
+        return;
+    };
+    if t.flags & crate::tracking::CACHING == 0 || c.multi.is_some() {
+        return;
+    }
+    let top = srv.commands.lookup(args.get(0));
+    if top.is_some_and(|i| srv.commands.cmds[i].meta.name == "client") {
+        return;
+    }
+    t.flags &= !crate::tracking::CACHING;
+}
+
+/// Hands the running client the tracking messages produced while its command was being
+/// admitted (random eviction of tracked keys, maxmemory eviction): they go before its reply.
+/// The reply start moves past them, so CLIENT REPLY OFF/SKIP never discards them.
+#[inline]
+fn flush_tracking_before_reply(srv: &mut Server, c: &mut Client, reply_start: &mut usize) {
+    if srv.tracking.has_deferred() {
+        crate::tracking::flush_deferred(srv, c);
+        *reply_start = c.out.buf.len();
+    }
+}
+
+fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
     let mut reply_start = c.out.buf.len();
     if c.reply_mode == ReplyMode::SkipNext {
         c.reply_mode = ReplyMode::Skip;
@@ -530,9 +577,19 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
     }
     // maxmemory (crate::evict): evict before every command while a limit is set; when
     // nothing more can be freed, deny-OOM commands (and anything queued in MULTI) fail.
-    if srv.config.maxmemory != 0 && oom_rejects(srv, c, meta) {
-        reject(srv, c, Some(idx), crate::evict::OOM_ERROR);
-        return finish_reply(c, reply_start);
+    if srv.config.maxmemory != 0 {
+        let oom = oom_rejects(srv, c, meta);
+        // Invalidations of the keys just evicted come before the reply.
+        flush_tracking_before_reply(srv, c, &mut reply_start);
+        if oom {
+            reject(srv, c, Some(idx), crate::evict::OOM_ERROR);
+            return finish_reply(c, reply_start);
+        }
+    }
+    // Client-side caching keeps its table within tracking-table-max-keys.
+    if srv.tracking.clients > 0 {
+        crate::tracking::limit_used_slots(srv);
+        flush_tracking_before_reply(srv, c, &mut reply_start);
     }
     // A failed background save stops writes (stop-writes-on-bgsave-error), and so does a
     // failed AOF write: write commands, an EXEC with a write queued, and PING get MISCONF.
@@ -610,6 +667,10 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         crate::server::blocked::handle_ready_keys(srv);
     }
     finish_reply(c, reply_start);
+    // Its own invalidations (a whole EXEC's) follow its reply.
+    if srv.tracking.has_deferred() {
+        crate::tracking::flush_deferred(srv, c);
+    }
     // Pub/Sub messages for this client produced after its command returned (blocked
     // clients served above) or while its replies are discarded: they go out last.
     if !srv.pubsub.held.is_empty() {
@@ -707,6 +768,10 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
         t => t,
     };
     let reply_at = c.out.buf.len();
+    // Client-side caching: this client is executing (a blocked client re-run for a ready
+    // key becomes the current one meanwhile).
+    let prev_current = std::mem::replace(&mut srv.tracking.current, c.id);
+    let prev_executing = std::mem::replace(&mut srv.tracking.executing, true);
     // Propagation (crate::propagate): one test when nothing consumes the stream.
     if srv.prop.active {
         let outer = crate::propagate::before_call(srv);
@@ -717,10 +782,22 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
     } else {
         handler(srv, c, args);
     }
+    srv.tracking.executing = prev_executing;
+    srv.tracking.current = prev_current;
+    // A tracking client may now cache the keys it read.
+    if c.tracking.is_some() && meta.flags & meta::FLAG_READONLY != 0 {
+        crate::tracking::remember_keys(srv, c, idx, args);
+    }
     // Pub/Sub messages for this client itself (it is out of its slot while it runs) go
-    // before its reply, where notify-then-reply handlers put them in Redis.
-    if !srv.pubsub.held.is_empty() && !crate::pubsub::replies_discarded(c) {
-        crate::pubsub::flush_held(srv, c, Some(reply_at));
+    // before its reply, where notify-then-reply handlers put them in Redis; so do tracking
+    // messages other clients redirect to it.
+    if !crate::pubsub::replies_discarded(c) {
+        if !srv.pubsub.held.is_empty() {
+            crate::pubsub::flush_held(srv, c, Some(reply_at));
+        }
+        if srv.tracking.has_deferred() {
+            crate::tracking::flush_delivered(srv, c, Some(reply_at));
+        }
     }
     let end = crate::util::clock::now();
     srv.cmd_clock = end;

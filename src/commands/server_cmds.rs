@@ -72,6 +72,8 @@ fn flushdb_command(srv: &mut Server, c: &mut Client, args: &Args) {
     // WATCHed keys about to vanish invalidate their transactions (signalFlushedDb).
     srv.touch_all_watched_keys_in_db(c.db, None);
     srv.dbs[c.db].clear();
+    // Client-side caches are told to drop everything, whichever db they read.
+    crate::tracking::invalidate_on_flush(srv);
     srv.dirty += removed;
     // Propagated even when the db was already empty, as Redis does.
     srv.force_propagation();
@@ -89,6 +91,7 @@ fn flushall_command(srv: &mut Server, c: &mut Client, args: &Args) {
         removed += db.dict.len() as u64;
         db.clear();
     }
+    crate::tracking::invalidate_on_flush(srv);
     srv.dirty += removed + 1;
     crate::persistence::after_flushall(srv);
     // Propagated even when everything was already empty (and after the save reset dirty).

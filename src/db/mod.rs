@@ -124,7 +124,7 @@ impl Server {
         let lazy = self.config.lazyfree_lazy_expire;
         self.propagate_deletion(db, key, lazy);
         self.notify_keyspace_event(crate::server::notify::EXPIRED, "expired", key, db);
-        self.signal_modified_key(db, key);
+        self.signal_deleted_key(db, key);
     }
 
     /// Looks a key up, expiring it lazily first. The key is hashed once for both dicts (they
@@ -302,12 +302,23 @@ impl Server {
         self.dbs[db].get_expire(key)
     }
 
-    /// Called on every change to a key (signalModifiedKey): invalidates WATCH and counts the
-    /// change for save points.
+    /// Called on every change to a key by a command (signalModifiedKey): invalidates WATCH,
+    /// wakes clients blocked on the key, and invalidates client-side caches of it.
     #[inline]
     pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
         self.touch_watched_key(db, key);
         self.signal_key_as_ready(db, key);
+        self.tracking_invalidate_key(key, true);
+    }
+
+    /// `signal_modified_key` for a deletion the server makes on its own (expiry, eviction:
+    /// Redis's signalModifiedKey(NULL, ...)): no client made the change, so a NOLOOP
+    /// broadcast client is told even when its own command ran into the expired key.
+    #[inline]
+    pub fn signal_deleted_key(&mut self, db: usize, key: &[u8]) {
+        self.touch_watched_key(db, key);
+        self.signal_key_as_ready(db, key);
+        self.tracking_invalidate_key(key, false);
     }
 
     /// Picks a random key that is not expired (RANDOMKEY, dbRandomKey); None when the db is

@@ -199,6 +199,15 @@ impl DictKey for Box<[u8]> {
     }
 }
 
+/// Fixed 8-byte keys: numeric ids in their little-endian bytes (the client index by CLIENT
+/// ID), stored inline in the entry with no heap block of their own.
+impl DictKey for [u8; 8] {
+    #[inline]
+    fn key_bytes(&self) -> &[u8] {
+        self
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Tables.
 

@@ -3,6 +3,7 @@
 pub mod dict;
 pub mod intset;
 pub mod listpack;
+pub mod prefixmap;
 pub mod quicklist;
 pub mod sds;
 pub mod siphash;

@@ -595,6 +595,8 @@ pub fn debug_reload(
         for db in srv.dbs.iter_mut() {
             db.clear();
         }
+        // emptyData tells client-side caches, as FLUSHALL does.
+        crate::tracking::invalidate_on_flush(srv);
     }
     let filename = srv.config.dbfilename.clone();
     match load_file(srv, &filename, merge) {

@@ -268,6 +268,13 @@ pub fn handle_ready_keys(srv: &mut Server) {
                 srv.blocking.serving = Some(key.1.clone());
                 crate::commands::call(srv, &mut c, state.cmd, &args);
                 srv.blocking.serving = None;
+                // Its own invalidations follow its reply (afterCommand).
+                if srv.tracking.has_deferred() {
+                    crate::tracking::flush_deferred(srv, &mut c);
+                    if c.out.pending() > 0 {
+                        srv.schedule_write(&mut c);
+                    }
+                }
                 c.db = saved_db;
                 c.reprocessing_blocked = false;
                 c.blocked = Some(state);

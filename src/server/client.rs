@@ -80,6 +80,7 @@ impl crate::server::Server {
         let mut c = Client::new(id, idx, sock, String::new(), String::new(), -1);
         c.authenticated = self.config.requirepass.is_none();
         entry.insert(Some(Box::new(c)));
+        self.index_client(id, idx);
         idx
     }
 }
@@ -191,6 +192,8 @@ pub struct Client {
     pub master_link: bool,
     /// The replication offset after this client's last command (c->woff), for WAIT.
     pub woff: i64,
+    /// Client-side caching state while CLIENT TRACKING is on (crate::tracking).
+    pub tracking: Option<Box<crate::tracking::ClientTracking>>,
 }
 
 impl Client {
@@ -251,6 +254,7 @@ impl Client {
             replica_psync: false,
             master_link: false,
             woff: 0,
+            tracking: None,
         }
     }
 

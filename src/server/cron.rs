@@ -19,6 +19,12 @@ pub fn server_cron(srv: &mut Server) {
     databases_cron(srv);
     crate::persistence::cron(srv);
     crate::replication::cron(srv);
+    // The tracking table also shrinks to tracking-table-max-keys while the server is idle
+    // (after CONFIG SET lowered it), not only when a command comes in.
+    if srv.tracking.clients > 0 {
+        crate::tracking::limit_used_slots(srv);
+    }
+    srv.tracking.cron();
 }
 
 /// Records instantaneous_ops_per_sec samples every 100 ms.

@@ -135,6 +135,11 @@ pub struct Server {
     pub aof_loaded_size: u64,
     /// The size of the base file among them (where automatic rewrites measure growth from).
     pub aof_loaded_base_size: u64,
+    /// Client-side caching: the tracking table, broadcast prefixes, deferred messages
+    /// (crate::tracking).
+    pub tracking: crate::tracking::Tracking,
+    /// CLIENT ID -> slot of every connected client (lookupClientByID).
+    pub clients_by_id: crate::ds::dict::Dict<[u8; 8], usize>,
 }
 
 impl Server {
@@ -191,6 +196,8 @@ impl Server {
             aof_manifest: Default::default(),
             aof_loaded_size: 0,
             aof_loaded_base_size: 0,
+            tracking: Default::default(),
+            clients_by_id: Default::default(),
             config,
         }
     }
@@ -207,6 +214,18 @@ impl Server {
                 f(c);
             }
         }
+    }
+
+    /// The slot of the client with CLIENT ID `id` (lookupClientByID); its client may be out of
+    /// the slot (running).
+    #[inline]
+    pub fn client_token(&self, id: u64) -> Option<usize> {
+        self.clients_by_id.peek(&id.to_le_bytes()).copied()
+    }
+
+    /// Records a new client in the id index (every slot insertion calls it).
+    pub fn index_client(&mut self, id: u64, token: usize) {
+        self.clients_by_id.insert(id.to_le_bytes(), token);
     }
 
     /// Queues a client's output for writing before the loop sleeps.

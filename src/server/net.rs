@@ -361,6 +361,11 @@ impl EventLoop {
             if self.srv.evict.proc_running && crate::evict::eviction_time_proc(&mut self.srv) {
                 timeout = Duration::ZERO;
             }
+            // Output queued after before_sleep wrote (an eviction's invalidation message or
+            // keyspace event) goes out at once rather than after the poll's timeout.
+            if !self.srv.pending_writes.is_empty() {
+                timeout = Duration::ZERO;
+            }
             if !self.srv.paused_clients.is_empty() && self.srv.pause_until_ms > 0 {
                 let until = (self.srv.pause_until_ms - crate::util::mstime()).max(0) as u64;
                 timeout = timeout.min(Duration::from_millis(until));
@@ -506,6 +511,7 @@ impl EventLoop {
         c.authenticated = srv.config.requirepass.is_none();
         log_verbose!("Accepted {}", c.addr);
         entry.insert(Some(Box::new(c)));
+        srv.index_client(id, idx);
     }
 }
 
@@ -831,6 +837,8 @@ pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
     if c.master_link {
         crate::replication::replica::link_freed(srv, &c);
     }
+    crate::tracking::client_freed(srv, &mut c);
+    srv.clients_by_id.remove(&c.id.to_le_bytes());
     if srv.clients.contains(c.token) {
         srv.clients.remove(c.token);
     }
@@ -892,6 +900,8 @@ pub fn before_sleep(srv: &mut Server) {
     }
     crate::replication::before_sleep(srv);
     super::blocked::process_unblocked(srv);
+    // Broadcast-mode invalidations collected during this iteration.
+    crate::tracking::broadcast(srv);
     // The AOF is written (and with appendfsync always, fsynced) before any reply leaves:
     // a client never sees the acknowledgement of a write the disk does not have.
     if srv.aof.is_some() {
