@@ -4,6 +4,7 @@ pub mod dict;
 pub mod intset;
 pub mod listpack;
 pub mod quicklist;
+pub mod rax;
 pub mod sds;
 pub mod siphash;
 pub mod skiplist;
