@@ -40,6 +40,7 @@
 type NodeId = u32;
 
 /// One radix tree node (see the drawing above).
+#[derive(Clone)]
 struct Node<V> {
     /// Edge bytes: one per child, sorted (non-compressed), or the run leading to the only
     /// child (compressed).
@@ -98,6 +99,7 @@ impl<V> Node<V> {
 }
 
 /// A compressed radix tree mapping byte strings to `V`, in byte order.
+#[derive(Clone)]
 pub struct Rax<V> {
     nodes: Vec<Node<V>>,
     free: Vec<NodeId>,
