@@ -25,6 +25,7 @@ pub mod pubsub;
 pub mod server_cmds;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -162,6 +163,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(pubsub::HANDLERS)
         .chain(multi::HANDLERS)
         .chain(hash::HANDLERS)
+        .chain(stream::HANDLERS)
 }
 
 impl CommandTable {
