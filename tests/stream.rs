@@ -570,7 +570,7 @@ fn digest_dump_restore_and_copy() {
         let payload = parse_reply(if from_f { &f } else { &r }).unwrap();
         let payload = payload.bytes().unwrap().to_vec();
         let cmd: Vec<&[u8]> = vec![b"RESTORE", b"r", b"0", &payload, b"REPLACE"];
-        d.cmd(&cmd);
+        assert_eq!(d.cmd(&cmd), b"+OK\r\n");
         d.run("DEBUG DIGEST-VALUE r\nXINFO GROUPS r\nXPENDING r g\nXRANGE r - +\nXINFO STREAM r");
     }
 }
@@ -611,4 +611,240 @@ fn rdb_interop_with_streams() {
     assert_eq!(f2, f);
     assert_eq!(r2, r);
     d.run("XINFO STREAM s\nXINFO GROUPS s\nXPENDING s g\nXINFO STREAM empty\nXINFO GROUPS empty");
+}
+
+/// A cursor over an RDB value body, enough to re-encode a stream (lengths and strings).
+struct Rdb<'a> {
+    b: &'a [u8],
+    p: usize,
+}
+
+impl Rdb<'_> {
+    /// A length (6/14/32/64-bit); the raw bytes it took are returned too.
+    fn len(&mut self) -> (u64, &[u8]) {
+        let start = self.p;
+        let first = self.b[self.p];
+        self.p += 1;
+        let v = match first >> 6 {
+            0 => (first & 0x3f) as u64,
+            1 => {
+                self.p += 1;
+                (((first & 0x3f) as u64) << 8) | self.b[self.p - 1] as u64
+            }
+            2 if first == 0x80 => {
+                self.p += 4;
+                u32::from_be_bytes(self.b[self.p - 4..self.p].try_into().unwrap()) as u64
+            }
+            2 => {
+                self.p += 8;
+                u64::from_be_bytes(self.b[self.p - 8..self.p].try_into().unwrap())
+            }
+            _ => panic!("encoded value where a length was expected"),
+        };
+        (v, &self.b[start..self.p])
+    }
+
+    /// A string in any encoding; returns its raw bytes.
+    fn string(&mut self) -> &[u8] {
+        let start = self.p;
+        let first = self.b[self.p];
+        if first >> 6 == 3 {
+            self.p += 1;
+            match first & 0x3f {
+                0 => self.p += 1,
+                1 => self.p += 2,
+                2 => self.p += 4,
+                3 => {
+                    let (clen, _) = self.len();
+                    self.len();
+                    self.p += clen as usize;
+                }
+                e => panic!("string encoding {e}"),
+            }
+        } else {
+            let (n, _) = self.len();
+            self.p += n as usize;
+        }
+        &self.b[start..self.p]
+    }
+
+    fn raw(&mut self, n: usize) -> &[u8] {
+        self.p += n;
+        &self.b[self.p - n..self.p]
+    }
+}
+
+/// Rewrites a STREAM_LISTPACKS_2 (19) DUMP payload as the older STREAM_LISTPACKS (15):
+/// without first ID, max deleted ID, entries added and the groups' entries read.
+fn payload_as_type_15(p: &[u8]) -> Vec<u8> {
+    let body = &p[..p.len() - 10];
+    assert_eq!(body[0], 19);
+    let mut r = Rdb { b: body, p: 1 };
+    let mut out = vec![15u8];
+    let (nodes, raw) = r.len();
+    out.extend_from_slice(raw);
+    for _ in 0..nodes * 2 {
+        out.extend_from_slice(r.string());
+    }
+    for _ in 0..3 {
+        out.extend_from_slice(r.len().1); // length, last id
+    }
+    for _ in 0..5 {
+        r.len(); // first id, max deleted id, entries added
+    }
+    let (groups, raw) = r.len();
+    out.extend_from_slice(raw);
+    for _ in 0..groups {
+        out.extend_from_slice(r.string());
+        out.extend_from_slice(r.len().1);
+        out.extend_from_slice(r.len().1);
+        r.len(); // entries read
+        let (pel, raw) = r.len();
+        out.extend_from_slice(raw);
+        for _ in 0..pel {
+            out.extend_from_slice(r.raw(24));
+            out.extend_from_slice(r.len().1);
+        }
+        let (consumers, raw) = r.len();
+        out.extend_from_slice(raw);
+        for _ in 0..consumers {
+            out.extend_from_slice(r.string());
+            out.extend_from_slice(r.raw(8));
+            let (n, raw) = r.len();
+            out.extend_from_slice(raw);
+            out.extend_from_slice(r.raw(16 * n as usize));
+        }
+    }
+    assert_eq!(r.p, body.len());
+    // Footer: RDB version 9 (the stream type's first), then the CRC-64 of everything.
+    out.extend_from_slice(&9u16.to_le_bytes());
+    let crc = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+#[test]
+fn restore_of_the_older_stream_type_derives_the_7_0_fields() {
+    let mut d = Diff::new();
+    d.run(
+        r#"
+        CONFIG SET stream-node-max-entries 3
+        XADD s 1-1 a 1
+        XADD s 2-1 a 2
+        XADD s 3-1 b 3
+        XADD s 4-1 a 4
+        XADD s 5-1 a 5
+        XGROUP CREATE s g 0
+        XGROUP CREATE s late $
+        XREADGROUP GROUP g alice COUNT 2 STREAMS s >
+        XADD t 1-1 a 1
+        XADD t 2-1 a 2
+        XADD t 3-1 a 3
+        XDEL t 1-1 3-1
+        XGROUP CREATE t g 1-1
+        "#,
+    );
+    for key in ["s", "t"] {
+        let dump = d.cmd(&["DUMP", key]);
+        let old = payload_as_type_15(parse_reply(&dump).unwrap().bytes().unwrap());
+        let cmd: Vec<&[u8]> = vec![b"RESTORE", b"old", b"0", &old, b"REPLACE"];
+        assert_eq!(d.cmd(&cmd), b"+OK\r\n");
+        d.run(
+            "XINFO STREAM old\nXINFO GROUPS old\nXPENDING old g\nDEBUG DIGEST-VALUE old\nXRANGE old - +",
+        );
+    }
+}
+
+#[test]
+fn xpending_extended_properties() {
+    // The idle times depend on each server's clock: IDs, owners and counts must agree.
+    let mut d = Diff::new();
+    d.run(
+        r#"
+        XADD s 1-0 a 1
+        XADD s 2-0 a 2
+        XADD s 3-0 a 3
+        XGROUP CREATE s g 0
+        XREADGROUP GROUP g alice COUNT 2 STREAMS s >
+        XREADGROUP GROUP g bob STREAMS s >
+        XREADGROUP GROUP g alice STREAMS s 0
+        XCLAIM s g bob 0 1-0 RETRYCOUNT 9 JUSTID
+        "#,
+    );
+    let strip = |b: &[u8]| {
+        let v = parse_reply(b).unwrap();
+        v.items()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let it = e.items().unwrap();
+                (it[0].text().unwrap(), it[1].text().unwrap(), it[3].int().unwrap())
+            })
+            .collect::<Vec<_>>()
+    };
+    for args in [
+        &["XPENDING", "s", "g", "-", "+", "10"][..],
+        &["XPENDING", "s", "g", "(1-0", "+", "1"],
+        &["XPENDING", "s", "g", "-", "(3-0", "10", "bob"],
+        &["XPENDING", "s", "g", "IDLE", "0", "-", "+", "10", "alice"],
+        &["XPENDING", "s", "g", "-", "+", "-3"],
+    ] {
+        let (f, r) = d.both(args);
+        assert_eq!(strip(&f), strip(&r), "{args:?}");
+    }
+    // A long IDLE filter leaves nothing on either side.
+    d.cmd(&["XPENDING", "s", "g", "IDLE", "3600000", "-", "+", "10"]);
+}
+
+#[test]
+fn lag_and_entries_read_around_tombstones() {
+    let mut d = Diff::new();
+    both_protocols(
+        &mut d,
+        r#"
+        XGROUP CREATE s g0 $ MKSTREAM
+        XINFO GROUPS s
+        XADD s 1-0 a 1
+        XADD s 2-0 a 2
+        XADD s 3-0 a 3
+        XADD s 4-0 a 4
+        XADD s 5-0 a 5
+        XGROUP CREATE s g 0
+        XINFO GROUPS s
+        XDEL s 3-0
+        XINFO GROUPS s
+        XREADGROUP GROUP g c COUNT 1 STREAMS s >
+        XINFO GROUPS s
+        XREADGROUP GROUP g c COUNT 1 STREAMS s >
+        XINFO GROUPS s
+        XREADGROUP GROUP g c COUNT 1 STREAMS s >
+        XINFO GROUPS s
+        XREADGROUP GROUP g c STREAMS s >
+        XINFO GROUPS s
+        XADD s 6-0 a 6
+        XINFO GROUPS s
+        XDEL s 1-0
+        XINFO GROUPS s
+        XGROUP CREATE s g2 0
+        XGROUP CREATE s g3 2-0
+        XGROUP CREATE s g4 $
+        XGROUP CREATE s g5 0-1
+        XINFO GROUPS s
+        XGROUP SETID s g2 4-0
+        XINFO GROUPS s
+        XREADGROUP GROUP g2 c STREAMS s >
+        XREADGROUP GROUP g3 c COUNT 1 STREAMS s >
+        XINFO GROUPS s
+        XTRIM s MINID 5
+        XINFO GROUPS s
+        XINFO STREAM s
+        XDEL s 6-0
+        XINFO GROUPS s
+        XDEL s 5-0 4-0
+        XINFO GROUPS s
+        XINFO STREAM s
+        XADD s 7-0 a 7
+        XINFO GROUPS s
+        "#,
+    );
 }

@@ -791,6 +791,10 @@ impl Stream {
         if self.length == 0 || self.max_deleted_entry_id.is_zero() {
             return false;
         }
+        if self.first_id > self.max_deleted_entry_id {
+            // The latest tombstone is before the first entry.
+            return false;
+        }
         let s = start.unwrap_or(StreamId::MIN);
         let e = end.unwrap_or(StreamId::MAX);
         s <= self.max_deleted_entry_id && self.max_deleted_entry_id <= e
