@@ -761,7 +761,7 @@ fn group_read_new(
     s.range(start, StreamId::MAX, false, false, |e| {
         if e.id > g.last_id {
             if g.entries_read != INVALID_ENTRIES_READ && !s.range_has_tombstones(Some(e.id), None) {
-                g.entries_read += 1;
+                g.entries_read = g.entries_read.wrapping_add(1);
             } else if s.entries_added != 0 {
                 g.entries_read = s.estimate_distance(e.id);
             }
@@ -852,7 +852,7 @@ fn group_read_history(
             out.null_array();
         } else if let Some(nack) = g.pel.get_mut(k) {
             nack.delivery_time = r.now;
-            nack.delivery_count += 1;
+            nack.delivery_count = nack.delivery_count.wrapping_add(1);
         }
     }
     keys.len()
@@ -1556,7 +1556,7 @@ fn xpending_command(srv: &mut Server, c: &mut Client, args: &Args) {
         if count == 0 || k > &endk[..] {
             return false;
         }
-        if minidle != 0 && now - nack.delivery_time < minidle {
+        if minidle != 0 && now.saturating_sub(nack.delivery_time) < minidle {
             return true;
         }
         n += 1;
@@ -1564,7 +1564,7 @@ fn xpending_command(srv: &mut Server, c: &mut Client, args: &Args) {
         out.array(4);
         reply_id(out, StreamId::decode(k).unwrap_or_default());
         out.bulk(nack.consumer.as_deref().unwrap_or(b""));
-        out.int((now - nack.delivery_time).max(0));
+        out.int(now.saturating_sub(nack.delivery_time).max(0));
         out.int(nack.delivery_count as i64);
         true
     };
@@ -1751,7 +1751,10 @@ fn xclaim_command(srv: &mut Server, c: &mut Client, args: &Args) {
         }
         let Some(nack) = g.pel.get(&k) else { continue };
         let prev_count = nack.delivery_count;
-        if nack.consumer.is_some() && minidle != 0 && now - nack.delivery_time < minidle {
+        if nack.consumer.is_some()
+            && minidle != 0
+            && now.saturating_sub(nack.delivery_time) < minidle
+        {
             continue;
         }
         if !consumer_ready {
@@ -1766,7 +1769,7 @@ fn xclaim_command(srv: &mut Server, c: &mut Client, args: &Args) {
         let cnt = if retrycount >= 0 {
             Some(retrycount as u64)
         } else if !justid {
-            Some(prev_count + 1)
+            Some(prev_count.wrapping_add(1))
         } else {
             None
         };
@@ -1894,7 +1897,7 @@ fn xautoclaim_command(srv: &mut Server, c: &mut Client, args: &Args) {
         }
         let nack = g.pel.get(&k).expect("in the PEL");
         let prev_count = nack.delivery_count;
-        if minidle != 0 && now - nack.delivery_time < minidle {
+        if minidle != 0 && now.saturating_sub(nack.delivery_time) < minidle {
             cursor = next_after(&g.pel, &k, false);
             continue;
         }
@@ -1907,7 +1910,11 @@ fn xautoclaim_command(srv: &mut Server, c: &mut Client, args: &Args) {
             }
             consumer_ready = true;
         }
-        let cnt = if justid { None } else { Some(prev_count + 1) };
+        let cnt = if justid {
+            None
+        } else {
+            Some(prev_count.wrapping_add(1))
+        };
         claim_to(g, &k, cname, now, cnt);
         if justid {
             reply_id(&mut body, id);
@@ -2002,7 +2009,7 @@ fn xinfo_command(srv: &mut Server, c: &mut Client, args: &Args) {
             c.out.bulk(b"pending");
             c.out.int(cons.pel.len() as i64);
             c.out.bulk(b"idle");
-            c.out.int((now - cons.seen_time).max(0));
+            c.out.int(now.saturating_sub(cons.seen_time).max(0));
         });
     } else if args.is(1, "groups") && argc == 3 {
         let Some(groups) = &s.groups else {

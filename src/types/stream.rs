@@ -647,8 +647,8 @@ impl Stream {
             numfields as i64 * 2 + 4
         };
         lp.push_back(lp_count);
-        self.length += 1;
-        self.entries_added += 1;
+        self.length = self.length.wrapping_add(1);
+        self.entries_added = self.entries_added.wrapping_add(1);
         self.last_id = id;
         if self.length == 1 {
             self.first_id = id;
@@ -695,12 +695,13 @@ impl Stream {
         if count == 1 {
             self.rax.remove(&key);
         } else {
-            lp.replace(first, count - 1);
+            lp.replace(first, count.wrapping_sub(1));
             let q = lp.next(first).expect("deleted count");
             let deleted = int_at(lp, q);
-            lp.replace(q, deleted + 1);
+            lp.replace(q, deleted.wrapping_add(1));
         }
-        self.length -= 1;
+        // Saturating: a RESTOREd stream may carry a length that does not match its nodes.
+        self.length = self.length.saturating_sub(1);
         true
     }
 
@@ -722,7 +723,7 @@ impl Stream {
             };
             let Some(h) = node_hdr(lp) else { break };
             let entries = h.count;
-            if limit != 0 && deleted + entries > limit {
+            if limit != 0 && deleted.saturating_add(entries) > limit {
                 break;
             }
             let master = StreamId::decode(&key).unwrap_or_default();
@@ -740,8 +741,8 @@ impl Stream {
             };
             if remove_node {
                 self.rax.remove(&key);
-                self.length -= entries as u64;
-                deleted += entries;
+                self.length = self.length.saturating_sub(entries.max(0) as u64);
+                deleted = deleted.saturating_add(entries);
                 continue;
             }
             if approx {
@@ -766,16 +767,16 @@ impl Stream {
                     // Same-size replacement (flags are 0..3): positions stay valid.
                     lp.replace(pos, flags | FLAG_DELETED);
                     from_lp += 1;
-                    self.length -= 1;
+                    self.length = self.length.saturating_sub(1);
                 }
                 p = lp.next(end);
             }
             deleted += from_lp;
             let first = lp.first().expect("master entry");
-            lp.replace(first, entries - from_lp);
+            lp.replace(first, entries.wrapping_sub(from_lp));
             let q = lp.next(first).expect("deleted count");
             let marked = int_at(lp, q);
-            lp.replace(q, marked + from_lp);
+            lp.replace(q, marked.wrapping_add(from_lp));
             break;
         }
         if self.length == 0 {
@@ -816,11 +817,13 @@ impl Stream {
             return INVALID_ENTRIES_READ;
         }
         if self.max_deleted_entry_id.is_zero() || self.max_deleted_entry_id < self.first_id {
+            // Unsigned arithmetic as in C: a RESTOREd stream may say fewer entries were
+            // added than it holds.
             if id < self.first_id {
-                return (self.entries_added - self.length) as i64;
+                return self.entries_added.wrapping_sub(self.length) as i64;
             }
             if id == self.first_id {
-                return (self.entries_added - self.length + 1) as i64;
+                return self.entries_added.wrapping_sub(self.length).wrapping_add(1) as i64;
             }
         }
         INVALID_ENTRIES_READ
@@ -834,11 +837,11 @@ impl Stream {
         if g.entries_read != INVALID_ENTRIES_READ
             && !self.range_has_tombstones(Some(g.last_id), None)
         {
-            return Some(self.entries_added as i64 - g.entries_read);
+            return Some((self.entries_added as i64).wrapping_sub(g.entries_read));
         }
         let read = self.estimate_distance(g.last_id);
         if read != INVALID_ENTRIES_READ {
-            return Some(self.entries_added as i64 - read);
+            return Some((self.entries_added as i64).wrapping_sub(read));
         }
         None
     }
