@@ -950,3 +950,13 @@ fn corrupt_stream_payloads_never_crash() {
         "too few mutants were accepted ({accepted}) to exercise anything"
     );
 }
+
+#[test]
+fn scan_type_stream_and_memory_usage() {
+    let mut d = Diff::new();
+    d.run("XADD s 1-1 a b\nSET k v\nSCAN 0 TYPE stream\nSCAN 0 TYPE string\nTYPE s\nOBJECT ENCODING s");
+    // MEMORY USAGE is an estimate of each server's own layout: only its shape is compared.
+    let (f, r) = d.both(&["MEMORY", "USAGE", "s"]);
+    let (f, r) = (parse_reply(&f).unwrap(), parse_reply(&r).unwrap());
+    assert!(f.int().unwrap() > 0 && r.int().unwrap() > 0);
+}
