@@ -960,3 +960,38 @@ fn scan_type_stream_and_memory_usage() {
     let (f, r) = (parse_reply(&f).unwrap(), parse_reply(&r).unwrap());
     assert!(f.int().unwrap() > 0 && r.int().unwrap() > 0);
 }
+
+#[test]
+fn blocked_stream_readers_are_served_in_order() {
+    let mut d = Diff::new();
+    d.run("XGROUP CREATE s g $ MKSTREAM");
+    let mut a = d.another();
+    let mut b = d.another();
+    let mut x = d.another();
+    let mut y = d.another();
+    let park = |w: &mut Diff, args: &[&str]| {
+        w.send(args);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    park(&mut a, &["XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", ">"]);
+    park(&mut b, &["XREADGROUP", "GROUP", "g", "b", "BLOCK", "0", "STREAMS", "s", ">"]);
+    park(&mut x, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    y.run("? HELLO 3");
+    park(&mut y, &["XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", "s", "$"]);
+    // One entry: the first group reader takes it, the second keeps waiting; both plain
+    // readers get it.
+    d.run("XADD s 1-0 f 1");
+    a.read();
+    x.read();
+    y.read();
+    d.run("XPENDING s g\nCLIENT LIST TYPE pubsub");
+    // A second entry (in a MULTI with a third: served once the EXEC is done) wakes b.
+    d.run("MULTI\nXADD s 2-0 f 2\nXADD s 3-0 f 3\nEXEC");
+    b.read();
+    d.run("XPENDING s g\nXINFO GROUPS s");
+    // A timeout answers a null reply in both protocols.
+    b.cmd(&["XREADGROUP", "GROUP", "g", "b", "BLOCK", "20", "STREAMS", "s", ">"]);
+    b.run("? HELLO 3");
+    b.cmd(&["XREADGROUP", "GROUP", "g", "b", "BLOCK", "20", "STREAMS", "s", ">"]);
+    b.cmd(&["XREAD", "BLOCK", "20", "STREAMS", "s", "$"]);
+}
