@@ -973,11 +973,40 @@ fn blocked_stream_readers_are_served_in_order() {
         w.send(args);
         std::thread::sleep(Duration::from_millis(50));
     };
-    park(&mut a, &["XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", ">"]);
-    park(&mut b, &["XREADGROUP", "GROUP", "g", "b", "BLOCK", "0", "STREAMS", "s", ">"]);
+    park(
+        &mut a,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "a",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    park(
+        &mut b,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "b",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     park(&mut x, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
     y.run("? HELLO 3");
-    park(&mut y, &["XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", "s", "$"]);
+    park(
+        &mut y,
+        &["XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", "s", "$"],
+    );
     // One entry: the first group reader takes it, the second keeps waiting; both plain
     // readers get it.
     d.run("XADD s 1-0 f 1");
@@ -990,8 +1019,69 @@ fn blocked_stream_readers_are_served_in_order() {
     b.read();
     d.run("XPENDING s g\nXINFO GROUPS s");
     // A timeout answers a null reply in both protocols.
-    b.cmd(&["XREADGROUP", "GROUP", "g", "b", "BLOCK", "20", "STREAMS", "s", ">"]);
+    b.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "b",
+        "BLOCK",
+        "20",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
     b.run("? HELLO 3");
-    b.cmd(&["XREADGROUP", "GROUP", "g", "b", "BLOCK", "20", "STREAMS", "s", ">"]);
+    b.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "b",
+        "BLOCK",
+        "20",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
     b.cmd(&["XREAD", "BLOCK", "20", "STREAMS", "s", "$"]);
+}
+
+#[test]
+fn wrong_type_everywhere() {
+    let mut d = Diff::new();
+    both_protocols(
+        &mut d,
+        r#"
+        SET str x
+        XADD str 1-1 a b
+        XADD str NOMKSTREAM 1-1 a b
+        XLEN str
+        XRANGE str - +
+        XREVRANGE str + -
+        XDEL str 1-1
+        XDEL str abc
+        XTRIM str MAXLEN 1
+        XTRIM str FOO 1
+        XSETID str 1-1
+        XREAD STREAMS str 0
+        XREADGROUP GROUP g c STREAMS str >
+        XGROUP CREATE str g 0
+        XGROUP CREATE str g 0 MKSTREAM
+        XGROUP SETID str g 0
+        XGROUP DESTROY str g
+        XGROUP CREATECONSUMER str g c
+        XGROUP DELCONSUMER str g c
+        XACK str g 1-1
+        XACK str g abc
+        XPENDING str g
+        XPENDING str g - + abc
+        XCLAIM str g c 0 1-1
+        XCLAIM str g c abc 1-1
+        XAUTOCLAIM str g c 0 0
+        XAUTOCLAIM str g c abc 0
+        XINFO STREAM str
+        XINFO GROUPS str
+        XINFO CONSUMERS str g
+        DEBUG OBJECT nokey
+        "#,
+    );
 }
