@@ -1085,3 +1085,55 @@ fn wrong_type_everywhere() {
         "#,
     );
 }
+
+/// With `sanitize-dump-payload yes` a corrupt stream payload is refused exactly when
+/// redis-server refuses it (the mutants of `corrupt_stream_payloads_never_crash`).
+#[test]
+fn corrupt_stream_payloads_refused_as_redis_with_sanitize_yes() {
+    let mut d = Diff::with_args(&["--sanitize-dump-payload", "yes"]);
+    d.run("CONFIG SET stream-node-max-entries 3\nCONFIG SET rdbcompression no");
+    for i in 1..=10 {
+        d.cmd(&[
+            "XADD",
+            "s",
+            &format!("{i}-{i}"),
+            "f",
+            &i.to_string(),
+            "g",
+            "x",
+        ]);
+    }
+    d.run(
+        "XDEL s 2-2 7-7\nXGROUP CREATE s g 0\nXREADGROUP GROUP g alice COUNT 4 STREAMS s >\nXGROUP CREATECONSUMER s g bob",
+    );
+    let (dump, _) = d.both(&["DUMP", "s"]);
+    let dump = parse_reply(&dump).unwrap().bytes().unwrap().to_vec();
+    let crc = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let body_len = dump.len() - 8;
+    let mut differ = Vec::new();
+    for round in 0..300 {
+        let mut m = dump[..body_len].to_vec();
+        let at = 1 + (rnd() as usize) % (body_len - 3);
+        m[at] ^= 1 << (rnd() % 8);
+        let sum = crc.checksum(&m);
+        m.extend_from_slice(&sum.to_le_bytes());
+        let cmd: Vec<&[u8]> = vec![b"RESTORE", b"m", b"0", &m, b"REPLACE"];
+        let (f, r) = d.both(&cmd);
+        if f != r {
+            differ.push((round, at, escape(&f), escape(&r)));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} differ: {:?}",
+        differ.len(),
+        &differ[..differ.len().min(8)]
+    );
+}

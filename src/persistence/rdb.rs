@@ -633,6 +633,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A length read as Redis's `rdbLoadLen(rdb, NULL)` returns it to callers that do not
+    /// check it: an encoded-value marker gives its 6 bits, an unknown marker byte gives
+    /// RDB_LENERR (u64::MAX). The stream loader reads its counters this way.
+    fn len_unchecked(&mut self) -> LResult<u64> {
+        let b = *self.data.get(self.pos).ok_or_else(|| self.eof())?;
+        if b >> 6 == 2 && b != LEN_32BIT && b != LEN_64BIT {
+            self.pos += 1;
+            return Ok(u64::MAX);
+        }
+        Ok(self.len_or_enc()?.0)
+    }
+
+    /// A count read as Redis reads the stream's counts: [`Reader::len_unchecked`] where only
+    /// RDB_LENERR is an error, bounded by the input left (`min_bytes` per item).
+    fn count_unchecked(&mut self, min_bytes: u64) -> LResult<u64> {
+        let n = self.len_unchecked()?;
+        if n == u64::MAX || n.saturating_mul(min_bytes.max(1)) > self.remaining() as u64 {
+            return Err(self.eof());
+        }
+        Ok(n)
+    }
+
     /// A plain length; a special encoding here is corruption.
     #[inline]
     pub fn length(&mut self) -> LResult<u64> {
@@ -1297,19 +1319,21 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
 
 /// Reads a stream (rdbLoadObject's stream part). `v2` is STREAM_LISTPACKS_2 (7.0), which adds
 /// the first and max deleted IDs, entries added and each group's entries read; for the older
-/// type they are derived as Redis derives them. Every node is validated deeply whatever
+/// type they are derived as Redis derives them. Lengths are read as Redis reads them (see
+/// [`Reader::len_unchecked`]) and a node's listpack header count is not checked, as Redis
+/// does not, so what redis-server accepts loads here too. Every node is validated deeply whatever
 /// `sanitize-dump-payload` says, and the PELs must agree: a consumer's entry must be in its
 /// group's PEL, and every group PEL entry must have a consumer.
 fn load_stream(r: &mut Reader<'_>, v2: bool) -> LResult<Stream> {
     let mut s = Stream::new();
-    let nodes = r.count(2)?;
+    let nodes = r.count_unchecked(2)?;
     for _ in 0..nodes {
         let key = r.bytes()?;
         if key.len() != 16 {
             return Err(r.err("Stream node key entry is not the size of a stream ID"));
         }
         let blob = r.bytes()?.into_owned();
-        let lp = Listpack::from_bytes(blob)
+        let lp = Listpack::from_bytes_any_count(blob)
             .ok()
             .filter(crate::types::stream::validate_node)
             .ok_or_else(|| r.err("Stream listpack integrity check failed."))?;
@@ -1321,12 +1345,12 @@ fn load_stream(r: &mut Reader<'_>, v2: bool) -> LResult<Stream> {
         }
         s.rax.insert(&key, lp);
     }
-    s.length = r.length()?;
-    s.last_id = StreamId::new(r.length()?, r.length()?);
+    s.length = r.len_unchecked()?;
+    s.last_id = StreamId::new(r.len_unchecked()?, r.len_unchecked()?);
     if v2 {
-        s.first_id = StreamId::new(r.length()?, r.length()?);
-        s.max_deleted_entry_id = StreamId::new(r.length()?, r.length()?);
-        s.entries_added = r.length()?;
+        s.first_id = StreamId::new(r.len_unchecked()?, r.len_unchecked()?);
+        s.max_deleted_entry_id = StreamId::new(r.len_unchecked()?, r.len_unchecked()?);
+        s.entries_added = r.len_unchecked()?;
     } else {
         s.entries_added = s.length;
         s.first_id = s.edge_id(true, true);
@@ -1334,12 +1358,12 @@ fn load_stream(r: &mut Reader<'_>, v2: bool) -> LResult<Stream> {
     if s.length != 0 && s.rax.is_empty() {
         return Err(r.err("Stream length inconsistent with rax entries"));
     }
-    let ngroups = r.count(3)?;
+    let ngroups = r.count_unchecked(3)?;
     for _ in 0..ngroups {
         let name = r.bytes()?.into_owned();
-        let id = StreamId::new(r.length()?, r.length()?);
+        let id = StreamId::new(r.len_unchecked()?, r.len_unchecked()?);
         let entries_read = if v2 {
-            r.length()? as i64
+            r.len_unchecked()? as i64
         } else {
             s.estimate_distance(id)
         };
@@ -1350,11 +1374,11 @@ fn load_stream(r: &mut Reader<'_>, v2: bool) -> LResult<Stream> {
             )));
         }
         let g = s.group_mut(&name).expect("just created");
-        let pel = r.count(17)?;
+        let pel = r.count_unchecked(17)?;
         for _ in 0..pel {
             let raw = r.take(16)?;
             let delivery_time = i64::from_le_bytes(r.array()?);
-            let delivery_count = r.length()?;
+            let delivery_count = r.len_unchecked()?;
             if g.pel.contains(raw) {
                 return Err(r.err("Duplicated global PEL entry loading stream consumer group"));
             }
@@ -1367,7 +1391,7 @@ fn load_stream(r: &mut Reader<'_>, v2: bool) -> LResult<Stream> {
                 },
             );
         }
-        let nconsumers = r.count(10)?;
+        let nconsumers = r.count_unchecked(10)?;
         for _ in 0..nconsumers {
             let cname = r.bytes()?.into_owned();
             if !g.create_consumer(&cname, 0) {
@@ -1376,7 +1400,7 @@ fn load_stream(r: &mut Reader<'_>, v2: bool) -> LResult<Stream> {
             let seen = i64::from_le_bytes(r.array()?);
             let c = g.consumers.get_mut(&cname).expect("just created");
             c.seen_time = seen;
-            let n = r.count(16)?;
+            let n = r.count_unchecked(16)?;
             for _ in 0..n {
                 let raw = r.take(16)?;
                 let Some(nack) = g.pel.get_mut(raw) else {
