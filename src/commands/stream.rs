@@ -1213,6 +1213,8 @@ fn xread_serve_blocked(
                         consumer_name.to_vec(),
                     ]);
                 }
+            } else if let Some(cons) = g.consumers.get_mut(consumer_name) {
+                cons.seen_time = now;
             }
             let r = GroupRead {
                 key,
