@@ -1137,3 +1137,65 @@ fn corrupt_stream_payloads_refused_as_redis_with_sanitize_yes() {
         &differ[..differ.len().min(8)]
     );
 }
+
+/// Replaces every integer reply of 13 or more digits (Unix ms times) by `:T`.
+fn mask_times(reply: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(reply.len());
+    let mut i = 0;
+    while i < reply.len() {
+        if reply[i] == b':' && (i == 0 || reply[i - 1] == b'\n') {
+            let end = reply[i..]
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .map(|p| i + p);
+            if let Some(end) = end {
+                let digits = &reply[i + 1..end];
+                if digits.len() >= 13 && digits.iter().all(u8::is_ascii_digit) {
+                    out.extend_from_slice(b":T");
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        out.push(reply[i]);
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn xinfo_stream_full_with_groups_but_times() {
+    let mut d = Diff::new();
+    d.run("CONFIG SET stream-node-max-entries 2");
+    for i in 1..=7 {
+        d.cmd(&["XADD", "s", &format!("{i}-0"), "f", &i.to_string()]);
+    }
+    d.run(
+        r#"
+        XDEL s 4-0
+        XGROUP CREATE s g 0
+        XGROUP CREATE s h $
+        XREADGROUP GROUP g alice COUNT 3 STREAMS s >
+        XREADGROUP GROUP g bob COUNT 2 STREAMS s >
+        XGROUP CREATECONSUMER s g carol
+        XCLAIM s g carol 0 2-0 JUSTID
+        XACK s g 1-0
+        "#,
+    );
+    for proto in ["2", "3"] {
+        d.both(&["HELLO", proto]);
+        for args in [
+            &["XINFO", "STREAM", "s", "FULL"][..],
+            &["XINFO", "STREAM", "s", "FULL", "COUNT", "1"],
+            &["XINFO", "STREAM", "s", "FULL", "COUNT", "0"],
+        ] {
+            let (f, r) = d.both(args);
+            assert_eq!(
+                escape(&mask_times(&f)),
+                escape(&mask_times(&r)),
+                "{}",
+                show_command(args)
+            );
+        }
+    }
+}
