@@ -306,13 +306,41 @@ const ZSETS: &str = r#"
     ZRANGESTORE d y 0 -1
 "#;
 
+const STREAMS: &str = r#"
+    FLUSHALL
+    XADD x 1-1 a 1
+    XADD x 2-1 a 2
+    XADD x MAXLEN 1 3-1 a 3
+    XADD nox NOMKSTREAM 1-1 a 1
+    XDEL x 3-1 9-9
+    XADD x 4-1 a 4
+    XADD x 5-1 a 5
+    XTRIM x MAXLEN 1
+    XTRIM x MAXLEN 1
+    XSETID x 10-0
+    XGROUP CREATE x g 0
+    XGROUP CREATE y g $ MKSTREAM
+    XGROUP CREATECONSUMER x g c
+    XGROUP CREATECONSUMER x g c
+    XREADGROUP GROUP g d STREAMS x >
+    XCLAIM x g e 0 5-1
+    XAUTOCLAIM x g f 0 0
+    XACK x g 5-1
+    XGROUP SETID x g 0
+    XGROUP DELCONSUMER x g d
+    XGROUP DESTROY x g
+    XGROUP DESTROY x g
+"#;
+
 /// All families, in RESP2 then RESP3, with every class enabled.
 #[test]
 fn notifications_per_family() {
     let mut rig = Rig::new("KEA");
     for proto in ["2", "3"] {
         rig.listen(proto);
-        for family in [STRINGS, BITMAPS, GENERIC, SORT, LISTS, HASHES, SETS, ZSETS] {
+        for family in [
+            STRINGS, BITMAPS, GENERIC, SORT, LISTS, HASHES, SETS, ZSETS, STREAMS,
+        ] {
             rig.run(family);
         }
         rig.stop();
@@ -328,6 +356,7 @@ fn new_and_keymiss_events() {
         rig.listen(proto);
         rig.run(STRINGS);
         rig.run(GENERIC);
+        rig.run(STREAMS);
         rig.run(BITMAPS);
         rig.stop();
     }

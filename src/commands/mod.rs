@@ -27,6 +27,7 @@ pub mod replication;
 pub mod server_cmds;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -168,6 +169,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(pubsub::HANDLERS)
         .chain(multi::HANDLERS)
         .chain(hash::HANDLERS)
+        .chain(stream::HANDLERS)
 }
 
 impl CommandTable {

@@ -141,7 +141,11 @@ fn restore_command(srv: &mut Server, c: &mut Client, args: &Args) {
     }
     let value = match rdb::load_dump_payload(payload, &srv.config) {
         Ok(v) => v,
-        Err(_) => return c.out.err("ERR Bad data format"),
+        Err(e) => {
+            // As Redis in a RESTORE context: the reason goes to the log at verbose level.
+            crate::log_verbose!("Bad data format in RESTORE: {e}");
+            return c.out.err("ERR Bad data format");
+        }
     };
     let db = c.db;
     let deleted = replace && srv.delete_key(db, key);

@@ -60,7 +60,7 @@ pub struct SortInput {
 /// WRONGTYPE. Lists, sets and sorted sets each add one arm here when they exist.
 fn sort_input(o: &RObj) -> Option<SortInput> {
     match &o.value {
-        Value::Int(_) | Value::Str(_) | Value::Hash(_) => None,
+        Value::Int(_) | Value::Str(_) | Value::Hash(_) | Value::Stream(_) => None,
         Value::List(l) => Some(SortInput {
             kind: InputKind::List,
             elems: l.to_vecs(),
@@ -89,7 +89,12 @@ fn sort_input(o: &RObj) -> Option<SortInput> {
 /// lacks the field (hashTypeGetValueObject). Hashes add their arm here.
 fn hash_field(o: &RObj, field: &[u8]) -> Option<Vec<u8>> {
     match &o.value {
-        Value::Int(_) | Value::Str(_) | Value::List(_) | Value::Set(_) | Value::ZSet(_) => None,
+        Value::Int(_)
+        | Value::Str(_)
+        | Value::List(_)
+        | Value::Set(_)
+        | Value::ZSet(_)
+        | Value::Stream(_) => None,
         Value::Hash(h) => h.peek(field).map(|v| v.to_vec()),
     }
 }

@@ -457,6 +457,13 @@ impl Listpack {
         Ok(lp)
     }
 
+    /// Adopts an untrusted stream node blob: [`Listpack::from_bytes`]'s checks but the
+    /// header's element count, which is kept as it is (Redis never checks it for streams).
+    pub fn from_bytes_any_count(bytes: Vec<u8>) -> Result<Listpack, InvalidListpack> {
+        validate_any_count(&bytes).ok_or(InvalidListpack)?;
+        Ok(Listpack { buf: bytes })
+    }
+
     /// Adopts bytes this crate produced itself (e.g. a quicklist node it compressed and now
     /// decompresses), skipping the O(n) walk. Never use it for bytes from outside.
     pub(crate) fn from_trusted(bytes: Vec<u8>) -> Listpack {
@@ -589,8 +596,11 @@ impl Listpack {
         if p <= HDR_SIZE {
             return None;
         }
-        let (l, n) = decode_backlen(&self.buf, p - 1)?;
-        Some(p - n - l)
+        // Step back by the canonical backlen size of the decoded length, as lpPrev does:
+        // a stream node may carry a non-canonical backlen Redis accepts (see
+        // `validate_any_count`).
+        let (l, _) = decode_backlen(&self.buf, p - 1)?;
+        p.checked_sub(backlen_size(l) + l)
     }
 
     /// Position of the element at `index`, negative counting from the tail (-1 is the
@@ -939,7 +949,23 @@ fn decode_backlen(buf: &[u8], p: usize) -> Option<(usize, usize)> {
 /// stricter: the backlen must be the canonical encoding and the walk must end on the final
 /// byte). `each` sees every element and may reject the blob (duplicate checks, pair counts).
 /// Returns the element count.
-pub fn validate(bytes: &[u8], mut each: impl FnMut(LpElem<'_>) -> bool) -> Option<usize> {
+pub fn validate(bytes: &[u8], each: impl FnMut(LpElem<'_>) -> bool) -> Option<usize> {
+    validate_inner(bytes, each, true)
+}
+
+/// What Redis checks of a stream node's listpack (lpValidateIntegrity without deep checks,
+/// then its own walk with lpValidateNext): [`validate`] without the element-count check, and
+/// a backlen only has to decode (reading right to left, as lpDecodeBacklen does) to the
+/// entry's length, canonical or not.
+pub fn validate_any_count(bytes: &[u8]) -> Option<usize> {
+    validate_inner(bytes, |_| true, false)
+}
+
+fn validate_inner(
+    bytes: &[u8],
+    mut each: impl FnMut(LpElem<'_>) -> bool,
+    check_count: bool,
+) -> Option<usize> {
     let size = bytes.len();
     if size < EMPTY_SIZE || size > u32::MAX as usize {
         return None;
@@ -965,7 +991,8 @@ pub fn validate(bytes: &[u8], mut each: impl FnMut(LpElem<'_>) -> bool) -> Optio
         }
         let mut bl = [0u8; 5];
         write_backlen(&mut bl, l);
-        if bytes[p + l..end] != bl[..e - l] {
+        let canonical = bytes[p + l..end] == bl[..e - l];
+        if !canonical && (check_count || decode_backlen(bytes, end - 1).map(|x| x.0) != Some(l)) {
             return None;
         }
         if !each(decode(bytes, p)) {
@@ -975,7 +1002,7 @@ pub fn validate(bytes: &[u8], mut each: impl FnMut(LpElem<'_>) -> bool) -> Optio
         p = end;
     }
     let n = u16::from_le_bytes([bytes[4], bytes[5]]);
-    if n != NUMELE_UNKNOWN && n as usize != count {
+    if check_count && n != NUMELE_UNKNOWN && n as usize != count {
         return None;
     }
     Some(count)
@@ -1024,8 +1051,8 @@ impl<'a> DoubleEndedIterator for Iter<'a> {
         if self.front >= self.back {
             return None;
         }
-        let (l, n) = decode_backlen(self.buf, self.back - 1)?;
-        self.back -= l + n;
+        let (l, _) = decode_backlen(self.buf, self.back - 1)?;
+        self.back = self.back.checked_sub(l + backlen_size(l))?;
         Some(decode(self.buf, self.back))
     }
 }

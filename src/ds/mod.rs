@@ -5,6 +5,7 @@ pub mod intset;
 pub mod listpack;
 pub mod prefixmap;
 pub mod quicklist;
+pub mod rax;
 pub mod sds;
 pub mod siphash;
 pub mod skiplist;

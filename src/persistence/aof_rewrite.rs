@@ -250,6 +250,7 @@ fn rewrite_value(out: &mut Vec<u8>, key: &[u8], o: &RObj) {
                 left -= 1;
             }
         }
+        Value::Stream(st) => rewrite_stream(out, key, st),
         Value::Hash(h) => {
             let n = h.len();
             let mut left = n;
@@ -271,6 +272,78 @@ fn rewrite_value(out: &mut Vec<u8>, key: &[u8], o: &RObj) {
             }
         }
     }
+}
+
+/// The commands that rebuild a stream (rewriteStreamObject): an XADD per entry (or, for an
+/// empty stream, the XADD MAXLEN 0 trick), XSETID with the last, added and max-deleted IDs,
+/// then per group XGROUP CREATE with ENTRIESREAD, and per consumer an XCLAIM ... FORCE JUSTID
+/// for each pending entry or XGROUP CREATECONSUMER when it has none.
+fn rewrite_stream(out: &mut Vec<u8>, key: &[u8], st: &crate::types::stream::Stream) {
+    use crate::types::stream::StreamId;
+    let (mut t1, mut t2) = ([0u8; 20], [0u8; 20]);
+    if st.length > 0 {
+        st.range(StreamId::MIN, StreamId::MAX, false, false, |e| {
+            multibulk(out, 3 + e.numfields() * 2);
+            bulk(out, b"XADD");
+            bulk(out, key);
+            bulk(out, &e.id.to_bytes());
+            e.for_each_field(|f, v| {
+                bulk(out, f.as_bytes(&mut t1));
+                bulk(out, v.as_bytes(&mut t2));
+            });
+            true
+        });
+    } else {
+        multibulk(out, 7);
+        for a in [&b"XADD"[..], key, b"MAXLEN", b"0", b"0-1", b"x", b"y"] {
+            bulk(out, a);
+        }
+    }
+    multibulk(out, 7);
+    bulk(out, b"XSETID");
+    bulk(out, key);
+    bulk(out, &st.last_id.to_bytes());
+    bulk(out, b"ENTRIESADDED");
+    bulk(out, itoa(st.entries_added as i64).as_bytes());
+    bulk(out, b"MAXDELETEDID");
+    bulk(out, &st.max_deleted_entry_id.to_bytes());
+    let Some(groups) = st.groups.as_ref() else {
+        return;
+    };
+    groups.for_each(|gname, g| {
+        multibulk(out, 7);
+        for a in [&b"XGROUP"[..], b"CREATE", key, gname] {
+            bulk(out, a);
+        }
+        bulk(out, &g.last_id.to_bytes());
+        bulk(out, b"ENTRIESREAD");
+        bulk(out, itoa(g.entries_read).as_bytes());
+        g.consumers.for_each(|cname, cons| {
+            if cons.pel.is_empty() {
+                multibulk(out, 5);
+                for a in [&b"XGROUP"[..], b"CREATECONSUMER", key, gname, cname] {
+                    bulk(out, a);
+                }
+                return;
+            }
+            cons.pel.for_each(|raw, _| {
+                let (Some(id), Some(nack)) = (StreamId::decode(raw), g.pel.get(raw)) else {
+                    return;
+                };
+                multibulk(out, 12);
+                for a in [&b"XCLAIM"[..], key, gname, cname, b"0"] {
+                    bulk(out, a);
+                }
+                bulk(out, &id.to_bytes());
+                bulk(out, b"TIME");
+                bulk(out, itoa(nack.delivery_time).as_bytes());
+                bulk(out, b"RETRYCOUNT");
+                bulk(out, itoa(nack.delivery_count as i64).as_bytes());
+                bulk(out, b"JUSTID");
+                bulk(out, b"FORCE");
+            });
+        });
+    });
 }
 
 /// The dataset as commands (rewriteAppendOnlyFileRio): an optional `#TS:` annotation, then

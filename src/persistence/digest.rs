@@ -15,6 +15,7 @@
 //!            set         xor(K, member) for each            (order-free)
 //!            zset        E = 0; mix(E, member); mix(E, "%.17g" score); xor(K, E)  per member
 //!            hash        E = 0; mix(E, field); mix(E, value); xor(K, E)          per field
+//!            stream      per entry: mix(K, "<ms>.<seq>"); mix(K, field); mix(K, value) ...
 //!            with a TTL: xor(K, "!!expire!!")
 //! ```
 
@@ -76,6 +77,7 @@ pub fn xor_object_digest(d: &mut Digest, o: &RObj, has_expire: bool) {
         Value::Set(s) => digest_set(d, s),
         Value::ZSet(z) => digest_zset(d, z),
         Value::Hash(h) => digest_hash(d, h),
+        Value::Stream(s) => digest_stream(d, s),
     }
     if has_expire {
         xor_digest(d, b"!!expire!!");
@@ -100,6 +102,20 @@ pub fn hash_field_digest(field: &[u8], value: &[u8]) -> Digest {
 }
 
 // --- per-type walks (placeholders until each type lands: no value of them can exist).
+
+/// Streams: per live entry, oldest first, mix "<ms>.<seq>", then each field and value.
+fn digest_stream(d: &mut Digest, s: &crate::types::stream::Stream) {
+    use crate::types::stream::StreamId;
+    s.range(StreamId::MIN, StreamId::MAX, false, false, |e| {
+        mix_digest(d, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+        e.for_each_field(|f, v| {
+            let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
+            mix_digest(d, f.as_bytes(&mut a));
+            mix_digest(d, v.as_bytes(&mut b));
+        });
+        true
+    });
+}
 
 /// Lists: mix every element head to tail.
 fn digest_list(d: &mut Digest, l: &List) {

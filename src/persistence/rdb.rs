@@ -25,8 +25,10 @@
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::ds::listpack::Listpack;
 use crate::ds::sds::Sds;
 use crate::types::object::{string_value, RObj, Value};
+use crate::types::stream::{Nack, Stream, StreamId};
 use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 use crate::util::num::{fmt_i64, parse_i64};
 use crc::{Crc, Digest, Table, CRC_64_REDIS};
@@ -225,6 +227,7 @@ pub fn object_rdb_type(o: &RObj) -> u8 {
         Value::Set(s) => set_rdb_type(s),
         Value::ZSet(z) => zset_rdb_type(z),
         Value::Hash(h) => hash_rdb_type(h),
+        Value::Stream(_) => TYPE_STREAM_LISTPACKS_2,
     }
 }
 
@@ -237,7 +240,47 @@ pub fn save_object(out: &mut Vec<u8>, o: &RObj, compress: bool) {
         Value::Set(s) => save_set_value(out, s, compress),
         Value::ZSet(z) => save_zset_value(out, z, compress),
         Value::Hash(h) => save_hash_value(out, h, compress),
+        Value::Stream(st) => save_stream_value(out, st, compress),
     }
+}
+
+/// A stream as STREAM_LISTPACKS_2 (rdbSaveObject): the nodes (16-byte key, listpack blob),
+/// length, last ID, first ID, max deleted ID, entries added, then each group: name, last ID,
+/// entries read, the global PEL (raw 16-byte ID, delivery time in ms LE, delivery count)
+/// and the consumers (name, seen time, their PEL as raw IDs).
+fn save_stream_value(out: &mut Vec<u8>, s: &Stream, compress: bool) {
+    save_len(out, s.rax.len());
+    s.rax.for_each(|k, lp| {
+        save_string(out, k, compress);
+        save_string(out, lp.as_bytes(), compress);
+    });
+    save_len(out, s.length);
+    for id in [s.last_id, s.first_id, s.max_deleted_entry_id] {
+        save_len(out, id.ms);
+        save_len(out, id.seq);
+    }
+    save_len(out, s.entries_added);
+    save_len(out, s.group_count());
+    let Some(groups) = &s.groups else { return };
+    groups.for_each(|name, g| {
+        save_string(out, name, compress);
+        save_len(out, g.last_id.ms);
+        save_len(out, g.last_id.seq);
+        save_len(out, g.entries_read as u64);
+        save_len(out, g.pel.len());
+        g.pel.for_each(|id, nack| {
+            out.extend_from_slice(id);
+            out.extend_from_slice(&nack.delivery_time.to_le_bytes());
+            save_len(out, nack.delivery_count);
+        });
+        save_len(out, g.consumers.len());
+        g.consumers.for_each(|cname, c| {
+            save_string(out, cname, compress);
+            out.extend_from_slice(&c.seen_time.to_le_bytes());
+            save_len(out, c.pel.len());
+            c.pel.for_each(|id, _| out.extend_from_slice(id));
+        });
+    });
 }
 
 // --- per-type encoders. Each type owns one function pair here: the RDB type it saves as, and
@@ -588,6 +631,28 @@ impl<'a> Reader<'a> {
                 _ => Err(self.err(format!("Unknown length encoding {b} in rdbLoadLen()"))),
             },
         }
+    }
+
+    /// A length read as Redis's `rdbLoadLen(rdb, NULL)` returns it to callers that do not
+    /// check it: an encoded-value marker gives its 6 bits, an unknown marker byte gives
+    /// RDB_LENERR (u64::MAX). The stream loader reads its counters this way.
+    fn len_unchecked(&mut self) -> LResult<u64> {
+        let b = *self.data.get(self.pos).ok_or_else(|| self.eof())?;
+        if b >> 6 == 2 && b != LEN_32BIT && b != LEN_64BIT {
+            self.pos += 1;
+            return Ok(u64::MAX);
+        }
+        Ok(self.len_or_enc()?.0)
+    }
+
+    /// A count read as Redis reads the stream's counts: [`Reader::len_unchecked`] where only
+    /// RDB_LENERR is an error, bounded by the input left (`min_bytes` per item).
+    fn count_unchecked(&mut self, min_bytes: u64) -> LResult<u64> {
+        let n = self.len_unchecked()?;
+        if n == u64::MAX || n.saturating_mul(min_bytes.max(1)) > self.remaining() as u64 {
+            return Err(self.eof());
+        }
+        Ok(n)
     }
 
     /// A plain length; a special encoding here is corruption.
@@ -964,6 +1029,8 @@ pub enum Parsed {
     ZSet(ZSetParts),
     /// A hash.
     Hash(HashParts),
+    /// A stream (built and checked while parsing).
+    Stream(Box<Stream>),
 }
 
 /// What loading one value produced.
@@ -992,6 +1059,7 @@ pub fn load_object(r: &mut Reader<'_>, t: u8, cfg: &Config) -> LResult<Loaded> {
         Parsed::Set(p) => build_set(p, cfg),
         Parsed::ZSet(p) => build_zset(p, cfg),
         Parsed::Hash(p) => build_hash(p, cfg),
+        Parsed::Stream(s) => Ok(Some(Value::Stream(s))),
     };
     match built {
         Ok(Some(v)) => Ok(Loaded::Value(v)),
@@ -1243,10 +1311,117 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
             )
         }
         TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => {
-            return Err(r.err("The RDB file contains a stream, which this server does not support"))
+            Parsed::Stream(Box::new(load_stream(r, t == TYPE_STREAM_LISTPACKS_2)?))
         }
         _ => return Err(r.err(format!("Unknown RDB encoding type {t}"))),
     }))
+}
+
+/// Reads a stream (rdbLoadObject's stream part). `v2` is STREAM_LISTPACKS_2 (7.0), which adds
+/// the first and max deleted IDs, entries added and each group's entries read; for the older
+/// type they are derived as Redis derives them. Lengths are read as Redis reads them (see
+/// [`Reader::len_unchecked`]) and a node's listpack header count is not checked, as Redis
+/// does not, so what redis-server accepts loads here too. Every node is validated deeply whatever
+/// `sanitize-dump-payload` says, and the PELs must agree: a consumer's entry must be in its
+/// group's PEL, and every group PEL entry must have a consumer.
+fn load_stream(r: &mut Reader<'_>, v2: bool) -> LResult<Stream> {
+    let mut s = Stream::new();
+    let nodes = r.count_unchecked(2)?;
+    for _ in 0..nodes {
+        let key = r.bytes()?;
+        if key.len() != 16 {
+            return Err(r.err("Stream node key entry is not the size of a stream ID"));
+        }
+        let blob = r.bytes()?.into_owned();
+        let lp = Listpack::from_bytes_any_count(blob)
+            .ok()
+            .filter(crate::types::stream::validate_node)
+            .ok_or_else(|| r.err("Stream listpack integrity check failed."))?;
+        if lp.first().is_none() {
+            return Err(r.err("Empty listpack inside stream"));
+        }
+        if s.rax.contains(&key) {
+            return Err(r.err("Listpack re-added with existing key"));
+        }
+        s.rax.insert(&key, lp);
+    }
+    s.length = r.len_unchecked()?;
+    s.last_id = StreamId::new(r.len_unchecked()?, r.len_unchecked()?);
+    if v2 {
+        s.first_id = StreamId::new(r.len_unchecked()?, r.len_unchecked()?);
+        s.max_deleted_entry_id = StreamId::new(r.len_unchecked()?, r.len_unchecked()?);
+        s.entries_added = r.len_unchecked()?;
+    } else {
+        s.entries_added = s.length;
+        s.first_id = s.edge_id(true, true);
+    }
+    if s.length != 0 && s.rax.is_empty() {
+        return Err(r.err("Stream length inconsistent with rax entries"));
+    }
+    let ngroups = r.count_unchecked(3)?;
+    for _ in 0..ngroups {
+        let name = r.bytes()?.into_owned();
+        let id = StreamId::new(r.len_unchecked()?, r.len_unchecked()?);
+        let entries_read = if v2 {
+            r.len_unchecked()? as i64
+        } else {
+            s.estimate_distance(id)
+        };
+        if !s.create_group(&name, id, entries_read) {
+            return Err(r.err(format!(
+                "Duplicated consumer group name {}",
+                String::from_utf8_lossy(&name)
+            )));
+        }
+        let g = s.group_mut(&name).expect("just created");
+        let pel = r.count_unchecked(17)?;
+        for _ in 0..pel {
+            let raw = r.take(16)?;
+            let delivery_time = i64::from_le_bytes(r.array()?);
+            let delivery_count = r.len_unchecked()?;
+            if g.pel.contains(raw) {
+                return Err(r.err("Duplicated global PEL entry loading stream consumer group"));
+            }
+            g.pel.insert(
+                raw,
+                Nack {
+                    consumer: None,
+                    delivery_time,
+                    delivery_count,
+                },
+            );
+        }
+        let nconsumers = r.count_unchecked(10)?;
+        for _ in 0..nconsumers {
+            let cname = r.bytes()?.into_owned();
+            if !g.create_consumer(&cname, 0) {
+                return Err(r.err("Duplicate stream consumer detected."));
+            }
+            let seen = i64::from_le_bytes(r.array()?);
+            let c = g.consumers.get_mut(&cname).expect("just created");
+            c.seen_time = seen;
+            let n = r.count_unchecked(16)?;
+            for _ in 0..n {
+                let raw = r.take(16)?;
+                let Some(nack) = g.pel.get_mut(raw) else {
+                    return Err(r.err("Consumer entry not found in group global PEL"));
+                };
+                nack.consumer = Some(cname.clone());
+                if c.pel.contains(raw) {
+                    return Err(
+                        r.err("Duplicated consumer PEL entry loading a stream consumer group")
+                    );
+                }
+                c.pel.insert(raw, ());
+            }
+        }
+        let mut orphan = false;
+        g.pel.for_each(|_, n| orphan |= n.consumer.is_none());
+        if orphan {
+            return Err(r.err("Stream CG PEL entry without consumer"));
+        }
+    }
+    Ok(s)
 }
 
 /// True for a well-formed header of a listpack with zero elements (an empty key).

@@ -1,5 +1,5 @@
 //! Clients blocked on keys (blocked.c): BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
-//! BZPOPMAX, BZMPOP.
+//! BZPOPMAX, BZMPOP, XREAD and XREADGROUP with BLOCK.
 //!
 //! A blocking command that finds nothing to pop parks its client: the command's arguments are
 //! kept, the client is queued on each key it waits for (FIFO per key) and, when it has a
@@ -38,6 +38,8 @@ pub struct BlockState {
     /// WAIT: the replication offset to be acknowledged and how many replicas must (no keys
     /// then; `crate::replication` unblocks it).
     pub wait_acks: Option<(i64, i64)>,
+    /// XREAD/XREADGROUP: the ID each key waits to pass, resolved when blocking (`$`).
+    pub stream_ids: Vec<crate::types::stream::StreamId>,
 }
 
 /// Server-side bookkeeping of blocked clients.
@@ -53,6 +55,8 @@ pub struct Blocking {
     /// The key whose change is being served while a waiter's command re-runs: a command
     /// waiting on several keys serves from this one, as Redis serves from the ready key.
     pub serving: Option<Vec<u8>>,
+    /// The blocked stream IDs of the waiter being re-run (its `BlockState::stream_ids`).
+    pub serving_stream_ids: Vec<crate::types::stream::StreamId>,
     /// Clients unblocked whose pending input must be processed before sleeping.
     pub unblocked: Vec<usize>,
     /// Number of blocked clients (INFO blocked_clients).
@@ -117,6 +121,7 @@ impl Server {
             argv,
             cmd,
             wait_acks: None,
+            stream_ids: Vec::new(),
         };
         for k in &state.keys {
             let q = self.blocking.waiters.entry((c.db, k.clone())).or_default();
@@ -155,7 +160,7 @@ impl Server {
             return;
         }
         // Which kinds of value are waited for, anywhere (blocked_clients_by_type).
-        let (mut lists, mut zsets) = (false, false);
+        let (mut lists, mut zsets, mut streams) = (false, false, false);
         for (_, slot) in self.clients.iter() {
             let Some(state) = slot.as_ref().and_then(|c| c.blocked.as_ref()) else {
                 continue;
@@ -163,6 +168,7 @@ impl Server {
             match self.commands.cmds[state.cmd].meta.group {
                 "list" => lists = true,
                 "sorted-set" => zsets = true,
+                "stream" => streams = true,
                 _ => {}
             }
         }
@@ -177,6 +183,7 @@ impl Server {
             let wanted = match self.dbs[db].dict.get(key.as_slice()).map(|o| &o.value) {
                 Some(Value::List(_)) => lists,
                 Some(Value::ZSet(_)) => zsets,
+                Some(Value::Stream(_)) => streams,
                 _ => false,
             };
             if wanted {
@@ -250,16 +257,25 @@ pub fn handle_ready_keys(srv: &mut Server) {
             };
             let waiters: Vec<usize> = queue.iter().copied().collect();
             for tok in waiters {
-                if !srv.key_exists(key.0, &key.1) {
-                    break;
-                }
+                // A deleted key serves nobody, except that XREADGROUP waiters learn that
+                // their stream is gone (unblockDeletedStreamReadgroupClients).
+                let missing = !srv.key_exists(key.0, &key.1);
                 let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
                     continue;
                 };
+                let readgroup = c
+                    .blocked
+                    .as_ref()
+                    .is_some_and(|b| srv.commands.cmds[b.cmd].meta.name == "xreadgroup");
+                if missing && !readgroup {
+                    srv.clients[tok] = Some(c);
+                    continue;
+                }
                 let Some(state) = c.blocked.take() else {
                     srv.clients[tok] = Some(c);
                     continue;
                 };
+                srv.blocking.serving_stream_ids = state.stream_ids.clone();
                 c.reprocessing_blocked = true;
                 c.still_blocked = false;
                 let saved_db = c.db;

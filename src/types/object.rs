@@ -7,7 +7,7 @@
 //!  +---------------------------+-----------+-------+-----+
 //!   Value::Int(i64)        "int" encoding
 //!   Value::Str(Sds)        "embstr" (<= 44 bytes, never mutated) or "raw" (RAW flag, or longer)
-//!   (later types add one boxed variant each: lists, hashes, sets, sorted sets)
+//!   (later types add one boxed variant each: lists, hashes, sets, sorted sets, streams)
 //! ```
 //!
 //! `lru` is Redis's 24-bit LRU clock (seconds resolution) or, under an LFU policy, 16 bits of
@@ -15,7 +15,7 @@
 //! keyspace; OBJECT REFCOUNT reports what Redis would (shared integers 0..9999 report INT_MAX).
 
 use crate::ds::sds::Sds;
-use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
+use crate::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 use crate::util::num::{fmt_i64, parse_i64};
 
 /// Strings up to this length are "embstr" in Redis (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
@@ -39,6 +39,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set (listpack or skiplist + dict).
     ZSet(Box<ZSet>),
+    /// A stream (radix tree of listpacks).
+    Stream(Box<Stream>),
 }
 
 /// A value plus the per-object metadata eviction and OBJECT need.
@@ -119,6 +121,7 @@ impl RObj {
             Value::Hash(_) => ObjType::Hash,
             Value::Set(_) => ObjType::Set,
             Value::ZSet(_) => ObjType::ZSet,
+            Value::Stream(_) => ObjType::Stream,
         }
     }
 
@@ -137,6 +140,7 @@ impl RObj {
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -198,6 +202,7 @@ impl RObj {
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
             Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
             Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
+            Value::Stream(s) => std::mem::size_of::<Stream>() + s.heap_size(),
         }
     }
 
@@ -210,6 +215,7 @@ impl RObj {
             Value::Hash(h) => Value::Hash(Box::new(h.duplicate())),
             Value::Set(s) => Value::Set(Box::new(s.duplicate())),
             Value::ZSet(z) => Value::ZSet(Box::new(z.duplicate())),
+            Value::Stream(s) => Value::Stream(Box::new(s.duplicate())),
         };
         RObj {
             value,
