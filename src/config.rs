@@ -1283,6 +1283,20 @@ impl Config {
         self.maxmemory_policy.name()
     }
 
+    /// The `aclfile` path (empty when users live in redis.conf).
+    pub fn aclfile(&self) -> Vec<u8> {
+        lookup(b"aclfile").map_or_else(Vec::new, |(i, _)| self.value_text(i))
+    }
+
+    /// acl-pubsub-default as the selector flag new users start with (allchannels: the
+    /// ACL module's `SEL_ALLCHANNELS`; resetchannels: 0).
+    pub fn acl_pubsub_default(&self) -> u8 {
+        match lookup(b"acl-pubsub-default") {
+            Some((i, _)) if self.read(i).enm() == 1 => crate::acl::SEL_ALLCHANNELS,
+            _ => 0,
+        }
+    }
+
     /// True if `name` is a parameter whose CONFIG SET value must be redacted from logs,
     /// SLOWLOG and MONITOR.
     pub fn is_sensitive(name: &[u8]) -> bool {
@@ -2850,7 +2864,7 @@ fn write_sync_rename(
 }
 
 /// SHA-256 of `data` in lowercase hex (ACL password hashes in `user` lines).
-fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     const K: [u32; 64] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
         0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,

@@ -451,6 +451,21 @@ pub fn exec(srv: &mut Server, c: &mut Client) {
     c.out.array(cmds.len());
     for q in &cmds {
         let args = Args::new(&q.buf, &q.argv);
+        // Rules may have changed since the command was queued (execCommand checks again).
+        let meta = srv.commands.cmds[q.cmd].meta;
+        if let Some(d) = crate::commands::acl::check(srv, c, meta, &args) {
+            crate::commands::acl::log_denial(
+                srv,
+                c,
+                d,
+                crate::commands::acl::CTX_MULTI,
+                &args,
+                meta,
+                None,
+            );
+            c.out.err(&crate::commands::acl::exec_denied_error(d));
+            continue;
+        }
         crate::commands::call(srv, c, q.cmd, &args);
         if c.blocked.is_some() {
             // A blocking handler that ignored deny_blocking: never leave the client parked

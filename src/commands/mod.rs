@@ -9,6 +9,7 @@
 //! handlers never re-check them. Handlers get the server, their client and the arguments; they
 //! write replies into `Client::out` and never touch a socket.
 
+pub mod acl;
 pub mod bitmap;
 pub mod connection;
 pub mod doc;
@@ -162,6 +163,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(pubsub::HANDLERS)
         .chain(multi::HANDLERS)
         .chain(hash::HANDLERS)
+        .chain(acl::HANDLERS)
 }
 
 impl CommandTable {
@@ -510,7 +512,7 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
             }
         }
     }
-    if !c.authenticated && meta.flags & meta::FLAG_NO_AUTH == 0 {
+    if meta.flags & meta::FLAG_NO_AUTH == 0 && srv.auth_required(c) {
         reject(srv, c, Some(idx), "NOAUTH Authentication required.");
         return finish_reply(c, reply_start);
     }
@@ -523,6 +525,19 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
             Some(idx),
             "ERR Command not allowed inside a transaction",
         );
+        return finish_reply(c, reply_start);
+    }
+    // ACLs (crate::acl): the user may run this command on these keys and channels. Free for
+    // an unrestricted user (one flag on the user).
+    if let Some(denied) = acl::check(srv, c, meta, args) {
+        let ctx = if c.multi.is_some() {
+            acl::CTX_MULTI
+        } else {
+            acl::CTX_TOPLEVEL
+        };
+        acl::log_denial(srv, c, denied, ctx, args, meta, None);
+        let msg = acl::denied_error(denied, meta);
+        reject(srv, c, Some(idx), &msg);
         return finish_reply(c, reply_start);
     }
     // maxmemory (crate::evict): evict before every command while a limit is set; when

@@ -167,14 +167,14 @@ fn config_set_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// that reach beyond the configuration; the config module itself handles loglevel, hz, dir).
 /// Parameters read where they are used (timeout, slowlog-*, notify-keyspace-events...) need
 /// nothing here.
-fn apply_config_change(srv: &mut Server, c: &mut Client, name: &str) {
+fn apply_config_change(srv: &mut Server, _c: &mut Client, name: &str) {
     match name {
-        // With no password the default user becomes "nopass": every connection counts as
-        // authenticated (Redis's authRequired() is false for them). Setting a password keeps
-        // existing connections authenticated, as in Redis.
-        "requirepass" if srv.config.requirepass.is_none() => {
-            c.authenticated = true;
-            srv.for_each_other_client(|o| o.authenticated = true);
+        // The default user's password (ACLUpdateDefaultUserPassword). With none it becomes
+        // "nopass" and no connection needs AUTH (authRequired() reads the default user);
+        // connections already authenticated stay so.
+        "requirepass" => {
+            let pass = srv.config.requirepass.clone();
+            srv.acl.set_default_password(pass.as_deref());
         }
         "maxmemory" => {
             let used = used_memory() as u64;

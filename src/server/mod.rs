@@ -130,6 +130,8 @@ pub struct Server {
     pub aof_loaded_manifest: Option<crate::persistence::aof::Manifest>,
     /// The total size of the AOF files loaded at start-up.
     pub aof_loaded_size: u64,
+    /// ACL users and the ACL LOG (crate::acl).
+    pub acl: crate::acl::Acl,
 }
 
 impl Server {
@@ -184,6 +186,7 @@ impl Server {
             aof: None,
             aof_loaded_manifest: None,
             aof_loaded_size: 0,
+            acl: crate::acl::Acl::with_default_password(config.requirepass.as_deref()),
             config,
         }
     }
@@ -200,6 +203,23 @@ impl Server {
                 f(c);
             }
         }
+    }
+
+    /// Redis's authRequired: the client has not authenticated and the default user is not an
+    /// enabled nopass user.
+    #[inline]
+    pub fn auth_required(&self, c: &Client) -> bool {
+        !c.authenticated && {
+            let d = self.acl.default_user();
+            !d.nopass() || !d.enabled()
+        }
+    }
+
+    /// Whether a new connection (or one after RESET) starts authenticated: the default user
+    /// is an enabled nopass user.
+    pub fn new_client_authenticated(&self) -> bool {
+        let d = self.acl.default_user();
+        d.nopass() && d.enabled()
     }
 
     /// Queues a client's output for writing before the loop sleeps.

@@ -105,6 +105,10 @@ pub fn run(config: Config) -> i32 {
         }
     };
     crate::util::clock::init();
+    if let Err(e) = crate::commands::acl::load_users_at_startup(&mut el.srv) {
+        log_warning!("{}", e);
+        return 1;
+    }
     el.srv.stats.startup_memory = super::alloc::used_memory() as u64;
     log_notice!("Server initialized");
     if crate::persistence::load_data_from_disk(&mut el.srv).is_err() {
@@ -479,11 +483,12 @@ impl EventLoop {
             srv.stats.rejected_connections += 1;
             return;
         }
-        if srv.config.protected_mode && !local && srv.config.requirepass.is_none() {
+        if srv.config.protected_mode && !local && srv.acl.default_user().nopass() {
             let _ = sock.write(PROTECTED_MODE_ERROR.as_bytes());
             srv.stats.rejected_connections += 1;
             return;
         }
+        let authenticated = srv.new_client_authenticated();
         let entry = srv.clients.vacant_entry();
         let idx = entry.key();
         let token = Token(idx + FIRST_CLIENT);
@@ -500,7 +505,7 @@ impl EventLoop {
         let id = srv.next_client_id;
         srv.next_client_id += 1;
         let mut c = Client::new(id, idx, sock, addr, laddr, fd);
-        c.authenticated = srv.config.requirepass.is_none();
+        c.authenticated = authenticated;
         log_verbose!("Accepted {}", c.addr);
         entry.insert(Some(Box::new(c)));
     }
@@ -623,7 +628,7 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
     let mut pos = c.qpos;
     let limits = Limits {
         proto_max_bulk_len: srv.config.proto_max_bulk_len,
-        authenticated: c.authenticated,
+        authenticated: !srv.auth_required(c),
     };
     while !c.close_after_reply
         && !c.close_asap
