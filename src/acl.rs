@@ -1214,10 +1214,22 @@ pub fn parse_file(text: &[u8], filename: &str, pubsub_default: u8) -> Result<Vec
                 "{filename}:{linenum}: Unmatched parenthesis in selector definition."
             )),
             Ok(rules) => {
+                // An unknown command is named (it tells nothing secret); of the other errors
+                // only the first of a line is reported, since it may explain the rest.
+                let mut syntax_error = false;
                 for r in rules {
                     let r = trim(&r, b"\t\r\n");
-                    if let Err(e) = u.apply(r, pubsub_default) {
-                        errors.push_str(&format!("{filename}:{linenum}: {}. ", e.text()));
+                    match u.apply(r, pubsub_default) {
+                        Err(RuleError::UnknownName) => errors.push_str(&format!(
+                            "{filename}:{linenum}: Error in applying operation '{}': {}. ",
+                            String::from_utf8_lossy(r),
+                            RuleError::UnknownName.text()
+                        )),
+                        Err(e) if !syntax_error => {
+                            errors.push_str(&format!("{filename}:{linenum}: {}. ", e.text()));
+                            syntax_error = true;
+                        }
+                        _ => {}
                     }
                 }
             }

@@ -265,10 +265,7 @@ fn setuser_command(srv: &mut Server, c: &mut Client, args: &Args) {
 
 fn getuser_command(srv: &mut Server, c: &mut Client, args: &Args) {
     let Some(slot) = srv.acl.find(args.get(2)) else {
-        return c.out.err(&format!(
-            "ERR Can not find user '{}' in ACL",
-            lossy(args.get(2))
-        ));
+        return c.out.null();
     };
     let u = srv.acl.user(slot);
     let flags = u.flag_names();
