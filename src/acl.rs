@@ -1169,6 +1169,35 @@ impl Acl {
     }
 }
 
+/// Checks a redis.conf `user name rules...` directive (ACLAppendUserForLoading): a second
+/// definition of a name, an unclosed selector, or a rule that fails for another reason than an
+/// unknown command (commands are only known later, in Redis, once modules are loaded) is a
+/// fatal config error. Redis names the argument at the failing rule's index counted from the
+/// directive's start (`user`, name, rules...), so the wrong argument is quoted; so is it here.
+pub fn check_user_directive(argv: &[Vec<u8>], loaded: &[Vec<Vec<u8>>]) -> Result<(), String> {
+    let quote = |i: usize, e: RuleError| {
+        format!(
+            "Error in user declaration '{}': {}",
+            String::from_utf8_lossy(argv.get(i).map_or(&[][..], |a| a.as_slice())),
+            e.text()
+        )
+    };
+    if loaded.iter().any(|u| u.first() == argv.get(1)) {
+        return Err(quote(1, RuleError::Duplicate));
+    }
+    let rules: Vec<&[u8]> = argv[2..].iter().map(|a| a.as_slice()).collect();
+    // An unclosed selector leaves errno as the last lookup set it in Redis: ENOENT.
+    let merged = merge_selector_args(&rules).map_err(|i| quote(i, RuleError::UnknownName))?;
+    let mut fake = User::new(b"__fakeuser__", 0);
+    for (j, r) in merged.iter().enumerate() {
+        match fake.apply(r, 0) {
+            Ok(()) | Err(RuleError::UnknownName) => {}
+            Err(e) => return Err(quote(j, e)),
+        }
+    }
+    Ok(())
+}
+
 /// Parses an ACL file (ACLLoadFromFile): every line `user <name> rules...` or blank. Errors
 /// are collected for the whole file, as Redis words them; any error means nothing loads.
 pub fn parse_file(text: &[u8], filename: &str, pubsub_default: u8) -> Result<Vec<User>, String> {

@@ -1966,7 +1966,12 @@ impl Config {
                     self.rename_commands
                         .push((argv[1].clone(), argv[2].clone()));
                 }
-                (b"user", n) if n >= 2 => self.users.push(argv[1..].to_vec()),
+                (b"user", n) if n >= 2 => {
+                    if let Err(e) = crate::acl::check_user_directive(&argv, &self.users) {
+                        return Err(fail(&e));
+                    }
+                    self.users.push(argv[1..].to_vec())
+                }
                 (b"loadmodule", n) if n >= 2 => self.loadmodules.push(argv[1..].to_vec()),
                 (n, argc) if n.contains(&b'.') => {
                     if argc != 2 {
@@ -3407,6 +3412,10 @@ mod tests {
             ("bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n", at(1, "bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17", "Too many bind addresses specified.",),),
             ("logfile /nonexistent/x.log\n", format!("{banner}Can't open the log file: No such file or directory\n"),),
             ("replicaof 1.2.3.4 6379\ncluster-enabled yes\n", format!("{banner}replicaof directive not allowed in cluster mode\n"),),
+            // ACL users (the oracle quotes the argument at the rule's index from `user` on).
+            ("user alice on >p badrule\n", at(1, "user alice on >p badrule", "Error in user declaration 'on': Syntax error"),),
+            ("user alice on\nuser alice off\n", at(2, "user alice off", "Error in user declaration 'alice': Duplicate user found. A user can only be defined once in config files"),),
+            ("user alice on (~x\n", at(1, "user alice on (~x", "Error in user declaration 'alice': Unknown command or category name in ACL"),),
         ];
         for (text, expect) in cases {
             assert_eq!(loaded(text).unwrap_err(), *expect, "{text:?}");

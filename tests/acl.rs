@@ -804,3 +804,34 @@ fn restricted_user_runs_commands() {
         "#,
     );
 }
+
+/// CONFIG REWRITE writes the ACL users as `user` lines, as redis-server does.
+#[test]
+fn config_rewrite_writes_users() {
+    let dir = scratch_dir("acl", "rewrite");
+    let fconf = dir.join("f.conf");
+    let rconf = dir.join("r.conf");
+    let text = "user carol on nopass ~c* +@all\n";
+    std::fs::write(&fconf, text).unwrap();
+    std::fs::write(&rconf, text).unwrap();
+    let f = ferrodis_with(&[fconf.to_str().unwrap()]);
+    let r = oracle_with(&[rconf.to_str().unwrap()]);
+    let mut d = Diff::from_servers(f, r);
+    run_rules(
+        &mut d,
+        "ACL SETUSER alice on >pw ~a* +@all -@dangerous (~x +get)\nACL SETUSER default -flushall\nCONFIG REWRITE",
+    );
+    let users = |p: &std::path::Path| -> Vec<u8> {
+        let t = std::fs::read(p).unwrap();
+        let mut out = Vec::new();
+        for l in t.split(|&b| b == b'\n').filter(|l| l.starts_with(b"user ")) {
+            out.extend_from_slice(l);
+            out.push(b'\n');
+        }
+        canon(&out)
+    };
+    assert_same("rewritten user lines", &users(&fconf), &users(&rconf));
+    assert!(users(&fconf).starts_with(b"user alice on #"));
+    drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -221,6 +221,16 @@ fn config_rewrite_command(srv: &mut Server, c: &mut Client, _args: &Args) {
     if srv.config.config_file().is_none() {
         return c.out.err("ERR The server is running without a config file");
     }
+    // The `user` lines describe the ACL users as they are now (rewriteConfigUserOption).
+    srv.config.users = srv
+        .acl
+        .iter()
+        .map(|(_, u)| {
+            let mut line = vec![u.name.clone()];
+            line.extend(u.describe().split(|&b| b == b' ').map(|a| a.to_vec()));
+            line
+        })
+        .collect();
     match srv.config.rewrite() {
         Ok(()) => {
             log_warning!("CONFIG REWRITE executed with success.");
