@@ -835,3 +835,50 @@ fn config_rewrite_writes_users() {
     drop(d);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Secrets never reach SLOWLOG or MONITOR: AUTH, HELLO AUTH, ACL SETUSER and sensitive
+/// CONFIG SET values show as "(redacted)".
+#[test]
+fn secrets_are_redacted() {
+    let mut d = Diff::new();
+    let mut mon = d.another();
+    mon.run("MONITOR");
+    d.run(
+        r#"
+        CONFIG SET slowlog-log-slower-than 0
+        SLOWLOG RESET
+        AUTH default x
+        ? HELLO 2 AUTH default x SETNAME n
+        ACL SETUSER zz on >secret ~*
+        CONFIG SET masterauth abc maxmemory-samples 5
+        CONFIG SET slowlog-log-slower-than 10000
+        "#,
+    );
+    let argvs = |raw: &[u8]| -> Vec<Vec<Vec<u8>>> {
+        parse_reply(raw)
+            .unwrap()
+            .items()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e.items().unwrap()[3]
+                    .items()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.bytes().unwrap().to_vec())
+                    .collect()
+            })
+            .collect()
+    };
+    let (f, r) = d.both(&["SLOWLOG", "GET", "20"]);
+    assert_eq!(argvs(&f), argvs(&r));
+    assert!(argvs(&f)
+        .iter()
+        .any(|a| a.contains(&b"(redacted)".to_vec())));
+    // MONITOR lines after the timestamp and client address (admin commands are not shown).
+    for _ in 0..2 {
+        let (f, r) = (mon.ferrodis.read_reply(), mon.redis.read_reply());
+        let tail = |l: &[u8]| l[l.iter().position(|&b| b == b']').unwrap()..].to_vec();
+        assert_same("MONITOR line", &tail(&f), &tail(&r));
+    }
+}

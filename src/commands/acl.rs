@@ -120,6 +120,46 @@ pub fn log_denial(
     srv.acl.log_push(entry, max);
 }
 
+/// True when argument `i` of a call is a secret that SLOWLOG and MONITOR show as "(redacted)"
+/// (redactClientCommandArgument): AUTH's arguments, HELLO's AUTH user and password, every
+/// argument of ACL SETUSER after the subcommand, and CONFIG SET values of sensitive
+/// parameters.
+pub fn is_redacted(args: &Args, i: usize) -> bool {
+    if i == 0 {
+        return false;
+    }
+    if args.is(0, "auth") {
+        return true;
+    }
+    if args.is(0, "acl") {
+        return i >= 2 && args.is(1, "setuser");
+    }
+    if args.is(0, "config") {
+        return i >= 3
+            && i % 2 == 1
+            && args.is(1, "set")
+            && crate::config::Config::is_sensitive(&args.get(i - 1).to_ascii_lowercase());
+    }
+    if args.is(0, "hello") {
+        // HELLO protover [AUTH user pass] [SETNAME name]: walk the options as HELLO does.
+        let mut j = 2;
+        while j < args.len() {
+            let more = args.len() - j - 1;
+            if args.is(j, "auth") && more >= 2 {
+                if i == j + 1 || i == j + 2 {
+                    return true;
+                }
+                j += 3;
+            } else if args.is(j, "setname") && more >= 1 {
+                j += 2;
+            } else {
+                break;
+            }
+        }
+    }
+    false
+}
+
 // ---------------------------------------------------------------------------------------------
 // Authentication
 
