@@ -75,7 +75,19 @@ struct Ids {
     top: Vec<usize>,
     /// Full name ("config|get") -> id.
     by_name: HashMap<&'static str, usize>,
+    /// For each id, which arguments are channels: `CHAN_*`.
+    chan: Vec<u8>,
+    /// For each id, whether calls may name keys (doesCommandHaveKeys).
+    has_keys: Vec<bool>,
 }
+
+const CHAN_NONE: u8 = 0;
+/// PUBLISH, SPUBLISH: argv[1].
+const CHAN_FIRST: u8 = 1;
+/// SUBSCRIBE, SSUBSCRIBE: every argument.
+const CHAN_ALL: u8 = 2;
+/// PSUBSCRIBE: every argument, compared literally with the allowed patterns.
+const CHAN_PATTERNS: u8 = 3;
 
 fn ids() -> &'static Ids {
     static IDS: OnceLock<Ids> = OnceLock::new();
@@ -86,6 +98,8 @@ fn ids() -> &'static Ids {
             is_sub: Vec::new(),
             top: Vec::new(),
             by_name: HashMap::new(),
+            chan: Vec::new(),
+            has_keys: Vec::new(),
         };
         for cmd in meta::COMMANDS {
             let id = t.metas.len();
@@ -107,6 +121,21 @@ fn ids() -> &'static Ids {
             t.metas.len() < FUTURE_BIT,
             "command ids overflow the ACL bitmap"
         );
+        t.chan = t
+            .metas
+            .iter()
+            .map(|m| match m.name {
+                "publish" | "spublish" => CHAN_FIRST,
+                "subscribe" | "ssubscribe" => CHAN_ALL,
+                "psubscribe" => CHAN_PATTERNS,
+                _ => CHAN_NONE,
+            })
+            .collect();
+        t.has_keys = t
+            .metas
+            .iter()
+            .map(|m| crate::commands::getkeys::has_keys(m))
+            .collect();
         t
     })
 }
@@ -610,7 +639,7 @@ impl Selector {
                 return Err(Denied::Command);
             }
         }
-        if self.flags & SEL_ALLKEYS == 0 && crate::commands::getkeys::has_keys(m) {
+        if self.flags & SEL_ALLKEYS == 0 && ids().has_keys[id] {
             let keys = keys.get_or_insert_with(|| crate::commands::getkeys::get_keys(m, argv));
             for k in keys.iter() {
                 if !self.check_key(argv[k.pos], k.flags) {
@@ -619,10 +648,10 @@ impl Selector {
             }
         }
         if self.flags & SEL_ALLCHANNELS == 0 {
-            let (range, literal) = match m.name {
-                "publish" | "spublish" => (1..2.min(argv.len()), false),
-                "subscribe" | "ssubscribe" => (1..argv.len(), false),
-                "psubscribe" => (1..argv.len(), true),
+            let (range, literal) = match ids().chan[id] {
+                CHAN_FIRST => (1..2.min(argv.len()), false),
+                CHAN_ALL => (1..argv.len(), false),
+                CHAN_PATTERNS => (1..argv.len(), true),
                 _ => (0..0, false),
             };
             for j in range {
@@ -875,7 +904,11 @@ impl User {
     /// ACLCheckAllUserCommandPerm: Ok when one selector allows the call, else the most
     /// specific refusal among the selectors.
     pub fn check(&self, m: &CommandMeta, argv: &[&[u8]]) -> Result<(), Denied> {
-        let id = command_id(m);
+        self.check_id(command_id(m), m, argv)
+    }
+
+    /// `check` for a command whose ACL id the caller has (the command table keeps it).
+    pub fn check_id(&self, id: usize, m: &CommandMeta, argv: &[&[u8]]) -> Result<(), Denied> {
         let mut keys = None;
         let mut worst = Denied::Command;
         for s in &self.selectors {

@@ -453,7 +453,7 @@ pub fn exec(srv: &mut Server, c: &mut Client) {
         let args = Args::new(&q.buf, &q.argv);
         // Rules may have changed since the command was queued (execCommand checks again).
         let meta = srv.commands.cmds[q.cmd].meta;
-        if let Some(d) = crate::commands::acl::check(srv, c, meta, &args) {
+        if let Some(d) = crate::commands::acl::check(srv, c, q.cmd, &args) {
             crate::commands::acl::log_denial(
                 srv,
                 c,

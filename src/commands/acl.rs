@@ -39,18 +39,18 @@ pub const CTX_MULTI: &str = "multi";
 /// The ACL check of processCommand: None when the client's user may run this call. An
 /// unrestricted user (the default user, normally) costs one load and one test.
 #[inline]
-pub fn check(srv: &Server, c: &Client, m: &CommandMeta, args: &Args) -> Option<Denied> {
+pub fn check(srv: &Server, c: &Client, idx: usize, args: &Args) -> Option<Denied> {
     let u = srv.acl.user(c.user);
     if u.unrestricted {
         return None;
     }
-    check_slow(u, m, args)
+    check_slow(u, &srv.commands.cmds[idx], args)
 }
 
 #[cold]
-fn check_slow(u: &User, m: &CommandMeta, args: &Args) -> Option<Denied> {
+fn check_slow(u: &User, cmd: &super::Command, args: &Args) -> Option<Denied> {
     let argv: Vec<&[u8]> = args.iter_from(0).collect();
-    u.check(m, &argv).err()
+    u.check_id(cmd.acl_id, cmd.meta, &argv).err()
 }
 
 /// The NOPERM error of a denied command (processCommand's wording).

@@ -97,6 +97,8 @@ pub struct Command {
     pub subcommands: Vec<(&'static str, usize)>,
     /// INFO commandstats.
     pub stat: CmdStat,
+    /// The command's bit in ACL selectors (crate::acl::command_id).
+    pub acl_id: usize,
     /// Durations of the calls (LATENCY HISTOGRAM, INFO latencystats), allocated at the first
     /// call recorded while latency-tracking is on, dropped by CONFIG RESETSTAT.
     pub latency: Option<Box<Histogram>>,
@@ -186,6 +188,7 @@ impl CommandTable {
                 None => {
                     t.cmds.push(Command {
                         meta: pmeta,
+                        acl_id: crate::acl::command_id(pmeta),
                         handler: None,
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
@@ -205,6 +208,7 @@ impl CommandTable {
                     };
                     t.cmds.push(Command {
                         meta: smeta,
+                        acl_id: crate::acl::command_id(smeta),
                         handler: Some(handler),
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
@@ -529,7 +533,7 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
     }
     // ACLs (crate::acl): the user may run this command on these keys and channels. Free for
     // an unrestricted user (one flag on the user).
-    if let Some(denied) = acl::check(srv, c, meta, args) {
+    if let Some(denied) = acl::check(srv, c, idx, args) {
         let ctx = if c.multi.is_some() {
             acl::CTX_MULTI
         } else {
