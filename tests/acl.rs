@@ -882,3 +882,28 @@ fn secrets_are_redacted() {
         assert_same("MONITOR line", &tail(&f), &tail(&r));
     }
 }
+
+/// The AOF replays a transaction whatever the default user may run now: the loading client
+/// has no user (Redis's fake client), so EXEC's second check does not apply to it.
+#[test]
+fn aof_replay_ignores_acl() {
+    let dir = scratch_dir("acl", "aof");
+    let fpath = dir.join("f.acl");
+    let rpath = dir.join("r.acl");
+    let open = "user default on nopass ~* &* +@all\n";
+    std::fs::write(&fpath, open).unwrap();
+    std::fs::write(&rpath, open).unwrap();
+    let f = ferrodis_with(&["--appendonly", "yes", "--aclfile", fpath.to_str().unwrap()]);
+    let r = oracle_with(&["--appendonly", "yes", "--aclfile", rpath.to_str().unwrap()]);
+    let mut d = Diff::from_servers(f, r);
+    d.run("MULTI\nSET k v\nINCR n\nEXEC\nSET k2 v");
+    let closed = "user default on nopass ~* &* +@all -set -incr\n";
+    std::fs::write(&fpath, closed).unwrap();
+    std::fs::write(&rpath, closed).unwrap();
+    d.ferrodis_server().restart(&[]);
+    d.redis_server().restart(&[]);
+    let mut d = d.another();
+    d.run("GET k\nGET n\nGET k2\nSET k x\nACL LIST");
+    drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
+}
