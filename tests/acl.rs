@@ -907,3 +907,85 @@ fn aof_replay_ignores_acl() {
     drop(d);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Start-up refuses users it cannot load, with Redis's log lines: a rule naming an unknown
+/// command, users both in redis.conf and in an ACL file, and a broken ACL file.
+#[test]
+fn startup_acl_errors() {
+    let dir = scratch_dir("acl", "startup-errors");
+    let file = dir.join("bad.acl");
+    std::fs::write(&file, "user x on +nosuch\n").unwrap();
+    let file = file.to_str().unwrap().to_string();
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec!["--user".into(), "alice".into(), "on".into(), "+nosuch".into()],
+            "Error loading ACL rule '+nosuch' for the user named 'alice': Unknown command or category name in ACL".into(),
+        ),
+        (
+            vec!["--user".into(), "alice".into(), "on".into(), "--aclfile".into(), file.clone()],
+            "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid.".into(),
+        ),
+        (
+            vec!["--aclfile".into(), file.clone()],
+            format!("Aborting Redis startup because of ACL errors: {file}:1: Error in applying operation '+nosuch': Unknown command or category name in ACL. WARNING: ACL errors detected, no change to the previously active ACL rules was performed"),
+        ),
+    ];
+    for (args, expect) in cases {
+        for bin in [ferrodis_bin(), oracle_bin()] {
+            let port = free_port().to_string();
+            let mut all = vec!["--port".to_string(), port, "--save".into(), String::new()];
+            all.extend(args.iter().cloned());
+            let out = std::process::Command::new(&bin)
+                .args(&all)
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            let log = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{} {all:?}: {log}",
+                bin.display()
+            );
+            assert!(log.contains(&expect), "{} {all:?}: {log}", bin.display());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// RESP3 forms: GETUSER's map and flag set, ACL LOG's maps and double ages.
+#[test]
+fn resp3_replies() {
+    let mut d = Diff::new();
+    d.run("? HELLO 3");
+    run_rules(
+        &mut d,
+        "ACL SETUSER r on >p ~a (~b +get) +@hash\nACL GETUSER r\nACL GETUSER nosuch\nACL LIST\nACL CAT\nACL DRYRUN r get x\nACL WHOAMI",
+    );
+    d.run("ACL LOG RESET\nAUTH r wrong");
+    let (f, r) = d.both(&["ACL", "LOG"]);
+    let shape = |raw: &[u8]| -> Vec<u8> {
+        // Mask the double (",0.xxx") and the client-info bulk.
+        let s = String::from_utf8_lossy(raw).into_owned();
+        let mut out = Vec::new();
+        let mut skip_next_bulk = false;
+        for l in s.split("\r\n") {
+            if l.starts_with(',') {
+                out.push(",X".to_string());
+            } else if skip_next_bulk && !l.starts_with('$') {
+                out.push("X".to_string());
+                skip_next_bulk = false;
+            } else if skip_next_bulk {
+                out.push("$X".to_string());
+            } else {
+                out.push(l.to_string());
+            }
+            if l == "client-info" {
+                skip_next_bulk = true;
+            }
+        }
+        out.join("\r\n").into_bytes()
+    };
+    assert_same("ACL LOG (RESP3)", &shape(&f), &shape(&r));
+    assert!(f.starts_with(b"*1\r\n%7\r\n"));
+}
