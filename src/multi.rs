@@ -418,7 +418,7 @@ pub fn unwatch(srv: &mut Server, c: &mut Client) {
 
 /// EXEC: runs the queued commands through `call`, or fails with a null array (a watched key
 /// changed) or EXECABORT (a command was rejected while queuing).
-pub fn exec(srv: &mut Server, c: &mut Client) {
+pub fn exec(srv: &mut Server, c: &mut Client, exec_args: &Args) {
     if c.multi.is_none() {
         return c.out.err("ERR EXEC without MULTI");
     }
@@ -467,6 +467,7 @@ pub fn exec(srv: &mut Server, c: &mut Client) {
                 &args,
                 meta,
                 None,
+                Some(exec_args),
             );
             c.out.err(&crate::commands::acl::exec_denied_error(d));
             continue;

@@ -85,16 +85,47 @@ fn run_rules(d: &mut Diff, script: &str) {
     }
 }
 
-/// Replaces the values of age-seconds and client-info in a RESP2 ACL LOG reply.
+/// Masks what depends on the clock or the connection in a RESP2 ACL LOG reply: age-seconds,
+/// and in client-info the connection's id, addresses, fd, ages and buffer sizes (the rest of
+/// the line, the command and the user included, is compared).
 fn mask_log(reply: &[u8]) -> Vec<u8> {
     let lines: Vec<&[u8]> = reply.split(|&b| b == b'\n').collect();
     let mut out: Vec<Vec<u8>> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         out.push(lines[i].to_vec());
-        if lines[i] == b"age-seconds\r" || lines[i] == b"client-info\r" {
+        if lines[i] == b"age-seconds\r" {
             out.push(b"$1\r".to_vec());
             out.push(b"X\r".to_vec());
+            i += 3;
+            continue;
+        }
+        if lines[i] == b"client-info\r" && i + 2 < lines.len() {
+            let info = String::from_utf8_lossy(lines[i + 2]);
+            let masked: Vec<String> = info
+                .trim_end_matches('\r')
+                .split(' ')
+                .map(|f| match f.split_once('=') {
+                    Some((k, _))
+                        if matches!(
+                            k,
+                            "id" | "addr"
+                                | "laddr"
+                                | "fd"
+                                | "age"
+                                | "idle"
+                                | "qbuf-free"
+                                | "tot-mem"
+                        ) =>
+                    {
+                        format!("{k}=X")
+                    }
+                    _ => f.to_string(),
+                })
+                .collect();
+            let masked = masked.join(" ");
+            out.push(format!("${}\r", masked.len()).into_bytes());
+            out.push(format!("{masked}\r").into_bytes());
             i += 3;
             continue;
         }

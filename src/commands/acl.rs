@@ -84,7 +84,9 @@ pub fn exec_denied_error(d: Denied) -> String {
 }
 
 /// Adds an ACL LOG entry for a denial (addACLLogEntry). `user` overrides the client's user
-/// name (a failed AUTH logs the name it tried).
+/// name (a failed AUTH logs the name it tried); `exec` is the EXEC running a queued command,
+/// which is what the client is doing as its client-info shows it.
+#[allow(clippy::too_many_arguments)]
 pub fn log_denial(
     srv: &mut Server,
     c: &Client,
@@ -93,6 +95,7 @@ pub fn log_denial(
     args: &Args,
     m: &CommandMeta,
     user: Option<&[u8]>,
+    exec: Option<&Args>,
 ) {
     let object = match d {
         Denied::Command => m.name.as_bytes().to_vec(),
@@ -106,7 +109,13 @@ pub fn log_denial(
     // The command's time, as Redis stamps entries with its cached clock: denials of one
     // batch share a time.
     let now = srv.cmd_time_ms;
-    let running = Running { args, name: m.name };
+    let running = match exec {
+        Some(e) => Running {
+            args: e,
+            name: "exec",
+        },
+        None => Running { args, name: m.name },
+    };
     let entry = LogEntry {
         count: 1,
         reason: d.reason(),
@@ -186,7 +195,7 @@ pub fn authenticate(
     } else {
         CTX_TOPLEVEL
     };
-    log_denial(srv, c, Denied::Auth, ctx, args, m, Some(user));
+    log_denial(srv, c, Denied::Auth, ctx, args, m, Some(user), None);
     false
 }
 

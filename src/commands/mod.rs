@@ -539,7 +539,7 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         } else {
             acl::CTX_TOPLEVEL
         };
-        acl::log_denial(srv, c, denied, ctx, args, meta, None);
+        acl::log_denial(srv, c, denied, ctx, args, meta, None, None);
         let msg = acl::denied_error(denied, meta);
         reject(srv, c, Some(idx), &msg);
         return finish_reply(c, reply_start);
