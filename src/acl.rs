@@ -1446,4 +1446,84 @@ mod tests {
         let b: Vec<&[u8]> = vec![b"on", b"(~x", b"+get"];
         assert_eq!(merge_selector_args(&b), Err(1));
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        const OPS: &[&str] = &[
+            "+@all",
+            "-@all",
+            "+@read",
+            "-@read",
+            "+@write",
+            "-@write",
+            "+@string",
+            "-@string",
+            "+@admin",
+            "-@dangerous",
+            "+@fast",
+            "-@slow",
+            "+@hash",
+            "-@keyspace",
+            "+get",
+            "-get",
+            "+config",
+            "-config|set",
+            "+config|get",
+            "-client",
+            "+client|list",
+            "+select|0",
+            "+select|1",
+            "-select",
+            "+debug|object",
+            "~a*",
+            "%R~b",
+            "%W~c",
+            "resetkeys",
+            "allkeys",
+            "&x",
+            "resetchannels",
+            "allchannels",
+            "nopass",
+            ">p",
+            "resetpass",
+            "on",
+            "off",
+            "(~z +get)",
+            "(+@hash %R~h*)",
+            "clearselectors",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            /// A user's description, applied to a new user, gives the same user back: the
+            /// same description and the same answers (Redis asserts the bitmap matches).
+            #[test]
+            fn description_rebuilds_the_user(ops in proptest::collection::vec(0..OPS.len(), 0..12)) {
+                let mut u = User::new(b"u", 0);
+                for &i in &ops {
+                    let _ = u.apply(OPS[i].as_bytes(), 0);
+                }
+                let text = u.describe();
+                let words: Vec<&[u8]> = text.split(|&b| b == b' ').collect();
+                let rules = merge_selector_args(&words).unwrap();
+                let mut v = User::new(b"u", 0);
+                for r in &rules {
+                    v.apply(r, 0).unwrap();
+                }
+                let again = v.describe();
+                prop_assert_eq!(String::from_utf8_lossy(&again), String::from_utf8_lossy(&text));
+                for s in 0..u.selectors.len() {
+                    prop_assert!(u.selectors[s].allowed == v.selectors[s].allowed);
+                }
+                for cmd in [&b"get"[..], b"set", b"select", b"config"] {
+                    let m = meta::lookup(cmd).unwrap();
+                    for argv in [vec![cmd, b"a1"], vec![cmd, b"0"], vec![cmd, b"get", b"x"]] {
+                        prop_assert_eq!(u.check(m, &argv), v.check(m, &argv));
+                    }
+                }
+            }
+        }
+    }
 }
