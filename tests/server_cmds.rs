@@ -612,3 +612,25 @@ fn memory_stats_shape() {
     // A small instance gets the "empty" report from both.
     d.run("FLUSHALL\nMEMORY DOCTOR\n? HELLO 3\nMEMORY DOCTOR");
 }
+
+/// MODULE with no module system: LIST is empty, LOAD/LOADEX/UNLOAD are refused unless
+/// enable-module-command allows them, then fail as for a library that cannot load.
+#[test]
+fn module_command_behind_enable_module_command() {
+    let script = r#"
+        MODULE HELP
+        MODULE LIST
+        MODULE LIST x
+        MODULE LOAD /nonexistent.so
+        MODULE LOADEX /nonexistent.so ARGS a
+        MODULE UNLOAD foo
+        MODULE NOSUCH
+        MODULE
+        "#;
+    let mut d = Diff::new();
+    d.run(script);
+    let mut d = Diff::with_args(&["--enable-module-command", "yes"]);
+    d.run(script);
+    let mut d = Diff::with_args(&["--enable-module-command", "local"]);
+    d.run(script);
+}
