@@ -1020,3 +1020,43 @@ fn resp3_replies() {
     assert_same("ACL LOG (RESP3)", &shape(&f), &shape(&r));
     assert!(f.starts_with(b"*1\r\n%7\r\n"));
 }
+
+/// Protected mode follows the default user: remote connections are refused while it has no
+/// password (nopass), whether the password came from requirepass or ACL SETUSER.
+#[test]
+fn protected_mode_follows_the_default_user() {
+    let Some(ip) = std::net::UdpSocket::bind("0.0.0.0:0").ok().and_then(|s| {
+        s.connect("192.0.2.1:9").ok()?;
+        s.local_addr().ok().map(|a| a.ip())
+    }) else {
+        return;
+    };
+    if ip.is_loopback() || ip.is_unspecified() {
+        return;
+    }
+    let mut d = Diff::new();
+    let remote = |s: &Server| -> Option<Vec<u8>> {
+        let stream = std::net::TcpStream::connect((ip, s.port())).ok()?;
+        let mut c = RawConn::from_stream(stream, s.port());
+        c.send(&encode_command(&["PING"]));
+        c.try_read_reply(Duration::from_secs(2))
+    };
+    let both = |d: &Diff| {
+        let f = remote(d.ferrodis_server());
+        let r = remote(d.redis_server());
+        assert_eq!(
+            f.as_deref().map(escape),
+            r.as_deref().map(escape),
+            "remote PING"
+        );
+        f
+    };
+    let Some(first) = both(&d) else { return };
+    assert!(first.starts_with(b"-DENIED"));
+    d.run("ACL SETUSER default >pw");
+    assert!(both(&d).unwrap().starts_with(b"-NOAUTH"));
+    d.run("ACL SETUSER default nopass\nCONFIG SET requirepass x");
+    assert!(both(&d).unwrap().starts_with(b"-NOAUTH"));
+    d.run("CONFIG SET requirepass \"\"");
+    assert!(both(&d).unwrap().starts_with(b"-DENIED"));
+}
