@@ -634,3 +634,47 @@ fn module_command_behind_enable_module_command() {
     let mut d = Diff::with_args(&["--enable-module-command", "local"]);
     d.run(script);
 }
+
+/// enable-protected-configs and enable-debug-command: no, yes, and local (a loopback client
+/// counts as local), as 7.0.15 answers.
+#[test]
+fn protected_configs_and_debug_command() {
+    for (configs, debug) in [("no", "no"), ("yes", "yes"), ("local", "local")] {
+        let mut d = Diff::from_servers(
+            Server::start_bare(
+                ferrodis_bin(),
+                &[
+                    "--save",
+                    "",
+                    "--enable-protected-configs",
+                    configs,
+                    "--enable-debug-command",
+                    debug,
+                ],
+            ),
+            Server::start_bare(
+                oracle_bin(),
+                &[
+                    "--save",
+                    "",
+                    "--enable-protected-configs",
+                    configs,
+                    "--enable-debug-command",
+                    debug,
+                ],
+            ),
+        );
+        d.run(
+            r#"
+            CONFIG GET enable-protected-configs
+            CONFIG GET enable-debug-command
+            CONFIG SET dbfilename other.rdb
+            CONFIG SET dir .
+            CONFIG SET enable-protected-configs yes
+            CONFIG SET enable-debug-command yes
+            DEBUG SLEEP 0
+            DEBUG HELPX
+            "#,
+        );
+    }
+}
