@@ -1319,6 +1319,20 @@ impl Config {
         self.maxmemory_policy.name()
     }
 
+    /// The `aclfile` path (empty when users live in redis.conf).
+    pub fn aclfile(&self) -> Vec<u8> {
+        lookup(b"aclfile").map_or_else(Vec::new, |(i, _)| self.value_text(i))
+    }
+
+    /// acl-pubsub-default as the selector flag new users start with (allchannels: the
+    /// ACL module's `SEL_ALLCHANNELS`; resetchannels: 0).
+    pub fn acl_pubsub_default(&self) -> u8 {
+        match lookup(b"acl-pubsub-default") {
+            Some((i, _)) if self.read(i).enm() == 1 => crate::acl::SEL_ALLCHANNELS,
+            _ => 0,
+        }
+    }
+
     /// True if `name` is a parameter whose CONFIG SET value must be redacted from logs,
     /// SLOWLOG and MONITOR.
     pub fn is_sensitive(name: &[u8]) -> bool {
@@ -1988,7 +2002,12 @@ impl Config {
                     self.rename_commands
                         .push((argv[1].clone(), argv[2].clone()));
                 }
-                (b"user", n) if n >= 2 => self.users.push(argv[1..].to_vec()),
+                (b"user", n) if n >= 2 => {
+                    if let Err(e) = crate::acl::check_user_directive(&argv, &self.users) {
+                        return Err(fail(&e));
+                    }
+                    self.users.push(argv[1..].to_vec())
+                }
                 (b"loadmodule", n) if n >= 2 => self.loadmodules.push(argv[1..].to_vec()),
                 (n, argc) if n.contains(&b'.') => {
                     if argc != 2 {
@@ -2886,7 +2905,7 @@ fn write_sync_rename(
 }
 
 /// SHA-256 of `data` in lowercase hex (ACL password hashes in `user` lines).
-fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     const K: [u32; 64] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
         0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
@@ -3429,6 +3448,10 @@ mod tests {
             ("bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n", at(1, "bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17", "Too many bind addresses specified.",),),
             ("logfile /nonexistent/x.log\n", format!("{banner}Can't open the log file: No such file or directory\n"),),
             ("replicaof 1.2.3.4 6379\ncluster-enabled yes\n", format!("{banner}replicaof directive not allowed in cluster mode\n"),),
+            // ACL users (the oracle quotes the argument at the rule's index from `user` on).
+            ("user alice on >p badrule\n", at(1, "user alice on >p badrule", "Error in user declaration 'on': Syntax error"),),
+            ("user alice on\nuser alice off\n", at(2, "user alice off", "Error in user declaration 'alice': Duplicate user found. A user can only be defined once in config files"),),
+            ("user alice on (~x\n", at(1, "user alice on (~x", "Error in user declaration 'alice': Unknown command or category name in ACL"),),
         ];
         for (text, expect) in cases {
             assert_eq!(loaded(text).unwrap_err(), *expect, "{text:?}");

@@ -13,6 +13,7 @@
 //! - [`ds`]: our data structures: sds, dict (incremental rehash, SCAN).
 //! - [`util`]: Redis's number rules, glob matching, argument splitting.
 
+pub mod acl;
 pub mod commands;
 pub mod config;
 pub mod db;

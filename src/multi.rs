@@ -418,7 +418,7 @@ pub fn unwatch(srv: &mut Server, c: &mut Client) {
 
 /// EXEC: runs the queued commands through `call`, or fails with a null array (a watched key
 /// changed) or EXECABORT (a command was rejected while queuing).
-pub fn exec(srv: &mut Server, c: &mut Client) {
+pub fn exec(srv: &mut Server, c: &mut Client, exec_args: &Args) {
     if c.multi.is_none() {
         return c.out.err("ERR EXEC without MULTI");
     }
@@ -451,6 +451,27 @@ pub fn exec(srv: &mut Server, c: &mut Client) {
     c.out.array(cmds.len());
     for q in &cmds {
         let args = Args::new(&q.buf, &q.argv);
+        // Rules may have changed since the command was queued (execCommand checks again).
+        // The AOF's loading client has no user in Redis: it is never checked.
+        let meta = srv.commands.cmds[q.cmd].meta;
+        let denied = match srv.loading {
+            true => None,
+            false => crate::commands::acl::check(srv, c, q.cmd, &args),
+        };
+        if let Some(d) = denied {
+            crate::commands::acl::log_denial(
+                srv,
+                c,
+                d,
+                crate::commands::acl::CTX_MULTI,
+                &args,
+                meta,
+                None,
+                Some(exec_args),
+            );
+            c.out.err(&crate::commands::acl::exec_denied_error(d));
+            continue;
+        }
         crate::commands::call(srv, c, q.cmd, &args);
         if c.blocked.is_some() {
             // A blocking handler that ignored deny_blocking: never leave the client parked

@@ -612,3 +612,69 @@ fn memory_stats_shape() {
     // A small instance gets the "empty" report from both.
     d.run("FLUSHALL\nMEMORY DOCTOR\n? HELLO 3\nMEMORY DOCTOR");
 }
+
+/// MODULE with no module system: LIST is empty, LOAD/LOADEX/UNLOAD are refused unless
+/// enable-module-command allows them, then fail as for a library that cannot load.
+#[test]
+fn module_command_behind_enable_module_command() {
+    let script = r#"
+        MODULE HELP
+        MODULE LIST
+        MODULE LIST x
+        MODULE LOAD /nonexistent.so
+        MODULE LOADEX /nonexistent.so ARGS a
+        MODULE UNLOAD foo
+        MODULE NOSUCH
+        MODULE
+        "#;
+    let mut d = Diff::new();
+    d.run(script);
+    let mut d = Diff::with_args(&["--enable-module-command", "yes"]);
+    d.run(script);
+    let mut d = Diff::with_args(&["--enable-module-command", "local"]);
+    d.run(script);
+}
+
+/// enable-protected-configs and enable-debug-command: no, yes, and local (a loopback client
+/// counts as local), as 7.0.15 answers.
+#[test]
+fn protected_configs_and_debug_command() {
+    for (configs, debug) in [("no", "no"), ("yes", "yes"), ("local", "local")] {
+        let mut d = Diff::from_servers(
+            Server::start_bare(
+                ferrodis_bin(),
+                &[
+                    "--save",
+                    "",
+                    "--enable-protected-configs",
+                    configs,
+                    "--enable-debug-command",
+                    debug,
+                ],
+            ),
+            Server::start_bare(
+                oracle_bin(),
+                &[
+                    "--save",
+                    "",
+                    "--enable-protected-configs",
+                    configs,
+                    "--enable-debug-command",
+                    debug,
+                ],
+            ),
+        );
+        d.run(
+            r#"
+            CONFIG GET enable-protected-configs
+            CONFIG GET enable-debug-command
+            CONFIG SET dbfilename other.rdb
+            CONFIG SET dir .
+            CONFIG SET enable-protected-configs yes
+            CONFIG SET enable-debug-command yes
+            DEBUG SLEEP 0
+            DEBUG HELPX
+            "#,
+        );
+    }
+}

@@ -134,32 +134,6 @@ fn swapdb_command(srv: &mut Server, c: &mut Client, args: &Args) {
     c.out.ok();
 }
 
-/// Byte comparison whose time does not depend on where the inputs differ, so a client cannot
-/// guess the password byte by byte from response times (Redis compares SHA-256 digests for the
-/// same reason).
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() != b.len()) as u8;
-    let n = a.len().max(b.len());
-    for i in 0..n {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= x ^ y;
-    }
-    diff == 0
-}
-
-/// True when `user`/`pass` authenticate the default user: the only user is "default", whose
-/// password is `requirepass`; with no password set it is "nopass" and accepts anything.
-pub fn check_password(srv: &Server, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match srv.config.requirepass.as_deref() {
-        None => true,
-        Some(p) => ct_eq(p, pass),
-    }
-}
-
 /// Client names may not contain spaces, newlines or other special characters (bytes outside
 /// '!'..='~', which also rejects every non-ASCII byte as Redis's signed-char check does).
 pub fn validate_client_name(name: &[u8]) -> Result<(), &'static str> {
@@ -220,12 +194,12 @@ fn hello_command(srv: &mut Server, c: &mut Client, args: &Args) {
         }
     }
     if let Some((user, pass)) = auth {
-        if !check_password(srv, user, pass) {
+        let m = super::meta::lookup(b"hello").expect("hello");
+        if !super::acl::authenticate(srv, c, user, pass, args, m) {
             return c.out.err(WRONGPASS);
         }
-        c.authenticated = true;
     }
-    if !c.authenticated {
+    if srv.auth_required(c) {
         return c.out.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(name) = setname {
@@ -261,15 +235,15 @@ fn auth_command(srv: &mut Server, c: &mut Client, args: &Args) {
         return c.out.err("ERR syntax error");
     }
     let (user, pass): (&[u8], &[u8]) = if args.len() == 2 {
-        if srv.config.requirepass.is_none() {
+        if srv.acl.default_user().nopass() {
             return c.out.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
         }
         (b"default", args.get(1))
     } else {
         (args.get(1), args.get(2))
     };
-    if check_password(srv, user, pass) {
-        c.authenticated = true;
+    let m = super::meta::lookup(b"auth").expect("auth");
+    if super::acl::authenticate(srv, c, user, pass, args, m) {
         c.out.ok();
     } else {
         c.out.err(WRONGPASS);
@@ -287,7 +261,8 @@ pub fn reset_connection_state(srv: &mut Server, c: &mut Client) {
     }
     c.db = 0;
     c.out.resp3 = false;
-    c.authenticated = srv.config.requirepass.is_none();
+    c.set_user(crate::acl::DEFAULT_USER, b"default");
+    c.authenticated = srv.new_client_authenticated();
     crate::multi::discard_transaction(srv, c);
     crate::pubsub::unsubscribe_all(srv, c);
     crate::tracking::disable(srv, c);
@@ -426,7 +401,7 @@ pub fn client_info_string(cl: &Client, now_ms: i64, running: Option<&Running>) -
         s,
         " age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} \
          argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events={} cmd={} \
-         user=default redir={} resp={}",
+         user={} redir={} resp={}",
         (now_ms - cl.ctime_ms).max(0) / 1000,
         (now_ms - cl.last_interaction_ms).max(0) / 1000,
         flags,
@@ -445,6 +420,7 @@ pub fn client_info_string(cl: &Client, now_ms: i64, running: Option<&Running>) -
         cl.mem_usage(),
         events,
         cmd,
+        String::from_utf8_lossy(cl.user_name.as_deref().unwrap_or(b"default")),
         cl.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
         cl.resp()
     );
@@ -552,6 +528,8 @@ struct KillFilter<'a> {
     ctype: Option<ClientType>,
     id: Option<u64>,
     skipme: bool,
+    /// USER: the slot of the user whose clients go.
+    user: Option<usize>,
 }
 
 impl KillFilter<'_> {
@@ -560,6 +538,7 @@ impl KillFilter<'_> {
             && self.laddr.is_none_or(|a| a == cl.laddr.as_bytes())
             && self.ctype.is_none_or(|t| client_type(cl) == t)
             && self.id.is_none_or(|id| cl.id == id)
+            && self.user.is_none_or(|u| cl.user == u)
     }
 }
 
@@ -600,10 +579,12 @@ fn client_kill_command(srv: &mut Server, c: &mut Client, args: &Args) {
             } else if args.is(i, "laddr") {
                 f.laddr = Some(val);
             } else if args.is(i, "user") {
-                // Only the default user exists, and every connection is authenticated as it.
-                if val != b"default" {
-                    let name = String::from_utf8_lossy(val).into_owned();
-                    return c.out.err(&format!("ERR No such user '{name}'"));
+                match srv.acl.find(val) {
+                    Some(slot) => f.user = Some(slot),
+                    None => {
+                        let name = String::from_utf8_lossy(val).into_owned();
+                        return c.out.err(&format!("ERR No such user '{name}'"));
+                    }
                 }
             } else if args.is(i, "skipme") {
                 if val.eq_ignore_ascii_case(b"yes") {
@@ -969,15 +950,6 @@ fn client_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constant_time_compare() {
-        assert!(ct_eq(b"secret", b"secret"));
-        assert!(!ct_eq(b"secret", b"secreT"));
-        assert!(!ct_eq(b"secret", b"secret1"));
-        assert!(!ct_eq(b"", b"x"));
-        assert!(ct_eq(b"", b""));
-    }
 
     #[test]
     fn client_names() {

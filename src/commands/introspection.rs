@@ -257,6 +257,11 @@ fn slowlog_record(srv: &mut Server, c: &Client, args: &Args, dur_us: u64) {
             break;
         }
         let a = args.get(i);
+        let a: &[u8] = if super::acl::is_redacted(args, i) {
+            b"(redacted)"
+        } else {
+            a
+        };
         if a.len() > MAX_STRING {
             let mut v = a[..MAX_STRING].to_vec();
             v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes());
@@ -543,8 +548,13 @@ pub fn feed_monitors(srv: &mut Server, c: &mut Client, args: &Args) {
         }
     );
     let mut line = line.into_bytes();
-    for a in args.iter_from(0) {
+    for (i, a) in args.iter_from(0).enumerate() {
         line.push(b' ');
+        let a: &[u8] = if super::acl::is_redacted(args, i) {
+            b"(redacted)"
+        } else {
+            a
+        };
         crate::util::splitargs::cat_repr(&mut line, a);
     }
     line.extend_from_slice(b"\r\n");

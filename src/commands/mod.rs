@@ -9,6 +9,7 @@
 //! handlers never re-check them. Handlers get the server, their client and the arguments; they
 //! write replies into `Client::out` and never touch a socket.
 
+pub mod acl;
 pub mod bitmap;
 pub mod connection;
 pub mod doc;
@@ -99,6 +100,8 @@ pub struct Command {
     pub subcommands: Vec<(&'static str, usize)>,
     /// INFO commandstats.
     pub stat: CmdStat,
+    /// The command's bit in ACL selectors (crate::acl::command_id).
+    pub acl_id: usize,
     /// Durations of the calls (LATENCY HISTOGRAM, INFO latencystats), allocated at the first
     /// call recorded while latency-tracking is on, dropped by CONFIG RESETSTAT.
     pub latency: Option<Box<Histogram>>,
@@ -170,6 +173,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(multi::HANDLERS)
         .chain(hash::HANDLERS)
         .chain(stream::HANDLERS)
+        .chain(acl::HANDLERS)
 }
 
 impl CommandTable {
@@ -192,6 +196,7 @@ impl CommandTable {
                 None => {
                     t.cmds.push(Command {
                         meta: pmeta,
+                        acl_id: crate::acl::command_id(pmeta),
                         handler: None,
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
@@ -212,6 +217,7 @@ impl CommandTable {
                     };
                     t.cmds.push(Command {
                         meta: smeta,
+                        acl_id: crate::acl::command_id(smeta),
                         handler: Some(handler),
                         subcommands: Vec::new(),
                         stat: CmdStat::default(),
@@ -562,7 +568,7 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
             }
         }
     }
-    if !c.authenticated && meta.flags & meta::FLAG_NO_AUTH == 0 {
+    if meta.flags & meta::FLAG_NO_AUTH == 0 && srv.auth_required(c) {
         reject(srv, c, Some(idx), "NOAUTH Authentication required.");
         return finish_reply(c, reply_start);
     }
@@ -575,6 +581,19 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
             Some(idx),
             "ERR Command not allowed inside a transaction",
         );
+        return finish_reply(c, reply_start);
+    }
+    // ACLs (crate::acl): the user may run this command on these keys and channels. Free for
+    // an unrestricted user (one flag on the user).
+    if let Some(denied) = acl::check(srv, c, idx, args) {
+        let ctx = if c.multi.is_some() {
+            acl::CTX_MULTI
+        } else {
+            acl::CTX_TOPLEVEL
+        };
+        acl::log_denial(srv, c, denied, ctx, args, meta, None, None);
+        let msg = acl::denied_error(denied, meta);
+        reject(srv, c, Some(idx), &msg);
         return finish_reply(c, reply_start);
     }
     // maxmemory (crate::evict): evict before every command while a limit is set; when

@@ -19,8 +19,8 @@ fn multi_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
     crate::multi::multi(c);
 }
 
-fn exec_command(srv: &mut Server, c: &mut Client, _args: &Args) {
-    crate::multi::exec(srv, c);
+fn exec_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    crate::multi::exec(srv, c, args);
 }
 
 fn discard_command(srv: &mut Server, c: &mut Client, _args: &Args) {

@@ -19,6 +19,11 @@ use std::fmt::Write as _;
 
 /// This module's commands.
 pub const HANDLERS: &[(&str, Handler)] = &[
+    ("module|list", module_list_command),
+    ("module|load", module_load_command),
+    ("module|loadex", module_load_command),
+    ("module|unload", module_unload_command),
+    ("module|help", module_help_command),
     ("dbsize", dbsize_command),
     ("flushdb", flushdb_command),
     ("flushall", flushall_command),
@@ -191,12 +196,12 @@ fn apply_config_change(srv: &mut Server, c: &mut Client, name: &str) -> Result<(
                 return Err("Unable to turn on AOF. Check server logs.".into());
             }
         }
-        // With no password the default user becomes "nopass": every connection counts as
-        // authenticated (Redis's authRequired() is false for them). Setting a password keeps
-        // existing connections authenticated, as in Redis.
-        "requirepass" if srv.config.requirepass.is_none() => {
-            c.authenticated = true;
-            srv.for_each_other_client(|o| o.authenticated = true);
+        // The default user's password (ACLUpdateDefaultUserPassword). With none it becomes
+        // "nopass" and no connection needs AUTH (authRequired() reads the default user);
+        // connections already authenticated stay so.
+        "requirepass" => {
+            let pass = srv.config.requirepass.clone();
+            srv.acl.set_default_password(pass.as_deref());
         }
         "maxmemory" => {
             let used = used_memory() as u64;
@@ -244,6 +249,16 @@ fn config_rewrite_command(srv: &mut Server, c: &mut Client, _args: &Args) {
     if srv.config.config_file().is_none() {
         return c.out.err("ERR The server is running without a config file");
     }
+    // The `user` lines describe the ACL users as they are now (rewriteConfigUserOption).
+    srv.config.users = srv
+        .acl
+        .iter()
+        .map(|(_, u)| {
+            let mut line = vec![u.name.clone()];
+            line.extend(u.describe().split(|&b| b == b' ').map(|a| a.to_vec()));
+            line
+        })
+        .collect();
     match srv.config.rewrite() {
         Ok(()) => {
             log_warning!("CONFIG REWRITE executed with success.");
@@ -678,6 +693,62 @@ fn debug_allowed(srv: &Server, c: &Client) -> bool {
         crate::config::PROTECTED_ACTION_LOCAL => is_local_client(c),
         _ => false,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MODULE: there is no module system; the command answers as a Redis with no module loaded,
+// behind enable-module-command as Redis guards it.
+
+const MODULE_NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+fn module_allowed(srv: &Server, c: &Client) -> bool {
+    match srv.config.enable_module_command {
+        crate::config::PROTECTED_ACTION_YES => true,
+        crate::config::PROTECTED_ACTION_LOCAL => is_local_client(c),
+        _ => false,
+    }
+}
+
+fn module_list_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
+    c.out.array(0);
+}
+
+/// MODULE LOAD / LOADEX: no library can be loaded here.
+fn module_load_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    if !module_allowed(srv, c) {
+        return c.out.err(MODULE_NOT_ALLOWED);
+    }
+    log_warning!(
+        "Module {} failed to load: modules are not supported by this server",
+        String::from_utf8_lossy(args.get(2))
+    );
+    c.out
+        .err("ERR Error loading the extension. Please check the server logs.");
+}
+
+fn module_unload_command(srv: &mut Server, c: &mut Client, _args: &Args) {
+    if !module_allowed(srv, c) {
+        return c.out.err(MODULE_NOT_ALLOWED);
+    }
+    c.out
+        .err("ERR Error unloading module: no such module with that name");
+}
+
+fn module_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
+    reply_help(
+        c,
+        "MODULE",
+        &[
+            "LIST",
+            "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
+        ],
+    );
 }
 
 /// C's strtod over the prefix that parses (DEBUG SLEEP accepts "0.5", "1e-3", garbage = 0).

@@ -72,13 +72,14 @@ impl crate::server::Server {
     /// requests in its query buffer and run them with `net::process_input`; handlers cannot
     /// tell it from a socket client.
     pub fn add_detached_client(&mut self) -> usize {
+        let authenticated = self.new_client_authenticated();
         let entry = self.clients.vacant_entry();
         let idx = entry.key();
         let id = self.next_client_id;
         self.next_client_id += 1;
         let sock = Sock::Detached(Vec::new());
         let mut c = Client::new(id, idx, sock, String::new(), String::new(), -1);
-        c.authenticated = self.config.requirepass.is_none();
+        c.authenticated = authenticated;
         entry.insert(Some(Box::new(c)));
         self.index_client(id, idx);
         idx
@@ -136,6 +137,10 @@ pub struct Client {
     pub writable_registered: bool,
     /// Passed AUTH (or no password is set).
     pub authenticated: bool,
+    /// The ACL user (a slot of `Server::acl`), the default user until AUTH.
+    pub user: usize,
+    /// That user's name when it is not "default" (CLIENT LIST user=, ACL LOG).
+    pub user_name: Option<Box<[u8]>>,
     /// CLIENT NO-EVICT on.
     pub no_evict: bool,
     /// CLIENT REPLY state.
@@ -230,6 +235,8 @@ impl Client {
             pending_write: false,
             writable_registered: false,
             authenticated: false,
+            user: crate::acl::DEFAULT_USER,
+            user_name: None,
             no_evict: false,
             reply_mode: ReplyMode::On,
             ctime_ms: now,
@@ -256,6 +263,12 @@ impl Client {
             woff: 0,
             tracking: None,
         }
+    }
+
+    /// Makes the client the user in `slot`, named `name`.
+    pub fn set_user(&mut self, slot: usize, name: &[u8]) {
+        self.user = slot;
+        self.user_name = (name != b"default").then(|| name.into());
     }
 
     /// RESP protocol version (2 or 3).

@@ -140,6 +140,8 @@ pub struct Server {
     pub tracking: crate::tracking::Tracking,
     /// CLIENT ID -> slot of every connected client (lookupClientByID).
     pub clients_by_id: crate::ds::dict::Dict<[u8; 8], usize>,
+    /// ACL users and the ACL LOG (crate::acl).
+    pub acl: crate::acl::Acl,
 }
 
 impl Server {
@@ -198,6 +200,7 @@ impl Server {
             aof_loaded_base_size: 0,
             tracking: Default::default(),
             clients_by_id: Default::default(),
+            acl: crate::acl::Acl::with_default_password(config.requirepass.as_deref()),
             config,
         }
     }
@@ -226,6 +229,23 @@ impl Server {
     /// Records a new client in the id index (every slot insertion calls it).
     pub fn index_client(&mut self, id: u64, token: usize) {
         self.clients_by_id.insert(id.to_le_bytes(), token);
+    }
+
+    /// Redis's authRequired: the client has not authenticated and the default user is not an
+    /// enabled nopass user.
+    #[inline]
+    pub fn auth_required(&self, c: &Client) -> bool {
+        !c.authenticated && {
+            let d = self.acl.default_user();
+            !d.nopass() || !d.enabled()
+        }
+    }
+
+    /// Whether a new connection (or one after RESET) starts authenticated: the default user
+    /// is an enabled nopass user.
+    pub fn new_client_authenticated(&self) -> bool {
+        let d = self.acl.default_user();
+        d.nopass() && d.enabled()
     }
 
     /// Queues a client's output for writing before the loop sleeps.

@@ -105,6 +105,10 @@ pub fn run(config: Config) -> i32 {
         }
     };
     crate::util::clock::init();
+    if let Err(e) = crate::commands::acl::load_users_at_startup(&mut el.srv) {
+        log_warning!("{}", e);
+        return 1;
+    }
     el.srv.stats.startup_memory = super::alloc::used_memory() as u64;
     log_notice!("Server initialized");
     if crate::persistence::load_data_from_disk(&mut el.srv).is_err() {
@@ -487,11 +491,12 @@ impl EventLoop {
             srv.stats.rejected_connections += 1;
             return;
         }
-        if srv.config.protected_mode && !local && srv.config.requirepass.is_none() {
+        if srv.config.protected_mode && !local && srv.acl.default_user().nopass() {
             let _ = sock.write(PROTECTED_MODE_ERROR.as_bytes());
             srv.stats.rejected_connections += 1;
             return;
         }
+        let authenticated = srv.new_client_authenticated();
         let entry = srv.clients.vacant_entry();
         let idx = entry.key();
         let token = Token(idx + FIRST_CLIENT);
@@ -508,7 +513,7 @@ impl EventLoop {
         let id = srv.next_client_id;
         srv.next_client_id += 1;
         let mut c = Client::new(id, idx, sock, addr, laddr, fd);
-        c.authenticated = srv.config.requirepass.is_none();
+        c.authenticated = authenticated;
         log_verbose!("Accepted {}", c.addr);
         entry.insert(Some(Box::new(c)));
         srv.index_client(id, idx);
@@ -561,7 +566,7 @@ fn fmt_addr(a: &std::net::SocketAddr) -> String {
 }
 
 /// The reply sent to remote clients in protected mode.
-const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Reads everything the socket has, then executes every complete command. `hup` says the
 /// event reported the peer's close (or an error): then the socket is read until it answers
@@ -673,7 +678,7 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
     let mut pos = c.qpos;
     let limits = Limits {
         proto_max_bulk_len: srv.config.proto_max_bulk_len,
-        authenticated: c.authenticated,
+        authenticated: !srv.auth_required(c),
     };
     while !c.close_after_reply
         && !c.close_asap
