@@ -14,6 +14,7 @@ pub mod connection;
 pub mod doc;
 pub mod getkeys;
 pub mod hash;
+pub mod hll;
 pub mod info;
 pub mod introspection;
 pub mod keys;
@@ -162,6 +163,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(pubsub::HANDLERS)
         .chain(multi::HANDLERS)
         .chain(hash::HANDLERS)
+        .chain(hll::HANDLERS)
 }
 
 impl CommandTable {
