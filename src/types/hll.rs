@@ -21,7 +21,7 @@
 //!   VAL    1vvvvvxx           xx+1 (1..4) registers at vvvvv+1 (1..32)
 //!  An empty HLL is XZERO:16384 = 7f ff. Registers 1000, 1020, 1021 set to 2, 3, 3:
 //!   XZERO:1000  VAL:2,1  ZERO:19  VAL:3,2  XZERO:15362
-//!   43 e7       84       12       89       7b 01
+//!   43 e7       84       12       89       7c 01
 //! ```
 //!
 //! A value starts sparse (PFADD on a new key) and turns dense for good when a register needs
@@ -746,7 +746,7 @@ mod tests {
     fn doc_example_decodes() {
         let mut v = new_sparse();
         v.truncate(16);
-        v.extend_from_slice(&[0x43, 0xe7, 0x84, 0x12, 0x89, 0x7b, 0x01]);
+        v.extend_from_slice(&[0x43, 0xe7, 0x84, 0x12, 0x89, 0x7c, 0x01]);
         assert_eq!(decode_sparse(&v), "Z:1000 v:2,1 z:19 v:3,2 Z:15362");
         let mut max = vec![0u8; REGISTERS];
         merge_into(&mut max, &v).unwrap();
