@@ -12,6 +12,7 @@
 pub mod bitmap;
 pub mod connection;
 pub mod doc;
+pub mod geo;
 pub mod getkeys;
 pub mod hash;
 pub mod hll;
@@ -164,6 +165,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(multi::HANDLERS)
         .chain(hash::HANDLERS)
         .chain(hll::HANDLERS)
+        .chain(geo::HANDLERS)
 }
 
 impl CommandTable {
