@@ -245,7 +245,7 @@ pub fn align52(h: HashBits) -> u64 {
 }
 
 fn move_x(h: &mut HashBits, d: i8) {
-    if d == 0 {
+    if d == 0 || h.step == 0 {
         return;
     }
     let mut x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
@@ -263,7 +263,7 @@ fn move_x(h: &mut HashBits, d: i8) {
 }
 
 fn move_y(h: &mut HashBits, d: i8) {
-    if d == 0 {
+    if d == 0 || h.step == 0 {
         return;
     }
     let x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
