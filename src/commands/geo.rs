@@ -351,26 +351,55 @@ fn points_in_range(
         minex: false,
         maxex: true,
     };
-    let mut done = false;
-    z.visit_range(&range, 0, -1, false, |e, score| {
-        if done {
-            return;
+    let full = |out: &Vec<GeoPoint>| !out.is_empty() && limit != 0 && out.len() >= limit;
+    match z {
+        ZSet::SkipList(zs) => {
+            // The walk reads each node's score only; a member is copied only when its point
+            // is inside the shape (most candidates of the nine boxes are not).
+            let zsl = &zs.zsl;
+            let mut p = zsl.first_in_range(&range);
+            while let Some(x) = p {
+                let score = zsl.score(x);
+                if !range.lte_max(score) {
+                    break;
+                }
+                let [lon, lat] = geohash::decode_score(score);
+                if let Some(dist) = geohash::distance_if_within(shape, lon, lat) {
+                    out.push(GeoPoint {
+                        lon,
+                        lat,
+                        dist,
+                        score,
+                        member: zsl.member(x).to_vec(),
+                    });
+                }
+                if full(out) {
+                    break;
+                }
+                p = zsl.next(x);
+            }
         }
-        let [lon, lat] = geohash::decode_score(score);
-        if let Some(dist) = geohash::distance_if_within(shape, lon, lat) {
-            let mut b = [0u8; INTBUF_SIZE];
-            out.push(GeoPoint {
-                lon,
-                lat,
-                dist,
-                score,
-                member: elem_bytes(e, &mut b).to_vec(),
+        ZSet::Listpack(_) => {
+            let mut done = false;
+            z.visit_range(&range, 0, -1, false, |e, score| {
+                if done {
+                    return;
+                }
+                let [lon, lat] = geohash::decode_score(score);
+                if let Some(dist) = geohash::distance_if_within(shape, lon, lat) {
+                    let mut b = [0u8; INTBUF_SIZE];
+                    out.push(GeoPoint {
+                        lon,
+                        lat,
+                        dist,
+                        score,
+                        member: elem_bytes(e, &mut b).to_vec(),
+                    });
+                }
+                done = full(out);
             });
         }
-        if !out.is_empty() && limit != 0 && out.len() >= limit {
-            done = true;
-        }
-    });
+    }
 }
 
 /// membersOfAllNeighbors: the nine boxes in order, skipping dropped ones and a box equal to

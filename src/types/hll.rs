@@ -598,11 +598,18 @@ pub fn count_registers(max: &[u8]) -> u64 {
 /// sparse form (registers merged before the fault stay merged, as in Redis).
 pub fn merge_into(max: &mut [u8], v: &[u8]) -> Result<(), Corrupt> {
     if v[4] == DENSE {
+        // Three bytes hold four registers: unpack them a group at a time.
         let regs = &v[HDR_SIZE..DENSE_SIZE];
-        for (i, m) in max.iter_mut().enumerate().take(REGISTERS) {
-            let r = dense_get(regs, i);
-            if r > *m {
-                *m = r;
+        for (c, m) in regs.chunks_exact(3).zip(max.chunks_exact_mut(4)) {
+            let (a, b, d) = (c[0], c[1], c[2]);
+            let r = [
+                a & 63,
+                (a >> 6 | b << 2) & 63,
+                (b >> 4 | d << 4) & 63,
+                d >> 2,
+            ];
+            for k in 0..4 {
+                m[k] = m[k].max(r[k]);
             }
         }
         return Ok(());
