@@ -202,7 +202,9 @@ fn dump_restore_cross_both_ways() {
 /// A value made of `header` then `body`, SET on both sides, then every command on it.
 fn probe(d: &mut Diff, value: &[u8]) {
     d.cmd(&[b"SET".as_slice(), b"c", value]);
+    d.cmd(&["OBJECT", "ENCODING", "c"]);
     d.cmd(&["PFCOUNT", "c"]);
+    d.cmd(&["OBJECT", "ENCODING", "c"]);
     d.cmd(&["PFCOUNT", "c", "nokey"]);
     d.cmd(&["PFMERGE", "dst", "c"]);
     d.cmd(&["PFDEBUG", "ENCODING", "c"]);
