@@ -332,6 +332,34 @@ const STREAMS: &str = r#"
     XGROUP DESTROY x g
 "#;
 
+const HLL: &str = r#"
+    FLUSHALL
+    PFADD h a b c
+    PFADD h a
+    PFADD h
+    PFADD h2
+    PFCOUNT h
+    PFCOUNT h h2
+    PFMERGE m h h2
+    PFMERGE m
+    PFDEBUG TODENSE m
+    PFDEBUG GETREG h
+"#;
+
+const GEO: &str = r#"
+    FLUSHALL
+    GEOADD g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
+    GEOADD g NX 13.361389 38.115556 Palermo
+    GEOADD g XX CH 1 1 Palermo
+    GEORADIUS g 15 37 200 km STORE d
+    GEORADIUS g 0 0 1 km STORE d
+    GEORADIUSBYMEMBER g Catania 100 km STOREDIST d
+    GEOSEARCHSTORE d2 g FROMMEMBER Catania BYBOX 100 100 km
+    GEOSEARCHSTORE d2 g FROMLONLAT 0 0 BYRADIUS 1 m
+    GEOSEARCHSTORE d3 nog FROMLONLAT 0 0 BYRADIUS 1 m
+    GEOSEARCH g FROMLONLAT 15 37 BYRADIUS 200 km
+"#;
+
 /// All families, in RESP2 then RESP3, with every class enabled.
 #[test]
 fn notifications_per_family() {
@@ -339,7 +367,7 @@ fn notifications_per_family() {
     for proto in ["2", "3"] {
         rig.listen(proto);
         for family in [
-            STRINGS, BITMAPS, GENERIC, SORT, LISTS, HASHES, SETS, ZSETS, STREAMS,
+            STRINGS, BITMAPS, GENERIC, SORT, LISTS, HASHES, SETS, ZSETS, STREAMS, HLL, GEO,
         ] {
             rig.run(family);
         }

@@ -457,6 +457,58 @@ def suite_lists(opts) -> List[BenchCase]:
     return cases
 
 
+def hll_prefill(opts, server):
+    """Two dense HyperLogLogs `hll1` and `hll2` of 50,000 elements each (half shared), built
+    once per server, for the PFCOUNT cases."""
+    if server.call("EXISTS", "hll1") == 1:
+        return
+    for key, base in (("hll1", 0), ("hll2", 25000)):
+        for start in range(base, base + 50000, 5000):
+            server.call("PFADD", key, *["e:%d" % i for i in range(start, start + 5000)])
+
+
+def geo_prefill(opts, server):
+    """`geo1m`: 1,000,000 points spread over the whole map (a fixed pseudo-random sequence, so
+    both servers hold the same set), loaded once per server."""
+    if server.call("EXISTS", "geo1m") == 1:
+        return
+    x = 12345
+    batch = []
+    for i in range(1000000):
+        x = (x * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        lon = (x >> 11) / float(1 << 53) * 360.0 - 180.0
+        x = (x * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        lat = (x >> 11) / float(1 << 53) * 170.0 - 85.0
+        batch += ["%.6f" % lon, "%.6f" % lat, "p%d" % i]
+        if len(batch) >= 30000:
+            server.call("GEOADD", "geo1m", *batch)
+            batch = []
+    if batch:
+        server.call("GEOADD", "geo1m", *batch)
+
+
+def suite_hllgeo(opts) -> List[BenchCase]:
+    """HyperLogLog and geo (issue 19): PFADD of random elements into one HLL (sparse at
+    first, dense after a few thousand), PFCOUNT of a dense HLL (answered from its cached
+    cardinality) and of the union of two (merged and estimated on every call), then
+    GEOSEARCH over 1,000,000 points around a random integer (lon, lat) in [0, 80) with a
+    100 km radius (about a dozen results), and GEOADD of random points. Run with
+    `--pipeline 16`."""
+    rnd = ["-r", "100000000"]
+    return [
+        BenchCase(name="PFADD", args=["PFADD", "hll", "element:__rand_int__"], options=rnd),
+        BenchCase(name="PFCOUNT", args=["PFCOUNT", "hll1"], setup=hll_prefill),
+        BenchCase(name="PFCOUNT_UNION", args=["PFCOUNT", "hll1", "hll2"], setup=hll_prefill,
+                  options=["-n", "200000"]),
+        BenchCase(name="GEOSEARCH_1M",
+                  args=["GEOSEARCH", "geo1m", "FROMLONLAT", "__rand_int__", "__rand_int__",
+                        "BYRADIUS", "100", "km"],
+                  options=["-r", "80", "-n", "300000"], setup=geo_prefill),
+        BenchCase(name="GEOADD", args=["GEOADD", "geoadd", "__rand_int__", "__rand_int__",
+                                       "m:__rand_int__"], options=["-r", "80"]),
+    ]
+
+
 def suite_aof(opts) -> List[BenchCase]:
     """Writes with the AOF on (appendonly yes, appendfsync everysec: see SUITE_SERVER_ARGS):
     SET and LPUSH, or --tests."""
@@ -466,6 +518,7 @@ def suite_aof(opts) -> List[BenchCase]:
 
 SUITES: Dict[str, Callable] = {
     "aof": suite_aof,
+    "hllgeo": suite_hllgeo,
     "lists": suite_lists,
     "hashes": suite_hashes,
     "pubsub": suite_pubsub,

@@ -13,8 +13,10 @@ pub mod acl;
 pub mod bitmap;
 pub mod connection;
 pub mod doc;
+pub mod geo;
 pub mod getkeys;
 pub mod hash;
+pub mod hll;
 pub mod info;
 pub mod introspection;
 pub mod keys;
@@ -174,6 +176,8 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(hash::HANDLERS)
         .chain(stream::HANDLERS)
         .chain(acl::HANDLERS)
+        .chain(hll::HANDLERS)
+        .chain(geo::HANDLERS)
 }
 
 impl CommandTable {

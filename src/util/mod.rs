@@ -1,11 +1,13 @@
 //! Small helpers shared by every layer: Redis's number rules, glob matching, argument splitting.
 
 pub mod clock;
+pub mod geohash;
 pub mod glob;
 pub mod histogram;
 pub mod ldouble;
 pub mod lzf;
 pub mod num;
+pub mod pqsort;
 pub mod rand;
 pub mod sha1;
 pub mod splitargs;
