@@ -602,7 +602,7 @@ static PARAMS: &[Param] = &[
     boolp!("aof-timestamp-enabled", None, MOD, false, fld!(aof_timestamp_enabled)),
     boolp!("cluster-replica-no-failover", Some("cluster-slave-no-failover"), MOD, false, OTHER),
     boolp!("replica-lazy-flush", Some("slave-lazy-flush"), MOD, false, OTHER),
-    boolp!("replica-serve-stale-data", Some("slave-serve-stale-data"), MOD, true, OTHER),
+    boolp!("replica-serve-stale-data", Some("slave-serve-stale-data"), MOD, true, fld!(replica_serve_stale_data)),
     boolp!("replica-read-only", Some("slave-read-only"), MOD, true, fld!(replica_read_only)),
     boolp!("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), MOD, true, OTHER),
     boolp!("jemalloc-bg-thread", None, MOD, true, OTHER),
@@ -695,8 +695,8 @@ static PARAMS: &[Param] = &[
     nump!("key-load-delay", None, MOD | HIDDEN, INT_MIN, INT_MAX, 0, 0, OTHER),
     nump!("active-expire-effort", None, MOD, 1, 10, 1, 0, fld!(active_expire_effort)),
     nump!("hz", None, MOD, 0, INT_MAX, 10, 0, fld!(hz)),
-    nump!("min-replicas-to-write", Some("min-slaves-to-write"), MOD, 0, INT_MAX, 0, 0, OTHER),
-    nump!("min-replicas-max-lag", Some("min-slaves-max-lag"), MOD, 0, INT_MAX, 10, 0, OTHER),
+    nump!("min-replicas-to-write", Some("min-slaves-to-write"), MOD, 0, INT_MAX, 0, 0, fld!(min_replicas_to_write)),
+    nump!("min-replicas-max-lag", Some("min-slaves-max-lag"), MOD, 0, INT_MAX, 10, 0, fld!(min_replicas_max_lag)),
     nump!("watchdog-period", None, MOD | HIDDEN, 0, INT_MAX, 0, 0, OTHER),
     nump!("shutdown-timeout", None, MOD, 0, INT_MAX, 10, 0, fld!(shutdown_timeout)),
     nump!("repl-diskless-sync-max-replicas", None, MOD, 0, INT_MAX, 0, 0, OTHER),
@@ -977,6 +977,12 @@ pub struct Config {
     pub repl_timeout: i64,
     /// replica-read-only: clients may not write to a replica.
     pub replica_read_only: bool,
+    /// replica-serve-stale-data: answer from a replica whose link is down.
+    pub replica_serve_stale_data: bool,
+    /// min-replicas-to-write (0: off).
+    pub min_replicas_to_write: i64,
+    /// min-replicas-max-lag in seconds (0: off).
+    pub min_replicas_max_lag: i64,
     /// repl-ping-replica-period in seconds.
     pub repl_ping_replica_period: i64,
     /// repl-backlog-size in bytes.
@@ -1140,6 +1146,9 @@ impl Default for Config {
             auto_aof_rewrite_min_size: 0,
             repl_timeout: 0,
             replica_read_only: false,
+            replica_serve_stale_data: false,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 0,
             repl_ping_replica_period: 0,
             repl_backlog_size: 0,
             repl_backlog_ttl: 0,

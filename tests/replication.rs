@@ -404,3 +404,102 @@ fn wait_counts_the_replicas_that_acknowledged_as_redis_does() {
         escape(&orc.cmd(&["wait", "1", "0"]))
     );
 }
+
+#[test]
+fn min_replicas_and_stale_data_refuse_as_redis_does() {
+    // A master with no replica and min-replicas-to-write 1 refuses writes.
+    let f = ferrodis_with(&["--min-replicas-to-write", "1"]);
+    let o = oracle_with(&["--min-replicas-to-write", "1"]);
+    let (mut fc, mut oc) = (f.conn(), o.conn());
+    for cmd in [
+        &["set", "k", "v"][..],
+        &["get", "k"],
+        &["multi"],
+        &["set", "a", "b"],
+        &["exec"],
+    ] {
+        assert_eq!(escape(&fc.cmd(cmd)), escape(&oc.cmd(cmd)), "{cmd:?}");
+    }
+    // With a replica it is accepted again.
+    let r = replica_of(&f);
+    let mut rc = r.conn();
+    wait_in_sync(&mut fc, &mut rc);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fc.cmd(&["set", "k", "v"]) != b"+OK\r\n" {
+        assert!(Instant::now() < deadline, "writes never accepted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        info_field(&mut fc, "replication", "min_slaves_good_slaves").as_deref(),
+        Some("1")
+    );
+    // A replica of nothing reachable, with replica-serve-stale-data no.
+    let port = free_port().to_string();
+    let fr = ferrodis_with(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--replica-serve-stale-data",
+        "no",
+    ]);
+    let or = oracle_with(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--replica-serve-stale-data",
+        "no",
+    ]);
+    let (mut frc, mut orc) = (fr.conn(), or.conn());
+    for cmd in [
+        &["get", "k"][..],
+        &["ping"],
+        &["info", "nosuchsection"],
+        &["dbsize"],
+    ] {
+        assert_eq!(escape(&frc.cmd(cmd)), escape(&orc.cmd(cmd)), "{cmd:?}");
+    }
+}
+
+#[test]
+fn restarts_continue_partially_from_the_position_the_rdb_recorded() {
+    // A ferrodis master and a ferrodis replica, both restarted with SHUTDOWN SAVE: the
+    // replica comes back with its master's ID and offset from dump.rdb and continues; the
+    // master comes back with its old ID as replid2 and lets the replica continue.
+    let m = ferrodis();
+    let mut mc = m.conn();
+    workload(&mut mc, "a");
+    let r = ferrodis_replica_of(&m);
+    let mut rc = r.conn();
+    wait_in_sync(&mut mc, &mut rc);
+    r.restart(&["SAVE"]);
+    let mut rc = r.conn();
+    workload(&mut mc, "b");
+    wait_in_sync(&mut mc, &mut rc);
+    assert_eq!(digest(&mut mc), digest(&mut rc));
+    assert_eq!(
+        info_field(&mut mc, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut mc, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+    let id = info_field(&mut mc, "replication", "master_replid").unwrap();
+    m.restart(&["SAVE"]);
+    let mut mc = m.conn();
+    assert_eq!(
+        info_field(&mut mc, "replication", "master_replid2").as_deref(),
+        Some(id.as_str())
+    );
+    workload(&mut mc, "c");
+    wait_in_sync(&mut mc, &mut rc);
+    assert_eq!(digest(&mut mc), digest(&mut rc));
+    assert_eq!(
+        info_field(&mut mc, "stats", "sync_full").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        info_field(&mut mc, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+}

@@ -53,6 +53,8 @@ fuzz_target!(|input: &[u8]| {
                     ctime: 0,
                     used_mem: 0,
                     key_save_delay: 0,
+                    aof_base: false,
+                    repl: None,
                 };
                 let mut out = Vec::new();
                 rdb::save_rdb(&loaded, &opts, &mut out).unwrap();

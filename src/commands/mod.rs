@@ -654,6 +654,52 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
         );
         return finish_reply(c, reply_start);
     }
+    // Replication (crate::replication): writes need min-replicas-to-write good replicas; a
+    // replica whose link is down answers only stale-allowed commands unless
+    // replica-serve-stale-data.
+    let is_write = meta.flags & meta::FLAG_WRITE != 0
+        || (meta.name == "exec"
+            && c.multi.as_ref().is_some_and(|m| {
+                m.cmds
+                    .iter()
+                    .any(|q| srv.commands.cmds[q.cmd].meta.flags & meta::FLAG_WRITE != 0)
+            }));
+    if is_write
+        && srv.config.min_replicas_to_write > 0
+        && !crate::replication::enough_good_replicas(srv)
+    {
+        reject(
+            srv,
+            c,
+            Some(idx),
+            "NOREPLICAS Not enough good replicas to write.",
+        );
+        return finish_reply(c, reply_start);
+    }
+    if !srv.config.replica_serve_stale_data
+        && srv
+            .repl
+            .master
+            .as_ref()
+            .is_some_and(|m| m.state != crate::replication::replica::LinkState::Connected)
+    {
+        let deny_stale = meta.flags & meta::FLAG_STALE == 0
+            || (meta.name == "exec"
+                && c.multi.as_ref().is_some_and(|m| {
+                    m.cmds
+                        .iter()
+                        .any(|q| srv.commands.cmds[q.cmd].meta.flags & meta::FLAG_STALE == 0)
+                }));
+        if deny_stale {
+            reject(
+                srv,
+                c,
+                Some(idx),
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            );
+            return finish_reply(c, reply_start);
+        }
+    }
     // A read-only replica takes writes only from its master (the stream) and the AOF.
     if srv.config.replica_read_only
         && srv.repl.is_replica()

@@ -417,6 +417,8 @@ pub fn rewrite_to_file(
         progress,
     };
     let mut opts = super::save_options(srv);
+    // An AOF base carries no replication position (rdbSaveRio with no rsi).
+    opts.repl = None;
     let res = if srv.config.aof_use_rdb_preamble {
         opts.aof_base = true;
         super::rdb::save_rdb(&srv.dbs, &opts, &mut out)

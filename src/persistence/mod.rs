@@ -145,6 +145,9 @@ pub fn save_options(srv: &Server) -> rdb::SaveOptions {
         used_mem: crate::server::alloc::used_memory() as u64,
         key_save_delay: delay,
         aof_base: false,
+        // rdbPopulateSaveInfo: a master with a backlog, or a replica, records the stream.
+        repl: (srv.repl.backlog.is_some() || srv.repl.is_replica())
+            .then(|| (0, srv.repl.replid.clone(), srv.repl.master_repl_offset)),
     }
 }
 
@@ -444,9 +447,23 @@ pub fn load_file_prefix(
         verify_checksum: srv.config.rdbchecksum,
         lru_clock: srv.lru_clock,
     };
-    let mut on_aux = |k: &[u8], v: &[u8]| log_aux(k, v, now_ms);
+    let mut repl_id = None;
+    let mut repl_offset = None;
+    let mut on_aux = |k: &[u8], v: &[u8]| {
+        if k == b"repl-id" && v.len() == 40 {
+            repl_id = Some(String::from_utf8_lossy(v).into_owned());
+        } else if k == b"repl-offset" {
+            repl_offset = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok());
+        }
+        log_aux(k, v, now_ms)
+    };
     let res = rdb::load_rdb(bytes.as_slice(), &mut srv.dbs, &opts, &mut on_aux);
     srv.loading = false;
+    if let (Some(id), Some(off)) = (repl_id, repl_offset) {
+        srv.repl.loaded_info = Some((id, off));
+    }
     match res {
         Ok(info) => {
             if info.checksum_disabled {

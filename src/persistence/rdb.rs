@@ -1616,6 +1616,9 @@ pub struct SaveOptions {
     pub key_save_delay: i64,
     /// aux aof-base: 1 when this RDB is the base file of a multi-part AOF.
     pub aof_base: bool,
+    /// aux repl-stream-db, repl-id, repl-offset (rdbSaveInfo): where the replication stream
+    /// stood at this snapshot, so a restarted replica (or master) can continue it.
+    pub repl: Option<(i64, String, i64)>,
 }
 
 /// Where the file writer sends full chunks. The file writer in `super` flushes to disk; tests
@@ -1659,6 +1662,11 @@ pub fn save_rdb(dbs: &[Db], opts: &SaveOptions, sink: &mut dyn Sink) -> std::io:
     save_aux_int(&mut buf, "redis-bits", 64);
     save_aux_int(&mut buf, "ctime", opts.ctime);
     save_aux_int(&mut buf, "used-mem", opts.used_mem as i64);
+    if let Some((db, id, offset)) = &opts.repl {
+        save_aux_int(&mut buf, "repl-stream-db", *db);
+        save_aux(&mut buf, "repl-id", id.as_bytes());
+        save_aux_int(&mut buf, "repl-offset", *offset);
+    }
     save_aux_int(&mut buf, "aof-base", opts.aof_base as i64);
     let mut keys = 0u64;
     for (id, db) in dbs.iter().enumerate() {

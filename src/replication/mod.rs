@@ -123,6 +123,8 @@ pub struct Replication {
     scratch: Vec<u8>,
     /// Clients blocked in WAIT.
     pub waiting: Vec<usize>,
+    /// repl-id and repl-offset of the RDB loaded at start-up, applied by [`restore_from_rdb`].
+    pub loaded_info: Option<(String, i64)>,
     /// A WAIT is waiting: ask replicas for an ACK before sleeping.
     pub get_ack_pending: bool,
 }
@@ -144,6 +146,7 @@ impl Replication {
             last_ping_ms: 0,
             scratch: Vec::new(),
             waiting: Vec::new(),
+            loaded_info: None,
             get_ack_pending: false,
         }
     }
@@ -156,6 +159,28 @@ pub fn random_replid() -> String {
         let _ = f.read_exact(&mut bytes);
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// After the start-up load (loadDataFromDisk's replication part): the replication position
+/// the RDB recorded becomes ours. A replica continues its master's history from it (PSYNC
+/// with that ID and offset); a master keeps it as replid2, so replicas that were in sync when
+/// it stopped can continue partially after its restart.
+pub fn restore_from_rdb(srv: &mut Server) {
+    let Some((id, offset)) = srv.repl.loaded_info.take() else {
+        return;
+    };
+    if srv.repl.is_replica() {
+        srv.repl.replid = id;
+        srv.repl.master_repl_offset = offset;
+        return;
+    }
+    srv.repl.replid2 = id;
+    srv.repl.second_replid_offset = offset + 1;
+    srv.repl.master_repl_offset += offset;
+    let size = srv.config.repl_backlog_size.max(1) as usize;
+    srv.repl.backlog = Some(backlog::Backlog::new(size, srv.repl.master_repl_offset));
+    srv.prop.active = true;
+    srv.prop.reset_selected_db();
 }
 
 /// True while something consumes the stream: the AOF, or replication (a backlog exists).
@@ -519,6 +544,28 @@ pub fn replconf_command(srv: &mut Server, c: &mut Client, args: &crate::commands
     c.out.ok();
 }
 
+/// Online replicas whose last acknowledgement is at most min-replicas-max-lag seconds old
+/// (refreshGoodSlavesCount).
+pub fn good_replicas(srv: &Server) -> i64 {
+    let now = crate::util::mstime();
+    let max_lag = srv.config.min_replicas_max_lag;
+    srv.repl
+        .replicas
+        .iter()
+        .filter_map(|&t| srv.clients.get(t)?.as_ref()?.replica.as_ref())
+        .filter(|r| r.state == SyncState::Online && (now - r.ack_ms) / 1000 <= max_lag)
+        .count() as i64
+}
+
+/// False when writes must be refused for want of good replicas (checkGoodReplicasStatus).
+#[inline]
+pub fn enough_good_replicas(srv: &Server) -> bool {
+    srv.repl.is_replica()
+        || srv.config.min_replicas_max_lag == 0
+        || srv.config.min_replicas_to_write == 0
+        || good_replicas(srv) >= srv.config.min_replicas_to_write
+}
+
 /// How many online replicas acknowledged at least `offset` (replicationCountAcksByOffset).
 pub fn count_acks(srv: &Server, offset: i64) -> i64 {
     srv.repl
@@ -714,10 +761,16 @@ pub fn info_section(srv: &Server) -> String {
     } else {
         "role:master\r\n".to_string()
     };
+    let good = if srv.config.min_replicas_to_write > 0 && srv.config.min_replicas_max_lag > 0 {
+        format!("min_slaves_good_slaves:{}\r\n", good_replicas(srv))
+    } else {
+        String::new()
+    };
     format!(
-        "{}connected_slaves:{}\r\n{}master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        "{}connected_slaves:{}\r\n{}{}master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
         role,
         n,
+        good,
         lines.concat(),
         srv.repl.replid,
         srv.repl.replid2,

@@ -68,6 +68,8 @@ pub struct MasterLink {
     last_ack_ms: i64,
     /// A GETACK arrived: send an ACK after this read.
     pub ack_requested: bool,
+    /// The next handshake reply answers AUTH (whose error is fatal; REPLCONF's are not).
+    auth_pending: bool,
 }
 
 struct Transfer {
@@ -137,6 +139,7 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
         pending_replid: String::new(),
         last_ack_ms: 0,
         ack_requested: false,
+        auth_pending: false,
     });
     // Blocked clients of a master would wait forever on a replica... they are kept, as the
     // keys they wait on still change through the stream.
@@ -313,19 +316,19 @@ pub fn process_link_input(srv: &mut Server, c: &mut Client) -> bool {
             }
             Some(LinkState::ReceiveReplies(n)) => {
                 let Some(line) = take_line(c) else { break };
+                let m = srv.repl.master.as_mut().unwrap();
+                let auth = std::mem::take(&mut m.auth_pending);
                 if line.starts_with('-') {
-                    if line.starts_with("-ERR Unrecognized") || n == 1 {
-                        // Unknown REPLCONF options are not fatal.
-                        log_notice!(
-                            "(Non critical) Master does not understand REPLCONF: {}",
-                            line
-                        );
-                    } else {
+                    if auth {
                         log_warning!("Unable to AUTH to MASTER: {}", line);
                         return false;
                     }
+                    // Unknown REPLCONF options are not fatal.
+                    log_notice!(
+                        "(Non critical) Master does not understand REPLCONF: {}",
+                        line
+                    );
                 }
-                let m = srv.repl.master.as_mut().unwrap();
                 if n > 1 {
                     m.state = LinkState::ReceiveReplies(n - 1);
                 } else {
@@ -365,11 +368,31 @@ pub fn process_link_input(srv: &mut Server, c: &mut Client) -> bool {
 fn send_handshake(srv: &mut Server, c: &mut Client) {
     let mut buf = Vec::new();
     let mut n = 0u8;
+    let param = |name: &str| {
+        srv.config
+            .get(&[name.as_bytes()])
+            .first()
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
     if let Some(pass) = srv.config.masterauth.clone() {
-        crate::propagate::encode_command(&mut buf, &[&b"AUTH"[..], &pass]);
+        match param("masteruser") {
+            Some(user) => {
+                crate::propagate::encode_command(&mut buf, &[&b"AUTH"[..], user.as_bytes(), &pass])
+            }
+            None => crate::propagate::encode_command(&mut buf, &[&b"AUTH"[..], &pass]),
+        }
         n += 1;
     }
-    let port = srv.config.port.to_string();
+    let announce_port = param("replica-announce-port").filter(|p| p != "0");
+    let port = announce_port.unwrap_or_else(|| srv.config.port.to_string());
+    if let Some(ip) = param("replica-announce-ip") {
+        crate::propagate::encode_command(
+            &mut buf,
+            &[&b"REPLCONF"[..], b"ip-address", ip.as_bytes()],
+        );
+        n += 1;
+    }
     crate::propagate::encode_command(
         &mut buf,
         &[&b"REPLCONF"[..], b"listening-port", port.as_bytes()],
@@ -380,7 +403,10 @@ fn send_handshake(srv: &mut Server, c: &mut Client) {
     );
     n += 2;
     c.out.raw(&buf);
-    srv.repl.master.as_mut().unwrap().state = LinkState::ReceiveReplies(n);
+    let auth = srv.config.masterauth.is_some();
+    let m = srv.repl.master.as_mut().unwrap();
+    m.state = LinkState::ReceiveReplies(n);
+    m.auth_pending = auth;
 }
 
 /// Sends PSYNC with our history (replid, offset + 1), or `? -1` when we have none.
@@ -589,7 +615,8 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
         );
         return Err(());
     }
-    // Our history is now the master's.
+    // Our history is now the master's (the FULLRESYNC reply says where it stands).
+    srv.repl.loaded_info = None;
     let m = srv.repl.master.as_mut().unwrap();
     let (id, off) = (std::mem::take(&mut m.pending_replid), m.pending_offset);
     m.state = LinkState::Connected;

@@ -117,6 +117,7 @@ pub fn run(config: Config) -> i32 {
     if let Some((host, port)) = el.srv.config.replicaof.clone() {
         crate::replication::replica::set_master(&mut el.srv, host, port);
     }
+    crate::replication::restore_from_rdb(&mut el.srv);
     log_notice!("Ready to accept connections tcp");
     el.run();
     if !el.srv.persist.shutdown_done {
