@@ -22,6 +22,7 @@ pub mod persistence;
 pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod types;
 pub mod util;

@@ -22,6 +22,7 @@ pub mod meta;
 pub mod multi;
 pub mod persistence;
 pub mod pubsub;
+pub mod scripting;
 pub mod server_cmds;
 pub mod set;
 pub mod sort;
@@ -162,6 +163,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(pubsub::HANDLERS)
         .chain(multi::HANDLERS)
         .chain(hash::HANDLERS)
+        .chain(scripting::HANDLERS)
 }
 
 impl CommandTable {

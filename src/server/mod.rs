@@ -130,6 +130,8 @@ pub struct Server {
     pub aof_loaded_manifest: Option<crate::persistence::aof::Manifest>,
     /// The total size of the AOF files loaded at start-up.
     pub aof_loaded_size: u64,
+    /// Lua scripting: the interpreter and the script cache (crate::scripting).
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -184,6 +186,7 @@ impl Server {
             aof: None,
             aof_loaded_manifest: None,
             aof_loaded_size: 0,
+            scripting: Default::default(),
             config,
         }
     }
