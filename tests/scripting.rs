@@ -507,3 +507,63 @@ fn scripts_propagate_their_effects() {
     common::assert_same("incremental AOF", &f, &r);
     assert!(!f.windows(4).any(|w| w.eq_ignore_ascii_case(b"eval")));
 }
+
+/// The reply of a killed script (the harness's read timeout bounds the wait).
+fn wait_reply(conn: &mut common::RawConn) -> Vec<u8> {
+    conn.read_reply()
+}
+
+/// A script past busy-reply-threshold: other clients get -BUSY, SCRIPT KILL stops it and
+/// its caller gets Redis's error; a script that wrote cannot be killed. Same on both.
+#[test]
+fn busy_scripts_answer_busy_and_can_be_killed() {
+    let mut d = Diff::with_args(&["--busy-reply-threshold", "50"]);
+    let mut runner = d.another();
+    d.cmd(&["SCRIPT", "KILL"]);
+    runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    // Poll each side until it answers -BUSY (bounded).
+    for conn in [&mut d.ferrodis, &mut d.redis] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let r = conn.cmd(&["PING"]);
+            if r.starts_with(b"-BUSY") {
+                break;
+            }
+            assert_eq!(r, b"+PONG\r\n");
+            assert!(std::time::Instant::now() < deadline, "never busy");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    d.cmd(&["GET", "x"]);
+    d.cmd(&["EVAL", "return 1", "0"]);
+    d.cmd(&["SHUTDOWN"]);
+    d.cmd(&["MULTI"]);
+    d.cmd(&["GET", "x"]);
+    d.cmd(&["DISCARD"]);
+    d.cmd(&["SCRIPT", "KILL"]);
+    let (f, r) = (
+        wait_reply(&mut runner.ferrodis),
+        wait_reply(&mut runner.redis),
+    );
+    common::assert_same("killed script", &f, &r);
+    d.cmd(&["PING"]);
+    d.cmd(&["SCRIPT", "KILL"]);
+
+    // A script that wrote cannot be killed; it is stopped here by SHUTDOWN NOSAVE on
+    // ferrodis only after comparing the refusal.
+    runner.send(&[
+        "EVAL",
+        "redis.call('set','w','1') local i = 0 while true do i = i + 1 end",
+        "0",
+    ]);
+    for conn in [&mut d.ferrodis, &mut d.redis] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !conn.cmd(&["PING"]).starts_with(b"-BUSY") {
+            assert!(std::time::Instant::now() < deadline, "never busy");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    d.cmd(&["SCRIPT", "KILL"]);
+    d.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(d.closed());
+}

@@ -529,7 +529,7 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
     }
     // maxmemory (crate::evict): evict before every command while a limit is set; when
     // nothing more can be freed, deny-OOM commands (and anything queued in MULTI) fail.
-    if srv.config.maxmemory != 0 && oom_rejects(srv, c, meta) {
+    if srv.config.maxmemory != 0 && !srv.scripting.timed_out && oom_rejects(srv, c, meta) {
         reject(srv, c, Some(idx), crate::evict::OOM_ERROR);
         return finish_reply(c, reply_start);
     }
@@ -555,6 +555,12 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
             meta.name
         );
         reject(srv, c, Some(idx), &msg);
+        return finish_reply(c, reply_start);
+    }
+    // A script past busy-reply-threshold (crate::scripting): only the commands flagged
+    // allow-busy run (SCRIPT KILL, SHUTDOWN, and the transaction commands).
+    if srv.scripting.timed_out && meta.flags & meta::FLAG_ALLOW_BUSY == 0 {
+        reject(srv, c, Some(idx), crate::scripting::BUSY_ERROR);
         return finish_reply(c, reply_start);
     }
     // A monitor is a replica to Redis (CLIENT_SLAVE): it may not read or write keys, nor run
@@ -782,7 +788,15 @@ mod tests {
         assert_eq!(t.lookup(b"GET2"), Some(get));
         assert_eq!(t.lookup(b"get2"), Some(get));
         assert_eq!(t.cmds[get].meta.name, "get");
-        for gone in [&b"get"[..], b"fetch", b"keys", b"config", b"lpush", b""] {
+        for gone in [
+            &b"get"[..],
+            b"fetch",
+            b"keys",
+            b"eval",
+            b"config",
+            b"lpush",
+            b"",
+        ] {
             assert_eq!(t.lookup(gone), None, "{}", String::from_utf8_lossy(gone));
         }
         assert_eq!(t.lookup(b"set"), plain.lookup(b"set"));
@@ -790,12 +804,17 @@ mod tests {
         // Subcommands follow their renamed container; indexes are unchanged.
         let cfg = t.lookup(b"cfg").unwrap();
         assert_eq!(t.lookup_sub(cfg, b"GET"), plain.lookup_sub(cfg, b"get"));
-        // Only the removed command leaves the top level; every other is still found.
-        assert_eq!(t.top_level().count(), plain.top_level().count() - 1);
+        // Only the removed commands leave the top level; every other is still found.
+        assert_eq!(t.top_level().count(), plain.top_level().count() - 2);
         for i in plain.top_level() {
             let name = plain.cmds[i].meta.name.as_bytes();
             let found = t.top_level().any(|j| j == i);
-            assert_eq!(found, name != b"keys", "{}", plain.cmds[i].meta.name);
+            assert_eq!(
+                found,
+                name != b"keys" && name != b"eval",
+                "{}",
+                plain.cmds[i].meta.name
+            );
             if found && !matches!(name, b"get" | b"config" | b"lpush") {
                 assert_eq!(t.lookup(&name.to_ascii_uppercase()), Some(i));
             }

@@ -72,6 +72,10 @@ fn script_kill_command(srv: &mut Server, c: &mut Client, _args: &Args) {
         c.out.err("NOTBUSY No scripts in execution right now.");
         return;
     }
+    if srv.scripting.wrote {
+        c.out.err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+        return;
+    }
     srv.scripting.kill_requested = true;
     c.out.ok();
 }

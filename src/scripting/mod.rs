@@ -30,6 +30,10 @@ use crate::server::Server;
 use mlua::ffi;
 use std::cell::Cell;
 
+/// The reply to commands sent while a script is busy (shared.slowevalerr).
+pub const BUSY_ERROR: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
 /// The scripting state kept in `Server::scripting`.
 pub struct Scripting {
     /// The interpreter, created at the first use (null until then and after SCRIPT FLUSH).
@@ -44,6 +48,10 @@ pub struct Scripting {
     pub kill_requested: bool,
     /// The running script went past busy-reply-threshold.
     pub timed_out: bool,
+    /// The running script has called a write command (SCRIPT KILL then refuses).
+    pub wrote: bool,
+    /// The busy script's first event pass has read every client (net.rs).
+    pub served_while_busy: bool,
     /// INFO: scripts run since start.
     pub evals: u64,
 }
@@ -57,6 +65,8 @@ impl Default for Scripting {
             running: false,
             kill_requested: false,
             timed_out: false,
+            wrote: false,
+            served_while_busy: false,
             evals: 0,
         }
     }
@@ -124,6 +134,8 @@ pub struct RunCtx {
     pub in_call: bool,
     /// Monotonic start, for busy-reply-threshold.
     pub start: std::time::Instant,
+    /// The script's SHA (logs).
+    pub sha: [u8; 40],
 }
 
 thread_local! {
@@ -201,6 +213,7 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     }
     if m.flags & meta::FLAG_WRITE != 0 {
         ctx.write_dirty = true;
+        srv.scripting.wrote = true;
     }
     // The arguments as a query buffer the handler can borrow from.
     let mut buf = Vec::with_capacity(argv.iter().map(|a| a.len()).sum());
@@ -215,19 +228,28 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     Ok(())
 }
 
-/// Called from the count hook: true when the script must stop (SCRIPT KILL).
+/// Called from the count hook (scriptInterrupt): past busy-reply-threshold the script is
+/// timed out, and from then on each hook serves other clients (who get -BUSY, or run
+/// SCRIPT KILL / SHUTDOWN NOSAVE). True when the script must stop.
 pub fn script_interrupt(ctx: &mut RunCtx) -> bool {
-    // SAFETY: as in script_call.
+    // SAFETY: as in script_call; the hook never runs inside redis.call (no Lua code runs
+    // there).
     let srv = unsafe { &mut *ctx.srv };
     let limit = srv.config.busy_reply_threshold;
-    if !srv.scripting.timed_out && limit > 0 && ctx.start.elapsed().as_millis() as i64 >= limit {
+    let elapsed = ctx.start.elapsed().as_millis() as i64;
+    if limit <= 0 || elapsed < limit {
+        return false;
+    }
+    if !srv.scripting.timed_out {
         srv.scripting.timed_out = true;
         crate::log_warning!(
-            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
-            ctx.start.elapsed().as_millis()
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
+            elapsed,
+            String::from_utf8_lossy(&ctx.sha)
         );
     }
-    srv.scripting.kill_requested
+    crate::server::net::process_events_while_blocked(srv);
+    srv.scripting.kill_requested || srv.shutdown_asap
 }
 
 /// A fresh script client (createClient(NULL) with CLIENT_SCRIPT | CLIENT_DENY_BLOCKING).
@@ -361,10 +383,12 @@ fn run_script(
         repl_flags: lua::REPL_AOF | lua::REPL_REPLICA,
         in_call: false,
         start: std::time::Instant::now(),
+        sha: *sha,
     };
     srv.scripting.running = true;
     srv.scripting.kill_requested = false;
     srv.scripting.timed_out = false;
+    srv.scripting.wrote = false;
     srv.scripting.evals += 1;
     // The script's writes travel as its effects; EVAL itself never does.
     srv.prevent_propagation();
@@ -402,6 +426,8 @@ fn run_script(
     srv.scripting.running = false;
     srv.scripting.timed_out = false;
     srv.scripting.kill_requested = false;
+    srv.scripting.wrote = false;
+    srv.scripting.served_while_busy = false;
 }
 
 /// The error reply of a failed script: the message, then where it was raised.

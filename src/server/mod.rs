@@ -132,6 +132,9 @@ pub struct Server {
     pub aof_loaded_size: u64,
     /// Lua scripting: the interpreter and the script cache (crate::scripting).
     pub scripting: crate::scripting::Scripting,
+    /// Poller events (tokens) that a busy script's event pass left for the loop
+    /// (net::process_events_while_blocked).
+    pub deferred_events: Vec<usize>,
 }
 
 impl Server {
@@ -187,6 +190,7 @@ impl Server {
             aof_loaded_manifest: None,
             aof_loaded_size: 0,
             scripting: Default::default(),
+            deferred_events: Vec::new(),
             config,
         }
     }
