@@ -567,3 +567,63 @@ fn busy_scripts_answer_busy_and_can_be_killed() {
     d.send(&["SHUTDOWN", "NOSAVE"]);
     assert!(d.closed());
 }
+
+/// The value of INFO field `name` in a raw INFO reply.
+fn info_field(reply: &[u8], name: &str) -> String {
+    let text = String::from_utf8_lossy(reply);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .to_string()
+}
+
+#[test]
+fn info_counts_cached_scripts() {
+    let mut d = Diff::new();
+    for body in ["return 1", "return 2", "return 2"] {
+        ev(&mut d, body);
+    }
+    d.cmd(&["SCRIPT", "LOAD", "return 3"]);
+    let (f, r) = d.both(&["INFO", "memory"]);
+    assert_eq!(info_field(&f, "number_of_cached_scripts"), "3");
+    assert_eq!(info_field(&r, "number_of_cached_scripts"), "3");
+    assert!(info_field(&f, "used_memory_lua").parse::<u64>().unwrap() > 0);
+    assert!(
+        info_field(&f, "used_memory_scripts_eval")
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    d.cmd(&["SCRIPT", "FLUSH"]);
+    let (f, r) = d.both(&["INFO", "memory"]);
+    assert_eq!(info_field(&f, "number_of_cached_scripts"), "0");
+    assert_eq!(info_field(&r, "number_of_cached_scripts"), "0");
+    assert_eq!(info_field(&f, "used_memory_scripts_eval"), "0");
+}
+
+/// MONITOR shows EVAL before the commands its script calls, which show as from "lua".
+#[test]
+fn monitor_shows_scripts_and_their_commands() {
+    let mut d = Diff::new();
+    let mut m = d.another();
+    m.cmd(&["MONITOR"]);
+    d.cmd(&[
+        "EVAL",
+        "redis.call('set','a','1') return redis.call('get','a')",
+        "0",
+    ]);
+    d.cmd(&["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"]);
+    // "+<time> [0 <addr>] args": compare from the first space after the address.
+    let strip = |line: Vec<u8>| {
+        let s = String::from_utf8(line).unwrap();
+        let db_addr = s.split(' ').nth(1).unwrap().to_string();
+        let addr = s.split(' ').nth(2).unwrap();
+        let who = if addr == "lua]" { "lua]" } else { "client]" };
+        let rest: Vec<&str> = s.split(' ').skip(3).collect();
+        format!("{db_addr} {who} {}", rest.join(" "))
+    };
+    for _ in 0..4 {
+        let (f, r) = (m.ferrodis.read_reply(), m.redis.read_reply());
+        assert_eq!(strip(f), strip(r));
+    }
+}

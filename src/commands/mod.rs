@@ -718,9 +718,11 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
     // MONITOR sees a command after it ran, as Redis's call() feeds it: EXEC comes after the
     // commands it executed, and SELECT shows the db it selected.
     // A blocked command re-run for a ready key was already fed when it first arrived.
+    // Scripts were fed before they ran (crate::scripting::eval), ahead of their commands.
     if !srv.monitors.is_empty()
         && !c.reprocessing_blocked
         && meta.flags & (meta::FLAG_ADMIN | meta::FLAG_SKIP_MONITOR) == 0
+        && !matches!(meta.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro")
     {
         introspection::feed_monitors(srv, c, args);
     }

@@ -289,6 +289,10 @@ pub fn create_function(srv: &mut Server, body: &[u8]) -> Result<[u8; 40], String
 
 /// EVAL, EVALSHA and their _RO forms (evalGenericCommand).
 pub fn eval(srv: &mut Server, c: &mut Client, args: &Args, evalsha: bool, ro: bool) {
+    // MONITOR shows the script before the commands it calls (those show as "lua").
+    if !srv.monitors.is_empty() {
+        crate::commands::introspection::feed_monitors(srv, c, args);
+    }
     let Some(numkeys) = crate::util::num::parse_i64(args.get(2)) else {
         c.out.err("ERR value is not an integer or out of range");
         return;
