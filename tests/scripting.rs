@@ -484,7 +484,7 @@ fn scripts_propagate_their_effects() {
         EVAL \"redis.call('del','nosuch') return 1\" 0
         EVAL \"redis.call('select', 2) redis.call('set','k2','v') redis.call('select', 0) return redis.call('set','k0','v')\" 0
         SELECT 4
-        EVAL \"redis.call('set','k4','v') return redis.call('expire','k4', 1000000)\" 0
+        EVAL \"redis.call('set','k4','v') return redis.call('pexpireat','k4', 4102444800000)\" 0
         SELECT 0
         EVAL \"redis.call('set','before','err') return redis.call('incr','l')\" 0
         SCRIPT LOAD \"return redis.call('incr', KEYS[1])\"
@@ -494,6 +494,9 @@ fn scripts_propagate_their_effects() {
         EVAL \"return redis.call('incr','m')\" 0
         SET after done
         EXEC
+        EVAL \"redis.set_repl(redis.REPL_NONE) redis.call('set','none','1') redis.set_repl(redis.REPL_ALL) return redis.call('set','all','1')\" 0
+        EVAL \"redis.set_repl(redis.REPL_REPLICA) redis.call('set','replica','1') redis.set_repl(redis.REPL_AOF) return redis.call('set','aof','1')\" 0
+        EVAL \"redis.set_repl(redis.REPL_NONE) return redis.call('set','nothing','1')\" 0
         ",
     );
     let sha = d.cmd(&["SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])"]);

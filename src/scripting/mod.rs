@@ -224,7 +224,10 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     }
     let args = Args::new(&buf, &parsed);
     client.out.buf.clear();
+    // redis.set_repl: only the AOF consumes the stream here (no replicas yet).
+    srv.prop.muted = ctx.repl_flags & lua::REPL_AOF == 0;
     crate::commands::call(srv, client, idx, &args);
+    srv.prop.muted = false;
     Ok(())
 }
 
