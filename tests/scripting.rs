@@ -273,8 +273,10 @@ fn sandbox() {
             "return ('abc'):upper()",
             "return type(rawget(_G, 'redis'))",
             "return rawget(string, 'len') ~= nil",
-            // (cjson, cmsgpack, bit and struct are not there yet)
-            "local t={} for k in pairs(_G) do if not ({cjson=1,cmsgpack=1,bit=1,struct=1})[k] then table.insert(t,k) end end table.sort(t) return t",
+            // (cjson, cmsgpack and struct are not there yet)
+            "local t={} for k in pairs(_G) do if not ({cjson=1,cmsgpack=1,struct=1})[k] then table.insert(t,k) end end table.sort(t) return t",
+            "bit.x = 1",
+            "bit.band = nil",
             "local t={} for k in pairs(string) do table.insert(t,k) end table.sort(t) return t",
             "local n=0 for k in next, math do n = n + 1 end return n",
             "return loadstring('return 1+1')()",
@@ -629,4 +631,42 @@ fn monitor_shows_scripts_and_their_commands() {
         let (f, r) = (m.ferrodis.read_reply(), m.redis.read_reply());
         assert_eq!(strip(f), strip(r));
     }
+}
+
+#[test]
+fn bit_library() {
+    let mut d = Diff::new();
+    evs(
+        &mut d,
+        &[
+            "return bit.tohex(65535)",
+            "return bit.tohex(-1, -4)",
+            "return bit.tohex(1, 20)",
+            "return bit.tohex(255, 0)",
+            "return bit.tohex(1, -2147483648)",
+            "return bit.tohex(1, 2^31)",
+            "return bit.tohex(0x12345678, 3)",
+            "return bit.tobit(2^32+1)",
+            "return bit.tobit(0xffffffff)",
+            "return bit.tobit(1.5)",
+            "return bit.tobit(-1.5)",
+            "return bit.tobit(2.5)",
+            "return bit.tobit(1e300)",
+            "return bit.tobit(0/0)",
+            "return bit.lshift(1, 33)",
+            "return bit.lshift(1, 31)",
+            "return bit.band()",
+            "return bit.band('x')",
+            "return bit.band('7', 3)",
+            "return bit.band(7, {})",
+            "return bit.bswap(0x12345678)",
+            "return bit.rol(0x12345678, 36)",
+            "return bit.ror(0x12345678, 4)",
+            "return bit.rol(1, 0)",
+            "return bit.bnot(0)",
+            "return {bit.arshift(-256, 4), bit.rshift(-256, 4)}",
+            "return {bit.bor(1,2,4,8), bit.bxor(1,3,7), bit.band(0xff, 0x0f, 0x3)}",
+            "local t={} for k in pairs(bit) do table.insert(t,k) end table.sort(t) return t",
+        ],
+    );
 }

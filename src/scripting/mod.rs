@@ -19,6 +19,7 @@
 //! layer inside the EVAL's `call` (one execution unit, MULTI/EXEC around several), and EVAL
 //! itself is never propagated (Redis 7.0's effects replication).
 
+pub mod bit;
 pub mod cache;
 pub mod convert;
 pub mod lua;
