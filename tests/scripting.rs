@@ -670,3 +670,31 @@ fn bit_library() {
         ],
     );
 }
+
+/// Shebang flags stand for EVAL's own in the gates before it runs: over maxmemory a script
+/// that may write is refused unless allow-oom or no-writes; under CLIENT PAUSE WRITE a
+/// no-writes script runs at once.
+#[test]
+fn shebang_flags_in_the_command_gates() {
+    let mut d = Diff::new();
+    d.run(
+        "
+        SET k v
+        SCRIPT LOAD \"#!lua\\nreturn 1\"
+        CONFIG SET maxmemory-policy noeviction
+        CONFIG SET maxmemory 1
+        EVAL \"#!lua\\nreturn 1\" 0
+        EVALSHA a42059b356c875f0717db19a51f6aaca9ae659ea 0
+        EVAL \"#!lua flags=no-writes\\nreturn 2\" 0
+        EVAL \"#!lua flags=allow-oom\\nreturn redis.call('set','k','w')\" 0
+        EVAL \"return 3\" 0
+        EVAL \"return redis.pcall('set','k','x')\" 0
+        EVAL \"return redis.call('get','k')\" 0
+        CONFIG SET maxmemory 0
+        CLIENT PAUSE 100000 WRITE
+        EVAL \"#!lua flags=no-writes\\nreturn redis.call('get','k')\" 0
+        EVAL_RO \"return redis.call('get','k')\" 0
+        CLIENT UNPAUSE
+        ",
+    );
+}

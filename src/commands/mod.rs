@@ -404,7 +404,7 @@ impl Default for CommandTable {
 /// PAUSE WRITE, writes and may-replicate commands, and an EXEC whose transaction queued one
 /// (the transaction waits whole). Called only while a pause is set; a pause whose time is up
 /// ends here.
-fn paused_for(srv: &mut Server, c: &Client, meta: &CommandMeta) -> bool {
+fn paused_for(srv: &mut Server, c: &Client, meta: &CommandMeta, flags: u64) -> bool {
     if crate::util::mstime() >= srv.pause_until_ms {
         srv.pause_until_ms = 0;
         return false;
@@ -413,7 +413,7 @@ fn paused_for(srv: &mut Server, c: &Client, meta: &CommandMeta) -> bool {
         return true;
     }
     let held = meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE;
-    meta.flags & held != 0
+    flags & held != 0
         || (meta.name == "exec"
             && c.multi.as_ref().is_some_and(|m| {
                 m.cmds
@@ -516,6 +516,12 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         reject(srv, c, Some(idx), "NOAUTH Authentication required.");
         return finish_reply(c, reply_start);
     }
+    // A script's shebang flags stand for EVAL's own (evalGetCommandFlags).
+    let flags = if meta.group == "scripting" && meta.name.starts_with("eval") {
+        crate::scripting::command_flags(srv, args, meta.flags)
+    } else {
+        meta.flags
+    };
     // Transactions and Pub/Sub (crate::multi, crate::pubsub): commands Redis forbids inside
     // MULTI, and the short command list of a RESP2 connection in subscribed mode.
     if c.multi.is_some() && meta.flags & meta::FLAG_NO_MULTI != 0 {
@@ -529,14 +535,14 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
     }
     // maxmemory (crate::evict): evict before every command while a limit is set; when
     // nothing more can be freed, deny-OOM commands (and anything queued in MULTI) fail.
-    if srv.config.maxmemory != 0 && !srv.scripting.timed_out && oom_rejects(srv, c, meta) {
+    if srv.config.maxmemory != 0 && !srv.scripting.timed_out && oom_rejects(srv, c, meta, flags) {
         reject(srv, c, Some(idx), crate::evict::OOM_ERROR);
         return finish_reply(c, reply_start);
     }
     // A failed background save stops writes (stop-writes-on-bgsave-error), and so does a
     // failed AOF write: write commands, an EXEC with a write queued, and PING get MISCONF.
     if crate::persistence::writes_denied(srv) {
-        let writes = meta.flags & meta::FLAG_WRITE != 0
+        let writes = flags & meta::FLAG_WRITE != 0
             || (meta.name == "exec"
                 && c.multi.as_ref().is_some_and(|m| {
                     m.cmds
@@ -577,7 +583,7 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         );
         return finish_reply(c, reply_start);
     }
-    if srv.pause_until_ms != 0 && paused_for(srv, c, meta) {
+    if srv.pause_until_ms != 0 && paused_for(srv, c, meta, flags) {
         // Postponed (blockClient BLOCKED_POSTPONE): the command stays in the query buffer
         // and the client waits in arrival order; it counts as blocked meanwhile.
         if !c.postponed {
@@ -615,11 +621,11 @@ pub fn process_command(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
 /// command queued, or any command but EXEC/DISCARD/QUIT/RESET inside MULTI, since queuing
 /// itself takes memory).
 #[inline]
-fn oom_rejects(srv: &mut Server, c: &Client, meta: &CommandMeta) -> bool {
+fn oom_rejects(srv: &mut Server, c: &Client, meta: &CommandMeta, flags: u64) -> bool {
     if crate::evict::perform_evictions(srv) != crate::evict::EvictResult::Fail {
         return false;
     }
-    if meta.flags & meta::FLAG_DENYOOM != 0 {
+    if flags & meta::FLAG_DENYOOM != 0 {
         return true;
     }
     match &c.multi {

@@ -291,6 +291,46 @@ pub fn create_function(srv: &mut Server, body: &[u8]) -> Result<[u8; 40], String
     Ok(sha)
 }
 
+/// The flags an EVAL/EVALSHA call has for processCommand's gates (evalGetCommandFlags): a
+/// script with a shebang replaces EVAL's write, deny-oom, stale and may-replicate flags
+/// with what its flags say; a script without one (or not cached, for EVALSHA) keeps them.
+pub fn command_flags(srv: &Server, args: &Args, cmd_flags: u64) -> u64 {
+    let evalsha = args.get(0).len() >= 7 && args.get(0)[..7].eq_ignore_ascii_case(b"evalsha");
+    let body = args.get(1);
+    let script_flags = if evalsha {
+        match cache::sha_key(body).filter(|_| body.len() == 40) {
+            Some(k) => match srv.scripting.cache.by_sha.get(&k) {
+                Some(s) => s.flags,
+                None => return cmd_flags,
+            },
+            None => return cmd_flags,
+        }
+    } else {
+        match srv.scripting.cache.by_sha.get(&cache::sha1hex(body)) {
+            Some(s) => s.flags,
+            None => match cache::parse_shebang(body) {
+                Ok((f, _)) => f,
+                Err(_) => return cmd_flags,
+            },
+        }
+    };
+    if script_flags & cache::FLAG_EVAL_COMPAT != 0 {
+        return cmd_flags;
+    }
+    let mut f = cmd_flags
+        & !(meta::FLAG_STALE | meta::FLAG_DENYOOM | meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE);
+    if script_flags & (cache::FLAG_ALLOW_OOM | cache::FLAG_NO_WRITES) == 0 {
+        f |= meta::FLAG_DENYOOM;
+    }
+    if script_flags & cache::FLAG_NO_WRITES == 0 {
+        f |= meta::FLAG_WRITE;
+    }
+    if script_flags & cache::FLAG_ALLOW_STALE != 0 {
+        f |= meta::FLAG_STALE;
+    }
+    f
+}
+
 /// EVAL, EVALSHA and their _RO forms (evalGenericCommand).
 pub fn eval(srv: &mut Server, c: &mut Client, args: &Args, evalsha: bool, ro: bool) {
     // MONITOR shows the script before the commands it calls (those show as "lua").
