@@ -273,8 +273,8 @@ fn sandbox() {
             "return ('abc'):upper()",
             "return type(rawget(_G, 'redis'))",
             "return rawget(string, 'len') ~= nil",
-            // (cjson, cmsgpack and struct are not there yet)
-            "local t={} for k in pairs(_G) do if not ({cjson=1,cmsgpack=1,struct=1})[k] then table.insert(t,k) end end table.sort(t) return t",
+            // (cjson and cmsgpack are not there yet)
+            "local t={} for k in pairs(_G) do if not ({cjson=1,cmsgpack=1})[k] then table.insert(t,k) end end table.sort(t) return t",
             "bit.x = 1",
             "bit.band = nil",
             "local t={} for k in pairs(string) do table.insert(t,k) end table.sort(t) return t",
@@ -696,5 +696,58 @@ fn shebang_flags_in_the_command_gates() {
         EVAL_RO \"return redis.call('get','k')\" 0
         CLIENT UNPAUSE
         ",
+    );
+}
+
+#[test]
+fn struct_library() {
+    let mut d = Diff::new();
+    evs(
+        &mut d,
+        &[
+            "return struct.size('>iIhHbBlLfdx')",
+            "return struct.size('!8 b d')",
+            "return struct.size('i16 c3')",
+            "return struct.size('q')",
+            "return struct.size('s')",
+            "return struct.size('c0')",
+            "return struct.pack('>i', 1)",
+            "return struct.pack('<i', -1)",
+            "return struct.pack('i3', 1)",
+            "return struct.pack('>i16', -2)",
+            "return struct.pack('i33', 1)",
+            "return struct.pack('i99999999999999999999', 1)",
+            "return struct.pack('q', 1)",
+            "return struct.pack('c0', 'abc')",
+            "return struct.pack('c5', 'abc')",
+            "return struct.pack('c', 'abc')",
+            "return struct.pack('s', 'ab')",
+            "return struct.pack('!3i', 1)",
+            "return struct.pack('!4 b i', 1, 2)",
+            "return struct.pack('>d', 1.5)",
+            "return struct.pack('<f', 0.1)",
+            "return struct.pack('<l', -2)",
+            "return struct.pack('b', 'x')",
+            "return struct.pack('b')",
+            "return struct.pack('b', 1e300)",
+            "return struct.pack('>L', 2^64)",
+            "return struct.pack('>I8', 2^63 + 2^62)",
+            "return struct.pack('xBx', 255)",
+            "return {struct.unpack('>I2', 'ab')}",
+            "return {struct.unpack('<i2', '\\255\\255')}",
+            "return {struct.unpack('s', 'ab')}",
+            "return {struct.unpack('s', 'ab\\0cd')}",
+            "return {struct.unpack('>i', 'ab')}",
+            "return {struct.unpack('b c0', '\\3abc')}",
+            "return {struct.unpack('c0', 'abc')}",
+            "return {struct.unpack('i', 'abcd', 0)}",
+            "return {struct.unpack('i', 'abcd', -5)}",
+            "return {struct.unpack('i', 'abcdabcd', 5)}",
+            "return {struct.unpack('!4 b i', struct.pack('!4 b i', 1, 2))}",
+            "return {struct.unpack('>d', struct.pack('>d', 1.5))}",
+            "return {struct.unpack('>i16', struct.pack('>i16', -3))}",
+            "return {struct.unpack('x', 'a')}",
+            "struct.pack = nil",
+        ],
     );
 }

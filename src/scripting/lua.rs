@@ -153,6 +153,7 @@ pub fn new_state() -> *mut ffi::lua_State {
         }
         register_redis_api(l);
         super::bit::open(l);
+        super::structlib::open(l);
         // The error handler keeps `debug` as an upvalue; then debug leaves the globals.
         let handler = b"local dbg = debug\n\
             return function(err)\n\
@@ -251,7 +252,15 @@ unsafe fn protect(l: *mut ffi::lua_State) {
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, PROXIES_KEY.as_ptr());
 
     // Library tables become proxies inside G.
-    for name in [c"string", c"math", c"table", c"coroutine", c"redis", c"bit"] {
+    for name in [
+        c"string",
+        c"math",
+        c"table",
+        c"coroutine",
+        c"redis",
+        c"bit",
+        c"struct",
+    ] {
         ffi::lua_getfield(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());
         make_proxy(l);
         ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());

@@ -23,6 +23,7 @@ pub mod bit;
 pub mod cache;
 pub mod convert;
 pub mod lua;
+pub mod structlib;
 
 use crate::commands::{meta, Args};
 use crate::protocol::parser::Argv;
