@@ -154,6 +154,7 @@ pub fn new_state() -> *mut ffi::lua_State {
         register_redis_api(l);
         super::bit::open(l);
         super::structlib::open(l);
+        super::cjson::open(l);
         // The error handler keeps `debug` as an upvalue; then debug leaves the globals.
         let handler = b"local dbg = debug\n\
             return function(err)\n\
@@ -260,6 +261,7 @@ unsafe fn protect(l: *mut ffi::lua_State) {
         c"redis",
         c"bit",
         c"struct",
+        c"cjson",
     ] {
         ffi::lua_getfield(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());
         make_proxy(l);

@@ -21,6 +21,7 @@
 
 pub mod bit;
 pub mod cache;
+pub mod cjson;
 pub mod convert;
 pub mod lua;
 pub mod structlib;
