@@ -273,8 +273,7 @@ fn sandbox() {
             "return ('abc'):upper()",
             "return type(rawget(_G, 'redis'))",
             "return rawget(string, 'len') ~= nil",
-            // (cmsgpack is not there yet)
-            "local t={} for k in pairs(_G) do if not ({cmsgpack=1})[k] then table.insert(t,k) end end table.sort(t) return t",
+            "local t={} for k in pairs(_G) do table.insert(t,k) end table.sort(t) return t",
             "bit.x = 1",
             "bit.band = nil",
             "local t={} for k in pairs(string) do table.insert(t,k) end table.sort(t) return t",
@@ -827,6 +826,49 @@ fn cjson_library() {
             "return type(cjson.null)",
             "return cjson.decode(cjson.encode({k={1,2,3}, s='x'})).k[3]",
             "cjson.encode = nil",
+        ],
+    );
+}
+
+#[test]
+fn cmsgpack_library() {
+    let mut d = Diff::new();
+    evs(
+        &mut d,
+        &[
+            "return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296)",
+            "return cmsgpack.pack(-32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649)",
+            "return cmsgpack.pack(0.5, 0.1, 1e300, 1/0, -1/0, 2^63, -2^63)",
+            "return cmsgpack.pack(true, false, nil, 'abc', string.rep('x', 40), string.rep('y', 300))",
+            "return cmsgpack.pack({1,2,3}, {a=1}, {}, {[1]=1,[3]=3}, {[1.5]=1})",
+            "return cmsgpack.pack({{{{{{{{{{{{{{{{{{1}}}}}}}}}}}}}}}}}})",
+            "return cmsgpack.pack(function() end)",
+            "return cmsgpack.pack()",
+            "return cmsgpack.pack(string.rep('z', 70000)):len()",
+            "local t = {} for i=1,20 do t[i] = i end return cmsgpack.pack(t)",
+            "local t = {} for i=1,20 do t['k'..i] = i end return #cmsgpack.pack(t)",
+            "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {2, 3}, true))}",
+            "return cmsgpack.unpack(cmsgpack.pack({a={b={1,2}}})).a.b[2]",
+            "return {cmsgpack.unpack(cmsgpack.pack(0.5, 0.1, -7, 2^40))}",
+            "return {cmsgpack.unpack('')}",
+            "return {cmsgpack.unpack('\\145')}",
+            "return {cmsgpack.unpack('\\193')}",
+            "return {cmsgpack.unpack('\\199\\1\\1x')}",
+            "return {cmsgpack.unpack('\\196\\2ab')}",
+            "return {cmsgpack.unpack('\\205\\1')}",
+            "return {cmsgpack.unpack('\\129\\192\\1')}",
+            "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}",
+            "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}",
+            "return {cmsgpack.unpack_one(cmsgpack.pack(1), 0)}",
+            "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+            "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 1)}",
+            "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), -1)}",
+            "return {cmsgpack.unpack_one(cmsgpack.pack(1), 5)}",
+            "return {cmsgpack.unpack({})}",
+            "return #{cmsgpack.unpack(string.rep('\\145', 100000))}",
+            "return #{cmsgpack.unpack(string.rep('\\1', 100000))}",
+            "return #{cmsgpack.unpack(string.rep('\\1', 1000))}",
+            "cmsgpack.pack = nil",
         ],
     );
 }

@@ -155,6 +155,7 @@ pub fn new_state() -> *mut ffi::lua_State {
         super::bit::open(l);
         super::structlib::open(l);
         super::cjson::open(l);
+        super::cmsgpack::open(l);
         // The error handler keeps `debug` as an upvalue; then debug leaves the globals.
         let handler = b"local dbg = debug\n\
             return function(err)\n\
@@ -262,6 +263,7 @@ unsafe fn protect(l: *mut ffi::lua_State) {
         c"bit",
         c"struct",
         c"cjson",
+        c"cmsgpack",
     ] {
         ffi::lua_getfield(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());
         make_proxy(l);
@@ -607,6 +609,8 @@ unsafe fn generic_command(l: *mut ffi::lua_State, raise: bool) -> c_int {
             client.out.buf.clear();
             if !ok {
                 ctx.in_call = false;
+                // The stack is full of the partial reply: empty it to make room.
+                ffi::lua_settop(l, 0);
                 return raise_plain(l, b"reached lua stack limit");
             }
         }

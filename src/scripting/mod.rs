@@ -22,6 +22,7 @@
 pub mod bit;
 pub mod cache;
 pub mod cjson;
+pub mod cmsgpack;
 pub mod convert;
 pub mod lua;
 pub mod structlib;
