@@ -433,6 +433,13 @@ fn scripts_cannot_crash_the_server() {
             "setmetatable({}, {__gc = function() error('x') end}) collectgarbage() return 1",
             "return select('#', unpack({}, 1, 100))",
             "return string.format('%5000d', 1):len()",
+            "local t = {} for i=1,10000 do t = {t} end return t",
+            "local t = {} for i=1,10000 do t = {map={k=t}} end return t",
+            "return #{struct.unpack(string.rep('b', 10000), string.rep('x', 10000))}",
+            "return #{unpack({}, 1, 1e6)}",
+            "local t = {} for i=1,10000 do t = {t} end return cjson.encode(t)",
+            "return #cmsgpack.pack((function() local t = {} for i=1,10000 do t = {t} end return t end)())",
+            "return #{cmsgpack.unpack(string.rep('\\145', 10000) .. '\\1')}",
         ],
     );
     // The server still answers.

@@ -266,6 +266,8 @@ unsafe extern "C-unwind" fn unpack(l: *mut ffi::lua_State) -> c_int {
             arg_error(l, 2, "data string too short".into());
         }
         if ffi::lua_checkstack(l, 2) == 0 {
+            // Room for the message: the results go.
+            ffi::lua_settop(l, 2);
             error_where(l, "stack overflow (too many results)".into());
         }
         match opt {
