@@ -25,6 +25,7 @@ pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod tracking;
 pub mod types;

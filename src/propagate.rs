@@ -58,6 +58,9 @@ pub struct Propagation {
     selected_db: Option<usize>,
     /// Scratch: RESP of what is being emitted, handed to every consumer.
     out: Vec<u8>,
+    /// Set while a script's command runs under redis.set_repl without REPL_AOF: its effects
+    /// are not recorded (a call without CMD_CALL_PROPAGATE_AOF).
+    pub muted: bool,
 }
 
 impl Propagation {
@@ -116,7 +119,7 @@ impl Server {
     /// (alsoPropagate). The closure runs only when some consumer exists.
     #[inline]
     pub fn also_propagate(&mut self, db: usize, argv: impl FnOnce() -> Vec<Vec<u8>>) {
-        if self.prop.active {
+        if self.prop.active && !self.prop.muted {
             let argv = argv();
             self.prop.ops.push(Op { db, argv });
         }
@@ -183,7 +186,7 @@ pub fn after_call(
 ) {
     let mine = std::mem::replace(&mut srv.prop.cur, outer);
     // `dirty` must have grown: SAVE resets it, and is no write.
-    if (srv.dirty > dirty_before || mine.force) && !mine.prevent && !is_exec {
+    if (srv.dirty > dirty_before || mine.force) && !mine.prevent && !is_exec && !srv.prop.muted {
         match mine.rewritten {
             Some(argv) => srv.prop.ops.push(Op { db, argv }),
             // The common case, a write that is its own only effect: encoded straight from the

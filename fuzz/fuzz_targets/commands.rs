@@ -552,6 +552,8 @@ fn allowed(argv: &[Vec<u8>]) -> bool {
     match &name[..] {
         b"shutdown" | b"save" | b"bgsave" | b"bgrewriteaof" | b"monitor" | b"sync" | b"psync"
         | b"replicaof" | b"slaveof" | b"failover" | b"migrate" | b"module" => false,
+        // A script may loop forever, and without an event loop nothing can kill it here.
+        b"eval" | b"evalsha" | b"eval_ro" | b"evalsha_ro" | b"fcall" | b"fcall_ro" => false,
         b"config" => match &sub[..] {
             b"rewrite" => false,
             // Files, and the limit that bounds strings here.

@@ -27,6 +27,7 @@ pub mod multi;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server_cmds;
 pub mod set;
 pub mod sort;
@@ -178,6 +179,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(acl::HANDLERS)
         .chain(hll::HANDLERS)
         .chain(geo::HANDLERS)
+        .chain(scripting::HANDLERS)
 }
 
 impl CommandTable {
@@ -422,7 +424,7 @@ impl Default for CommandTable {
 /// PAUSE WRITE, writes and may-replicate commands, and an EXEC whose transaction queued one
 /// (the transaction waits whole). Called only while a pause is set; a pause whose time is up
 /// ends here.
-fn paused_for(srv: &mut Server, c: &Client, meta: &CommandMeta) -> bool {
+fn paused_for(srv: &mut Server, c: &Client, meta: &CommandMeta, flags: u64) -> bool {
     if crate::util::mstime() >= srv.pause_until_ms {
         srv.pause_until_ms = 0;
         return false;
@@ -431,7 +433,7 @@ fn paused_for(srv: &mut Server, c: &Client, meta: &CommandMeta) -> bool {
         return true;
     }
     let held = meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE;
-    meta.flags & held != 0
+    flags & held != 0
         || (meta.name == "exec"
             && c.multi.as_ref().is_some_and(|m| {
                 m.cmds
@@ -576,6 +578,12 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
         reject(srv, c, Some(idx), "NOAUTH Authentication required.");
         return finish_reply(c, reply_start);
     }
+    // A script's shebang flags stand for EVAL's own (evalGetCommandFlags).
+    let flags = if meta.group == "scripting" && meta.name.starts_with("eval") {
+        crate::scripting::command_flags(srv, args, meta.flags)
+    } else {
+        meta.flags
+    };
     // Transactions and Pub/Sub (crate::multi, crate::pubsub): commands Redis forbids inside
     // MULTI, and the short command list of a RESP2 connection in subscribed mode.
     if c.multi.is_some() && meta.flags & meta::FLAG_NO_MULTI != 0 {
@@ -602,8 +610,8 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
     }
     // maxmemory (crate::evict): evict before every command while a limit is set; when
     // nothing more can be freed, deny-OOM commands (and anything queued in MULTI) fail.
-    if srv.config.maxmemory != 0 {
-        let oom = oom_rejects(srv, c, meta);
+    if srv.config.maxmemory != 0 && !srv.scripting.timed_out {
+        let oom = oom_rejects(srv, c, meta, flags);
         // Invalidations of the keys just evicted come before the reply.
         flush_tracking_before_reply(srv, c, &mut reply_start);
         if oom {
@@ -619,7 +627,7 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
     // A failed background save stops writes (stop-writes-on-bgsave-error), and so does a
     // failed AOF write: write commands, an EXEC with a write queued, and PING get MISCONF.
     if crate::persistence::writes_denied(srv) {
-        let writes = meta.flags & meta::FLAG_WRITE != 0
+        let writes = flags & meta::FLAG_WRITE != 0
             || (meta.name == "exec"
                 && c.multi.as_ref().is_some_and(|m| {
                     m.cmds
@@ -640,6 +648,12 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
         reject(srv, c, Some(idx), &msg);
         return finish_reply(c, reply_start);
     }
+    // A script past busy-reply-threshold (crate::scripting): only the commands flagged
+    // allow-busy run (SCRIPT KILL, SHUTDOWN, and the transaction commands).
+    if srv.scripting.timed_out && meta.flags & meta::FLAG_ALLOW_BUSY == 0 {
+        reject(srv, c, Some(idx), crate::scripting::BUSY_ERROR);
+        return finish_reply(c, reply_start);
+    }
     // A monitor is a replica to Redis (CLIENT_SLAVE): it may not read or write keys, nor run
     // what may replicate (PUBLISH). Its queued commands were refused the same way, so an
     // EXEC has nothing of the kind to run.
@@ -657,7 +671,7 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
     // Replication (crate::replication): writes need min-replicas-to-write good replicas; a
     // replica whose link is down answers only stale-allowed commands unless
     // replica-serve-stale-data.
-    let is_write = meta.flags & meta::FLAG_WRITE != 0
+    let is_write = flags & meta::FLAG_WRITE != 0
         || (meta.name == "exec"
             && c.multi.as_ref().is_some_and(|m| {
                 m.cmds
@@ -714,7 +728,7 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
         );
         return finish_reply(c, reply_start);
     }
-    if srv.pause_until_ms != 0 && paused_for(srv, c, meta) {
+    if srv.pause_until_ms != 0 && paused_for(srv, c, meta, flags) {
         // Postponed (blockClient BLOCKED_POSTPONE): the command stays in the query buffer
         // and the client waits in arrival order; it counts as blocked meanwhile.
         if !c.postponed {
@@ -757,11 +771,11 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
 /// command queued, or any command but EXEC/DISCARD/QUIT/RESET inside MULTI, since queuing
 /// itself takes memory).
 #[inline]
-fn oom_rejects(srv: &mut Server, c: &Client, meta: &CommandMeta) -> bool {
+fn oom_rejects(srv: &mut Server, c: &Client, meta: &CommandMeta, flags: u64) -> bool {
     if crate::evict::perform_evictions(srv) != crate::evict::EvictResult::Fail {
         return false;
     }
-    if meta.flags & meta::FLAG_DENYOOM != 0 {
+    if flags & meta::FLAG_DENYOOM != 0 {
         return true;
     }
     match &c.multi {
@@ -876,9 +890,11 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
     // MONITOR sees a command after it ran, as Redis's call() feeds it: EXEC comes after the
     // commands it executed, and SELECT shows the db it selected.
     // A blocked command re-run for a ready key was already fed when it first arrived.
+    // Scripts were fed before they ran (crate::scripting::eval), ahead of their commands.
     if !srv.monitors.is_empty()
         && !c.reprocessing_blocked
         && meta.flags & (meta::FLAG_ADMIN | meta::FLAG_SKIP_MONITOR) == 0
+        && !matches!(meta.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro")
     {
         introspection::feed_monitors(srv, c, args);
     }
@@ -946,7 +962,15 @@ mod tests {
         assert_eq!(t.lookup(b"GET2"), Some(get));
         assert_eq!(t.lookup(b"get2"), Some(get));
         assert_eq!(t.cmds[get].meta.name, "get");
-        for gone in [&b"get"[..], b"fetch", b"keys", b"config", b"lpush", b""] {
+        for gone in [
+            &b"get"[..],
+            b"fetch",
+            b"keys",
+            b"eval",
+            b"config",
+            b"lpush",
+            b"",
+        ] {
             assert_eq!(t.lookup(gone), None, "{}", String::from_utf8_lossy(gone));
         }
         assert_eq!(t.lookup(b"set"), plain.lookup(b"set"));
@@ -954,12 +978,17 @@ mod tests {
         // Subcommands follow their renamed container; indexes are unchanged.
         let cfg = t.lookup(b"cfg").unwrap();
         assert_eq!(t.lookup_sub(cfg, b"GET"), plain.lookup_sub(cfg, b"get"));
-        // Only the removed command leaves the top level; every other is still found.
-        assert_eq!(t.top_level().count(), plain.top_level().count() - 1);
+        // Only the removed commands leave the top level; every other is still found.
+        assert_eq!(t.top_level().count(), plain.top_level().count() - 2);
         for i in plain.top_level() {
             let name = plain.cmds[i].meta.name.as_bytes();
             let found = t.top_level().any(|j| j == i);
-            assert_eq!(found, name != b"keys", "{}", plain.cmds[i].meta.name);
+            assert_eq!(
+                found,
+                name != b"keys" && name != b"eval",
+                "{}",
+                plain.cmds[i].meta.name
+            );
             if found && !matches!(name, b"get" | b"config" | b"lpush") {
                 assert_eq!(t.lookup(&name.to_ascii_uppercase()), Some(i));
             }

@@ -327,6 +327,11 @@ fn shutdown_command(srv: &mut Server, c: &mut Client, args: &Args) {
     .iter()
     .filter(|(on, _)| *on)
     .fold(0, |acc, (_, bit)| acc | bit);
+    // A busy script: only SHUTDOWN NOSAVE, which then stops the script (its hook sees
+    // shutdown_asap) and the loop exits.
+    if srv.scripting.timed_out && !nosave {
+        return c.out.err(crate::scripting::BUSY_ERROR);
+    }
     if crate::server::cron::prepare_for_shutdown(srv, flags) {
         srv.shutdown_asap = true;
     } else {

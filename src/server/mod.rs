@@ -142,6 +142,11 @@ pub struct Server {
     pub clients_by_id: crate::ds::dict::Dict<[u8; 8], usize>,
     /// ACL users and the ACL LOG (crate::acl).
     pub acl: crate::acl::Acl,
+    /// Lua scripting: the interpreter and the script cache (crate::scripting).
+    pub scripting: crate::scripting::Scripting,
+    /// Poller events (tokens) that a busy script's event pass left for the loop
+    /// (net::process_events_while_blocked).
+    pub deferred_events: Vec<usize>,
 }
 
 impl Server {
@@ -201,6 +206,8 @@ impl Server {
             tracking: Default::default(),
             clients_by_id: Default::default(),
             acl: crate::acl::Acl::with_default_password(config.requirepass.as_deref()),
+            scripting: Default::default(),
+            deferred_events: Vec::new(),
             config,
         }
     }

@@ -82,6 +82,74 @@ impl Listeners {
     }
 }
 
+thread_local! {
+    /// The running loop's poller, for serving clients while a busy script runs
+    /// ([`process_events_while_blocked`]); null outside `EventLoop::run`.
+    static LOOP_POLL: std::cell::Cell<*mut Poll> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// Serves other clients while a long command runs (processEventsWhileBlocked): called from
+/// a busy script's hook. Reads and runs what clients sent (process_command answers them
+/// -BUSY unless the command may run now, as SCRIPT KILL) and writes replies. An event this
+/// pass cannot handle (the script's own caller, whose slot is empty while it runs) is kept in `Server::deferred_events` for the loop to handle after the script.
+pub fn process_events_while_blocked(srv: &mut Server) {
+    let p = LOOP_POLL.with(|p| p.get());
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: set by EventLoop::run to its own poller for the duration of the loop; the
+    // loop is suspended inside this call (the script runs inside one of its events), and
+    // nothing else touches the poller meanwhile.
+    let poll = unsafe { &mut *p };
+    if !srv.scripting.served_while_busy {
+        // The first pass: the loop's current batch of events may hold some for clients it
+        // has not reached yet, which epoll will not report again. Read every client once.
+        srv.scripting.served_while_busy = true;
+        let idxs: Vec<usize> = srv
+            .clients
+            .iter()
+            .filter(|(_, c)| c.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        for idx in idxs {
+            if matches!(&srv.clients[idx], Some(c) if !matches!(c.sock, Sock::Detached(_))) {
+                read_client(srv, idx, false);
+            }
+        }
+    }
+    let mut events = Events::with_capacity(128);
+    for _ in 0..4 {
+        if poll.poll(&mut events, Some(Duration::ZERO)).is_err() || events.is_empty() {
+            break;
+        }
+        for ev in events.iter() {
+            let t = ev.token().0;
+            let idx = t.wrapping_sub(FIRST_CLIENT);
+            if t < FIRST_CLIENT {
+                EventLoop::accept(srv, t);
+                continue;
+            }
+            if !matches!(srv.clients.get(idx), Some(Some(_))) {
+                if !srv.deferred_events.contains(&t) {
+                    srv.deferred_events.push(t);
+                }
+                continue;
+            }
+            if ev.is_writable() {
+                write_client(srv, idx);
+            }
+            let hup = ev.is_read_closed() || ev.is_error();
+            if ev.is_readable() || hup {
+                read_client(srv, idx, hup);
+            }
+        }
+    }
+    if srv.aof.is_some() {
+        crate::persistence::aof::flush(srv, false);
+    }
+    write_pending(srv);
+}
+
 /// The poller and the server state (which holds the listeners).
 pub struct EventLoop {
     poll: Poll,
@@ -324,6 +392,12 @@ impl EventLoop {
 
     /// Serves until shutdown is requested.
     pub fn run(&mut self) {
+        LOOP_POLL.with(|p| p.set(&mut self.poll));
+        self.serve();
+        LOOP_POLL.with(|p| p.set(std::ptr::null_mut()));
+    }
+
+    fn serve(&mut self) {
         let mut events = Events::with_capacity(1024);
         let mut next_cron = Instant::now();
         let mut busy_poll = BusyPoll::new();
@@ -398,7 +472,7 @@ impl EventLoop {
             for ev in events.iter() {
                 let t = ev.token().0;
                 if t < FIRST_CLIENT {
-                    self.accept(t);
+                    Self::accept(&mut self.srv, t);
                     continue;
                 }
                 let idx = t - FIRST_CLIENT;
@@ -408,6 +482,20 @@ impl EventLoop {
                 let hup = ev.is_read_closed() || ev.is_error();
                 if ev.is_readable() || hup {
                     read_client(&mut self.srv, idx, hup);
+                }
+            }
+            // Events a busy script's pass could not handle: the script caller's (its slot
+            // was empty). Edge-triggered epoll will not repeat them.
+            while !self.srv.deferred_events.is_empty() {
+                let deferred = std::mem::take(&mut self.srv.deferred_events);
+                for t in deferred {
+                    if t < FIRST_CLIENT {
+                        Self::accept(&mut self.srv, t);
+                    } else {
+                        let idx = t - FIRST_CLIENT;
+                        write_client(&mut self.srv, idx);
+                        read_client(&mut self.srv, idx, false);
+                    }
                 }
             }
         }
@@ -441,9 +529,9 @@ impl EventLoop {
         (self.poll.poll(events, Some(rest)), spent)
     }
 
-    fn accept(&mut self, li: usize) {
+    fn accept(srv: &mut Server, li: usize) {
         loop {
-            let accepted = match self.srv.listeners.slots.get(li) {
+            let accepted = match srv.listeners.slots.get(li) {
                 Some(Some(Listener::Tcp(l))) => l.accept().map(|(s, peer)| {
                     let local = s.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
                     let fd = s.as_raw_fd();
@@ -457,7 +545,7 @@ impl EventLoop {
                 }),
                 Some(Some(Listener::Unix(l))) => l.accept().map(|(s, _)| {
                     let fd = s.as_raw_fd();
-                    let path = self.srv.config.unixsocket.clone().unwrap_or_default();
+                    let path = srv.config.unixsocket.clone().unwrap_or_default();
                     (
                         Sock::Unix(s),
                         format!("{path}:0"),
@@ -470,7 +558,9 @@ impl EventLoop {
                 _ => return,
             };
             match accepted {
-                Ok((sock, addr, laddr, fd, local)) => self.new_client(sock, addr, laddr, fd, local),
+                Ok((sock, addr, laddr, fd, local)) => {
+                    Self::new_client(srv, sock, addr, laddr, fd, local)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -481,8 +571,14 @@ impl EventLoop {
         }
     }
 
-    fn new_client(&mut self, mut sock: Sock, addr: String, laddr: String, fd: i32, local: bool) {
-        let srv = &mut self.srv;
+    fn new_client(
+        srv: &mut Server,
+        mut sock: Sock,
+        addr: String,
+        laddr: String,
+        fd: i32,
+        local: bool,
+    ) {
         srv.stats.total_connections_received += 1;
         if let Sock::Tcp(_) = sock {
             set_tcp_options(fd, srv.config.tcp_keepalive);
@@ -913,6 +1009,19 @@ pub fn before_sleep(srv: &mut Server) {
     if srv.aof.is_some() {
         crate::persistence::aof::flush(srv, false);
     }
+    write_pending(srv);
+    let closing = std::mem::take(&mut srv.pending_close);
+    for idx in closing {
+        if let Some(Some(c)) = srv.clients.get(idx) {
+            if c.close_asap {
+                close_client_now(srv, idx);
+            }
+        }
+    }
+}
+
+/// Writes the output of every client queued for writing (handleClientsWithPendingWrites).
+fn write_pending(srv: &mut Server) {
     let pending = std::mem::take(&mut srv.pending_writes);
     for idx in pending.iter().copied() {
         let Some(Some(mut c)) = srv.clients.get_mut(idx).map(|s| s.take()) else {
@@ -933,14 +1042,6 @@ pub fn before_sleep(srv: &mut Server) {
     pending.clear();
     if srv.pending_writes.is_empty() {
         srv.pending_writes = pending;
-    }
-    let closing = std::mem::take(&mut srv.pending_close);
-    for idx in closing {
-        if let Some(Some(c)) = srv.clients.get(idx) {
-            if c.close_asap {
-                close_client_now(srv, idx);
-            }
-        }
     }
 }
 

@@ -1,0 +1,514 @@
+//! Lua scripting (eval.c, script.c, script_lua.c): the interpreter, the script cache, and
+//! running a script for EVAL/EVALSHA.
+//!
+//! ```text
+//!  EVAL body numkeys k.. a..        commands::scripting
+//!        │  sha1(body) ─► cache (cache.rs) ─► compiled chunk "f_<sha>" in the Lua registry
+//!        ▼
+//!  run_script: KEYS/ARGV, PRNG seed 0, RunCtx in RUN ──► lua_pcall(f, errh)
+//!        │                                                 │ redis.call(...)
+//!        │                                                 ▼
+//!        │                            script_call: checks as scriptCall ─► commands::call
+//!        │                            on the script client (a detached Client, db and
+//!        │                            RESP of the script) ─► reply bytes ─► Lua (convert.rs)
+//!        ▼
+//!  result ─► caller's reply (convert.rs); errors as "-ERR ... script: <sha>, on @user_script:N."
+//! ```
+//!
+//! The script's writes are the commands it called: each is recorded by the propagation
+//! layer inside the EVAL's `call` (one execution unit, MULTI/EXEC around several), and EVAL
+//! itself is never propagated (Redis 7.0's effects replication).
+
+pub mod bit;
+pub mod cache;
+pub mod cjson;
+pub mod cmsgpack;
+pub mod convert;
+pub mod lua;
+pub mod structlib;
+
+use crate::commands::{meta, Args};
+use crate::protocol::parser::Argv;
+use crate::server::client::{Client, Sock};
+use crate::server::Server;
+use mlua::ffi;
+use std::cell::Cell;
+
+/// The reply to commands sent while a script is busy (shared.slowevalerr).
+pub const BUSY_ERROR: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// The scripting state kept in `Server::scripting`.
+pub struct Scripting {
+    /// The interpreter, created at the first use (null until then and after SCRIPT FLUSH).
+    lua: *mut ffi::lua_State,
+    /// SHA1 -> script.
+    pub cache: cache::ScriptCache,
+    /// The client scripts run their commands as (lua_client), out of the client table.
+    client: Option<Box<Client>>,
+    /// A script is running (for SCRIPT KILL and -BUSY).
+    pub running: bool,
+    /// SCRIPT KILL asked the running script to stop.
+    pub kill_requested: bool,
+    /// The running script went past busy-reply-threshold.
+    pub timed_out: bool,
+    /// The running script has called a write command (SCRIPT KILL then refuses).
+    pub wrote: bool,
+    /// The busy script's first event pass has read every client (net.rs).
+    pub served_while_busy: bool,
+    /// INFO: scripts run since start.
+    pub evals: u64,
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Scripting {
+            lua: std::ptr::null_mut(),
+            cache: Default::default(),
+            client: None,
+            running: false,
+            kill_requested: false,
+            timed_out: false,
+            wrote: false,
+            served_while_busy: false,
+            evals: 0,
+        }
+    }
+}
+
+impl Drop for Scripting {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Scripting {
+    /// The interpreter, created on first use.
+    pub fn state(&mut self) -> *mut ffi::lua_State {
+        if self.lua.is_null() {
+            self.lua = lua::new_state();
+        }
+        self.lua
+    }
+
+    /// Closes the interpreter and forgets every script (scriptingReset).
+    pub fn reset(&mut self) {
+        self.close();
+        self.cache.clear();
+    }
+
+    fn close(&mut self) {
+        if !self.lua.is_null() {
+            // SAFETY: the state is ours and no script is running (SCRIPT FLUSH is refused
+            // from scripts).
+            unsafe { ffi::lua_close(self.lua) };
+            self.lua = std::ptr::null_mut();
+        }
+    }
+
+    /// Bytes the interpreter holds (INFO used_memory_lua).
+    pub fn lua_memory(&self) -> u64 {
+        if self.lua.is_null() {
+            // An empty interpreter, as Redis reports one before any script.
+            return 0;
+        }
+        // SAFETY: a live state, not inside a call that could be disturbed by a count.
+        unsafe {
+            let kb = ffi::lua_gc(self.lua, ffi::LUA_GCCOUNT, 0) as u64;
+            let b = ffi::lua_gc(self.lua, ffi::LUA_GCCOUNTB, 0) as u64;
+            kb * 1024 + b
+        }
+    }
+}
+
+/// What the API functions need while a script runs (scriptRunCtx).
+pub struct RunCtx {
+    pub srv: *mut Server,
+    /// The script client.
+    pub client: *mut Client,
+    /// EVAL_RO, or a no-writes script: write commands are refused.
+    pub read_only: bool,
+    /// allow-oom: deny-oom commands run even over maxmemory.
+    pub allow_oom: bool,
+    /// A write command ran: later ones are no longer refused for the server's state.
+    pub write_dirty: bool,
+    /// redis.set_repl's targets.
+    pub repl_flags: i64,
+    /// Set while redis.call runs (no reentry).
+    pub in_call: bool,
+    /// Monotonic start, for busy-reply-threshold.
+    pub start: std::time::Instant,
+    /// The script's SHA (logs).
+    pub sha: [u8; 40],
+}
+
+thread_local! {
+    /// The running script's context (null when no script runs).
+    pub(crate) static RUN: Cell<*mut RunCtx> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Finds the command for an argument vector as lookupCommand does (a container with a
+/// second argument resolves to the subcommand, which must exist).
+pub fn lookup_command(srv: &Server, argv: &[Vec<u8>]) -> Option<usize> {
+    let idx = srv.commands.lookup(argv.first()?)?;
+    if srv.commands.cmds[idx].subcommands.is_empty() || argv.len() < 2 {
+        return Some(idx);
+    }
+    srv.commands.lookup_sub(idx, &argv[1])
+}
+
+/// Runs one command for redis.call (scriptCall): Redis's checks, then the ordinary `call`
+/// on the script client. The reply is left in the script client's buffer; an error found
+/// before the command runs is returned.
+pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
+    // SAFETY: the server and the script client outlive the script run that set `ctx`; the
+    // EVAL handler that owns them does not touch them until the run ends.
+    let srv = unsafe { &mut *ctx.srv };
+    let client = unsafe { &mut *ctx.client };
+    let found = lookup_command(srv, argv);
+    let count_error = |srv: &mut Server, msg: &str| {
+        srv.stats.total_error_replies += 1;
+        let code = match msg.strip_prefix('-') {
+            Some(m) => m.split(' ').next().unwrap_or("ERR").to_string(),
+            None => "ERR".to_string(),
+        };
+        *srv.stats.errors.entry(code).or_insert(0) += 1;
+    };
+    let Some(idx) = found else {
+        let msg = "Unknown Redis command called from script";
+        count_error(srv, msg);
+        return Err(msg.into());
+    };
+    let m = srv.commands.cmds[idx].meta;
+    let argc = argv.len() as i64;
+    let arity = i64::from(m.arity);
+    let reject = |srv: &mut Server, msg: String| {
+        srv.commands.cmds[idx].stat.rejected_calls += 1;
+        count_error(srv, &msg);
+        Err(msg)
+    };
+    if (arity > 0 && arity != argc) || argc < -arity {
+        return reject(
+            srv,
+            "Wrong number of args calling Redis command from script".into(),
+        );
+    }
+    if m.flags & meta::FLAG_NOSCRIPT != 0 {
+        return reject(srv, "This Redis command is not allowed from script".into());
+    }
+    if ctx.read_only && m.flags & (meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE) != 0 {
+        return reject(
+            srv,
+            "Write commands are not allowed from read-only scripts.".into(),
+        );
+    }
+    if m.flags & meta::FLAG_WRITE != 0 && !ctx.write_dirty && crate::persistence::writes_denied(srv)
+    {
+        let e = crate::persistence::writes_denied_error(srv);
+        return reject(srv, format!("-{e}"));
+    }
+    if !ctx.allow_oom
+        && !ctx.write_dirty
+        && srv.config.maxmemory != 0
+        && m.flags & meta::FLAG_DENYOOM != 0
+        && crate::server::alloc::used_memory() as u64 > srv.config.maxmemory
+    {
+        return reject(srv, format!("-{}", crate::evict::OOM_ERROR));
+    }
+    if m.flags & meta::FLAG_WRITE != 0 {
+        ctx.write_dirty = true;
+        srv.scripting.wrote = true;
+    }
+    // The arguments as a query buffer the handler can borrow from.
+    let mut buf = Vec::with_capacity(argv.iter().map(|a| a.len()).sum());
+    let mut parsed = Argv::new();
+    for a in argv {
+        parsed.ranges.push((buf.len(), a.len()));
+        buf.extend_from_slice(a);
+    }
+    let args = Args::new(&buf, &parsed);
+    client.out.buf.clear();
+    // redis.set_repl: only the AOF consumes the stream here (no replicas yet).
+    srv.prop.muted = ctx.repl_flags & lua::REPL_AOF == 0;
+    crate::commands::call(srv, client, idx, &args);
+    srv.prop.muted = false;
+    Ok(())
+}
+
+/// Called from the count hook (scriptInterrupt): past busy-reply-threshold the script is
+/// timed out, and from then on each hook serves other clients (who get -BUSY, or run
+/// SCRIPT KILL / SHUTDOWN NOSAVE). True when the script must stop.
+pub fn script_interrupt(ctx: &mut RunCtx) -> bool {
+    // SAFETY: as in script_call; the hook never runs inside redis.call (no Lua code runs
+    // there).
+    let srv = unsafe { &mut *ctx.srv };
+    let limit = srv.config.busy_reply_threshold;
+    let elapsed = ctx.start.elapsed().as_millis() as i64;
+    if limit <= 0 || elapsed < limit {
+        return false;
+    }
+    if !srv.scripting.timed_out {
+        srv.scripting.timed_out = true;
+        crate::log_warning!(
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
+            elapsed,
+            String::from_utf8_lossy(&ctx.sha)
+        );
+    }
+    crate::server::net::process_events_while_blocked(srv);
+    srv.scripting.kill_requested || srv.shutdown_asap
+}
+
+/// A fresh script client (createClient(NULL) with CLIENT_SCRIPT | CLIENT_DENY_BLOCKING).
+fn new_script_client() -> Box<Client> {
+    let mut c = Client::new(
+        0,
+        usize::MAX,
+        Sock::Detached(Vec::new()),
+        "lua".into(),
+        String::new(),
+        -1,
+    );
+    c.authenticated = true;
+    c.deny_blocking = true;
+    Box::new(c)
+}
+
+/// Compiles and caches `body` (luaCreateFunction) unless its SHA is cached. Returns the SHA,
+/// or the error reply's text.
+pub fn create_function(srv: &mut Server, body: &[u8]) -> Result<[u8; 40], String> {
+    let sha = cache::sha1hex(body);
+    if srv.scripting.cache.by_sha.contains_key(&sha) {
+        return Ok(sha);
+    }
+    let (flags, shebang_len) = cache::parse_shebang(body).map_err(|e| format!("ERR {e}"))?;
+    let l = srv.scripting.state();
+    // SAFETY: the interpreter is idle (no script runs while a command compiles one).
+    unsafe { lua::compile(l, &sha, &body[shebang_len..]) }.map_err(|msg| {
+        format!(
+            "ERR Error compiling script (new function): {}",
+            String::from_utf8_lossy(convert::trim_crlf(&msg))
+        )
+    })?;
+    srv.scripting.cache.add(sha, body, flags);
+    Ok(sha)
+}
+
+/// The flags an EVAL/EVALSHA call has for processCommand's gates (evalGetCommandFlags): a
+/// script with a shebang replaces EVAL's write, deny-oom, stale and may-replicate flags
+/// with what its flags say; a script without one (or not cached, for EVALSHA) keeps them.
+pub fn command_flags(srv: &Server, args: &Args, cmd_flags: u64) -> u64 {
+    let evalsha = args.get(0).len() >= 7 && args.get(0)[..7].eq_ignore_ascii_case(b"evalsha");
+    let body = args.get(1);
+    let script_flags = if evalsha {
+        match cache::sha_key(body).filter(|_| body.len() == 40) {
+            Some(k) => match srv.scripting.cache.by_sha.get(&k) {
+                Some(s) => s.flags,
+                None => return cmd_flags,
+            },
+            None => return cmd_flags,
+        }
+    } else {
+        match srv.scripting.cache.by_sha.get(&cache::sha1hex(body)) {
+            Some(s) => s.flags,
+            None => match cache::parse_shebang(body) {
+                Ok((f, _)) => f,
+                Err(_) => return cmd_flags,
+            },
+        }
+    };
+    if script_flags & cache::FLAG_EVAL_COMPAT != 0 {
+        return cmd_flags;
+    }
+    let mut f = cmd_flags
+        & !(meta::FLAG_STALE | meta::FLAG_DENYOOM | meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE);
+    if script_flags & (cache::FLAG_ALLOW_OOM | cache::FLAG_NO_WRITES) == 0 {
+        f |= meta::FLAG_DENYOOM;
+    }
+    if script_flags & cache::FLAG_NO_WRITES == 0 {
+        f |= meta::FLAG_WRITE;
+    }
+    if script_flags & cache::FLAG_ALLOW_STALE != 0 {
+        f |= meta::FLAG_STALE;
+    }
+    f
+}
+
+/// EVAL, EVALSHA and their _RO forms (evalGenericCommand).
+pub fn eval(srv: &mut Server, c: &mut Client, args: &Args, evalsha: bool, ro: bool) {
+    // MONITOR shows the script before the commands it calls (those show as "lua").
+    if !srv.monitors.is_empty() {
+        crate::commands::introspection::feed_monitors(srv, c, args);
+    }
+    let Some(numkeys) = crate::util::num::parse_i64(args.get(2)) else {
+        c.out.err("ERR value is not an integer or out of range");
+        return;
+    };
+    if numkeys > args.len() as i64 - 3 {
+        c.out
+            .err("ERR Number of keys can't be greater than number of args");
+        return;
+    } else if numkeys < 0 {
+        c.out.err("ERR Number of keys can't be negative");
+        return;
+    }
+    let sha = if evalsha {
+        match cache::sha_key(args.get(1)).filter(|_| args.get(1).len() == 40) {
+            Some(k) if srv.scripting.cache.by_sha.contains_key(&k) => k,
+            _ => {
+                c.out.err("NOSCRIPT No matching script. Please use EVAL.");
+                return;
+            }
+        }
+    } else {
+        match create_function(srv, args.get(1)) {
+            Ok(sha) => sha,
+            Err(e) => {
+                c.out.err(&e);
+                return;
+            }
+        }
+    };
+    let flags = srv.scripting.cache.by_sha[&sha].flags;
+    if let Err(e) = prepare_checks(srv, flags, ro) {
+        c.out.err(&e);
+        return;
+    }
+    let numkeys = numkeys as usize;
+    let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| args.get(i)).collect();
+    let argv: Vec<&[u8]> = (3 + numkeys..args.len()).map(|i| args.get(i)).collect();
+    run_script(srv, c, &sha, flags, ro, &keys, &argv);
+}
+
+/// The checks of scriptPrepareForRun that apply to a standalone server without replicas.
+fn prepare_checks(srv: &mut Server, flags: u64, ro: bool) -> Result<(), String> {
+    if flags & cache::FLAG_EVAL_COMPAT != 0 {
+        return Ok(());
+    }
+    if flags & cache::FLAG_NO_WRITES == 0 {
+        if crate::persistence::writes_denied(srv) {
+            return Err(format!(
+                "{} Writable scripts are blocked. Use 'no-writes' flag for read only scripts.",
+                crate::persistence::writes_denied_error(srv)
+            ));
+        }
+        if ro {
+            return Err("ERR Can not execute a script with write flag using *_ro command.".into());
+        }
+    }
+    if srv.config.maxmemory != 0
+        && flags & (cache::FLAG_ALLOW_OOM | cache::FLAG_NO_WRITES) == 0
+        && crate::server::alloc::used_memory() as u64 > srv.config.maxmemory
+    {
+        return Err("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'".into());
+    }
+    Ok(())
+}
+
+/// Runs a compiled script for client `c` and writes its result (luaCallFunction).
+fn run_script(
+    srv: &mut Server,
+    c: &mut Client,
+    sha: &[u8; 40],
+    flags: u64,
+    ro: bool,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+) {
+    let l = srv.scripting.state();
+    let mut client = srv
+        .scripting
+        .client
+        .take()
+        .unwrap_or_else(new_script_client);
+    client.db = c.db;
+    client.out.resp3 = false;
+    client.out.buf.clear();
+    let compat = flags & cache::FLAG_EVAL_COMPAT != 0;
+    let mut ctx = RunCtx {
+        srv: srv as *mut Server,
+        client: &mut *client as *mut Client,
+        read_only: ro || (!compat && flags & cache::FLAG_NO_WRITES != 0),
+        allow_oom: !compat && flags & cache::FLAG_ALLOW_OOM != 0,
+        write_dirty: false,
+        repl_flags: lua::REPL_AOF | lua::REPL_REPLICA,
+        in_call: false,
+        start: std::time::Instant::now(),
+        sha: *sha,
+    };
+    srv.scripting.running = true;
+    srv.scripting.kill_requested = false;
+    srv.scripting.timed_out = false;
+    srv.scripting.wrote = false;
+    srv.scripting.evals += 1;
+    // The script's writes travel as its effects; EVAL itself never does.
+    srv.prevent_propagation();
+    let hook = srv.config.busy_reply_threshold > 0;
+    // SAFETY: the interpreter is idle; RUN points at `ctx` exactly while lua_pcall runs, and
+    // the server is reached only through `ctx.srv` meanwhile.
+    unsafe {
+        lua::set_global_array(l, c"KEYS", keys);
+        lua::set_global_array(l, c"ARGV", argv);
+        let pushed = lua::push_function(l, sha);
+        debug_assert!(pushed, "cached script is compiled");
+        if !pushed {
+            c.out.err("ERR script is missing from the interpreter");
+        } else {
+            if hook {
+                ffi::lua_sethook(l, Some(lua::count_hook), ffi::LUA_MASKCOUNT, 100_000);
+            }
+            RUN.with(|r| r.set(&mut ctx));
+            let status = ffi::lua_pcall(l, 0, 1, -2);
+            RUN.with(|r| r.set(std::ptr::null_mut()));
+            if hook {
+                ffi::lua_sethook(l, None, 0, 0);
+            }
+            let script_resp3 = client.out.resp3;
+            if status != 0 {
+                reply_script_error(l, c, sha);
+            } else {
+                convert::lua_to_reply(l, &mut c.out, script_resp3);
+            }
+            ffi::lua_pop(l, 1); // the error handler
+        }
+    }
+    client.out.buf.clear();
+    srv.scripting.client = Some(client);
+    srv.scripting.running = false;
+    srv.scripting.timed_out = false;
+    srv.scripting.kill_requested = false;
+    srv.scripting.wrote = false;
+    srv.scripting.served_while_busy = false;
+}
+
+/// The error reply of a failed script: the message, then where it was raised.
+unsafe fn reply_script_error(l: *mut ffi::lua_State, c: &mut Client, sha: &[u8; 40]) {
+    if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
+        let msg = if ffi::lua_isstring(l, -1) != 0 {
+            convert::to_bytes(l, -1).to_vec()
+        } else {
+            b"execution failure".to_vec()
+        };
+        let msg = &msg[..msg.len().min(100)];
+        c.out.err(&format!(
+            "ERR Error running script f_{}, {}",
+            String::from_utf8_lossy(sha),
+            String::from_utf8_lossy(convert::trim_crlf(msg))
+        ));
+    } else {
+        let e = convert::error_info(l);
+        let mut msg = b"-".to_vec();
+        msg.extend_from_slice(&e.msg);
+        if let (Some(line), Some(source)) = (&e.line, &e.source) {
+            msg.extend_from_slice(b" script: ");
+            msg.extend_from_slice(sha);
+            msg.extend_from_slice(b", on ");
+            msg.extend_from_slice(source);
+            msg.push(b':');
+            msg.extend_from_slice(line);
+            msg.push(b'.');
+        }
+        convert::reply_error(&mut c.out, &msg, !e.ignore_stats);
+    }
+    ffi::lua_pop(l, 1);
+}
