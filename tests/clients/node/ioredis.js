@@ -1,5 +1,5 @@
-// ioredis against ferrodis: pipelines, MULTI/EXEC with WATCH retries, Pub/Sub with patterns,
-// blocking pops, scanStream, streams, error classes. Server: 127.0.0.1:$FERRODIS_PORT.
+// ioredis against ferrodis: pipelines, MULTI/EXEC with WATCH retries, Pub/Sub with patterns and
+// a reconnect, blocking pops, scanStream, streams, error classes. Server: 127.0.0.1:$FERRODIS_PORT.
 const Redis = require("ioredis");
 const { check, finish, sleep, waitFor } = require("./check");
 
@@ -54,6 +54,14 @@ const mk = () => new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, l
   await waitFor(() => got.length >= 2);
   check("pubsub messages", got, [["message", "io:news", "hi"], ["pmessage", "io:ev:*", "io:ev:1", "there"]]);
   check("punsubscribe", await sub.punsubscribe("io:ev:*"), 1);
+  // Reconnect: the server drops the subscriber; ioredis reconnects and subscribes again.
+  let readies = 0;
+  sub.on("ready", () => readies++);
+  check("client kill pubsub", await r.client("KILL", "TYPE", "pubsub"), 1);
+  await waitFor(async () => readies >= 1 && (await r.pubsub("NUMSUB", "io:news"))[1] === 1);
+  check("resubscribed", await r.publish("io:news", "again"), 1);
+  await waitFor(() => got.length >= 3);
+  check("message after reconnect", got[2], ["message", "io:news", "again"]);
   sub.disconnect();
 
   // Blocking pops.
