@@ -1,7 +1,8 @@
 # ferrodis developer entry points.
 #   make              release build (target/release/ferrodis-server)
 #   make run ARGS=... build, then run the server with ARGS (e.g. ARGS="--port 7777")
-#   make test         rustfmt check, clippy -D warnings, all tests (needs redis-server 7.0.15)
+#   make test         rustfmt check, clippy -D warnings, all tests (needs redis-server 7.0.15),
+#                     including the client matrix (installs its libraries when missing)
 #   make bench        release build, then utils/bench.py (BENCH_ARGS="--rounds 3 --memory" ...)
 #   make fuzz         cargo fuzz run on every fuzz target for FUZZ_TIME seconds, if cargo-fuzz
 #                     is installed (FUZZ_TARGET=name for one target, FUZZ_FLAGS for cargo fuzz,
@@ -21,7 +22,7 @@ FUZZ_FLAGS  ?= $(if $(findstring nightly,$(shell rustc --version 2>/dev/null)),,
 # commands target also caps its own heap at FERRODIS_FUZZ_HEAP_MB, default 1024).
 FUZZ_LIMITS ?= -rss_limit_mb=2048 -malloc_limit_mb=2048
 
-.PHONY: all build run test check-redis bench fuzz clean
+.PHONY: all build run test check-redis clients-deps bench fuzz clean
 
 all: build
 
@@ -39,7 +40,12 @@ check-redis:
 	  echo "hint: apt-get install redis-server redis-tools   (or run .ci/run, which installs them)" >&2; \
 	  exit 1; }
 
-test: check-redis
+# The client matrix (tests/clients, tests/clients.rs) runs real client libraries: install the
+# missing ones (apt-get as root, a venv for Python, npm ci for Node) or say what to run.
+clients-deps:
+	@bash tests/clients/install.sh
+
+test: check-redis clients-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets

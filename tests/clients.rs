@@ -1,0 +1,225 @@
+//! The client matrix (issue 25): real client libraries in several languages, each running its
+//! scenario from tests/clients/ (see tests/clients/run.sh) against a ferrodis of its own. A
+//! scenario prints one line per check and exits 0 when all pass; its whole output is shown
+//! when it fails. Each run is bounded by a timeout and its process group is killed after it.
+//! The Rust `redis` crate (a dev-dependency) runs in-process at the end of this file.
+//!
+//! The libraries are installed by tests/clients/install.sh (`make test` and .ci/run call it). A
+//! scenario whose runtime or library is missing fails, unless FERRODIS_CLIENTS_OPTIONAL=1, when
+//! it is reported as skipped.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(180);
+/// run.sh's exit code for a missing runtime or library (as in automake's "skipped").
+const SKIPPED: i32 = 77;
+
+fn scenario(name: &str) {
+    let server = ferrodis();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let log = scratch_dir("client", name).join("out.log");
+    let out = fs::File::create(&log).unwrap();
+    let mut child = Command::new("bash")
+        .arg(format!("{root}/tests/clients/run.sh"))
+        .arg(name)
+        .env("FERRODIS_PORT", server.port().to_string())
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .process_group(0)
+        .spawn()
+        .expect("cannot run bash tests/clients/run.sh");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > TIMEOUT {
+            break None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    // Whatever the scenario started (threads, forked workers) goes with its process group.
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.wait();
+    let output = fs::read_to_string(&log).unwrap_or_default();
+    let _ = fs::remove_dir_all(log.parent().unwrap());
+    match status {
+        None => panic!(
+            "client scenario {name} timed out after {}s; its output:\n{output}",
+            TIMEOUT.as_secs()
+        ),
+        Some(s) if s.success() => {
+            // The first line names the library and its version.
+            println!("{name}: {}", output.lines().next().unwrap_or(""));
+        }
+        Some(s) if s.code() == Some(SKIPPED) => {
+            if std::env::var("FERRODIS_CLIENTS_OPTIONAL").as_deref() == Ok("1") {
+                println!("{name}: skipped: {}", output.trim());
+            } else {
+                panic!(
+                    "client scenario {name} cannot run: {}\nrun tests/clients/install.sh, or set \
+                     FERRODIS_CLIENTS_OPTIONAL=1 to skip it",
+                    output.trim()
+                );
+            }
+        }
+        Some(s) => panic!("client scenario {name} failed ({s}); its output:\n{output}"),
+    }
+}
+
+macro_rules! scenarios {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        $(#[test]
+        fn $test() {
+            scenario($name);
+        })*
+
+        /// Every scenario run.sh knows has a test here.
+        #[test]
+        fn every_scenario_has_a_test() {
+            let out = Command::new("bash")
+                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/run.sh"))
+                .arg("--list")
+                .output()
+                .unwrap();
+            let listed: Vec<String> =
+                String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect();
+            assert_eq!(listed, vec![$($name.to_string()),*]);
+        }
+    };
+}
+
+scenarios! {
+    py_sync_resp2 => "py-sync-resp2",
+    py_sync_resp3 => "py-sync-resp3",
+    py_hiredis_resp2 => "py-hiredis-resp2",
+    py_hiredis_resp3 => "py-hiredis-resp3",
+    py_async_resp2 => "py-async-resp2",
+    py_async_resp3 => "py-async-resp3",
+    py_rq => "py-rq",
+    node_ioredis => "node-ioredis",
+    node_redis => "node-redis",
+    c_hiredis => "c-hiredis",
+    ruby_redis => "ruby-redis",
+    php_redis => "php-redis",
+}
+
+/// The Rust `redis` crate (the dev-dependency), in RESP2 and RESP3: pipelines, an atomic
+/// pipeline, the `transaction` helper's WATCH retry, Pub/Sub with a pattern, a blocking pop's
+/// timeout, `scan_match`, streams and the WRONGTYPE error's code.
+fn rust_redis(proto: &str) {
+    use redis::Commands;
+    let server = ferrodis();
+    let url = format!("redis://127.0.0.1:{}/?protocol={proto}", server.port());
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let mut other = client.get_connection().unwrap();
+
+    let mut p = redis::pipe();
+    for i in 0..100 {
+        p.rpush("rs:l", i).ignore();
+    }
+    p.lrange("rs:l", 0, 2).llen("rs:l");
+    let (head, len): (Vec<i64>, i64) = p.query(&mut con).unwrap();
+    assert_eq!((head, len), (vec![0, 1, 2], 100));
+    let (v,): (i64,) = redis::pipe()
+        .atomic()
+        .set("rs:a", 1)
+        .ignore()
+        .incr("rs:a", 4)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(v, 5);
+
+    // WATCH with a retry: the first attempt is spoiled by another connection.
+    let _: () = con.set("rs:w", 3).unwrap();
+    let mut attempts = 0;
+    let (w,): (i64,) = redis::transaction(&mut con, &["rs:w"], |c, pipe| {
+        attempts += 1;
+        let v: i64 = c.get("rs:w")?;
+        if attempts == 1 {
+            let _: i64 = other.incr("rs:w", 1)?;
+        }
+        pipe.set("rs:w", v * 2).ignore().get("rs:w").query(c)
+    })
+    .unwrap();
+    assert_eq!((attempts, w), (2, 8));
+
+    // A blocking pop that times out answers nil.
+    let popped: Option<(String, String)> = con.blpop("rs:empty", 0.1).unwrap();
+    assert_eq!(popped, None);
+
+    // scan_match.
+    for i in 0..120 {
+        let _: () = con.set(format!("rs:scan:{i}"), i).unwrap();
+    }
+    let mut keys: Vec<String> = con
+        .scan_match("rs:scan:*")
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 120);
+
+    // Streams through plain commands.
+    let id: String = redis::cmd("XADD")
+        .arg("rs:st")
+        .arg("*")
+        .arg("k")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", "rs:st", "g", "0"])
+        .query(&mut con)
+        .unwrap();
+    let read: redis::Value = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "g", "c", "STREAMS", "rs:st", ">"])
+        .query(&mut con)
+        .unwrap();
+    assert!(format!("{read:?}").contains(&id), "{read:?}");
+    let acked: i64 = redis::cmd("XACK")
+        .arg(&["rs:st", "g", &id])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(acked, 1);
+
+    // The WRONGTYPE error keeps its code.
+    let err = con.lpush::<_, _, i64>("rs:a", 1).unwrap_err();
+    assert_eq!(err.code(), Some("WRONGTYPE"), "{err:?}");
+
+    // Pub/Sub with a pattern on a connection of its own.
+    let mut sub_con = client.get_connection().unwrap();
+    let mut sub = sub_con.as_pubsub();
+    sub.psubscribe("rs:ev:*").unwrap();
+    sub.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let n: i64 = con.publish("rs:ev:1", "hi").unwrap();
+    assert_eq!(n, 1);
+    let msg = sub.get_message().unwrap();
+    assert_eq!(msg.get_channel_name(), "rs:ev:1");
+    assert_eq!(msg.get_pattern::<String>().unwrap(), "rs:ev:*");
+    assert_eq!(msg.get_payload::<String>().unwrap(), "hi");
+}
+
+#[test]
+fn rust_redis_resp2() {
+    rust_redis("2");
+}
+
+#[test]
+fn rust_redis_resp3() {
+    rust_redis("3");
+}

@@ -1,0 +1,265 @@
+"""redis-py (sync) against ferrodis: pools, pipelines, WATCH retries, Pub/Sub, blocking pops,
+SCAN iterators, RESP3 types, streams, client-side caching and error classes.
+
+Usage: redis_py.py [--protocol 2|3] [--parser python|hiredis]; the server is 127.0.0.1:$FERRODIS_PORT.
+"""
+
+import argparse
+import os
+import sys
+import threading
+import time
+
+import redis
+from redis.exceptions import ResponseError, WatchError
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--protocol", type=int, default=2, choices=(2, 3))
+ap.add_argument("--parser", default="python", choices=("python", "hiredis"))
+opts = ap.parse_args()
+
+PORT = int(os.environ["FERRODIS_PORT"])
+FAILS = []
+
+
+def check(name, got, want):
+    if got != want:
+        FAILS.append(name)
+        print(f"FAIL {name}: got {got!r}, want {want!r}")
+    else:
+        print(f"ok   {name}")
+
+
+def kwargs():
+    kw = dict(host="127.0.0.1", port=PORT, protocol=opts.protocol, socket_timeout=10)
+    if opts.parser == "hiredis":
+        from redis._parsers import _HiredisParser
+
+        kw["parser_class"] = _HiredisParser
+    else:
+        from redis._parsers import _RESP2Parser, _RESP3Parser
+
+        kw["parser_class"] = _RESP3Parser if opts.protocol == 3 else _RESP2Parser
+    return kw
+
+
+def client(**extra):
+    kw = kwargs()
+    kw.update(extra)
+    return redis.Redis(connection_pool=redis.ConnectionPool(**kw))
+
+
+print(f"redis-py {redis.__version__}, protocol {opts.protocol}, parser {opts.parser}", end="")
+if opts.parser == "hiredis":
+    import hiredis
+
+    print(f" (hiredis {hiredis.__version__})", end="")
+print()
+
+r = client(decode_responses=True)
+r.flushall()
+check("ping", r.ping(), True)
+check("hello proto", r.execute_command("HELLO")["proto"] if opts.protocol == 3 else 2, opts.protocol)
+
+# Connection pool: 8 threads share 4 connections.
+pool = redis.BlockingConnectionPool(max_connections=4, timeout=10, **kwargs())
+pooled = redis.Redis(connection_pool=pool)
+errors = []
+
+
+def incr_many():
+    try:
+        for _ in range(200):
+            pooled.incr("pool:counter")
+    except Exception as e:  # noqa: BLE001
+        errors.append(e)
+
+
+threads = [threading.Thread(target=incr_many) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+check("pool errors", errors, [])
+check("pool counter", r.get("pool:counter"), "1600")
+check("pool size bounded", len(pool._connections) <= 4, True)
+pool.disconnect()
+
+# Pipelines, with and without MULTI.
+p = r.pipeline(transaction=False)
+for i in range(100):
+    p.rpush("pipe:list", i)
+p.lrange("pipe:list", 0, 2)
+p.llen("pipe:list")
+res = p.execute()
+check("pipeline replies", res[-2:], [["0", "1", "2"], 100])
+p = r.pipeline(transaction=True)
+p.set("tx:a", 1).incr("tx:a").get("tx:a")
+check("multi/exec pipeline", p.execute(), [True, 2, "2"])
+p = r.pipeline(transaction=False)
+p.set("pipe:s", "x").lpush("pipe:s", 1).get("pipe:s")
+res = p.execute(raise_on_error=False)
+check("pipeline error in place", (res[0], type(res[1]).__name__, res[2]), (True, "ResponseError", "x"))
+
+# WATCH with retry: the first attempt is spoiled by another client and must be retried.
+r.set("watch:k", 10)
+attempts = []
+other = client()
+
+
+def txn(pipe):
+    v = int(pipe.get("watch:k"))
+    attempts.append(v)
+    if len(attempts) == 1:
+        other.incr("watch:k")
+    pipe.multi()
+    pipe.set("watch:k", v * 2)
+
+
+r.transaction(txn, "watch:k")
+check("watch retry attempts", attempts, [10, 11])
+check("watch retry result", r.get("watch:k"), "22")
+with r.pipeline() as pipe:
+    pipe.watch("watch:k")
+    other.set("watch:k", 0)
+    pipe.multi()
+    pipe.set("watch:k", 1)
+    try:
+        pipe.execute()
+        check("watch error", "no error", "WatchError")
+    except WatchError:
+        check("watch error", "WatchError", "WatchError")
+check("watch aborted value", r.get("watch:k"), "0")
+
+# Pub/Sub with channel and pattern subscriptions.
+ps = client(decode_responses=True).pubsub(ignore_subscribe_messages=True)
+ps.subscribe("news")
+ps.psubscribe("ev:*")
+deadline = time.time() + 5
+while r.pubsub_numpat() < 1 and time.time() < deadline:
+    ps.get_message(timeout=0.05)
+check("numsub", r.pubsub_numsub("news"), [("news", 1)])
+check("publish channel", r.publish("news", "hello"), 1)
+check("publish pattern", r.publish("ev:login", "bob"), 1)
+
+
+def next_msg():
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        m = ps.get_message(timeout=0.2)
+        if m is not None:
+            return m
+    return None
+
+
+m = next_msg()
+check("message", (m["type"], m["channel"], m["data"]), ("message", "news", "hello"))
+m = next_msg()
+check("pmessage", (m["type"], m["pattern"], m["channel"], m["data"]), ("pmessage", "ev:*", "ev:login", "bob"))
+got = []
+ps2 = client(decode_responses=True).pubsub()
+ps2.psubscribe(**{"t:*": lambda msg: got.append(msg["data"])})
+thread = ps2.run_in_thread(sleep_time=0.05)
+deadline = time.time() + 5
+while r.pubsub_numpat() < 2 and time.time() < deadline:
+    time.sleep(0.02)
+r.publish("t:1", "a")
+r.publish("t:2", "b")
+deadline = time.time() + 5
+while len(got) < 2 and time.time() < deadline:
+    time.sleep(0.02)
+thread.stop()
+thread.join(5)
+check("pattern handler thread", got, ["a", "b"])
+ps.unsubscribe()
+ps.punsubscribe()
+ps.close()
+ps2.close()
+
+# Blocking pops with timeouts.
+t0 = time.time()
+check("blpop timeout", r.blpop(["bl:empty"], timeout=0.2), None)
+check("blpop waited", time.time() - t0 >= 0.15, True)
+pusher = client()
+threading.Timer(0.2, lambda: pusher.rpush("bl:q", "job1")).start()
+check("blpop wakes", r.blpop(["bl:none", "bl:q"], timeout=5), ("bl:q", "job1") if opts.protocol == 2 else ["bl:q", "job1"])
+threading.Timer(0.2, lambda: pusher.zadd("bl:z", {"m": 3})).start()
+bz = r.bzpopmin("bl:z", timeout=5)
+check("bzpopmin wakes", (bz[0], bz[1], float(bz[2])), ("bl:z", "m", 3.0))
+check("blmove timeout", r.blmove("bl:empty", "bl:dst", 0.1), None)
+
+# SCAN iterators.
+r.mset({f"scan:{i}": i for i in range(300)})
+check("scan_iter", sorted(r.scan_iter(match="scan:*", count=50)), sorted(f"scan:{i}" for i in range(300)))
+check("scan_iter type", list(r.scan_iter(_type="list", match="pipe:*")), ["pipe:list"])
+r.hset("scan:h", mapping={f"f{i}": i for i in range(200)})
+check("hscan_iter", len(dict(r.hscan_iter("scan:h", count=20))), 200)
+r.sadd("scan:s", *range(150))
+check("sscan_iter", len(set(r.sscan_iter("scan:s", match="1*"))), 61)
+r.zadd("scan:z", {f"m{i}": i for i in range(200)})
+check("zscan_iter", sum(s for _, s in r.zscan_iter("scan:z")), float(sum(range(200))))
+
+# RESP3 types (maps, sets, doubles) as the client decodes them.
+r.hset("r3:h", mapping={"a": "1", "b": "2"})
+check("hgetall dict", r.hgetall("r3:h"), {"a": "1", "b": "2"})
+r.sadd("r3:s", "x", "y")
+check("smembers set", r.smembers("r3:s"), {"x", "y"})
+r.zadd("r3:z", {"p": 1.5})
+check("zscore double", r.zscore("r3:z", "p"), 1.5)
+check("zrange withscores", r.zrange("r3:z", 0, -1, withscores=True), [("p", 1.5)] if opts.protocol == 2 else [["p", 1.5]])
+check("config get", r.config_get("maxmemory-policy"), {"maxmemory-policy": "noeviction"})
+
+# Streams with a consumer group.
+ids = [r.xadd("st:s", {"n": i}) for i in range(5)]
+check("xlen", r.xlen("st:s"), 5)
+check("xgroup create", r.xgroup_create("st:s", "g", id="0"), True)
+res = r.xreadgroup("g", "c1", {"st:s": ">"}, count=3)
+if opts.protocol == 3:
+    entries = res["st:s"][0]
+else:
+    entries = res[0][1]
+check("xreadgroup ids", [e[0] for e in entries], ids[:3])
+check("xreadgroup fields", entries[0][1], {"n": "0"})
+check("xack", r.xack("st:s", "g", *ids[:2]), 2)
+check("xpending count", r.xpending("st:s", "g")["pending"], 1)
+cl = r.xautoclaim("st:s", "g", "c2", 0, start_id="0-0")
+check("xautoclaim", [e[0] for e in cl[1]], [ids[2]])
+check("xinfo groups", [(g["name"], g["consumers"]) for g in r.xinfo_groups("st:s")], [("g", 2)])
+t0 = time.time()
+check("xreadgroup block timeout", r.xreadgroup("g", "c1", {"st:s": ">"}, count=10, block=100) is not None, True)
+empty = r.xreadgroup("g", "c1", {"st:s": ">"}, block=100)
+check("xreadgroup block empty", empty in (None, [], {}), True)
+threading.Timer(0.2, lambda: pusher.xadd("st:s", {"late": "1"})).start()
+res = r.xread({"st:s": "$"}, block=5000)
+check("xread block wakes", (res["st:s"][0] if opts.protocol == 3 else res[0][1])[0][1], {"late": "1"})
+
+# Error classes.
+r.set("err:str", "v")
+try:
+    r.lpush("err:str", 1)
+    check("wrongtype", "no error", "ResponseError")
+except ResponseError as e:
+    check("wrongtype", (type(e).__name__, str(e).startswith("WRONGTYPE")), ("ResponseError", True))
+try:
+    r.execute_command("NOSUCHCMD")
+except ResponseError as e:
+    check("unknown command", str(e).startswith("unknown command"), True)
+try:
+    r.incr("err:str")
+except ResponseError as e:
+    check("not an integer", str(e), "value is not an integer or out of range")
+try:
+    r.xgroup_create("st:s", "g", id="0")
+except ResponseError as e:
+    check("busygroup", str(e).startswith("BUSYGROUP"), True)
+
+# Client-side caching: redis-py's cache_config refuses any server older than 7.4 ("client-side
+# caching is supported by Redis 7.4 or later"), so it cannot run against a 7.0.15-compatible
+# server; CLIENT TRACKING itself is covered by tests/tracking.rs and the node-redis scenario.
+
+r.flushall()
+r.close()
+other.close()
+pusher.close()
+print(f"{'PASS' if not FAILS else 'FAILED'}: {len(FAILS)} failures")
+sys.exit(1 if FAILS else 0)

@@ -1,0 +1,143 @@
+"""redis-py asyncio against ferrodis: pooled concurrency, pipelines, WATCH retries, Pub/Sub
+patterns, blocking pops, SCAN iterators, streams and error classes.
+
+Usage: redis_py_async.py [--protocol 2|3]; the server is 127.0.0.1:$FERRODIS_PORT.
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+
+import redis
+import redis.asyncio as aredis
+from redis.exceptions import ResponseError, WatchError
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--protocol", type=int, default=2, choices=(2, 3))
+opts = ap.parse_args()
+PORT = int(os.environ["FERRODIS_PORT"])
+FAILS = []
+
+
+def check(name, got, want):
+    if got != want:
+        FAILS.append(name)
+        print(f"FAIL {name}: got {got!r}, want {want!r}")
+    else:
+        print(f"ok   {name}")
+
+
+def client(**kw):
+    return aredis.Redis(host="127.0.0.1", port=PORT, protocol=opts.protocol, decode_responses=True, **kw)
+
+
+async def main():
+    print(f"redis-py {redis.__version__} asyncio, protocol {opts.protocol}")
+    r = client()
+    await r.flushall()
+    check("ping", await r.ping(), True)
+
+    # Pool: 50 concurrent tasks over at most 5 connections.
+    pool = aredis.BlockingConnectionPool(
+        host="127.0.0.1", port=PORT, protocol=opts.protocol, max_connections=5, timeout=10
+    )
+    pooled = aredis.Redis(connection_pool=pool)
+    await asyncio.gather(*(pooled.incr("a:counter") for _ in range(50)))
+    check("pool counter", await r.get("a:counter"), "50")
+    await pool.disconnect()
+
+    # Pipelines.
+    async with r.pipeline(transaction=False) as p:
+        for i in range(50):
+            p.sadd("a:set", i)
+        p.scard("a:set")
+        res = await p.execute()
+    check("pipeline", res[-1], 50)
+    async with r.pipeline(transaction=True) as p:
+        res = await p.set("a:tx", 5).incrby("a:tx", 3).get("a:tx").execute()
+    check("multi/exec", res, [True, 8, "8"])
+
+    # WATCH with retry.
+    other = client()
+    await r.set("a:w", 1)
+    attempts = 0
+    while True:
+        async with r.pipeline() as pipe:
+            try:
+                await pipe.watch("a:w")
+                v = int(await pipe.get("a:w"))
+                attempts += 1
+                if attempts == 1:
+                    await other.incr("a:w")
+                pipe.multi()
+                pipe.set("a:w", v + 100)
+                await pipe.execute()
+                break
+            except WatchError:
+                continue
+    check("watch retry", (attempts, await r.get("a:w")), (2, "102"))
+
+    # Pub/Sub with patterns.
+    ps = client().pubsub(ignore_subscribe_messages=True)
+    await ps.subscribe("a:chan")
+    await ps.psubscribe("a:p:*")
+    for _ in range(100):
+        if (await r.pubsub_numpat()) >= 1:
+            break
+        await asyncio.sleep(0.02)
+    await r.publish("a:chan", "one")
+    await r.publish("a:p:x", "two")
+    msgs = []
+    for _ in range(100):
+        m = await ps.get_message(timeout=0.1)
+        if m:
+            msgs.append((m["type"], m["channel"], m["data"]))
+        if len(msgs) == 2:
+            break
+    check("pubsub", msgs, [("message", "a:chan", "one"), ("pmessage", "a:p:x", "two")])
+    await ps.aclose()
+
+    # Blocking pops: a timeout, then a wake-up by another connection.
+    check("blpop timeout", await r.blpop(["a:empty"], timeout=0.1), None)
+
+    async def later():
+        await asyncio.sleep(0.1)
+        await other.lpush("a:q", "job")
+
+    task = asyncio.create_task(later())
+    got = await r.brpop(["a:q"], timeout=5)
+    await task
+    check("brpop wakes", list(got), ["a:q", "job"])
+
+    # SCAN iterators.
+    await r.mset({f"a:scan:{i}": i for i in range(120)})
+    keys = [k async for k in r.scan_iter(match="a:scan:*", count=10)]
+    check("scan_iter", sorted(keys), sorted(f"a:scan:{i}" for i in range(120)))
+    await r.hset("a:h", mapping={f"f{i}": i for i in range(40)})
+    check("hscan_iter", len([x async for x in r.hscan_iter("a:h")]), 40)
+
+    # Streams.
+    ids = [await r.xadd("a:s", {"i": i}) for i in range(3)]
+    await r.xgroup_create("a:s", "grp", id="0")
+    res = await r.xreadgroup("grp", "w", {"a:s": ">"})
+    entries = res["a:s"][0] if opts.protocol == 3 else res[0][1]
+    check("xreadgroup", [e[0] for e in entries], ids)
+    check("xack", await r.xack("a:s", "grp", *ids), 3)
+
+    # Error classes.
+    await r.set("a:str", "x")
+    try:
+        await r.hset("a:str", "f", "v")
+        check("wrongtype", "no error", "ResponseError")
+    except ResponseError as e:
+        check("wrongtype", str(e).split()[0], "WRONGTYPE")
+
+    await r.flushall()
+    await r.aclose()
+    await other.aclose()
+
+
+asyncio.run(main())
+print(f"{'PASS' if not FAILS else 'FAILED'}: {len(FAILS)} failures")
+sys.exit(1 if FAILS else 0)
