@@ -309,6 +309,11 @@ fn script_subcommands_and_evalsha() {
         SCRIPT EXISTS 6b2d2a8b7c1ba5a1c1c0c0a0b0b6f7a8b9c0d1e2 nope
         EVALSHA ffffffffffffffffffffffffffffffffffffffff 0
         EVALSHA abc 0
+        EVALSHA abc -1
+        EVALSHA abc x
+        EVALSHA ffffffffffffffffffffffffffffffffffffffff x
+        EVALSHA ffffffffffffffffffffffffffffffffffffffff -1
+        EVALSHA_RO abc 99
         EVALSHA_RO ffffffffffffffffffffffffffffffffffffffff 0
         SCRIPT KILL
         SCRIPT FLUSH x

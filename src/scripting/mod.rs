@@ -340,6 +340,12 @@ pub fn eval(srv: &mut Server, c: &mut Client, args: &Args, evalsha: bool, ro: bo
     if !srv.monitors.is_empty() {
         crate::commands::introspection::feed_monitors(srv, c, args);
     }
+    // A SHA of the wrong length can match nothing: NOSCRIPT before anything else
+    // (evalShaCommand).
+    if evalsha && args.get(1).len() != 40 {
+        c.out.err("NOSCRIPT No matching script. Please use EVAL.");
+        return;
+    }
     let Some(numkeys) = crate::util::num::parse_i64(args.get(2)) else {
         c.out.err("ERR value is not an integer or out of range");
         return;
