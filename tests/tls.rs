@@ -381,3 +381,53 @@ fn config_set_tls_parameters() {
     d.cmd(&["CONFIG", "GET", "tls-auth-clients"]);
     d.cmd(&["CONFIG", "GET", "tls-protocols"]);
 }
+
+/// A TLS configuration that cannot work stops the start, with the oracle's log lines: no CA
+/// while client certificates are required, a missing certificate file, an unknown protocol.
+#[test]
+fn bad_tls_configuration_fails_start() {
+    let certs = Certs::new("badstart");
+    let (crt, key, ca) = (
+        certs.path("server.crt"),
+        certs.path("server.key"),
+        certs.path("ca.crt"),
+    );
+    let missing = certs.path("missing.crt");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--tls-cert-file", &crt, "--tls-key-file", &key],
+            "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!",
+        ),
+        (vec!["--tls-key-file", &key, "--tls-ca-cert-file", &ca], "No tls-cert-file configured!"),
+        (
+            vec!["--tls-cert-file", &missing, "--tls-key-file", &key, "--tls-ca-cert-file", &ca],
+            "Failed to load certificate: ",
+        ),
+        (
+            vec![
+                "--tls-cert-file", &crt, "--tls-key-file", &key, "--tls-ca-cert-file", &ca,
+                "--tls-protocols", "TLSv9",
+            ],
+            "Invalid tls-protocols specified. Use a combination of 'TLSv1', 'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'.",
+        ),
+    ];
+    for bin in [ferrodis_bin(), oracle_bin()] {
+        for (args, line) in &cases {
+            let port = free_port().to_string();
+            let tls_port = free_port().to_string();
+            let out = Command::new(&bin)
+                .args(["--port", &port, "--tls-port", &tls_port, "--save", ""])
+                .args(args)
+                .current_dir(&certs.dir)
+                .output()
+                .unwrap();
+            let log = String::from_utf8_lossy(&out.stdout);
+            assert!(!out.status.success(), "{bin:?} {args:?} started");
+            assert!(log.contains(line), "{bin:?} {args:?}: {log}");
+            assert!(
+                log.contains("Failed to configure TLS. Check logs for more info."),
+                "{bin:?} {args:?}: {log}"
+            );
+        }
+    }
+}

@@ -700,8 +700,12 @@ fn read_client(srv: &mut Server, idx: usize, hup: bool) {
                 log_verbose!("Client closed connection id={} addr={}", c.id, c.addr);
                 eof = true;
             }
-            super::tls::ReadEnd::Failed(e) => {
+            super::tls::ReadEnd::Failed(e, true) => {
                 log_warning!("Error accepting a client connection: {e} (addr={})", c.addr);
+                closed = true;
+            }
+            super::tls::ReadEnd::Failed(e, false) => {
+                log_verbose!("Reading from client: {}", e);
                 closed = true;
             }
         }

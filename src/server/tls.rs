@@ -244,8 +244,9 @@ pub enum ReadEnd {
     Open,
     /// The peer closed.
     Eof,
-    /// A TLS or socket error: close the client. The message is for the log.
-    Failed(String),
+    /// A TLS or socket error: close the client. The message is for the log; the flag says
+    /// whether the handshake was still going on (Redis logs those as failed accepts).
+    Failed(String, bool),
 }
 
 /// A TLS connection on a non-blocking socket.
@@ -273,7 +274,10 @@ impl TlsStream {
                 Ok(_) => (true, ReadEnd::Open),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => (false, ReadEnd::Open),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => (false, ReadEnd::Failed(e.to_string())),
+                Err(e) => (
+                    false,
+                    ReadEnd::Failed(e.to_string(), self.conn.is_handshaking()),
+                ),
             };
             match self.conn.process_new_packets() {
                 Ok(state) => {
@@ -293,7 +297,7 @@ impl TlsStream {
                 Err(e) => {
                     // rustls queued an alert for the peer: send it if the socket takes it.
                     let _ = self.flush_records();
-                    break ReadEnd::Failed(e.to_string());
+                    break ReadEnd::Failed(e.to_string(), self.conn.is_handshaking());
                 }
             }
             if !more {
@@ -303,7 +307,10 @@ impl TlsStream {
         // Handshake messages (or a key update) to answer with.
         if matches!(end, ReadEnd::Open) {
             if let Err(e) = self.flush_records() {
-                return (total, ReadEnd::Failed(e.to_string()));
+                return (
+                    total,
+                    ReadEnd::Failed(e.to_string(), self.conn.is_handshaking()),
+                );
             }
         }
         (total, end)
