@@ -287,6 +287,9 @@ fn plaintext_on_tls_port_is_dropped() {
     let certs = Certs::new("plain");
     let ((f, fport), (r, rport)) = start_pair(&certs, &[]);
     for (s, port) in [(&f, fport), (&r, rport)] {
+        // A client connected before the garbage is served after it.
+        let mut before = s.conn();
+        assert_eq!(before.cmd(&["SET", "x", "1"]), b"+OK\r\n");
         for junk in [
             &b"PING\r\n"[..],
             b"*1\r\n$4\r\nPING\r\n",
@@ -309,7 +312,35 @@ fn plaintext_on_tls_port_is_dropped() {
         let (out, ok) = cli(&certs, port, Some("client"), None, &["PING"]);
         assert!(ok && out == b"PONG\n", "{}", String::from_utf8_lossy(&out));
         assert_eq!(s.conn().cmd(&["PING"]), b"+PONG\r\n");
+        assert_eq!(before.cmd(&["GET", "x"]), b"$1\r\n1\r\n");
     }
+}
+
+/// A pipelined load over TLS (redis-cli --pipe: 20000 commands written without waiting)
+/// is answered in full, as the oracle answers it.
+#[test]
+fn pipelined_load_over_tls() {
+    let certs = Certs::new("pipe");
+    let ((_f, fport), (_r, rport)) = start_pair(&certs, &[]);
+    let mut input = Vec::new();
+    for i in 0..20000 {
+        input.extend_from_slice(&encode_command(&[
+            "SET".to_string(),
+            format!("key:{i}"),
+            format!("value:{i}"),
+        ]));
+    }
+    let mut outs = Vec::new();
+    for port in [fport, rport] {
+        let (out, ok) = cli(&certs, port, Some("client"), Some(&input), &["--pipe"]);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(ok && text.contains("errors: 0, replies: 20000"), "{text}");
+        let (out, ok) = cli(&certs, port, Some("client"), None, &["DBSIZE"]);
+        assert!(ok);
+        outs.push(out);
+    }
+    assert_eq!(outs[0], b"20000\n");
+    assert_eq!(outs[0], outs[1]);
 }
 
 /// A 1 MB value goes in and comes out whole over TLS (many records each way, and a reply
@@ -427,6 +458,68 @@ fn bad_tls_configuration_fails_start() {
             assert!(
                 log.contains("Failed to configure TLS. Check logs for more info."),
                 "{bin:?} {args:?}: {log}"
+            );
+        }
+    }
+}
+
+/// tls-ciphersuites limits the TLS 1.3 suites, and tls-protocols the versions: a client that
+/// offers only other suites (or only TLS 1.2 when the server wants 1.3) is refused, as by the
+/// oracle; one that offers an allowed suite gets in.
+#[test]
+fn ciphersuites_and_protocols_are_applied() {
+    let certs = Certs::new("suites");
+    let ((_f, fport), (_r, rport)) = start_pair(
+        &certs,
+        &[
+            "--tls-ciphersuites",
+            "TLS_CHACHA20_POLY1305_SHA256",
+            "--tls-protocols",
+            "TLSv1.3",
+        ],
+    );
+    for port in [fport, rport] {
+        let only = |suite: &str| {
+            cli(
+                &certs,
+                port,
+                Some("client"),
+                None,
+                &["--tls-ciphersuites", suite, "PING"],
+            )
+        };
+        let (out, ok) = only("TLS_CHACHA20_POLY1305_SHA256");
+        assert!(ok && out == b"PONG\n", "{}", String::from_utf8_lossy(&out));
+        let (out, _) = only("TLS_AES_256_GCM_SHA384");
+        assert!(
+            !out.starts_with(b"PONG"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        // openssl s_client pinned to one version: 1.2 is refused, 1.3 gets in.
+        for (version, accepted) in [("-tls1_2", false), ("-tls1_3", true)] {
+            let out = Command::new("openssl")
+                .args([
+                    "s_client",
+                    "-connect",
+                    &format!("127.0.0.1:{port}"),
+                    version,
+                ])
+                .args([
+                    "-CAfile",
+                    &certs.path("ca.crt"),
+                    "-cert",
+                    &certs.path("client.crt"),
+                ])
+                .args(["-key", &certs.path("client.key")])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                text.contains("Verify return code: 0 (ok)") && out.status.success(),
+                accepted,
+                "{port} {version}: {text}"
             );
         }
     }
