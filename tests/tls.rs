@@ -96,7 +96,9 @@ impl Certs {
     fn new(tag: &str) -> Certs {
         let dir = scratch_dir("tls", tag);
         make_ca(&dir, "ca");
-        make_cert(&dir, "ca", "server", "serverAuth");
+        // Both usages: a Redis replica presents its server certificate as a client one
+        // (webpki enforces extendedKeyUsage; OpenSSL, by default, does not).
+        make_cert(&dir, "ca", "server", "serverAuth,clientAuth");
         make_cert(&dir, "ca", "client", "clientAuth");
         make_ca(&dir, "otherca");
         make_cert(&dir, "otherca", "stranger", "clientAuth");
@@ -523,4 +525,46 @@ fn ciphersuites_and_protocols_are_applied() {
             );
         }
     }
+}
+
+/// Replication over TLS, the master's side: a redis-server replica with tls-replication yes
+/// (and its certificate: tls-auth-clients yes on the master) syncs from ferrodis's TLS port,
+/// a full sync and then the live stream.
+#[test]
+fn redis_replica_syncs_over_tls() {
+    let certs = Certs::new("repl");
+    let master_tls = free_port();
+    let args = certs.server_args(master_tls, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let master = ferrodis_with(&args);
+    wait_listening(master_tls);
+    let mut m = master.conn();
+    for i in 0..1000 {
+        m.cmd(&["SET", &format!("k{i}"), &format!("v{i}")]);
+    }
+    let replica_tls = free_port();
+    let mut rargs = certs.server_args(replica_tls, &["--tls-replication", "yes"]);
+    rargs.extend([
+        "--replicaof".to_string(),
+        "127.0.0.1".to_string(),
+        master_tls.to_string(),
+    ]);
+    let rargs: Vec<&str> = rargs.iter().map(String::as_str).collect();
+    let replica = oracle_with(&rargs);
+    let mut r = replica.conn();
+    m.cmd(&["SET", "live", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = r.value(&["INFO", "replication"]).text().unwrap();
+        if info.contains("master_link_status:up") && r.cmd(&["GET", "live"]) == b"$1\r\n1\r\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica never synced: {info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(r.cmd(&["DBSIZE"]), b":1001\r\n");
+    assert_eq!(
+        m.value(&["DEBUG", "DIGEST"]).text(),
+        r.value(&["DEBUG", "DIGEST"]).text()
+    );
 }
