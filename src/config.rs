@@ -1261,9 +1261,15 @@ impl Config {
         }
     }
 
-    /// The stored `long long` of a parameter kept in `other` (0 if unknown).
-    fn other_int(&self, name: &str) -> i64 {
+    /// The stored `long long` of a parameter kept in `other` (0 if unknown); enums give
+    /// their value, booleans 0 or 1. The TLS layer (`server/tls.rs`) reads its parameters so.
+    pub fn other_int(&self, name: &str) -> i64 {
         lookup(name.as_bytes()).map_or(0, |(i, _)| self.read(i).int())
+    }
+
+    /// The stored string of a parameter kept in `other` (None when unset or unknown).
+    pub fn other_str(&self, name: &str) -> Option<Vec<u8>> {
+        lookup(name.as_bytes()).and_then(|(i, _)| self.read(i).into_bytes())
     }
 
     /// Puts parameter `i` back to its default value.

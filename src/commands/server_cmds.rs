@@ -162,6 +162,36 @@ fn config_set_command(srv: &mut Server, c: &mut Client, args: &Args) {
                     );
                 }
             }
+            // tls-port as port: the context (if none yet) and listeners, or nothing changes.
+            if changed.contains(&"tls-port") {
+                if let Err(why) = crate::server::net::rebind_tls(srv) {
+                    srv.config.restore(backup, &changed);
+                    if crate::server::net::rebind_tls(srv).is_err() {
+                        log_warning!("Failed applying restored configuration.");
+                    }
+                    return reply_error(
+                        c,
+                        &format!(
+                            "ERR CONFIG SET failed (possibly related to argument 'tls-port') - {why}"
+                        ),
+                    );
+                }
+            }
+            // Certificates, CAs, protocols, suites: one new context for all of them.
+            if let Some(&name) = changed
+                .iter()
+                .find(|n| crate::server::tls::CONTEXT_PARAMS.contains(n))
+            {
+                if let Err(why) = crate::server::net::reconfigure_tls(srv) {
+                    srv.config.restore(backup, &changed);
+                    return reply_error(
+                        c,
+                        &format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                        ),
+                    );
+                }
+            }
             for &name in &changed {
                 if let Err(why) = apply_config_change(srv, c, name) {
                     srv.config.restore(backup, &changed);

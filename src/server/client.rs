@@ -17,6 +17,8 @@ pub enum Sock {
     Tcp(TcpStream),
     /// A Unix-domain connection (`unixsocket`).
     Unix(UnixStream),
+    /// A TLS connection accepted on `tls-port` (server/tls.rs).
+    Tls(Box<crate::server::tls::TlsStream>),
     /// No socket: a client driven from inside the process (the `commands` fuzz target), built
     /// by `Server::add_detached_client`. The event loop never registers it; reads see end of
     /// file, and writes append to the vector, which the driver reads and clears.
@@ -28,12 +30,38 @@ impl Read for Sock {
         match self {
             Sock::Tcp(s) => s.read(buf),
             Sock::Unix(s) => s.read(buf),
+            // The event loop reads TLS clients through `TlsStream::read_into`.
+            Sock::Tls(_) => Err(io::ErrorKind::Unsupported.into()),
             Sock::Detached(_) => Ok(0),
         }
     }
 }
 
 impl Sock {
+    /// The socket to register with the poller (None for a detached client).
+    pub fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
+        match self {
+            Sock::Tcp(s) => Some(s),
+            Sock::Unix(s) => Some(s),
+            Sock::Tls(t) => Some(&mut t.tcp),
+            Sock::Detached(_) => None,
+        }
+    }
+
+    /// Sends the TLS records waiting for the socket; Ok(true) when some still wait (the
+    /// client must stay registered WRITABLE). Always Ok(false) for a plain socket.
+    pub fn flush_records(&mut self) -> io::Result<bool> {
+        match self {
+            Sock::Tls(t) => t.flush_records(),
+            _ => Ok(false),
+        }
+    }
+
+    /// True when TLS records wait to be sent.
+    pub fn has_backlog(&self) -> bool {
+        matches!(self, Sock::Tls(t) if t.has_backlog())
+    }
+
     /// The outcome of a non-blocking connect, once the socket is writable: Ok when
     /// connected, else the error (SO_ERROR, or not connected).
     pub fn connect_result(&self) -> io::Result<()> {
@@ -54,6 +82,7 @@ impl Write for Sock {
         match self {
             Sock::Tcp(s) => s.write(buf),
             Sock::Unix(s) => s.write(buf),
+            Sock::Tls(t) => t.write(buf),
             Sock::Detached(sink) => {
                 sink.extend_from_slice(buf);
                 Ok(buf.len())

@@ -13,6 +13,7 @@ pub mod log;
 pub mod net;
 pub mod notify;
 pub mod stats;
+pub mod tls;
 
 use crate::commands::CommandTable;
 use crate::config::Config;

@@ -37,6 +37,8 @@ extern "C" fn on_signal(sig: libc::c_int) {
 enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener),
+    /// `tls-port`: accepted connections speak TLS.
+    Tls(TcpListener),
 }
 
 /// The listening sockets, kept in `Server` so that CONFIG SET port/bind can replace the TCP
@@ -45,6 +47,9 @@ enum Listener {
 #[derive(Default)]
 pub struct Listeners {
     slots: Vec<Option<Listener>>,
+    /// The TLS context new connections on `tls-port` get (built while `tls-port` is set;
+    /// CONFIG SET of a certificate replaces it, and connections keep the one they began with).
+    pub tls: Option<super::tls::TlsContext>,
 }
 
 impl Listeners {
@@ -56,7 +61,7 @@ impl Listeners {
             return Err(io::Error::other("too many listening sockets"));
         }
         match &mut l {
-            Listener::Tcp(t) => reg.register(t, Token(i), Interest::READABLE)?,
+            Listener::Tcp(t) | Listener::Tls(t) => reg.register(t, Token(i), Interest::READABLE)?,
             Listener::Unix(u) => reg.register(u, Token(i), Interest::READABLE)?,
         }
         if i == self.slots.len() {
@@ -71,6 +76,16 @@ impl Listeners {
     fn close_tcp(&mut self, reg: &mio::Registry) {
         for slot in &mut self.slots {
             if let Some(Listener::Tcp(t)) = slot {
+                let _ = reg.deregister(t);
+                *slot = None;
+            }
+        }
+    }
+
+    /// Closes every TLS listener.
+    fn close_tls(&mut self, reg: &mio::Registry) {
+        for slot in &mut self.slots {
+            if let Some(Listener::Tls(t)) = slot {
                 let _ = reg.deregister(t);
                 *slot = None;
             }
@@ -256,6 +271,58 @@ pub fn rebind_tcp(srv: &mut Server) -> bool {
     true
 }
 
+/// Rebuilds the TLS context from the `tls-*` parameters (applyTlsCfg), when TLS is in use
+/// (`tls-port`, `tls-replication` or `tls-cluster`); on failure the old context stays.
+pub fn reconfigure_tls(srv: &mut Server) -> Result<(), String> {
+    let c = &srv.config;
+    if c.other_int("tls-port") == 0
+        && c.other_int("tls-replication") == 0
+        && c.other_int("tls-cluster") == 0
+    {
+        return Ok(());
+    }
+    let ctx = super::tls::configure(&srv.config)
+        .ok_or_else(|| "Unable to update TLS configuration. Check server logs.".to_string())?;
+    srv.listeners.tls = Some(ctx);
+    Ok(())
+}
+
+/// Replaces the TLS listeners for CONFIG SET tls-port (applyTLSPort): the context is built
+/// first if there is none, then the listeners are reopened on the bind addresses (none for
+/// port 0). On failure nothing listens on TLS; the caller restores the old port and calls
+/// this again.
+pub fn rebind_tls(srv: &mut Server) -> Result<(), String> {
+    let Some(reg) = srv.registry.as_ref() else {
+        return Err("no event loop".into());
+    };
+    srv.listeners.close_tls(reg);
+    let port = srv.config.other_int("tls-port") as u16;
+    if port == 0 {
+        return Ok(());
+    }
+    if srv.listeners.tls.is_none() {
+        let ctx = super::tls::configure(&srv.config)
+            .ok_or_else(|| "Unable to update TLS configuration. Check server logs.".to_string())?;
+        srv.listeners.tls = Some(ctx);
+    }
+    let why = "Unable to listen on this port. Check server logs.".to_string();
+    let opened = match listen_to_port(&srv.config.bind, port, srv.config.tcp_backlog as i32) {
+        Ok(opened) => opened,
+        Err((a, e)) => {
+            log_warning!("Warning: Could not create server TLS listening socket {a}:{port}: {e}");
+            return Err(why);
+        }
+    };
+    for l in opened {
+        if let Err(e) = srv.listeners.add(reg, Listener::Tls(l)) {
+            log_warning!("Failed registering a listener: {}", e);
+            srv.listeners.close_tls(reg);
+            return Err(why);
+        }
+    }
+    Ok(())
+}
+
 /// Opens a listening TCP socket the way Redis does: SO_REUSEADDR, IPV6_V6ONLY for IPv6 so
 /// `* -::*` can bind both families on one port, and the configured backlog.
 fn listen_tcp(addr: &str, port: u16, backlog: i32) -> io::Result<std::net::TcpListener> {
@@ -367,6 +434,23 @@ impl EventLoop {
             for l in opened {
                 srv.listeners
                     .add(&reg, Listener::Tcp(l))
+                    .map_err(|e| format!("Failed registering a listener: {e}"))?;
+            }
+        }
+        let tls_port = srv.config.other_int("tls-port") as u16;
+        if tls_port != 0 {
+            let ctx = super::tls::configure(&srv.config)
+                .ok_or_else(|| "Failed to configure TLS. Check logs for more info.".to_string())?;
+            srv.listeners.tls = Some(ctx);
+            let backlog = srv.config.tcp_backlog as i32;
+            let opened = listen_to_port(&srv.config.bind, tls_port, backlog).map_err(|(a, e)| {
+                format!(
+                    "Warning: Could not create server TLS listening socket {a}:{tls_port}: {e}\nFailed listening on port {tls_port} (tls), aborting."
+                )
+            })?;
+            for l in opened {
+                srv.listeners
+                    .add(&reg, Listener::Tls(l))
                     .map_err(|e| format!("Failed registering a listener: {e}"))?;
             }
         }
@@ -543,6 +627,23 @@ impl EventLoop {
                         peer.ip().is_loopback(),
                     )
                 }),
+                Some(Some(Listener::Tls(l))) => {
+                    let Some(ctx) = srv.listeners.tls.clone() else {
+                        return;
+                    };
+                    l.accept().and_then(|(s, peer)| {
+                        let local = s.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
+                        let fd = s.as_raw_fd();
+                        let t = super::tls::TlsStream::new(s, &ctx)?;
+                        Ok((
+                            Sock::Tls(Box::new(t)),
+                            fmt_addr(&peer),
+                            local,
+                            fd,
+                            peer.ip().is_loopback(),
+                        ))
+                    })
+                }
                 Some(Some(Listener::Unix(l))) => l.accept().map(|(s, _)| {
                     let fd = s.as_raw_fd();
                     let path = srv.config.unixsocket.clone().unwrap_or_default();
@@ -580,7 +681,7 @@ impl EventLoop {
         local: bool,
     ) {
         srv.stats.total_connections_received += 1;
-        if let Sock::Tcp(_) = sock {
+        if let Sock::Tcp(_) | Sock::Tls(_) = sock {
             set_tcp_options(fd, srv.config.tcp_keepalive);
         }
         if srv.clients.len() >= srv.config.maxclients as usize {
@@ -598,10 +699,9 @@ impl EventLoop {
         let idx = entry.key();
         let token = Token(idx + FIRST_CLIENT);
         let reg = srv.registry.as_ref().expect("registry set at start-up");
-        let r = match &mut sock {
-            Sock::Tcp(s) => reg.register(s, token, Interest::READABLE),
-            Sock::Unix(s) => reg.register(s, token, Interest::READABLE),
-            Sock::Detached(_) => Ok(()),
+        let r = match sock.source() {
+            Some(s) => reg.register(s, token, Interest::READABLE),
+            None => Ok(()),
         };
         if let Err(e) = r {
             log_warning!("Error registering fd event for the new client: {}", e);
@@ -687,43 +787,64 @@ fn read_client(srv: &mut Server, idx: usize, hup: bool) {
     // writing side at least); what it sent before still runs, then the client is freed.
     let mut closed = false;
     let mut eof = false;
-    loop {
-        if c.qbuf.capacity() - c.qbuf.len() < IOBUF_LEN {
-            c.qbuf.reserve(IOBUF_LEN);
+    if let Sock::Tls(t) = &mut c.sock {
+        // rustls reads the socket to its end (or its close) and hands over plaintext.
+        let (n, end) = t.read_into(&mut c.qbuf);
+        srv.stats.net_input_bytes += n as u64;
+        match end {
+            super::tls::ReadEnd::Open => {}
+            super::tls::ReadEnd::Eof => {
+                log_verbose!("Client closed connection id={} addr={}", c.id, c.addr);
+                eof = true;
+            }
+            super::tls::ReadEnd::Failed(e, true) => {
+                log_warning!("Error accepting a client connection: {e} (addr={})", c.addr);
+                closed = true;
+            }
+            super::tls::ReadEnd::Failed(e, false) => {
+                log_verbose!("Reading from client: {}", e);
+                closed = true;
+            }
         }
-        let spare = c.qbuf.capacity() - c.qbuf.len();
-        // SAFETY: reading into the vector's spare capacity; set_len covers only what read wrote.
-        let n = unsafe {
-            let dst = c.qbuf.as_mut_ptr().add(c.qbuf.len());
-            libc::read(c.fd, dst as *mut libc::c_void, spare)
-        };
-        if n > 0 {
-            let n = n as usize;
-            // SAFETY: read initialised n bytes of spare capacity.
-            unsafe { c.qbuf.set_len(c.qbuf.len() + n) };
-            srv.stats.net_input_bytes += n as u64;
-            // A short read drained the socket: on Linux epoll (edge-triggered) any byte that
-            // arrives after this read raises a new event, so there is no need to spend a
-            // syscall on the EAGAIN that would follow. A close that the event already
-            // reported raises no new one: then read on until the 0 that reports it.
-            if n < spare && !hup {
+    } else {
+        loop {
+            if c.qbuf.capacity() - c.qbuf.len() < IOBUF_LEN {
+                c.qbuf.reserve(IOBUF_LEN);
+            }
+            let spare = c.qbuf.capacity() - c.qbuf.len();
+            // SAFETY: reading into the vector's spare capacity; set_len covers only what read wrote.
+            let n = unsafe {
+                let dst = c.qbuf.as_mut_ptr().add(c.qbuf.len());
+                libc::read(c.fd, dst as *mut libc::c_void, spare)
+            };
+            if n > 0 {
+                let n = n as usize;
+                // SAFETY: read initialised n bytes of spare capacity.
+                unsafe { c.qbuf.set_len(c.qbuf.len() + n) };
+                srv.stats.net_input_bytes += n as u64;
+                // A short read drained the socket: on Linux epoll (edge-triggered) any byte that
+                // arrives after this read raises a new event, so there is no need to spend a
+                // syscall on the EAGAIN that would follow. A close that the event already
+                // reported raises no new one: then read on until the 0 that reports it.
+                if n < spare && !hup {
+                    break;
+                }
+                continue;
+            }
+            if n == 0 {
+                log_verbose!("Client closed connection id={} addr={}", c.id, c.addr);
+                eof = true;
                 break;
             }
-            continue;
-        }
-        if n == 0 {
-            log_verbose!("Client closed connection id={} addr={}", c.id, c.addr);
-            eof = true;
-            break;
-        }
-        let err = io::Error::last_os_error();
-        match err.kind() {
-            io::ErrorKind::WouldBlock => break,
-            io::ErrorKind::Interrupted => continue,
-            _ => {
-                log_verbose!("Reading from client: {}", err);
-                closed = true;
-                break;
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                io::ErrorKind::WouldBlock => break,
+                io::ErrorKind::Interrupted => continue,
+                _ => {
+                    log_verbose!("Reading from client: {}", err);
+                    closed = true;
+                    break;
+                }
             }
         }
     }
@@ -758,7 +879,7 @@ fn read_client(srv: &mut Server, idx: usize, hup: bool) {
         free_client(srv, c);
         return;
     }
-    if c.out.pending() > 0 {
+    if c.out.pending() > 0 || c.sock.has_backlog() {
         srv.schedule_write(&mut c);
     }
     if c.close_asap {
@@ -852,6 +973,14 @@ fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
             }
         }
     }
+    // TLS records rustls made but the socket did not take yet (handshake messages too).
+    let backlog = match c.sock.flush_records() {
+        Ok(b) => b,
+        Err(e) => {
+            log_verbose!("Error writing to client: {}", e);
+            return false;
+        }
+    };
     let done = c.out.pending() == 0;
     if done {
         c.out.buf.clear();
@@ -860,7 +989,7 @@ fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
         if c.out.buf.capacity() > 1024 * 1024 {
             c.out.buf = Vec::new();
         }
-        if c.close_after_reply {
+        if c.close_after_reply && !backlog {
             return false;
         }
     } else if c.out.sent > 1024 * 1024 {
@@ -869,7 +998,7 @@ fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
         c.out.buf.drain(..sent);
         c.out.sent = 0;
     }
-    let want_writable = !done;
+    let want_writable = !done || backlog;
     if want_writable != c.writable_registered {
         let token = Token(c.token + FIRST_CLIENT);
         let interest = if want_writable {
@@ -878,10 +1007,9 @@ fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
             Interest::READABLE
         };
         if let Some(reg) = srv.registry.as_ref() {
-            let r = match &mut c.sock {
-                Sock::Tcp(s) => reg.reregister(s, token, interest),
-                Sock::Unix(s) => reg.reregister(s, token, interest),
-                Sock::Detached(_) => Ok(()),
+            let r = match c.sock.source() {
+                Some(s) => reg.reregister(s, token, interest),
+                None => Ok(()),
             };
             if r.is_err() {
                 return false;
@@ -917,11 +1045,9 @@ fn write_client(srv: &mut Server, idx: usize) {
 /// Unregisters and drops a client (freeClient).
 pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
     if let Some(reg) = srv.registry.as_ref() {
-        let _ = match &mut c.sock {
-            Sock::Tcp(s) => reg.deregister(s),
-            Sock::Unix(s) => reg.deregister(s),
-            Sock::Detached(_) => Ok(()),
-        };
+        if let Some(s) = c.sock.source() {
+            let _ = reg.deregister(s);
+        }
     }
     if c.monitor {
         srv.monitors.retain(|&t| t != c.token);

@@ -1,0 +1,570 @@
+//! TLS (src/server/tls.rs) against the oracle, both started with the same `tls-*` options
+//! beside their plain port. The certificates (a CA, a server and a client certificate signed by
+//! it, and a client certificate from another CA) are made at test time with the `openssl`
+//! command into a scratch directory; clients are `redis-cli --tls` (Debian's redis-tools is
+//! built with TLS) and raw TCP sockets for what no TLS client would send.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `openssl` with `args` in `dir`; panics with its output on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command line tool is needed (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes a CA named `ca` and a certificate `name` signed by it for `usage` (serverAuth or
+/// clientAuth), as v3 certificates (webpki refuses v1 ones).
+fn make_ca(dir: &Path, ca: &str) {
+    let key = format!("{ca}.key");
+    let crt = format!("{ca}.crt");
+    let subj = format!("/CN={ca}");
+    openssl(
+        dir,
+        &[
+            "req", "-x509", "-new", "-nodes", "-newkey", "rsa:2048", "-keyout", &key, "-out", &crt,
+            "-days", "3650", "-subj", &subj,
+        ],
+    );
+}
+
+fn make_cert(dir: &Path, ca: &str, name: &str, usage: &str) {
+    let ext = format!("{name}.ext");
+    std::fs::write(
+        dir.join(&ext),
+        format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+             extendedKeyUsage={usage}\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        ),
+    )
+    .unwrap();
+    let (key, csr, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    let subj = format!("/CN={name}");
+    openssl(
+        dir,
+        &[
+            "req", "-new", "-nodes", "-newkey", "rsa:2048", "-keyout", &key, "-out", &csr, "-subj",
+            &subj,
+        ],
+    );
+    let (cacrt, cakey) = (format!("{ca}.crt"), format!("{ca}.key"));
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &cacrt,
+            "-CAkey",
+            &cakey,
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "3650",
+            "-extfile",
+            &ext,
+        ],
+    );
+}
+
+/// The certificates of one test.
+struct Certs {
+    dir: PathBuf,
+}
+
+impl Certs {
+    fn new(tag: &str) -> Certs {
+        let dir = scratch_dir("tls", tag);
+        make_ca(&dir, "ca");
+        // Both usages: a Redis replica presents its server certificate as a client one
+        // (webpki enforces extendedKeyUsage; OpenSSL, by default, does not).
+        make_cert(&dir, "ca", "server", "serverAuth,clientAuth");
+        make_cert(&dir, "ca", "client", "clientAuth");
+        make_ca(&dir, "otherca");
+        make_cert(&dir, "otherca", "stranger", "clientAuth");
+        Certs { dir }
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.dir.join(file).to_string_lossy().into_owned()
+    }
+
+    /// Server options: `tls-port` and the certificate files, then `extra`.
+    fn server_args(&self, tls_port: u16, extra: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            "--tls-port".into(),
+            tls_port.to_string(),
+            "--tls-cert-file".into(),
+            self.path("server.crt"),
+            "--tls-key-file".into(),
+            self.path("server.key"),
+            "--tls-ca-cert-file".into(),
+            self.path("ca.crt"),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    }
+}
+
+/// A ferrodis and an oracle with TLS on their own TLS ports: (server, its TLS port) each.
+fn start_pair(certs: &Certs, extra: &[&str]) -> ((Server, u16), (Server, u16)) {
+    let start = |oracle: bool| {
+        let port = free_port();
+        let args = certs.server_args(port, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let s = if oracle {
+            oracle_with(&args)
+        } else {
+            ferrodis_with(&args)
+        };
+        wait_listening(port);
+        (s, port)
+    };
+    (start(false), start(true))
+}
+
+/// Waits until something accepts on `port` (the TLS listener opens with the plain one, but
+/// the harness only waits for the plain port).
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on TLS port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// redis-cli over TLS to `port` with the CA, and the client certificate `cert` (a name in
+/// the certificate directory) if any, running `args`; stdin is `input`. (stdout, success).
+fn cli(
+    certs: &Certs,
+    port: u16,
+    cert: Option<&str>,
+    input: Option<&[u8]>,
+    args: &[&str],
+) -> (Vec<u8>, bool) {
+    let mut cmd = Command::new("redis-cli");
+    cmd.args([
+        "-p",
+        &port.to_string(),
+        "--tls",
+        "--cacert",
+        &certs.path("ca.crt"),
+    ]);
+    if let Some(name) = cert {
+        cmd.args([
+            "--cert",
+            &certs.path(&format!("{name}.crt")),
+            "--key",
+            &certs.path(&format!("{name}.key")),
+        ]);
+    }
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("redis-cli (redis-tools) is needed");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.unwrap_or_default().to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let mut text = out.stdout;
+    text.extend_from_slice(&out.stderr);
+    (text, out.status.success())
+}
+
+/// Commands through mutual TLS give the oracle's output, and the plain port serves the same
+/// data beside the TLS one.
+#[test]
+fn commands_over_mutual_tls_match_oracle() {
+    let certs = Certs::new("mutual");
+    let ((f, fport), (r, rport)) = start_pair(&certs, &[]);
+    let script: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["GET", "k"],
+        &["RPUSH", "l", "a", "b", "c"],
+        &["LRANGE", "l", "0", "-1"],
+        &["HSET", "h", "f", "1"],
+        &["HGETALL", "h"],
+        &["INCR", "n"],
+        &["NOSUCHCOMMAND"],
+        &["CONFIG", "GET", "tls-auth-clients"],
+        &["CONFIG", "GET", "tls-protocols"],
+        &["DBSIZE"],
+    ];
+    for args in script {
+        let a = cli(&certs, fport, Some("client"), None, args);
+        let b = cli(&certs, rport, Some("client"), None, args);
+        assert_eq!(
+            String::from_utf8_lossy(&a.0),
+            String::from_utf8_lossy(&b.0),
+            "{args:?}"
+        );
+        assert!(a.1, "{args:?}");
+    }
+    // The plain port sees what the TLS clients wrote.
+    let mut c = f.conn();
+    assert_eq!(c.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+    let mut c = r.conn();
+    assert_eq!(c.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+}
+
+/// tls-auth-clients yes (the default): a client without a certificate, or with one from
+/// another CA, is refused, as the oracle refuses it, and the server goes on serving.
+#[test]
+fn client_certificate_required() {
+    let certs = Certs::new("required");
+    let ((f, fport), (_r, rport)) = start_pair(&certs, &[]);
+    for port in [fport, rport] {
+        let (out, _) = cli(&certs, port, None, None, &["PING"]);
+        assert!(
+            !out.starts_with(b"PONG"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        let (out, _) = cli(&certs, port, Some("stranger"), None, &["PING"]);
+        assert!(
+            !out.starts_with(b"PONG"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        let (out, ok) = cli(&certs, port, Some("client"), None, &["PING"]);
+        assert!(ok && out == b"PONG\n", "{}", String::from_utf8_lossy(&out));
+    }
+    assert!(f.is_running());
+}
+
+/// tls-auth-clients optional: no certificate is fine, a wrong one is still refused; no: no
+/// certificate is asked for.
+#[test]
+fn client_certificate_optional_and_off() {
+    let certs = Certs::new("optional");
+    let ((_f, fport), (_r, rport)) = start_pair(&certs, &["--tls-auth-clients", "optional"]);
+    for port in [fport, rport] {
+        let (out, ok) = cli(&certs, port, None, None, &["PING"]);
+        assert!(ok && out == b"PONG\n", "{}", String::from_utf8_lossy(&out));
+        let (out, _) = cli(&certs, port, Some("stranger"), None, &["PING"]);
+        assert!(
+            !out.starts_with(b"PONG"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    let ((_f, fport), (_r, rport)) = start_pair(&certs, &["--tls-auth-clients", "no"]);
+    for port in [fport, rport] {
+        let (out, ok) = cli(&certs, port, None, None, &["PING"]);
+        assert!(ok && out == b"PONG\n", "{}", String::from_utf8_lossy(&out));
+    }
+}
+
+/// A plain-text client on the TLS port, and garbage before the handshake, are dropped; the
+/// server keeps serving TLS and plain clients.
+#[test]
+fn plaintext_on_tls_port_is_dropped() {
+    let certs = Certs::new("plain");
+    let ((f, fport), (r, rport)) = start_pair(&certs, &[]);
+    for (s, port) in [(&f, fport), (&r, rport)] {
+        // A client connected before the garbage is served after it.
+        let mut before = s.conn();
+        assert_eq!(before.cmd(&["SET", "x", "1"]), b"+OK\r\n");
+        for junk in [
+            &b"PING\r\n"[..],
+            b"*1\r\n$4\r\nPING\r\n",
+            &[0x16, 3, 1, 0xff, 0xff, 0],
+        ] {
+            let mut t = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            t.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            t.write_all(junk).unwrap();
+            // Whatever comes back (an alert at most), the connection ends.
+            let mut buf = [0u8; 256];
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match t.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => assert!(!buf[..n].starts_with(b"+PONG")),
+                }
+                assert!(Instant::now() < deadline, "connection not closed");
+            }
+        }
+        let (out, ok) = cli(&certs, port, Some("client"), None, &["PING"]);
+        assert!(ok && out == b"PONG\n", "{}", String::from_utf8_lossy(&out));
+        assert_eq!(s.conn().cmd(&["PING"]), b"+PONG\r\n");
+        assert_eq!(before.cmd(&["GET", "x"]), b"$1\r\n1\r\n");
+    }
+}
+
+/// A pipelined load over TLS (redis-cli --pipe: 20000 commands written without waiting)
+/// is answered in full, as the oracle answers it.
+#[test]
+fn pipelined_load_over_tls() {
+    let certs = Certs::new("pipe");
+    let ((_f, fport), (_r, rport)) = start_pair(&certs, &[]);
+    let mut input = Vec::new();
+    for i in 0..20000 {
+        input.extend_from_slice(&encode_command(&[
+            "SET".to_string(),
+            format!("key:{i}"),
+            format!("value:{i}"),
+        ]));
+    }
+    let mut outs = Vec::new();
+    for port in [fport, rport] {
+        let (out, ok) = cli(&certs, port, Some("client"), Some(&input), &["--pipe"]);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(ok && text.contains("errors: 0, replies: 20000"), "{text}");
+        let (out, ok) = cli(&certs, port, Some("client"), None, &["DBSIZE"]);
+        assert!(ok);
+        outs.push(out);
+    }
+    assert_eq!(outs[0], b"20000\n");
+    assert_eq!(outs[0], outs[1]);
+}
+
+/// A 1 MB value goes in and comes out whole over TLS (many records each way, and a reply
+/// larger than what the socket takes at once).
+#[test]
+fn large_value_round_trip() {
+    let certs = Certs::new("large");
+    let ((_f, fport), (_r, rport)) = start_pair(&certs, &[]);
+    let value: Vec<u8> = (0..1024 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+    for port in [fport, rport] {
+        let (out, ok) = cli(
+            &certs,
+            port,
+            Some("client"),
+            Some(&value),
+            &["-x", "SET", "big"],
+        );
+        assert!(ok && out == b"OK\n", "{}", String::from_utf8_lossy(&out));
+        let (out, ok) = cli(&certs, port, Some("client"), None, &["STRLEN", "big"]);
+        assert!(
+            ok && out == b"1048576\n",
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        let (out, ok) = cli(&certs, port, Some("client"), None, &["GET", "big"]);
+        assert!(ok);
+        assert_eq!(out.len(), value.len() + 1);
+        assert!(out[..value.len()] == value[..]);
+    }
+}
+
+/// CONFIG SET of the TLS parameters: a certificate that cannot be loaded is refused with the
+/// oracle's error and the old one keeps serving; a good one is taken; tls-port moves the
+/// listener; the tls-* parameters read back as the oracle's.
+#[test]
+fn config_set_tls_parameters() {
+    let certs = Certs::new("config");
+    let ((f, fport), (r, rport)) = start_pair(&certs, &[]);
+    let mut d = Diff::from_servers(f, r);
+    let missing = certs.path("missing.crt");
+    d.cmd(&["CONFIG", "SET", "tls-cert-file", &missing]);
+    d.cmd(&["CONFIG", "SET", "tls-protocols", "TLSv1.4"]);
+    d.cmd(&["CONFIG", "GET", "tls-protocols"]);
+    d.cmd(&["CONFIG", "SET", "tls-protocols", "TLSv1.2 TLSv1.3"]);
+    d.cmd(&["CONFIG", "SET", "tls-cert-file", &certs.path("server.crt")]);
+    d.cmd(&["CONFIG", "SET", "tls-auth-clients", "maybe"]);
+    d.cmd(&["CONFIG", "SET", "tls-auth-clients", "optional"]);
+    for port in [fport, rport] {
+        let (out, ok) = cli(&certs, port, None, None, &["PING"]);
+        assert!(ok && out == b"PONG\n", "{}", String::from_utf8_lossy(&out));
+    }
+    // Move the TLS listener of each to a new port.
+    for (which, old) in [(0, fport), (1, rport)] {
+        let new = free_port();
+        let conn = if which == 0 {
+            &mut d.ferrodis
+        } else {
+            &mut d.redis
+        };
+        assert_eq!(
+            conn.cmd(&["CONFIG", "SET", "tls-port", &new.to_string()]),
+            b"+OK\r\n"
+        );
+        let (out, ok) = cli(&certs, new, Some("client"), None, &["PING"]);
+        assert!(ok && out == b"PONG\n", "{}", String::from_utf8_lossy(&out));
+        assert!(std::net::TcpStream::connect(("127.0.0.1", old)).is_err());
+    }
+    d.cmd(&["CONFIG", "GET", "tls-cert-file"]);
+    d.cmd(&["CONFIG", "GET", "tls-auth-clients"]);
+    d.cmd(&["CONFIG", "GET", "tls-protocols"]);
+}
+
+/// A TLS configuration that cannot work stops the start, with the oracle's log lines: no CA
+/// while client certificates are required, a missing certificate file, an unknown protocol.
+#[test]
+fn bad_tls_configuration_fails_start() {
+    let certs = Certs::new("badstart");
+    let (crt, key, ca) = (
+        certs.path("server.crt"),
+        certs.path("server.key"),
+        certs.path("ca.crt"),
+    );
+    let missing = certs.path("missing.crt");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--tls-cert-file", &crt, "--tls-key-file", &key],
+            "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!",
+        ),
+        (vec!["--tls-key-file", &key, "--tls-ca-cert-file", &ca], "No tls-cert-file configured!"),
+        (
+            vec!["--tls-cert-file", &missing, "--tls-key-file", &key, "--tls-ca-cert-file", &ca],
+            "Failed to load certificate: ",
+        ),
+        (
+            vec![
+                "--tls-cert-file", &crt, "--tls-key-file", &key, "--tls-ca-cert-file", &ca,
+                "--tls-protocols", "TLSv9",
+            ],
+            "Invalid tls-protocols specified. Use a combination of 'TLSv1', 'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'.",
+        ),
+    ];
+    for bin in [ferrodis_bin(), oracle_bin()] {
+        for (args, line) in &cases {
+            let port = free_port().to_string();
+            let tls_port = free_port().to_string();
+            let out = Command::new(&bin)
+                .args(["--port", &port, "--tls-port", &tls_port, "--save", ""])
+                .args(args)
+                .current_dir(&certs.dir)
+                .output()
+                .unwrap();
+            let log = String::from_utf8_lossy(&out.stdout);
+            assert!(!out.status.success(), "{bin:?} {args:?} started");
+            assert!(log.contains(line), "{bin:?} {args:?}: {log}");
+            assert!(
+                log.contains("Failed to configure TLS. Check logs for more info."),
+                "{bin:?} {args:?}: {log}"
+            );
+        }
+    }
+}
+
+/// tls-ciphersuites limits the TLS 1.3 suites, and tls-protocols the versions: a client that
+/// offers only other suites (or only TLS 1.2 when the server wants 1.3) is refused, as by the
+/// oracle; one that offers an allowed suite gets in.
+#[test]
+fn ciphersuites_and_protocols_are_applied() {
+    let certs = Certs::new("suites");
+    let ((_f, fport), (_r, rport)) = start_pair(
+        &certs,
+        &[
+            "--tls-ciphersuites",
+            "TLS_CHACHA20_POLY1305_SHA256",
+            "--tls-protocols",
+            "TLSv1.3",
+        ],
+    );
+    for port in [fport, rport] {
+        let only = |suite: &str| {
+            cli(
+                &certs,
+                port,
+                Some("client"),
+                None,
+                &["--tls-ciphersuites", suite, "PING"],
+            )
+        };
+        let (out, ok) = only("TLS_CHACHA20_POLY1305_SHA256");
+        assert!(ok && out == b"PONG\n", "{}", String::from_utf8_lossy(&out));
+        let (out, _) = only("TLS_AES_256_GCM_SHA384");
+        assert!(
+            !out.starts_with(b"PONG"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        // openssl s_client pinned to one version: 1.2 is refused, 1.3 gets in.
+        for (version, accepted) in [("-tls1_2", false), ("-tls1_3", true)] {
+            let out = Command::new("openssl")
+                .args([
+                    "s_client",
+                    "-connect",
+                    &format!("127.0.0.1:{port}"),
+                    version,
+                ])
+                .args([
+                    "-CAfile",
+                    &certs.path("ca.crt"),
+                    "-cert",
+                    &certs.path("client.crt"),
+                ])
+                .args(["-key", &certs.path("client.key")])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                text.contains("Verify return code: 0 (ok)") && out.status.success(),
+                accepted,
+                "{port} {version}: {text}"
+            );
+        }
+    }
+}
+
+/// Replication over TLS, the master's side: a redis-server replica with tls-replication yes
+/// (and its certificate: tls-auth-clients yes on the master) syncs from ferrodis's TLS port,
+/// a full sync and then the live stream.
+#[test]
+fn redis_replica_syncs_over_tls() {
+    let certs = Certs::new("repl");
+    let master_tls = free_port();
+    let args = certs.server_args(master_tls, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let master = ferrodis_with(&args);
+    wait_listening(master_tls);
+    let mut m = master.conn();
+    for i in 0..1000 {
+        m.cmd(&["SET", &format!("k{i}"), &format!("v{i}")]);
+    }
+    let replica_tls = free_port();
+    let mut rargs = certs.server_args(replica_tls, &["--tls-replication", "yes"]);
+    rargs.extend([
+        "--replicaof".to_string(),
+        "127.0.0.1".to_string(),
+        master_tls.to_string(),
+    ]);
+    let rargs: Vec<&str> = rargs.iter().map(String::as_str).collect();
+    let replica = oracle_with(&rargs);
+    let mut r = replica.conn();
+    m.cmd(&["SET", "live", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = r.value(&["INFO", "replication"]).text().unwrap();
+        if info.contains("master_link_status:up") && r.cmd(&["GET", "live"]) == b"$1\r\n1\r\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica never synced: {info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(r.cmd(&["DBSIZE"]), b":1001\r\n");
+    assert_eq!(
+        m.value(&["DEBUG", "DIGEST"]).text(),
+        r.value(&["DEBUG", "DIGEST"]).text()
+    );
+}
