@@ -1208,3 +1208,48 @@ fn memory_usage_counts_plain_nodes() {
         .expect("integer reply");
     assert!(f > 100_000, "MEMORY USAGE raw: {f}");
 }
+
+/// A list of one raw listpack node is kept without a node list (the small form) and turns
+/// into one and back as it crosses one node: every step across that boundary, by every
+/// command that moves it, shows the same elements, DEBUG OBJECT statistics and DUMP bytes as
+/// Redis, whose list has one node all along.
+#[test]
+fn one_node_boundary() {
+    let mut d = Diff::new();
+    set_options(&mut d, "2", "1");
+    d.cmd(&["RPUSH", "L", "a", "b"]);
+    check(&mut d, "L");
+    for step in [
+        &["RPUSH", "L", "c"][..],
+        &["RPOP", "L"],
+        &["LPUSH", "L", "z"],
+        &["LPOP", "L"],
+        &["LINSERT", "L", "BEFORE", "b", "m"],
+        &["LREM", "L", "0", "m"],
+        &["LINSERT", "L", "AFTER", "a", "12"],
+        &["LTRIM", "L", "1", "-1"],
+        &["LSET", "L", "0", "x"],
+        &["LSET", "L", "-1", "1234567890123"],
+        &["RPUSH", "L", "d", "e", "f"],
+        &["LTRIM", "L", "0", "1"],
+        &["LMOVE", "L", "L", "LEFT", "RIGHT"],
+        &["COPY", "L", "C"],
+        &["LPOS", "L", "x"],
+        &["LRANGE", "L", "0", "-1"],
+        &["DEBUG", "RELOAD"],
+        &["RPOP", "L", "2"],
+    ] {
+        d.cmd(step);
+        check(&mut d, "L");
+        check(&mut d, "C");
+    }
+    // Fill 1: every element its own node, so each push crosses the boundary.
+    set_options(&mut d, "1", "0");
+    d.cmd(&["RPUSH", "M", "1"]);
+    d.cmd(&["RPUSH", "M", "2"]);
+    check(&mut d, "M");
+    d.cmd(&["LREM", "M", "1", "2"]);
+    check(&mut d, "M");
+    d.cmd(&["LINSERT", "M", "AFTER", "1", "3"]);
+    check(&mut d, "M");
+}

@@ -684,8 +684,28 @@ def dataset_lists(n: int) -> Dataset:
     return Dataset(gen(), n, "%d lists of 1,000 elements element:J" % n)
 
 
+def dataset_lists_small(n: int) -> Dataset:
+    """n lists `list:N` of 10 short elements `element:J` (one RPUSH each): what small lists
+    cost, one quicklist node each on both servers. The issue's check is `--dataset
+    lists_small --keys 100000`."""
+
+    def gen() -> Iterator[bytes]:
+        batch = []
+        for i in range(n):
+            parts = [b"RPUSH", b"list:%d" % i] + [b"element:%d" % j for j in range(10)]
+            batch.append(_resp_cmd(parts))
+            if len(batch) == 10000:
+                yield b"".join(batch)
+                batch = []
+        if batch:
+            yield b"".join(batch)
+
+    return Dataset(gen(), n, "%d lists list:N of 10 elements element:J" % n)
+
+
 DATASETS: Dict[str, Callable[[int], Dataset]] = {
     "lists": dataset_lists,
+    "lists_small": dataset_lists_small,
     "hashes": dataset_hashes,
     "strings": dataset_strings,
     "zset_big": dataset_zset_big,

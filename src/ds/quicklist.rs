@@ -3,7 +3,16 @@
 //! so the fill, split, merge and compression decisions below follow Redis step by step.
 //!
 //! ```text
-//!   Quicklist { nodes: Slab<Node>, head, tail, count (elements), fill, compress }
+//!   Quicklist = Small { lp: Listpack, fill: i16, compress: u16 }     (32 bytes, no node)
+//!             | Nodes(Box<NodeList>)
+//!
+//!   Small: a list of at most one node that is a raw listpack, which is how nearly every
+//!   short list lives: only the listpack, no node list, arena or node header. It is the
+//!   quicklist with that one node for every purpose but memory; anything it does not do in
+//!   place (LINSERT, LREM, a push that needs a second node, a plain element) turns it into
+//!   a NodeList first, and every operation on a NodeList left with one raw node turns it back.
+//!
+//!   NodeList { nodes: Slab<Node>, head, tail, count (elements), fill, compress }
 //!
 //!      head                                                                       tail
 //!       |                                                                           |
@@ -207,14 +216,64 @@ pub enum NodeRef<'a> {
 }
 
 /// A list of strings: Redis 7.0's quicklist. See the module comment.
+///
+/// A list of at most one raw listpack node is kept in the small form: the node's listpack and
+/// the two options, 32 bytes, with no node list, arena or node header around it. It is the
+/// same quicklist as a node list holding that one node (every reply, DEBUG and RDB output
+/// treats it as one PACKED RAW node), so only memory tells them apart. Operations the small
+/// form does not do itself turn it into a node list first and back afterwards ([`settle`]).
+///
+/// [`settle`]: Quicklist::settle
 #[derive(Clone)]
-pub struct Quicklist {
-    nodes: Slab<Node>,
-    head: u32,
-    tail: u32,
-    count: usize,
-    fill: i32,
-    compress: u32,
+pub struct Quicklist(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// No node (the listpack is empty) or one raw packed node, at rest.
+    Small {
+        lp: Listpack,
+        /// `fill`, already clamped to -5..=FILL_MAX.
+        fill: i16,
+        /// `compress`, already clamped to 0..=COMPRESS_MAX.
+        compress: u16,
+    },
+    /// Anything else: two nodes or more, a plain node.
+    Nodes(Box<NodeList>),
+}
+
+/// `list-max-listpack-size` clamped as `quicklistSetFill` does.
+fn clamp_fill(fill: i32) -> i32 {
+    fill.clamp(-5, FILL_MAX)
+}
+
+/// `list-compress-depth` clamped as `quicklistSetCompressDepth` does.
+fn clamp_compress(depth: i64) -> u32 {
+    depth.clamp(0, COMPRESS_MAX as i64) as u32
+}
+
+/// Whether `sz` bytes are within the byte cap of a negative fill.
+fn size_meets_optimization(fill: i32, sz: usize) -> bool {
+    if fill >= 0 {
+        return false;
+    }
+    let i = (-fill - 1) as usize;
+    i < OPTIMIZATION_LEVEL.len() && sz <= OPTIMIZATION_LEVEL[i]
+}
+
+/// `_quicklistNodeAllowInsert` for a packed node of `node_sz` bytes and `node_count`
+/// elements receiving an element of `sz` bytes.
+fn allow_insert_packed(fill: i32, node_sz: usize, node_count: usize, sz: usize) -> bool {
+    if is_large(sz) {
+        return false;
+    }
+    let new_sz = node_sz + sz + SIZE_ESTIMATE_OVERHEAD;
+    if size_meets_optimization(fill, new_sz) {
+        true
+    } else if new_sz > SIZE_SAFETY_LIMIT {
+        false
+    } else {
+        (node_count as i64) < fill as i64
+    }
 }
 
 impl Default for Quicklist {
@@ -228,10 +287,10 @@ impl std::fmt::Debug for Quicklist {
         write!(
             f,
             "Quicklist {{ count: {}, nodes: {}, fill: {}, compress: {} }}",
-            self.count,
-            self.nodes.len(),
-            self.fill,
-            self.compress
+            self.len(),
+            self.node_count(),
+            self.fill(),
+            self.compress_depth()
         )
     }
 }
@@ -240,63 +299,457 @@ impl Quicklist {
     /// A new empty list with `list-max-listpack-size` = `fill` and `list-compress-depth` =
     /// `compress` (both clamped like `quicklistNew`).
     pub fn new(fill: i32, compress: i64) -> Quicklist {
-        let mut ql = Quicklist {
-            nodes: Slab::new(),
-            head: NIL,
-            tail: NIL,
-            count: 0,
-            fill: DEFAULT_FILL,
-            compress: 0,
-        };
-        ql.set_fill(fill);
-        ql.set_compress_depth(compress);
-        ql
+        #[cfg(test)]
+        if tests::NEVER_SMALL.with(|f| f.get()) {
+            let nl = NodeList::new(clamp_fill(fill), clamp_compress(compress));
+            return Quicklist(Repr::Nodes(Box::new(nl)));
+        }
+        Quicklist(Repr::Small {
+            lp: Listpack::new(),
+            fill: clamp_fill(fill) as i16,
+            compress: clamp_compress(compress) as u16,
+        })
     }
 
     /// Sets the fill factor, clamped to -5..=FILL_MAX; affects later inserts only.
     pub fn set_fill(&mut self, fill: i32) {
-        self.fill = fill.clamp(-5, FILL_MAX);
+        match &mut self.0 {
+            Repr::Small { fill: f, .. } => *f = clamp_fill(fill) as i16,
+            Repr::Nodes(nl) => nl.fill = clamp_fill(fill),
+        }
     }
 
     /// Sets the compress depth, clamped to 0..=COMPRESS_MAX; affects later operations only.
     pub fn set_compress_depth(&mut self, depth: i64) {
-        self.compress = depth.clamp(0, COMPRESS_MAX as i64) as u32;
+        match &mut self.0 {
+            Repr::Small { compress, .. } => *compress = clamp_compress(depth) as u16,
+            Repr::Nodes(nl) => nl.compress = clamp_compress(depth),
+        }
     }
 
     /// The fill factor (DEBUG OBJECT's `ql_listpack_max`).
     pub fn fill(&self) -> i32 {
-        self.fill
+        match &self.0 {
+            Repr::Small { fill, .. } => *fill as i32,
+            Repr::Nodes(nl) => nl.fill,
+        }
     }
 
     /// The compress depth.
     pub fn compress_depth(&self) -> u32 {
-        self.compress
+        match &self.0 {
+            Repr::Small { compress, .. } => *compress as u32,
+            Repr::Nodes(nl) => nl.compress,
+        }
     }
 
     /// Number of elements (`LLEN`).
     #[inline]
     pub fn len(&self) -> usize {
-        self.count
+        match &self.0 {
+            Repr::Small { lp, .. } => lp.len(),
+            Repr::Nodes(nl) => nl.count,
+        }
     }
 
     /// Whether the list has no elements.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        match &self.0 {
+            Repr::Small { lp, .. } => lp.is_empty(),
+            Repr::Nodes(nl) => nl.count == 0,
+        }
     }
 
     /// Number of nodes (DEBUG OBJECT's `ql_nodes`).
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        match &self.0 {
+            Repr::Small { lp, .. } => !lp.is_empty() as usize,
+            Repr::Nodes(nl) => nl.nodes.len(),
+        }
     }
 
     /// Sum of the uncompressed node sizes (DEBUG OBJECT's `ql_uncompressed_size`).
     pub fn uncompressed_size(&self) -> usize {
-        self.nodes.iter().map(|(_, n)| n.sz).sum()
+        match &self.0 {
+            Repr::Small { lp, .. } if lp.is_empty() => 0,
+            Repr::Small { lp, .. } => lp.bytes(),
+            Repr::Nodes(nl) => nl.nodes.iter().map(|(_, n)| n.sz).sum(),
+        }
     }
 
-    /// Approximate heap bytes used, for MEMORY USAGE style accounting.
+    /// Bytes this list occupies, itself included, for MEMORY USAGE style accounting: the
+    /// small form's listpack buffer, or the boxed node list, its arena and node payloads.
     pub fn memory_usage(&self) -> usize {
+        std::mem::size_of::<Quicklist>()
+            + match &self.0 {
+                Repr::Small { lp, .. } => lp.allocated(),
+                Repr::Nodes(nl) => nl.memory_usage(),
+            }
+    }
+
+    /// Whether the list is in the small form (one raw listpack node or none).
+    pub fn is_small(&self) -> bool {
+        matches!(self.0, Repr::Small { .. })
+    }
+
+    /// The node list, turning the small form into one (its listpack becomes the only node).
+    fn nodes_mut(&mut self) -> &mut NodeList {
+        if let Repr::Small { fill, compress, .. } = self.0 {
+            let nl = Box::new(NodeList::new(fill as i32, compress as u32));
+            if let Repr::Small { lp, .. } = std::mem::replace(&mut self.0, Repr::Nodes(nl)) {
+                if let Repr::Nodes(nl) = &mut self.0 {
+                    nl.append_listpack(lp);
+                }
+            }
+        }
+        match &mut self.0 {
+            Repr::Nodes(nl) => nl,
+            Repr::Small { .. } => unreachable!("just turned into a node list"),
+        }
+    }
+
+    /// Back to the small form when the node list is down to one raw packed node or none.
+    fn settle(&mut self) {
+        let Repr::Nodes(nl) = &mut self.0 else {
+            return;
+        };
+        #[cfg(test)]
+        if tests::NEVER_SMALL.with(|f| f.get()) {
+            return;
+        }
+        if let Some(lp) = nl.take_single() {
+            let (fill, compress) = (nl.fill as i16, nl.compress as u16);
+            self.0 = Repr::Small { lp, fill, compress };
+        }
+    }
+
+    /// Runs `f` on the node form, then settles.
+    fn with_nodes<R>(&mut self, f: impl FnOnce(&mut NodeList) -> R) -> R {
+        let r = f(self.nodes_mut());
+        self.settle();
+        r
+    }
+
+    fn src(&self) -> Src<'_> {
+        match &self.0 {
+            Repr::Small { lp, .. } => Src::Small(lp),
+            Repr::Nodes(nl) => Src::Nodes(nl),
+        }
+    }
+
+    /// LPUSH one element (`quicklistPushHead`).
+    pub fn push_head(&mut self, v: &[u8]) {
+        if let Repr::Small { lp, fill, .. } = &mut self.0 {
+            // An empty list gets a new node; else the node takes it if the fill allows.
+            if (lp.is_empty() && !is_large(v.len()))
+                || allow_insert_packed(*fill as i32, lp.bytes(), lp.len(), v.len())
+            {
+                lp.push_front(v);
+                return;
+            }
+        }
+        self.with_nodes(|nl| nl.push_head(v))
+    }
+
+    /// RPUSH one element (`quicklistPushTail`).
+    pub fn push_tail(&mut self, v: &[u8]) {
+        if let Repr::Small { lp, fill, .. } = &mut self.0 {
+            if (lp.is_empty() && !is_large(v.len()))
+                || allow_insert_packed(*fill as i32, lp.bytes(), lp.len(), v.len())
+            {
+                lp.push_back(v);
+                return;
+            }
+        }
+        self.with_nodes(|nl| nl.push_tail(v))
+    }
+
+    /// Pushes at the head (`head = true`) or tail.
+    pub fn push(&mut self, v: &[u8], head: bool) {
+        if head {
+            self.push_head(v)
+        } else {
+            self.push_tail(v)
+        }
+    }
+
+    /// Pops the head or tail element, handing it to `f` before it is deleted (so replies can
+    /// be written without a copy). `None` when the list is empty.
+    pub fn pop_with<R>(&mut self, head: bool, f: impl FnOnce(LpElem<'_>) -> R) -> Option<R> {
+        if let Repr::Small { lp, .. } = &mut self.0 {
+            let p = if head { lp.first()? } else { lp.last()? };
+            let r = f(lp.get(p));
+            lp.delete(p);
+            return Some(r);
+        }
+        self.with_nodes(|nl| nl.pop_with(head, f))
+    }
+
+    /// Pops the head or tail element as an owned string.
+    pub fn pop(&mut self, head: bool) -> Option<Vec<u8>> {
+        self.pop_with(head, |e| e.to_vec())
+    }
+
+    /// Calls `f` with the element at `index` (negative from the tail); `None` if out of range.
+    /// A compressed node is decompressed into a temporary copy, leaving the list unchanged.
+    pub fn get_with<R>(&self, index: i64, f: impl FnOnce(LpElem<'_>) -> R) -> Option<R> {
+        match &self.0 {
+            Repr::Small { lp, .. } => Some(f(lp.get(lp.seek(index)?))),
+            Repr::Nodes(nl) => nl.get_with(index, f),
+        }
+    }
+
+    /// The element at `index` as an owned string (LINDEX).
+    pub fn get(&self, index: i64) -> Option<Vec<u8>> {
+        self.get_with(index, |e| e.to_vec())
+    }
+
+    /// LSET: replaces the element at `index` (`quicklistReplaceAtIndex`). False if out of
+    /// range.
+    pub fn replace(&mut self, index: i64, v: &[u8]) -> bool {
+        if let Repr::Small { lp, .. } = &mut self.0 {
+            // In place, as the node list does for a packed node and a small element.
+            if !is_large(v.len()) {
+                let Some(p) = lp.seek(index) else {
+                    return false;
+                };
+                lp.replace(p, v);
+                return true;
+            }
+        }
+        let mut c = self.cursor_at(index, true);
+        if c.next().is_none() {
+            return false;
+        }
+        c.replace(v);
+        true
+    }
+
+    /// Inserts `v` before or after the element at `index` (LINSERT once the pivot index is
+    /// known). False if out of range.
+    pub fn insert(&mut self, index: i64, after: bool, v: &[u8]) -> bool {
+        let mut c = self.cursor_at(index, false);
+        if c.next().is_none() {
+            return false;
+        }
+        c.insert(after, v);
+        true
+    }
+
+    /// The compression side effects of Redis reading `count` elements from `index` (towards
+    /// the head with `reverse`) through a quicklist iterator, for callers that read through
+    /// the lending [`Iter`] or [`Quicklist::get_with`], which never change the list. A list of
+    /// one node has none (its only node is an end node, never compressed).
+    pub fn settle_after_read(&mut self, index: i64, count: usize, reverse: bool) {
+        if let Repr::Nodes(nl) = &mut self.0 {
+            nl.settle_after_read(index, count, reverse);
+        }
+    }
+
+    /// `quicklistDelRange`: deletes `count` elements from `start` (negative from the tail),
+    /// clamped to the list. Returns whether anything was deleted. LTRIM is
+    /// `del_range(0, ltrim)` then `del_range(-rtrim, rtrim)`.
+    pub fn del_range(&mut self, start: i64, count: i64) -> bool {
+        if let Repr::Small { lp, .. } = &mut self.0 {
+            if count <= 0 {
+                return false;
+            }
+            let len = lp.len() as u64;
+            let abs = if start >= 0 {
+                start as u64
+            } else {
+                match len.checked_sub(start.unsigned_abs()) {
+                    Some(a) => a,
+                    None => return false,
+                }
+            };
+            if abs >= len {
+                return false;
+            }
+            let extent = (count as u64).min(len - abs);
+            lp.delete_range(abs as i64, extent as usize);
+            return true;
+        }
+        self.with_nodes(|nl| nl.del_range(start, count))
+    }
+
+    /// `quicklistRotate`: moves the tail element to the head.
+    pub fn rotate(&mut self) {
+        self.with_nodes(|nl| nl.rotate())
+    }
+
+    /// Read-only iterator from the head.
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_at(0, false)
+    }
+
+    /// Read-only iterator from the tail towards the head.
+    pub fn iter_rev(&self) -> Iter<'_> {
+        self.iter_at(-1, true)
+    }
+
+    /// Read-only iterator starting at element `index` (negative from the tail), moving
+    /// towards the tail or, with `reverse`, towards the head. Empty if out of range.
+    pub fn iter_at(&self, index: i64, reverse: bool) -> Iter<'_> {
+        match &self.0 {
+            Repr::Small { lp, .. } => {
+                let pos = lp.seek(index);
+                Iter {
+                    src: Src::Small(lp),
+                    node: if pos.is_some() { 0 } else { NIL },
+                    pos: pos.unwrap_or(0),
+                    reverse,
+                    scratch: None,
+                    pending_move: false,
+                }
+            }
+            Repr::Nodes(nl) => nl.iter_at(index, reverse),
+        }
+    }
+
+    /// Mutable cursor from the head (or tail with `reverse`) that can delete the element it
+    /// is on and keep going (LREM), or insert/replace there (LINSERT).
+    pub fn cursor(&mut self, reverse: bool) -> CursorMut<'_> {
+        let nl = self.nodes_mut();
+        let node = if reverse { nl.tail } else { nl.head };
+        CursorMut {
+            outer: self,
+            node,
+            offset: if reverse { -1 } else { 0 },
+            pos: None,
+            reverse,
+            cur: None,
+        }
+    }
+
+    /// Mutable cursor whose first `next()` returns element `index`; exhausted if out of range.
+    pub fn cursor_at(&mut self, index: i64, reverse: bool) -> CursorMut<'_> {
+        let (node, offset) = self.nodes_mut().cursor_start(index, reverse);
+        CursorMut {
+            outer: self,
+            node,
+            offset,
+            pos: None,
+            reverse,
+            cur: None,
+        }
+    }
+
+    /// The nodes from head to tail, for RDB saving (`RDB_TYPE_LIST_QUICKLIST_2`).
+    pub fn nodes(&self) -> Nodes<'_> {
+        let node = match &self.0 {
+            Repr::Small { lp, .. } if lp.is_empty() => NIL,
+            Repr::Small { .. } => 0,
+            Repr::Nodes(nl) => nl.head,
+        };
+        Nodes {
+            src: self.src(),
+            node,
+        }
+    }
+
+    /// Appends a listpack loaded from RDB as a new tail node (`quicklistAppendListpack`),
+    /// without merging. Empty listpacks are skipped (Redis's loader drops them) and the call
+    /// returns false.
+    pub fn append_listpack(&mut self, lp: Listpack) -> bool {
+        if lp.is_empty() {
+            return false;
+        }
+        if let Repr::Small { lp: cur, .. } = &mut self.0 {
+            if cur.is_empty() {
+                *cur = lp;
+                return true;
+            }
+        }
+        self.with_nodes(|nl| nl.append_listpack(lp))
+    }
+
+    /// Appends a plain node loaded from RDB (`quicklistAppendPlainNode`).
+    pub fn append_plain(&mut self, data: Vec<u8>) {
+        self.with_nodes(|nl| nl.append_plain(data))
+    }
+
+    /// `quicklistDup` (COPY): the same nodes, compressed or not, appended one by one to a new
+    /// list with the same options. Appending runs the usual compression at the ends, so a
+    /// node the original kept raw outside the compress depth comes out compressed in the copy
+    /// (and a compressed node that ends up at an end comes out raw), exactly as in Redis.
+    /// A small list's copy has an exact-size buffer, as Redis's copy of the listpack.
+    pub fn dup(&self) -> Quicklist {
+        match &self.0 {
+            Repr::Small { lp, fill, compress } => Quicklist(Repr::Small {
+                lp: lp.clone(),
+                fill: *fill,
+                compress: *compress,
+            }),
+            Repr::Nodes(nl) => {
+                let mut q = Quicklist(Repr::Nodes(Box::new(nl.dup())));
+                q.settle();
+                q
+            }
+        }
+    }
+
+    /// A human-readable dump of the list and its nodes (`quicklistRepr`, DEBUG QUICKLIST).
+    /// With `full` every node's contents are printed too; a compressed node is decompressed
+    /// for that and, as in Redis (whose `quicklistRecompressOnly` finds no recompress mark on
+    /// it), stays raw afterwards, which later DUMP payloads show.
+    pub fn repr(&mut self, full: bool) -> String {
+        self.with_nodes(|nl| nl.repr(full))
+    }
+}
+
+/// The linked nodes of a list that has outgrown the small form (see [`Quicklist`]): Redis's
+/// `quicklist` struct with its nodes in an arena.
+#[derive(Clone)]
+struct NodeList {
+    nodes: Slab<Node>,
+    head: u32,
+    tail: u32,
+    count: usize,
+    fill: i32,
+    compress: u32,
+}
+
+impl NodeList {
+    /// An empty node list with options already clamped.
+    fn new(fill: i32, compress: u32) -> NodeList {
+        NodeList {
+            nodes: Slab::new(),
+            head: NIL,
+            tail: NIL,
+            count: 0,
+            fill,
+            compress,
+        }
+    }
+
+    /// Takes the listpack out when the list is down to one raw packed node at rest (an empty
+    /// one when no node is left), leaving the node list empty; None otherwise.
+    fn take_single(&mut self) -> Option<Listpack> {
+        match self.nodes.len() {
+            0 => Some(Listpack::new()),
+            1 => {
+                let n = self.n(self.head);
+                if n.plain || n.recompress || n.dont_compress || !matches!(n.data, Data::Packed(_))
+                {
+                    return None;
+                }
+                let n = self.nodes.remove(self.head as usize);
+                self.head = NIL;
+                self.tail = NIL;
+                self.count = 0;
+                match n.data {
+                    Data::Packed(lp) => Some(lp),
+                    _ => unreachable!("checked above"),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Heap bytes of this (boxed) node list: itself, its arena and every node's payload.
+    fn memory_usage(&self) -> usize {
         let payload: usize = self
             .nodes
             .iter()
@@ -306,7 +759,7 @@ impl Quicklist {
                 Data::Lzf(b) => b.len(),
             })
             .sum();
-        std::mem::size_of::<Quicklist>()
+        std::mem::size_of::<NodeList>()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
             + payload
     }
@@ -325,31 +778,13 @@ impl Quicklist {
         &mut self.nodes[id as usize]
     }
 
-    fn size_meets_optimization(&self, sz: usize) -> bool {
-        if self.fill >= 0 {
-            return false;
-        }
-        let i = (-self.fill - 1) as usize;
-        i < OPTIMIZATION_LEVEL.len() && sz <= OPTIMIZATION_LEVEL[i]
-    }
-
     /// `_quicklistNodeAllowInsert`.
     fn allow_insert(&self, id: u32, sz: usize) -> bool {
         if id == NIL {
             return false;
         }
         let n = self.n(id);
-        if n.plain || is_large(sz) {
-            return false;
-        }
-        let new_sz = n.sz + sz + SIZE_ESTIMATE_OVERHEAD;
-        if self.size_meets_optimization(new_sz) {
-            true
-        } else if new_sz > SIZE_SAFETY_LIMIT {
-            false
-        } else {
-            (n.count as i64) < self.fill as i64
-        }
+        !n.plain && allow_insert_packed(self.fill, n.sz, n.count as usize, sz)
     }
 
     /// `_quicklistNodeAllowMerge`.
@@ -363,7 +798,7 @@ impl Quicklist {
         }
         // Minus one header + EOF pair (Redis subtracts 11, its ziplist-era constant).
         let merge_sz = (a.sz + b.sz).saturating_sub(11);
-        if self.size_meets_optimization(merge_sz) {
+        if size_meets_optimization(self.fill, merge_sz) {
             true
         } else if merge_sz > SIZE_SAFETY_LIMIT {
             false
@@ -750,7 +1185,7 @@ impl Quicklist {
     // ----------------------------------------------------------------------------------------
 
     /// LPUSH one element (`quicklistPushHead`).
-    pub fn push_head(&mut self, v: &[u8]) {
+    fn push_head(&mut self, v: &[u8]) {
         if is_large(v.len()) {
             self.insert_plain(self.head, v, false);
             return;
@@ -770,7 +1205,7 @@ impl Quicklist {
     }
 
     /// RPUSH one element (`quicklistPushTail`).
-    pub fn push_tail(&mut self, v: &[u8]) {
+    fn push_tail(&mut self, v: &[u8]) {
         if is_large(v.len()) {
             self.insert_plain(self.tail, v, true);
             return;
@@ -789,18 +1224,9 @@ impl Quicklist {
         self.count += 1;
     }
 
-    /// Pushes at the head (`head = true`) or tail.
-    pub fn push(&mut self, v: &[u8], head: bool) {
-        if head {
-            self.push_head(v)
-        } else {
-            self.push_tail(v)
-        }
-    }
-
     /// Pops the head or tail element, handing it to `f` before it is deleted (so replies can
     /// be written without a copy). `None` when the list is empty.
-    pub fn pop_with<R>(&mut self, head: bool, f: impl FnOnce(LpElem<'_>) -> R) -> Option<R> {
+    fn pop_with<R>(&mut self, head: bool, f: impl FnOnce(LpElem<'_>) -> R) -> Option<R> {
         let id = if head { self.head } else { self.tail };
         if id == NIL {
             return None;
@@ -823,14 +1249,9 @@ impl Quicklist {
         Some(r)
     }
 
-    /// Pops the head or tail element as an owned string.
-    pub fn pop(&mut self, head: bool) -> Option<Vec<u8>> {
-        self.pop_with(head, |e| e.to_vec())
-    }
-
     /// Calls `f` with the element at `index` (negative from the tail); `None` if out of range.
     /// A compressed node is decompressed into a temporary copy, leaving the list unchanged.
-    pub fn get_with<R>(&self, index: i64, f: impl FnOnce(LpElem<'_>) -> R) -> Option<R> {
+    fn get_with<R>(&self, index: i64, f: impl FnOnce(LpElem<'_>) -> R) -> Option<R> {
         let (id, off) = self.locate(index)?;
         let n = self.n(id);
         match &n.data {
@@ -848,33 +1269,6 @@ impl Quicklist {
         }
     }
 
-    /// The element at `index` as an owned string (LINDEX).
-    pub fn get(&self, index: i64) -> Option<Vec<u8>> {
-        self.get_with(index, |e| e.to_vec())
-    }
-
-    /// LSET: replaces the element at `index` (`quicklistReplaceAtIndex`). False if out of
-    /// range.
-    pub fn replace(&mut self, index: i64, v: &[u8]) -> bool {
-        let mut c = self.cursor_at(index, true);
-        if c.next().is_none() {
-            return false;
-        }
-        c.replace(v);
-        true
-    }
-
-    /// Inserts `v` before or after the element at `index` (LINSERT once the pivot index is
-    /// known). False if out of range.
-    pub fn insert(&mut self, index: i64, after: bool, v: &[u8]) -> bool {
-        let mut c = self.cursor_at(index, false);
-        if c.next().is_none() {
-            return false;
-        }
-        c.insert(after, v);
-        true
-    }
-
     /// The compression side effects of Redis reading `count` elements from `index` (towards
     /// the head with `reverse`) through a quicklist iterator, for callers that read through
     /// the lending [`Iter`] or [`Quicklist::get_with`], which never change the list.
@@ -886,7 +1280,7 @@ impl Quicklist {
     /// past the depth at each end. So a node left raw outside the depth (it grew past
     /// MIN_COMPRESS_BYTES by an in-place LINSERT, or DEBUG QUICKLIST decompressed it) is
     /// compressed by the next LINDEX/LRANGE/LPOS that reads it, which DUMP shows.
-    pub fn settle_after_read(&mut self, index: i64, count: usize, reverse: bool) {
+    fn settle_after_read(&mut self, index: i64, count: usize, reverse: bool) {
         if self.compress == 0 || count == 0 {
             return;
         }
@@ -922,7 +1316,7 @@ impl Quicklist {
     /// `quicklistDelRange`: deletes `count` elements from `start` (negative from the tail),
     /// clamped to the list. Returns whether anything was deleted. LTRIM is
     /// `del_range(0, ltrim)` then `del_range(-rtrim, rtrim)`.
-    pub fn del_range(&mut self, start: i64, count: i64) -> bool {
+    fn del_range(&mut self, start: i64, count: i64) -> bool {
         if count <= 0 {
             return false;
         }
@@ -973,7 +1367,7 @@ impl Quicklist {
     }
 
     /// `quicklistRotate`: moves the tail element to the head.
-    pub fn rotate(&mut self) {
+    fn rotate(&mut self) {
         if self.count <= 1 {
             return;
         }
@@ -1009,21 +1403,11 @@ impl Quicklist {
         }
     }
 
-    /// Read-only iterator from the head.
-    pub fn iter(&self) -> Iter<'_> {
-        self.iter_at(0, false)
-    }
-
-    /// Read-only iterator from the tail towards the head.
-    pub fn iter_rev(&self) -> Iter<'_> {
-        self.iter_at(-1, true)
-    }
-
     /// Read-only iterator starting at element `index` (negative from the tail), moving
     /// towards the tail or, with `reverse`, towards the head. Empty if out of range.
-    pub fn iter_at(&self, index: i64, reverse: bool) -> Iter<'_> {
+    fn iter_at(&self, index: i64, reverse: bool) -> Iter<'_> {
         let mut it = Iter {
-            ql: self,
+            src: Src::Nodes(self),
             node: NIL,
             pos: 0,
             reverse,
@@ -1045,23 +1429,10 @@ impl Quicklist {
         it
     }
 
-    /// Mutable cursor from the head (or tail with `reverse`) that can delete the element it
-    /// is on and keep going (LREM), or insert/replace there (LINSERT).
-    pub fn cursor(&mut self, reverse: bool) -> CursorMut<'_> {
-        let node = if reverse { self.tail } else { self.head };
-        CursorMut {
-            ql: self,
-            node,
-            offset: if reverse { -1 } else { 0 },
-            pos: None,
-            reverse,
-            cur: None,
-        }
-    }
-
-    /// Mutable cursor whose first `next()` returns element `index`; exhausted if out of range.
-    pub fn cursor_at(&mut self, index: i64, reverse: bool) -> CursorMut<'_> {
-        let (node, offset) = match self.locate(index) {
+    /// Where a cursor starting at element `index` begins: its node and its offset in the
+    /// node (negative from the node's tail when `reverse`); NIL when out of range.
+    fn cursor_start(&self, index: i64, reverse: bool) -> (u32, i64) {
+        match self.locate(index) {
             Some((id, off)) => {
                 let off = if reverse {
                     off as i64 - self.n(id).count as i64
@@ -1071,29 +1442,13 @@ impl Quicklist {
                 (id, off)
             }
             None => (NIL, 0),
-        };
-        CursorMut {
-            ql: self,
-            node,
-            offset,
-            pos: None,
-            reverse,
-            cur: None,
-        }
-    }
-
-    /// The nodes from head to tail, for RDB saving (`RDB_TYPE_LIST_QUICKLIST_2`).
-    pub fn nodes(&self) -> Nodes<'_> {
-        Nodes {
-            ql: self,
-            node: self.head,
         }
     }
 
     /// Appends a listpack loaded from RDB as a new tail node (`quicklistAppendListpack`),
     /// without merging. Empty listpacks are skipped (Redis's loader drops them) and the call
     /// returns false.
-    pub fn append_listpack(&mut self, lp: Listpack) -> bool {
+    fn append_listpack(&mut self, lp: Listpack) -> bool {
         if lp.is_empty() {
             return false;
         }
@@ -1108,8 +1463,8 @@ impl Quicklist {
     /// list with the same options. Appending runs the usual compression at the ends, so a
     /// node the original kept raw outside the compress depth comes out compressed in the copy
     /// (and a compressed node that ends up at an end comes out raw), exactly as in Redis.
-    pub fn dup(&self) -> Quicklist {
-        let mut copy = Quicklist::new(self.fill, self.compress as i64);
+    fn dup(&self) -> NodeList {
+        let mut copy = NodeList::new(self.fill, self.compress);
         let mut id = self.head;
         while id != NIL {
             let n = self.n(id);
@@ -1134,7 +1489,7 @@ impl Quicklist {
     /// With `full` every node's contents are printed too; a compressed node is decompressed
     /// for that and, as in Redis (whose `quicklistRecompressOnly` finds no recompress mark on
     /// it), stays raw afterwards, which later DUMP payloads show.
-    pub fn repr(&mut self, full: bool) -> String {
+    fn repr(&mut self, full: bool) -> String {
         use std::fmt::Write;
         let mut s = String::new();
         let _ = writeln!(s, "{{count : {}}}", self.count);
@@ -1177,7 +1532,7 @@ impl Quicklist {
     }
 
     /// Appends a plain node loaded from RDB (`quicklistAppendPlainNode`).
-    pub fn append_plain(&mut self, data: Vec<u8>) {
+    fn append_plain(&mut self, data: Vec<u8>) {
         let mut node = Node::plain(&[]);
         node.sz = data.len();
         node.data = Data::Plain(data);
@@ -1189,7 +1544,8 @@ impl Quicklist {
 /// Read-only iterator; a lending iterator because elements of a compressed node borrow a
 /// temporary decompressed copy: `while let Some(e) = it.next() { ... }`.
 pub struct Iter<'a> {
-    ql: &'a Quicklist,
+    src: Src<'a>,
+    /// The current node (0 in a small list), NIL when done.
     node: u32,
     /// Position of the element `next` returns in the current node.
     pos: usize,
@@ -1200,11 +1556,28 @@ pub struct Iter<'a> {
     pending_move: bool,
 }
 
+/// What a reader walks: the one listpack of a small list, or the node list.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Small(&'a Listpack),
+    Nodes(&'a NodeList),
+}
+
+/// The payload of the node an iterator is in, as it reads it.
+enum Cur<'b> {
+    Lp(&'b Listpack),
+    Plain(&'b [u8]),
+}
+
 impl<'a> Iter<'a> {
+    /// Moves into node `id` of a node list, decompressing it into `scratch` if needed.
     fn enter(&mut self, id: u32) {
         self.node = id;
         self.scratch = None;
-        let n = self.ql.n(id);
+        let Src::Nodes(ql) = self.src else {
+            return;
+        };
+        let n = ql.n(id);
         if let Data::Lzf(c) = &n.data {
             let raw = lzf_decompress(c, n.sz);
             self.scratch = Some(if n.plain {
@@ -1215,17 +1588,23 @@ impl<'a> Iter<'a> {
         }
     }
 
-    fn cur_data(&self) -> &Data {
-        match &self.scratch {
-            Some(d) => d,
-            None => &self.ql.n(self.node).data,
+    fn cur(&self) -> Cur<'_> {
+        let data = match (&self.scratch, self.src) {
+            (Some(d), _) => d,
+            (None, Src::Small(lp)) => return Cur::Lp(lp),
+            (None, Src::Nodes(ql)) => &ql.n(self.node).data,
+        };
+        match data {
+            Data::Packed(lp) => Cur::Lp(lp),
+            Data::Plain(v) => Cur::Plain(v),
+            Data::Lzf(_) => unreachable!("scratch is decompressed"),
         }
     }
 
     fn cur_lp(&self) -> &Listpack {
-        match self.cur_data() {
-            Data::Packed(lp) => lp,
-            _ => unreachable!("not a listpack node"),
+        match self.cur() {
+            Cur::Lp(lp) => lp,
+            Cur::Plain(_) => unreachable!("not a listpack node"),
         }
     }
 
@@ -1234,19 +1613,28 @@ impl<'a> Iter<'a> {
     pub fn next(&mut self) -> Option<LpElem<'_>> {
         if self.pending_move {
             self.pending_move = false;
-            let n = self.ql.n(self.node);
-            let nx = if self.reverse { n.prev } else { n.next };
+            let nx = match self.src {
+                Src::Small(_) => NIL,
+                Src::Nodes(ql) => {
+                    let n = ql.n(self.node);
+                    if self.reverse {
+                        n.prev
+                    } else {
+                        n.next
+                    }
+                }
+            };
             if nx == NIL {
                 self.node = NIL;
                 self.scratch = None;
             } else {
                 self.enter(nx);
-                self.pos = match self.cur_data() {
-                    Data::Packed(lp) => {
+                self.pos = match self.cur() {
+                    Cur::Lp(lp) => {
                         let p = if self.reverse { lp.last() } else { lp.first() };
                         p.unwrap_or(0)
                     }
-                    _ => 0,
+                    Cur::Plain(_) => 0,
                 };
             }
         }
@@ -1254,24 +1642,23 @@ impl<'a> Iter<'a> {
             return None;
         }
         let cur = self.pos;
-        let following = match self.cur_data() {
-            Data::Packed(lp) => {
+        let following = match self.cur() {
+            Cur::Lp(lp) => {
                 if self.reverse {
                     lp.prev(cur)
                 } else {
                     lp.next(cur)
                 }
             }
-            _ => None,
+            Cur::Plain(_) => None,
         };
         match following {
             Some(p) => self.pos = p,
             None => self.pending_move = true,
         }
-        Some(match self.cur_data() {
-            Data::Packed(lp) => lp.get(cur),
-            Data::Plain(v) => LpElem::Str(v),
-            Data::Lzf(_) => unreachable!("scratch is decompressed"),
+        Some(match self.cur() {
+            Cur::Lp(lp) => lp.get(cur),
+            Cur::Plain(v) => LpElem::Str(v),
         })
     }
 }
@@ -1279,7 +1666,8 @@ impl<'a> Iter<'a> {
 /// Mutable cursor (Redis's `quicklistIter` + `quicklistEntry`): nodes it visits are
 /// decompressed for use and compressed again when it leaves them or is dropped.
 pub struct CursorMut<'a> {
-    ql: &'a mut Quicklist,
+    /// The list, in its node form while the cursor lives (it settles back on drop).
+    outer: &'a mut Quicklist,
     node: u32,
     /// Index in the node: from the head going forward, negative from the tail in reverse.
     offset: i64,
@@ -1291,6 +1679,20 @@ pub struct CursorMut<'a> {
 }
 
 impl CursorMut<'_> {
+    fn ql(&self) -> &NodeList {
+        match &self.outer.0 {
+            Repr::Nodes(nl) => nl,
+            Repr::Small { .. } => unreachable!("a cursor works on the node form"),
+        }
+    }
+
+    fn qm(&mut self) -> &mut NodeList {
+        match &mut self.outer.0 {
+            Repr::Nodes(nl) => nl,
+            Repr::Small { .. } => unreachable!("a cursor works on the node form"),
+        }
+    }
+
     /// Advances and returns the next element (`quicklistNext`).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<LpElem<'_>> {
@@ -1300,18 +1702,18 @@ impl CursorMut<'_> {
                 return None;
             }
             let id = self.node;
-            let plain = self.ql.n(id).plain;
+            let plain = self.ql().n(id).plain;
             if self.pos.is_none() {
-                self.ql.decompress_for_use(id);
+                self.qm().decompress_for_use(id);
                 self.pos = if plain {
                     Some(0)
                 } else {
-                    self.ql.n(id).lp().seek(self.offset)
+                    self.ql().n(id).lp().seek(self.offset)
                 };
             } else if plain {
                 self.pos = None;
             } else if let Some(p) = self.pos {
-                let lp = self.ql.n(id).lp();
+                let lp = self.ql().n(id).lp();
                 self.pos = if self.reverse { lp.prev(p) } else { lp.next(p) };
                 self.offset += if self.reverse { -1 } else { 1 };
             }
@@ -1319,14 +1721,14 @@ impl CursorMut<'_> {
                 break (id, p);
             }
             // This node is done: recompress it and move on.
-            self.ql.compress(id);
-            let n = self.ql.n(id);
+            self.qm().compress(id);
+            let n = self.ql().n(id);
             self.node = if self.reverse { n.prev } else { n.next };
             self.offset = if self.reverse { -1 } else { 0 };
             self.pos = None;
         };
         self.cur = Some((id, p, self.offset));
-        Some(self.ql.n(id).elem(p))
+        Some(self.ql().n(id).elem(p))
     }
 
     /// Deletes the element last returned by `next` (`quicklistDelEntry`); iteration then
@@ -1336,10 +1738,10 @@ impl CursorMut<'_> {
             return false;
         };
         let (prev, next) = {
-            let n = self.ql.n(id);
+            let n = self.ql().n(id);
             (n.prev, n.next)
         };
-        let (gone, _) = self.ql.del_index(id, p);
+        let (gone, _) = self.qm().del_index(id, p);
         self.pos = None;
         if gone {
             if self.reverse {
@@ -1357,7 +1759,7 @@ impl CursorMut<'_> {
         if off >= 0 {
             off as usize
         } else {
-            (self.ql.n(id).count as i64 + off) as usize
+            (self.ql().n(id).count as i64 + off) as usize
         }
     }
 
@@ -1370,7 +1772,7 @@ impl CursorMut<'_> {
         };
         let off = self.normalized_offset(id, off);
         self.node = NIL;
-        self.ql.insert_at_entry(id, off, p, after, v);
+        self.qm().insert_at_entry(id, off, p, after, v);
         true
     }
 
@@ -1382,7 +1784,7 @@ impl CursorMut<'_> {
         };
         let off = self.normalized_offset(id, off);
         self.node = NIL;
-        let ql = &mut *self.ql;
+        let ql = self.qm();
         let plain = ql.n(id).plain;
         if !plain && !is_large(v.len()) {
             let n = ql.nm(id);
@@ -1423,15 +1825,18 @@ impl CursorMut<'_> {
 
 impl Drop for CursorMut<'_> {
     fn drop(&mut self) {
-        if self.node != NIL && self.ql.nodes.contains(self.node as usize) {
-            self.ql.compress(self.node);
+        if self.node != NIL && self.ql().nodes.contains(self.node as usize) {
+            let node = self.node;
+            self.qm().compress(node);
         }
+        self.outer.settle();
     }
 }
 
 /// Iterator over node payloads, head to tail (see [`Quicklist::nodes`]).
 pub struct Nodes<'a> {
-    ql: &'a Quicklist,
+    src: Src<'a>,
+    /// The next node (0 for a small list's listpack), NIL at the end.
     node: u32,
 }
 
@@ -1442,7 +1847,14 @@ impl<'a> Iterator for Nodes<'a> {
         if self.node == NIL {
             return None;
         }
-        let n = self.ql.n(self.node);
+        let ql = match self.src {
+            Src::Small(lp) => {
+                self.node = NIL;
+                return Some(NodeRef::Packed(lp));
+            }
+            Src::Nodes(ql) => ql,
+        };
+        let n = ql.n(self.node);
         self.node = n.next;
         Some(match &n.data {
             Data::Packed(lp) => NodeRef::Packed(lp),
@@ -1508,6 +1920,42 @@ impl Quicklist {
     /// compressed nodes shown (each at most a node's byte cap); the list is not changed, so a
     /// compressed node stays compressed.
     pub fn layout(&self, limit: usize) -> QuicklistLayout {
+        let (lp, fill, compress) = match &self.0 {
+            Repr::Small { lp, fill, compress } => (lp, fill, compress),
+            Repr::Nodes(nl) => return nl.layout(limit),
+        };
+        let mut out = QuicklistLayout {
+            count: lp.len(),
+            node_count: self.node_count(),
+            fill: *fill as i32,
+            compress_depth: *compress as u32,
+            nodes: Vec::new(),
+            truncated: false,
+        };
+        if !lp.is_empty() {
+            if limit == 0 {
+                out.truncated = true;
+            } else {
+                out.nodes.push(NodeLayout {
+                    index: 0,
+                    plain: false,
+                    compressed: false,
+                    count: lp.len() as u32,
+                    sz: lp.bytes(),
+                    compressed_sz: None,
+                    recompress: false,
+                    listpack: Some(lp.layout(limit)),
+                    plain_preview: None,
+                });
+            }
+        }
+        out
+    }
+}
+
+impl NodeList {
+    /// [`Quicklist::layout`] of a node list.
+    fn layout(&self, limit: usize) -> QuicklistLayout {
         use crate::ds::listpack::{layout_of, LAYOUT_PREVIEW};
         let mut out = QuicklistLayout {
             count: self.count,
@@ -1565,6 +2013,35 @@ pub(crate) mod tests {
     use proptest::prelude::*;
     use std::collections::VecDeque;
     use std::sync::Mutex;
+
+    thread_local! {
+        /// Set while a test drives its reference list: no small form at all, every list a
+        /// node list (what the small form must be indistinguishable from).
+        pub(super) static NEVER_SMALL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Runs `f` with the small form disabled (see [`NEVER_SMALL`]).
+    fn never_small<R>(f: impl FnOnce() -> R) -> R {
+        NEVER_SMALL.with(|x| x.set(true));
+        let r = f();
+        NEVER_SMALL.with(|x| x.set(false));
+        r
+    }
+
+    /// Every node as RDB would see it: (kind, bytes, raw length of a compressed node).
+    fn node_bytes(ql: &Quicklist) -> Vec<(u8, Vec<u8>, usize)> {
+        ql.nodes()
+            .map(|n| match n {
+                NodeRef::Packed(lp) => (0, lp.as_bytes().to_vec(), 0),
+                NodeRef::Plain(v) => (1, v.to_vec(), 0),
+                NodeRef::Compressed {
+                    plain,
+                    lzf,
+                    raw_len,
+                } => (2 + plain as u8, lzf.to_vec(), raw_len),
+            })
+            .collect()
+    }
 
     /// Serialises tests that depend on (or change) the global packed threshold.
     pub(crate) static THRESHOLD_LOCK: Mutex<()> = Mutex::new(());
@@ -1628,8 +2105,15 @@ pub(crate) mod tests {
         v
     }
 
+    /// The list in its node form (a copy; a small list becomes one node).
+    fn node_list(ql: &Quicklist) -> NodeList {
+        let mut copy = ql.clone();
+        copy.nodes_mut().clone()
+    }
+
     /// Element counts per node, head to tail.
     fn shape(ql: &Quicklist) -> Vec<usize> {
+        let ql = &node_list(ql);
         let mut out = Vec::new();
         let mut id = ql.head;
         while id != NIL {
@@ -1639,8 +2123,18 @@ pub(crate) mod tests {
         out
     }
 
-    /// Structural invariants: links, counts, sizes, compression of the end nodes.
-    fn check(ql: &Quicklist) {
+    /// Structural invariants: links, counts, sizes, compression of the end nodes, and the
+    /// small form exactly when there is at most one node and it is a raw listpack.
+    fn check(outer: &Quicklist) {
+        let ql = &node_list(outer);
+        let one_raw = ql.nodes.len() == 1 && matches!(ql.n(ql.head).data, Data::Packed(_));
+        assert_eq!(
+            outer.is_small(),
+            ql.nodes.is_empty() || one_raw,
+            "small form iff at most one raw packed node"
+        );
+        assert_eq!(outer.len(), ql.count);
+        assert_eq!(outer.node_count(), ql.nodes.len());
         let mut id = ql.head;
         let mut prev = NIL;
         let mut total = 0;
@@ -1735,8 +2229,11 @@ pub(crate) mod tests {
         }
         // 7 + 3*1004 + 1000 + 8 = 4027 admits a 4th entry, 7 + 4*1004 + 1008 does not.
         assert_eq!(shape(&ql), vec![4, 4, 4, 4, 4]);
-        for (_, n) in ql.nodes.iter() {
-            assert!(n.sz <= 4096);
+        for n in ql.nodes() {
+            let NodeRef::Packed(lp) = n else {
+                panic!("raw listpack nodes expected")
+            };
+            assert!(lp.bytes() <= 4096);
         }
         // Fill 0: one element per node.
         let mut ql = Quicklist::new(0, 0);
@@ -2006,6 +2503,47 @@ pub(crate) mod tests {
         assert!(ql.memory_usage() > 0);
     }
 
+    #[test]
+    fn small_form_footprint_and_transitions() {
+        assert_eq!(std::mem::size_of::<Quicklist>(), 32);
+        let mut ql = Quicklist::new(-2, 0);
+        assert!(ql.is_small() && ql.node_count() == 0);
+        for j in 0..10 {
+            ql.push_tail(format!("element:{j}").as_bytes());
+        }
+        // 6 header bytes + 10 entries of 11 bytes + EOF = 117 bytes, in a 128-byte buffer:
+        // the whole list is 32 + 128 bytes.
+        assert!(ql.is_small());
+        assert_eq!((ql.node_count(), ql.uncompressed_size()), (1, 117));
+        assert_eq!(ql.memory_usage(), 32 + 128);
+        // Fill 2: the third element needs a second node, and popping it goes back.
+        let mut ql = Quicklist::new(2, 1);
+        ql.push_tail(b"a");
+        ql.push_tail(b"b");
+        assert!(ql.is_small());
+        ql.push_tail(b"c");
+        assert!(!ql.is_small() && ql.node_count() == 2);
+        assert_eq!(ql.pop(false), Some(b"c".to_vec()));
+        assert!(ql.is_small() && ql.node_count() == 1);
+        check(&ql);
+        // A large element is a plain node: never the small form, even alone.
+        let _g = lock();
+        set_packed_threshold(4);
+        let mut ql = Quicklist::new(-2, 0);
+        ql.push_tail(b"large");
+        set_packed_threshold(0);
+        assert!(!ql.is_small() && ql.node_count() == 1);
+        check(&ql);
+        // LREM through a cursor leaves the small form as it found it.
+        let mut ql = Quicklist::new(-2, 0);
+        for v in [b"x", b"y", b"x"] {
+            ql.push_tail(v);
+        }
+        assert_eq!(lrem(&mut ql, b"x", 0), 2);
+        assert!(ql.is_small() && ql.len() == 1);
+        check(&ql);
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Push(bool, Vec<u8>),
@@ -2059,6 +2597,7 @@ pub(crate) mod tests {
     /// With the threshold fixed for a whole run: a plain node holds exactly one element of at
     /// least `threshold` bytes, and every such element is in a plain node.
     fn check_plain(ql: &Quicklist, threshold: usize) {
+        let ql = &node_list(ql);
         let mut id = ql.head;
         while id != NIL {
             let n = ql.n(id);
@@ -2083,6 +2622,74 @@ pub(crate) mod tests {
         }
     }
 
+    /// LREM through the cursor, as the list type does it.
+    fn lrem(ql: &mut Quicklist, v: &[u8], count: i64) -> u64 {
+        let mut removed = 0;
+        let mut c = ql.cursor(count < 0);
+        while let Some(e) = c.next() {
+            if e.eq_bytes(v) {
+                c.delete();
+                removed += 1;
+                if count != 0 && removed == count.unsigned_abs() {
+                    break;
+                }
+            }
+        }
+        removed
+    }
+
+    /// LTRIM's arithmetic (t_list.c) on top of del_range; returns (ltrim, rtrim).
+    fn ltrim(ql: &mut Quicklist, start: i64, end: i64) -> (i64, i64) {
+        let llen = ql.len() as i64;
+        let mut s = if start < 0 { llen + start } else { start };
+        let mut e = if end < 0 { llen + end } else { end };
+        if s < 0 {
+            s = 0;
+        }
+        let (ltrim, rtrim) = if s > e || s >= llen {
+            (llen, 0)
+        } else {
+            if e >= llen {
+                e = llen - 1;
+            }
+            (s, llen - e - 1)
+        };
+        ql.del_range(0, ltrim);
+        ql.del_range(-rtrim, rtrim);
+        (ltrim, rtrim)
+    }
+
+    /// `op` on the reference list, which never takes the small form.
+    fn apply_reference(ql: &mut Quicklist, op: &Op) {
+        never_small(|| match op {
+            Op::Push(h, v) => ql.push(v, *h),
+            Op::Pop(h) => {
+                ql.pop(*h);
+            }
+            Op::Insert(i, after, v) => {
+                ql.insert(*i, *after, v);
+            }
+            Op::Replace(i, v) => {
+                ql.replace(*i, v);
+            }
+            Op::DelRange(s, c) => {
+                ql.del_range(*s, *c);
+            }
+            Op::Rotate => ql.rotate(),
+            Op::Rem(v, count) => {
+                lrem(ql, v, *count);
+            }
+            Op::Settle(i, n, r) => ql.settle_after_read(*i, *n, *r),
+            Op::Dup => *ql = ql.dup(),
+            Op::ReprFull => {
+                ql.repr(true);
+            }
+            Op::Trim(s, e) => {
+                ltrim(ql, *s, *e);
+            }
+        })
+    }
+
     fn run_model(fill: i32, depth: i64, ops: Vec<Op>) -> Result<(), TestCaseError> {
         run_model_with(fill, depth, ops, None)
     }
@@ -2094,8 +2701,10 @@ pub(crate) mod tests {
         threshold: Option<usize>,
     ) -> Result<(), TestCaseError> {
         let mut ql = Quicklist::new(fill, depth);
+        let mut reference = never_small(|| Quicklist::new(fill, depth));
         let mut m: VecDeque<Vec<u8>> = VecDeque::new();
         for op in ops {
+            apply_reference(&mut reference, &op);
             match op {
                 Op::Push(h, v) => {
                     ql.push(&v, h);
@@ -2143,20 +2752,7 @@ pub(crate) mod tests {
                     }
                 }
                 Op::Rem(v, count) => {
-                    // LREM semantics through the cursor.
-                    let mut removed = 0;
-                    {
-                        let mut c = ql.cursor(count < 0);
-                        while let Some(e) = c.next() {
-                            if e.eq_bytes(&v) {
-                                c.delete();
-                                removed += 1;
-                                if count != 0 && removed == count.unsigned_abs() {
-                                    break;
-                                }
-                            }
-                        }
-                    }
+                    let removed = lrem(&mut ql, &v, count);
                     let mut left = if count == 0 {
                         usize::MAX
                     } else {
@@ -2198,23 +2794,8 @@ pub(crate) mod tests {
                     prop_assert_eq!(compressed_nodes(&ql), 0);
                 }
                 Op::Trim(start, end) => {
-                    // LTRIM's arithmetic (t_list.c) on top of del_range.
                     let llen = m.len() as i64;
-                    let mut s = if start < 0 { llen + start } else { start };
-                    let mut e = if end < 0 { llen + end } else { end };
-                    if s < 0 {
-                        s = 0;
-                    }
-                    let (ltrim, rtrim) = if s > e || s >= llen {
-                        (llen, 0)
-                    } else {
-                        if e >= llen {
-                            e = llen - 1;
-                        }
-                        (s, llen - e - 1)
-                    };
-                    ql.del_range(0, ltrim);
-                    ql.del_range(-rtrim, rtrim);
+                    let (ltrim, rtrim) = ltrim(&mut ql, start, end);
                     let keep: VecDeque<Vec<u8>> = m
                         .iter()
                         .skip(ltrim as usize)
@@ -2228,6 +2809,12 @@ pub(crate) mod tests {
             if let Some(t) = threshold {
                 check_plain(&ql, t);
             }
+            // The small form is invisible: the same nodes, bytes and DEBUG QUICKLIST text as
+            // a list that never takes it.
+            prop_assert!(!reference.is_small() || reference.is_empty());
+            prop_assert_eq!(node_bytes(&ql), node_bytes(&reference));
+            let want_repr = never_small(|| reference.repr(false));
+            prop_assert_eq!(ql.repr(false), want_repr);
             let want: Vec<Vec<u8>> = m.iter().cloned().collect();
             prop_assert_eq!(ql.len(), want.len());
             prop_assert_eq!(&contents(&ql), &want);

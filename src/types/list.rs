@@ -7,10 +7,11 @@
 //! structure and so that a later second encoding would only touch this file.
 //!
 //! ```text
-//!   RObj.value = Value::List(Box<List>)
+//!   RObj.value = Value::List(Box<List>)      (32 bytes: a List is a Quicklist)
 //!                              |
 //!                              v
-//!   List { ql: Quicklist { nodes: Slab<Node>, head, tail, count, fill, compress } }
+//!   List { ql: Quicklist }  one raw listpack node or none: Small { lp, fill, compress }
+//!                           else: Nodes(Box<NodeList { nodes: Slab<Node>, head, tail, .. }>)
 //!                              |
 //!        head                  v                                       tail
 //!   +-----------+  next  +-----------+  next          ...        +-----------+
