@@ -628,12 +628,7 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
     // failed AOF write: write commands, an EXEC with a write queued, and PING get MISCONF.
     if crate::persistence::writes_denied(srv) {
         let writes = flags & meta::FLAG_WRITE != 0
-            || (meta.name == "exec"
-                && c.multi.as_ref().is_some_and(|m| {
-                    m.cmds
-                        .iter()
-                        .any(|q| srv.commands.cmds[q.cmd].meta.flags & meta::FLAG_WRITE != 0)
-                }));
+            || exec_queues(srv, c, meta, |f| f & meta::FLAG_WRITE != 0);
         if writes || meta.name == "ping" {
             let err = crate::persistence::writes_denied_error(srv);
             reject(srv, c, Some(idx), &err);
@@ -671,13 +666,8 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
     // Replication (crate::replication): writes need min-replicas-to-write good replicas; a
     // replica whose link is down answers only stale-allowed commands unless
     // replica-serve-stale-data.
-    let is_write = flags & meta::FLAG_WRITE != 0
-        || (meta.name == "exec"
-            && c.multi.as_ref().is_some_and(|m| {
-                m.cmds
-                    .iter()
-                    .any(|q| srv.commands.cmds[q.cmd].meta.flags & meta::FLAG_WRITE != 0)
-            }));
+    let is_write =
+        flags & meta::FLAG_WRITE != 0 || exec_queues(srv, c, meta, |f| f & meta::FLAG_WRITE != 0);
     if is_write
         && srv.config.min_replicas_to_write > 0
         && !crate::replication::enough_good_replicas(srv)
@@ -698,12 +688,7 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
             .is_some_and(|m| m.state != crate::replication::replica::LinkState::Connected)
     {
         let deny_stale = meta.flags & meta::FLAG_STALE == 0
-            || (meta.name == "exec"
-                && c.multi.as_ref().is_some_and(|m| {
-                    m.cmds
-                        .iter()
-                        .any(|q| srv.commands.cmds[q.cmd].meta.flags & meta::FLAG_STALE == 0)
-                }));
+            || exec_queues(srv, c, meta, |f| f & meta::FLAG_STALE == 0);
         if deny_stale {
             reject(
                 srv,
@@ -763,6 +748,17 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
         srv.pubsub.held.clear();
     }
     true
+}
+
+/// True when `meta` is EXEC and the transaction queued a command whose flags satisfy `pred`
+/// (the gates that judge an EXEC by what it will run).
+fn exec_queues(srv: &Server, c: &Client, meta: &CommandMeta, pred: impl Fn(u64) -> bool) -> bool {
+    meta.name == "exec"
+        && c.multi.as_ref().is_some_and(|m| {
+            m.cmds
+                .iter()
+                .any(|q| pred(srv.commands.cmds[q.cmd].meta.flags))
+        })
 }
 
 /// The maxmemory gate of processCommand: runs an eviction round and tells whether the
