@@ -1,5 +1,5 @@
 //! Command propagation (server.c's alsoPropagate, propagateNow and propagatePendingCommands):
-//! the one place that decides what a write sends to the AOF (and, later, to replicas).
+//! the one place that decides what a write sends to the AOF and to replicas.
 //!
 //! A handler never writes to a consumer. It changes the dataset and bumps `Server::dirty`;
 //! `commands::call` then records the command as it was sent, unless the handler declared
@@ -19,8 +19,8 @@
 //! (lazy expiry) they are effects of that command; outside one (active expiry, eviction), and
 //! inside SCAN and RANDOMKEY, they are emitted at once, alone.
 //!
-//! Consumers get the same RESP bytes: today the AOF (`Server::aof`), replication plugs in
-//! beside it in [`feed_consumers`]. When there is no consumer `Propagation::active` is false
+//! Consumers get the same RESP bytes in [`feed_consumers`]: the AOF (`Server::aof`) and
+//! replication (`crate::replication::feed`: the backlog and every replica). When there is no consumer `Propagation::active` is false
 //! and every entry point returns at its first test: no allocation per command.
 
 use crate::server::Server;
