@@ -20,8 +20,9 @@
 //! inside SCAN and RANDOMKEY, they are emitted at once, alone.
 //!
 //! Consumers get the same RESP bytes in [`feed_consumers`]: the AOF (`Server::aof`) and
-//! replication (`crate::replication::feed`: the backlog and every replica). When there is no consumer `Propagation::active` is false
-//! and every entry point returns at its first test: no allocation per command.
+//! replication (`crate::replication::feed`: the backlog and every replica). When there is no
+//! consumer `Propagation::active` is false and every entry point returns at its first test: no
+//! allocation per command.
 
 use crate::server::Server;
 
