@@ -213,7 +213,23 @@ fn role_and_info_replication_look_like_redis() {
             .collect()
     };
     assert_eq!(names(&mut fc), names(&mut oc));
-    // ROLE: master, offset, one [ip, port, offset] entry.
+    // ROLE: master, offset, one [ip, port, offset] entry. A replica appears there once its
+    // master counts it online: redis-server (diskless) waits for its first REPLCONF ACK,
+    // which comes up to a second after the sync.
+    for c in [&mut fc, &mut oc] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c.value(&["ROLE"]).items().unwrap()[2]
+            .items()
+            .unwrap()
+            .is_empty()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the replica never showed in ROLE"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     let role = |c: &mut RawConn| c.value(&["ROLE"]);
     let (a, b) = (role(&mut fc), role(&mut oc));
     let (a, b) = (a.items().unwrap(), b.items().unwrap());
