@@ -35,6 +35,7 @@
 //! Nothing here panics on a corrupt value: every walk is bounded by the value's length, and a
 //! sparse form that does not cover exactly 16384 registers is reported as [`Corrupt`].
 
+use crate::util::num::c_double_to_u64;
 /// Header bytes.
 pub const HDR_SIZE: usize = 16;
 /// Number of registers (2^14).
@@ -517,24 +518,6 @@ fn tau(mut x: f64) -> f64 {
         if zp == z {
             return z / 3.0;
         }
-    }
-}
-
-/// C's `(uint64_t)` of a double as x86-64 code computes it (cvttsd2si, with the 2^63 split
-/// for large values); out-of-range inputs give what the hardware gives.
-fn c_double_to_u64(d: f64) -> u64 {
-    const TWO63: f64 = 9_223_372_036_854_775_808.0;
-    fn cvtt(d: f64) -> u64 {
-        if d.is_nan() || !(-TWO63..TWO63).contains(&d) {
-            1u64 << 63
-        } else {
-            d as i64 as u64
-        }
-    }
-    if d.is_nan() || d < TWO63 {
-        cvtt(d)
-    } else {
-        cvtt(d - TWO63) ^ (1u64 << 63)
     }
 }
 

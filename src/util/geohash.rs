@@ -18,6 +18,7 @@
 //!                    is skipped
 //! ```
 
+pub use crate::util::num::c_double_to_u64;
 /// Latitude limits of the geo index (EPSG:900913 / Web Mercator).
 pub const LAT_MIN: f64 = -85.05112878;
 /// Upper latitude limit.
@@ -171,24 +172,6 @@ fn area_center(a: &Area) -> [f64; 2] {
     let lon = ((a.longitude.min + a.longitude.max) / 2.0).clamp(LONG_MIN, LONG_MAX);
     let lat = ((a.latitude.min + a.latitude.max) / 2.0).clamp(LAT_MIN, LAT_MAX);
     [lon, lat]
-}
-
-/// C's `(uint64_t)` of a double as x86-64 code computes it (what decodeGeohash does with a
-/// score, whatever the score is).
-pub fn c_double_to_u64(d: f64) -> u64 {
-    const TWO63: f64 = 9_223_372_036_854_775_808.0;
-    fn cvtt(d: f64) -> u64 {
-        if d.is_nan() || !(-TWO63..TWO63).contains(&d) {
-            1u64 << 63
-        } else {
-            d as i64 as u64
-        }
-    }
-    if d.is_nan() || d < TWO63 {
-        cvtt(d)
-    } else {
-        cvtt(d - TWO63) ^ (1u64 << 63)
-    }
 }
 
 /// decodeGeohash: a member's (longitude, latitude) from its score.

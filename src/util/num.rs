@@ -183,6 +183,25 @@ pub fn atoi(s: &[u8]) -> i32 {
     v as i32
 }
 
+/// C's `(uint64_t)` of a double as x86-64 code computes it (cvttsd2si, with the 2^63 split
+/// for large values); out-of-range inputs give what the hardware gives. Redis converts HLL
+/// estimates and geohash scores this way.
+pub fn c_double_to_u64(d: f64) -> u64 {
+    const TWO63: f64 = 9_223_372_036_854_775_808.0;
+    fn cvtt(d: f64) -> u64 {
+        if d.is_nan() || !(-TWO63..TWO63).contains(&d) {
+            1u64 << 63
+        } else {
+            d as i64 as u64
+        }
+    }
+    if d.is_nan() || d < TWO63 {
+        cvtt(d)
+    } else {
+        cvtt(d - TWO63) ^ (1u64 << 63)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
