@@ -1039,21 +1039,7 @@ fn xread_command(srv: &mut Server, c: &mut Client, args: &Args) {
             Some(gname) => {
                 let mut groups = s.groups.take().expect("group checked above");
                 let g = groups.get_mut(gname).expect("group checked above");
-                if !g.consumers.contains(consumer_name) {
-                    g.create_consumer(consumer_name, now);
-                    fx.consumers_created += 1;
-                    if noack && prop {
-                        fx.props.push(vec![
-                            b"XGROUP".to_vec(),
-                            b"CREATECONSUMER".to_vec(),
-                            key.to_vec(),
-                            gname.to_vec(),
-                            consumer_name.to_vec(),
-                        ]);
-                    }
-                } else if let Some(cons) = g.consumers.get_mut(consumer_name) {
-                    cons.seen_time = now;
-                }
+                touch_consumer(g, key, gname, consumer_name, now, noack && prop, &mut fx);
                 let r = GroupRead {
                     key,
                     group_name: gname,
@@ -1105,6 +1091,34 @@ fn xread_command(srv: &mut Server, c: &mut Client, args: &Args) {
         return;
     }
     c.out.null_array();
+}
+
+/// The reading consumer of XREADGROUP: created if missing (with NOACK its creation travels
+/// as XGROUP CREATECONSUMER, since no XCLAIM will carry it), else its seen-time refreshed.
+fn touch_consumer(
+    g: &mut Group,
+    key: &[u8],
+    gname: &[u8],
+    consumer_name: &[u8],
+    now: i64,
+    propagate_creation: bool,
+    fx: &mut Effects,
+) {
+    if !g.consumers.contains(consumer_name) {
+        g.create_consumer(consumer_name, now);
+        fx.consumers_created += 1;
+        if propagate_creation {
+            fx.props.push(vec![
+                b"XGROUP".to_vec(),
+                b"CREATECONSUMER".to_vec(),
+                key.to_vec(),
+                gname.to_vec(),
+                consumer_name.to_vec(),
+            ]);
+        }
+    } else if let Some(cons) = g.consumers.get_mut(consumer_name) {
+        cons.seen_time = now;
+    }
 }
 
 /// Applies a group read's side effects for `key`: new-consumer events and the propagation.
@@ -1201,21 +1215,7 @@ fn xread_serve_blocked(
         Some(gname) => {
             let mut groups = s.groups.take().expect("group checked above");
             let g = groups.get_mut(gname).expect("group checked above");
-            if !g.consumers.contains(consumer_name) {
-                g.create_consumer(consumer_name, now);
-                fx.consumers_created += 1;
-                if noack && prop {
-                    fx.props.push(vec![
-                        b"XGROUP".to_vec(),
-                        b"CREATECONSUMER".to_vec(),
-                        key.to_vec(),
-                        gname.to_vec(),
-                        consumer_name.to_vec(),
-                    ]);
-                }
-            } else if let Some(cons) = g.consumers.get_mut(consumer_name) {
-                cons.seen_time = now;
-            }
+            touch_consumer(g, key, gname, consumer_name, now, noack && prop, &mut fx);
             let r = GroupRead {
                 key,
                 group_name: gname,
