@@ -175,40 +175,42 @@ fn bulk_score(out: &mut Vec<u8>, v: f64) {
     bulk(out, s.as_bytes());
 }
 
-/// Emits the commands that rebuild one collection in batches of [`ITEMS_PER_CMD`]
-/// (rewriteListObject & co.): `cmd key item...` where each item is `per_item` arguments.
-fn batched<'e>(
-    out: &mut Vec<u8>,
-    cmd: &[u8],
-    key: &[u8],
-    total: usize,
+/// The variadic commands that rebuild one collection, at most [`ITEMS_PER_CMD`] items each
+/// (rewriteListObject & co.): [`Batches::item`] starts a new `cmd key` header when the
+/// previous command is full; the caller then writes the item's `per_item` arguments.
+struct Batches<'a> {
+    cmd: &'a [u8],
+    key: &'a [u8],
     per_item: usize,
-    items: impl Iterator<Item = Vec<std::borrow::Cow<'e, [u8]>>>,
-) {
-    let mut left = total;
-    let mut in_cmd = 0;
-    for item in items {
-        if in_cmd == 0 {
-            let n = left.min(ITEMS_PER_CMD);
-            multibulk(out, 2 + n * per_item);
-            bulk(out, cmd);
-            bulk(out, key);
+    left: usize,
+    in_cmd: usize,
+}
+
+impl<'a> Batches<'a> {
+    fn new(cmd: &'a [u8], key: &'a [u8], total: usize, per_item: usize) -> Batches<'a> {
+        Batches {
+            cmd,
+            key,
+            per_item,
+            left: total,
+            in_cmd: 0,
         }
-        for a in &item {
-            bulk(out, a);
+    }
+
+    fn item(&mut self, out: &mut Vec<u8>) {
+        if self.in_cmd == 0 {
+            multibulk(out, 2 + self.left.min(ITEMS_PER_CMD) * self.per_item);
+            bulk(out, self.cmd);
+            bulk(out, self.key);
         }
-        in_cmd += 1;
-        if in_cmd == ITEMS_PER_CMD {
-            in_cmd = 0;
-        }
-        left -= 1;
+        self.in_cmd = (self.in_cmd + 1) % ITEMS_PER_CMD;
+        self.left -= 1;
     }
 }
 
 /// The commands that rebuild one key's value (rewriteAppendOnlyFileRio's per-type cases).
 fn rewrite_value(out: &mut Vec<u8>, key: &[u8], o: &RObj) {
-    use std::borrow::Cow;
-    let mut tmp = [0u8; 20];
+    let (mut tmp, mut tmp2) = ([0u8; 20], [0u8; 20]);
     match &o.value {
         Value::Int(v) => {
             out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n");
@@ -221,54 +223,34 @@ fn rewrite_value(out: &mut Vec<u8>, key: &[u8], o: &RObj) {
             bulk(out, s.as_bytes());
         }
         Value::List(l) => {
-            let mut items = Vec::with_capacity(l.len());
-            l.for_each(|e| items.push(vec![Cow::Owned(e.to_vec())]));
-            batched(out, b"RPUSH", key, l.len(), 1, items.into_iter());
+            let mut b = Batches::new(b"RPUSH", key, l.len(), 1);
+            l.for_each(|e| {
+                b.item(out);
+                bulk(out, e);
+            });
         }
         Value::Set(s) => {
-            let items = s
-                .iter()
-                .map(|m| vec![Cow::Owned(m.bytes(&mut [0u8; 20]).to_vec())]);
-            batched(out, b"SADD", key, s.len(), 1, items);
+            let mut b = Batches::new(b"SADD", key, s.len(), 1);
+            for m in s.iter() {
+                b.item(out);
+                bulk(out, m.bytes(&mut tmp));
+            }
         }
         Value::ZSet(z) => {
-            let n = z.len();
-            let mut left = n;
-            let mut in_cmd = 0;
+            let mut b = Batches::new(b"ZADD", key, z.len(), 2);
             for (m, score) in z.iter() {
-                if in_cmd == 0 {
-                    multibulk(out, 2 + left.min(ITEMS_PER_CMD) * 2);
-                    bulk(out, b"ZADD");
-                    bulk(out, key);
-                }
+                b.item(out);
                 bulk_score(out, score);
                 bulk(out, m.as_bytes(&mut tmp));
-                in_cmd += 1;
-                if in_cmd == ITEMS_PER_CMD {
-                    in_cmd = 0;
-                }
-                left -= 1;
             }
         }
         Value::Stream(st) => rewrite_stream(out, key, st),
         Value::Hash(h) => {
-            let n = h.len();
-            let mut left = n;
-            let mut in_cmd = 0;
-            let mut tmp2 = [0u8; 20];
+            let mut b = Batches::new(b"HMSET", key, h.len(), 2);
             for (f, v) in h.iter() {
-                if in_cmd == 0 {
-                    multibulk(out, 2 + left.min(ITEMS_PER_CMD) * 2);
-                    bulk(out, b"HMSET");
-                    bulk(out, key);
-                }
+                b.item(out);
                 bulk(out, f.as_bytes(&mut tmp));
                 bulk(out, v.as_bytes(&mut tmp2));
-                in_cmd += 1;
-                if in_cmd == ITEMS_PER_CMD {
-                    in_cmd = 0;
-                }
-                left -= 1;
             }
         }
     }
