@@ -457,15 +457,18 @@ pub fn refill_bulk(c: &mut Client) -> bool {
         return false;
     };
     if *left > 0 {
+        // Read straight into the (drained) output buffer.
         let want = (*left).min(BULK_CHUNK as u64) as usize;
-        let mut chunk = vec![0u8; want];
-        match f.read(&mut chunk) {
+        let start = c.out.buf.len();
+        c.out.buf.resize(start + want, 0);
+        match f.read(&mut c.out.buf[start..]) {
             Ok(n) if n > 0 => {
                 *left -= n as u64;
-                c.out.raw(&chunk[..n]);
+                c.out.buf.truncate(start + n);
                 return true;
             }
             _ => {
+                c.out.buf.truncate(start);
                 log_warning!("Read error sending DB to replica");
                 c.close_asap = true;
                 return false;
