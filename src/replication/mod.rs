@@ -271,11 +271,13 @@ pub fn sync_command(srv: &mut Server, c: &mut Client, psync: Option<(&[u8], &[u8
     if let Some((id, off)) = psync {
         if try_partial(srv, c, id, off, announced.psync2) {
             attach(srv, c, SyncState::Online, &announced);
+            // try_partial accepted it, so the offset parsed.
+            let from = crate::util::num::parse_i64(off).unwrap_or(0);
             log_notice!(
                 "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
                 replica_name(c, &announced),
-                srv.repl.master_repl_offset + 1 - crate::util::num::parse_i64(off).unwrap_or(0),
-                crate::util::num::parse_i64(off).unwrap_or(0)
+                srv.repl.master_repl_offset + 1 - from,
+                from
             );
             return;
         }
