@@ -1365,8 +1365,10 @@ fn bgrewriteaof_with_the_aof_off_writes_a_base_as_redis_does() {
 
 #[test]
 fn config_set_appendonly_turns_the_aof_on_through_a_rewrite_and_off() {
-    let f = ferrodis();
-    let r = oracle();
+    // appendfsync always: with everysec redis-server may hold a write back while its
+    // background fsync runs, so its file would not yet hold the last write when read.
+    let f = ferrodis_with(&["--appendfsync", "always"]);
+    let r = oracle_with(&["--appendfsync", "always"]);
     let (mut fc, mut rc) = (f.conn(), r.conn());
     for c in [&mut fc, &mut rc] {
         load_workload(c);
