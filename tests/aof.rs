@@ -1477,6 +1477,9 @@ fn timestamp_annotations_are_written_and_loaded() {
         "no",
         "--aof-timestamp-enabled",
         "yes",
+        // Written before the reply whatever the background fsync is doing.
+        "--appendfsync",
+        "always",
     ];
     let f = ferrodis_with(&args);
     let mut c = f.conn();
