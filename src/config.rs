@@ -592,7 +592,7 @@ static PARAMS: &[Param] = &[
     boolp!("lazyfree-lazy-user-del", None, MOD, false, fld!(lazyfree_lazy_user_del)),
     boolp!("lazyfree-lazy-user-flush", None, MOD, false, fld!(lazyfree_lazy_user_flush)),
     boolp!("repl-disable-tcp-nodelay", None, MOD, false, OTHER),
-    boolp!("repl-diskless-sync", None, MOD, true, OTHER),
+    boolp!("repl-diskless-sync", None, MOD, true, fld!(repl_diskless_sync)),
     boolp!("aof-rewrite-incremental-fsync", None, MOD, true, fld!(aof_rewrite_incremental_fsync)),
     boolp!("no-appendfsync-on-rewrite", None, MOD, false, fld!(no_appendfsync_on_rewrite)),
     boolp!("cluster-require-full-coverage", None, MOD, true, OTHER),
@@ -648,7 +648,7 @@ static PARAMS: &[Param] = &[
     // Enum configs
     enump!("supervised", IMMUTABLE, SUPERVISED_ENUM, 0, OTHER),
     enump!("syslog-facility", IMMUTABLE, SYSLOG_FACILITY_ENUM, 128, OTHER),
-    enump!("repl-diskless-load", MOD | DENY_LOADING, REPL_DISKLESS_LOAD_ENUM, 0, OTHER),
+    enump!("repl-diskless-load", MOD | DENY_LOADING, REPL_DISKLESS_LOAD_ENUM, 0, fld!(repl_diskless_load)),
     enump!("loglevel", MOD, LOGLEVEL_ENUM, 2, fld!(loglevel)),
     enump!("maxmemory-policy", MOD, MAXMEMORY_POLICY_ENUM, 7, fld!(maxmemory_policy)),
     enump!("appendfsync", MOD, AOF_FSYNC_ENUM, 2, fld!(appendfsync)),
@@ -678,7 +678,7 @@ static PARAMS: &[Param] = &[
     nump!("lfu-log-factor", None, MOD, 0, INT_MAX, 10, 0, fld!(lfu_log_factor)),
     nump!("lfu-decay-time", None, MOD, 0, INT_MAX, 1, 0, fld!(lfu_decay_time)),
     nump!("replica-priority", Some("slave-priority"), MOD, 0, INT_MAX, 100, 0, OTHER),
-    nump!("repl-diskless-sync-delay", None, MOD, 0, INT_MAX, 5, 0, OTHER),
+    nump!("repl-diskless-sync-delay", None, MOD, 0, INT_MAX, 5, 0, fld!(repl_diskless_sync_delay)),
     nump!("maxmemory-samples", None, MOD, 1, INT_MAX, 5, 0, fld!(maxmemory_samples)),
     nump!("maxmemory-eviction-tenacity", None, MOD, 0, 100, 10, 0, fld!(maxmemory_eviction_tenacity)),
     nump!("timeout", None, MOD, 0, INT_MAX, 0, 0, fld!(timeout)),
@@ -699,7 +699,7 @@ static PARAMS: &[Param] = &[
     nump!("min-replicas-max-lag", Some("min-slaves-max-lag"), MOD, 0, INT_MAX, 10, 0, fld!(min_replicas_max_lag)),
     nump!("watchdog-period", None, MOD | HIDDEN, 0, INT_MAX, 0, 0, OTHER),
     nump!("shutdown-timeout", None, MOD, 0, INT_MAX, 10, 0, fld!(shutdown_timeout)),
-    nump!("repl-diskless-sync-max-replicas", None, MOD, 0, INT_MAX, 0, 0, OTHER),
+    nump!("repl-diskless-sync-max-replicas", None, MOD, 0, INT_MAX, 0, 0, fld!(repl_diskless_sync_max_replicas)),
     // Unsigned int configs
     unump!("maxclients", None, MOD, 1, UINT_MAX, 10000, 0, fld!(maxclients)),
     unump!("unixsocketperm", None, IMMUTABLE, 0, 0o777, 0, OCT, fld!(unixsocketperm)),
@@ -975,6 +975,14 @@ pub struct Config {
     pub auto_aof_rewrite_min_size: i64,
     /// repl-timeout in seconds.
     pub repl_timeout: i64,
+    /// repl-diskless-sync: full syncs stream the snapshot to replicas' sockets.
+    pub repl_diskless_sync: bool,
+    /// repl-diskless-sync-delay in seconds: how long a diskless sync waits for more replicas.
+    pub repl_diskless_sync_delay: i64,
+    /// repl-diskless-sync-max-replicas: start a delayed diskless sync once this many wait.
+    pub repl_diskless_sync_max_replicas: i64,
+    /// repl-diskless-load: 0 disabled, 1 on-empty-db, 2 swapdb.
+    pub repl_diskless_load: u8,
     /// replica-read-only: clients may not write to a replica.
     pub replica_read_only: bool,
     /// replica-serve-stale-data: answer from a replica whose link is down.
@@ -1145,6 +1153,10 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 0,
             auto_aof_rewrite_min_size: 0,
             repl_timeout: 0,
+            repl_diskless_sync: false,
+            repl_diskless_sync_delay: 0,
+            repl_diskless_sync_max_replicas: 0,
+            repl_diskless_load: 0,
             replica_read_only: false,
             replica_serve_stale_data: false,
             min_replicas_to_write: 0,

@@ -19,7 +19,7 @@
 //! If the parent dies, the child still finishes its snapshot: the rename is atomic, so the
 //! dump file is always either the previous one or the new complete one.
 
-use super::{now_secs, save_options, save_to_file};
+use super::{now_secs, rdb, save_options, save_to_file};
 use crate::server::Server;
 use crate::{log_notice, log_warning};
 
@@ -54,6 +54,9 @@ pub struct Child {
     pub info_fd: i32,
     /// Keys in the dataset when it forked (current_save_keys_total).
     pub keys_total: u64,
+    /// An RDB child streaming to replicas through a pipe (RDB_CHILD_TYPE_SOCKET) rather than
+    /// writing the dump file.
+    pub to_socket: bool,
     /// Keys saved so far, as last reported.
     pub keys_processed: u64,
     /// Copy-on-write bytes, as last reported.
@@ -111,7 +114,7 @@ extern "C" fn child_sigusr1(_: libc::c_int) {
 /// Closes every descriptor the child inherited except stdio and `keep` (listening sockets,
 /// client sockets, the poller): a child that outlives a crashed parent must not keep the port
 /// bound (closeChildUnusedResourceAfterFork).
-fn close_inherited_fds(keep: i32) {
+fn close_inherited_fds(keep: &[i32]) {
     let fds: Vec<i32> = match std::fs::read_dir("/proc/self/fd") {
         Ok(rd) => rd
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
@@ -119,7 +122,7 @@ fn close_inherited_fds(keep: i32) {
         Err(_) => (3..1024).collect(),
     };
     for fd in fds {
-        if fd > 2 && fd != keep {
+        if fd > 2 && !keep.contains(&fd) {
             // SAFETY: closing descriptors of this (child) process; nothing in it uses them.
             unsafe { libc::close(fd) };
         }
@@ -168,6 +171,17 @@ pub fn fork_child(
     kind: ChildKind,
     body: impl FnOnce(&Server, &mut ChildIo) -> i32,
 ) -> Result<i32, StartError> {
+    fork_child_keeping(srv, kind, -1, body)
+}
+
+/// [`fork_child`], with one more descriptor (`keep`, -1 for none) left open in the child: the
+/// write end of the pipe a diskless sync streams through.
+fn fork_child_keeping(
+    srv: &mut Server,
+    kind: ChildKind,
+    keep: i32,
+    body: impl FnOnce(&Server, &mut ChildIo) -> i32,
+) -> Result<i32, StartError> {
     if srv.persist.child.is_some() || srv.child_pid.is_some() {
         return Err(StartError::ChildActive);
     }
@@ -193,7 +207,7 @@ pub fn fork_child(
             libc::signal(libc::SIGTERM, libc::SIG_DFL);
             libc::signal(libc::SIGINT, libc::SIG_DFL);
         }
-        close_inherited_fds(fds[1]);
+        close_inherited_fds(&[fds[1], keep]);
         let mut io = ChildIo {
             info_fd: fds[1],
             last_report_ms: crate::util::mstime(),
@@ -227,6 +241,7 @@ pub fn fork_child(
         pid,
         info_fd: fds[0],
         keys_total,
+        to_socket: false,
         keys_processed: 0,
         cow_size: 0,
         cow_peak: 0,
@@ -270,6 +285,102 @@ pub fn start(srv: &mut Server) -> Result<(), StartError> {
             Err(StartError::ForkFailed)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// A pipe sink (rdbSaveToSlavesSockets's child side): blocking writes to the pipe the parent
+/// fans out to the replicas' sockets.
+struct PipeSink<'a> {
+    fd: i32,
+    io: &'a mut ChildIo,
+}
+
+impl rdb::Sink for PipeSink<'_> {
+    fn write_chunk(&mut self, mut chunk: &[u8]) -> std::io::Result<()> {
+        while !chunk.is_empty() {
+            // SAFETY: writing a live slice to our pipe's write end.
+            let n =
+                unsafe { libc::write(self.fd, chunk.as_ptr() as *const libc::c_void, chunk.len()) };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            chunk = &chunk[n as usize..];
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, keys: u64) {
+        self.io.progress(keys);
+    }
+}
+
+/// Starts a diskless snapshot for replicas (rdbSaveToSlavesSockets): the child writes
+/// `$EOF:<mark>\r\n`, the RDB and the mark again into a pipe whose non-blocking read end is
+/// returned; the parent hands what it reads to the replicas (`server/net.rs`). The dump file
+/// is not touched.
+pub fn start_to_socket(srv: &mut Server) -> Result<i32, StartError> {
+    if srv.persist.child.is_some() || srv.child_pid.is_some() {
+        return Err(StartError::ChildActive);
+    }
+    let mut fds = [-1i32; 2];
+    // SAFETY: pipe2 fills the two-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        let e = std::io::Error::last_os_error();
+        log_warning!("Can't save in background: pipe: {}", super::io_msg(&e));
+        return Err(StartError::ForkFailed);
+    }
+    let (rd, wr) = (fds[0], fds[1]);
+    // SAFETY: making our own read end non-blocking.
+    unsafe {
+        let fl = libc::fcntl(rd, libc::F_GETFL);
+        libc::fcntl(rd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+    srv.persist.dirty_before_bgsave = srv.dirty;
+    srv.persist.lastbgsave_try = now_secs();
+    let opts = save_options(srv);
+    let mark = crate::replication::random_replid();
+    let res = fork_child_keeping(srv, ChildKind::Rdb, wr, |srv, io| {
+        let mut sink = PipeSink { fd: wr, io };
+        let head = format!("$EOF:{mark}\r\n");
+        let mut saved = 0;
+        let r = rdb::Sink::write_chunk(&mut sink, head.as_bytes())
+            .and_then(|_| rdb::save_rdb(&srv.dbs, &opts, &mut sink))
+            .and_then(|keys| {
+                saved = keys;
+                rdb::Sink::write_chunk(&mut sink, mark.as_bytes())
+            });
+        match r {
+            Ok(()) => {
+                io.finished(saved, "RDB");
+                0
+            }
+            Err(_) => 1,
+        }
+    });
+    // SAFETY: the parent keeps only the read end.
+    unsafe { libc::close(wr) };
+    match res {
+        Ok(pid) => {
+            if let Some(c) = srv.persist.child.as_mut() {
+                c.to_socket = true;
+            }
+            log_notice!("Background RDB transfer started by pid {}", pid);
+            srv.persist.save_time_start = now_secs();
+            Ok(rd)
+        }
+        Err(e) => {
+            // SAFETY: closing our own read end.
+            unsafe { libc::close(rd) };
+            if e == StartError::ForkFailed {
+                let err = std::io::Error::last_os_error();
+                log_warning!("Can't save in background: fork: {}", super::io_msg(&err));
+            }
+            Err(e)
+        }
     }
 }
 
@@ -370,6 +481,20 @@ fn finish(srv: &mut Server, code: i32, sig: i32) {
 
 /// A BGSAVE child finished (backgroundSaveDoneHandlerDisk).
 fn rdb_done(srv: &mut Server, c: &Child, code: i32, sig: i32) {
+    if c.to_socket {
+        // backgroundSaveDoneHandlerSocket: no file, so no save bookkeeping.
+        if sig == 0 && code == 0 {
+            log_notice!("Background RDB transfer terminated with success");
+        } else if sig == 0 {
+            log_warning!("Background transfer error");
+        } else {
+            log_warning!("Background transfer terminated by signal {}", sig);
+        }
+        srv.persist.save_time_last = now_secs() - srv.persist.save_time_start;
+        srv.persist.save_time_start = -1;
+        crate::replication::bgsave_done(srv, sig == 0 && code == 0);
+        return;
+    }
     if sig == 0 && code == 0 {
         log_notice!("Background saving terminated with success");
         srv.dirty = srv.dirty.saturating_sub(srv.persist.dirty_before_bgsave);

@@ -10,11 +10,20 @@
 //!  PSYNC <replid> <offset>   --->  backlog holds <offset>?  +CONTINUE <replid>, backlog tail,
 //!                                                            then the live stream
 //!                                  else                      +FULLRESYNC <replid> <offset>
-//!                                    BGSAVE (fork) -> dump.rdb; the stream from the fork on
-//!                                    is kept for the replica meanwhile
-//!                            <---  $<len>\r\n<rdb bytes>, then that stream, then live
+//!                                    a fork writes the snapshot; the stream from the fork
+//!                                    on is kept for the replica meanwhile
+//!                                    disk:     -> dump.rdb, sent as the socket drains
+//!                            <---              $<len>\r\n<rdb>, that stream, then live
+//!                                    diskless: -> pipe -> every waiting replica's socket
+//!                            <---              $EOF:<mark>\r\n<rdb><mark>
+//!  REPLCONF ACK <offset>     --->              then that stream, then live
 //!  REPLCONF ACK <offset> (1/s) --> lag and acknowledged offset (INFO, ROLE, WAIT)
 //! ```
+//!
+//! A diskless sync (repl-diskless-sync, when every waiting replica announced `capa eof`)
+//! waits repl-diskless-sync-delay seconds so that replicas arriving together share one fork;
+//! `server/net.rs` pumps the pipe into the replicas' output a chunk at a time, the next
+//! chunk only once every replica took the last ([`RdbPipe`]).
 //!
 //! The stream is exactly what the AOF gets (`propagate::feed_consumers` hands it to both),
 //! plus a PING every repl-ping-replica-period seconds. Its byte count is
@@ -69,6 +78,17 @@ pub struct ReplicaState {
     pending: Vec<u8>,
     /// The snapshot being sent and the bytes of it still to read.
     bulk: Option<(std::fs::File, u64)>,
+    /// REPLCONF capa eof: it can read a snapshot streamed with an EOF mark (diskless).
+    capa_eof: bool,
+    /// When it asked for the sync, Unix ms (repl-diskless-sync-delay counts from here).
+    since_ms: i64,
+    /// The offset its +FULLRESYNC named (psync_initial_offset).
+    initial_offset: i64,
+    /// Its snapshot streams through the diskless pipe rather than from the dump file.
+    to_socket: bool,
+    /// Online after a diskless sync, but the stream waits for its first REPLCONF ACK (it may
+    /// still be loading): repl_start_cmd_stream_on_ack.
+    stream_on_ack: bool,
     /// REPLCONF listening-port.
     pub listening_port: u16,
     /// REPLCONF ip-address.
@@ -127,6 +147,20 @@ pub struct Replication {
     pub loaded_info: Option<(String, i64)>,
     /// A WAIT is waiting: ask replicas for an ACK before sleeping.
     pub get_ack_pending: bool,
+    /// A diskless sync in progress: the pipe its child streams through.
+    pub rdb_pipe: Option<RdbPipe>,
+}
+
+/// The parent's end of a diskless sync (server.rdb_pipe_*): what the child writes into the
+/// pipe is read a chunk at a time and queued to every target replica, the next chunk only
+/// once each of them took the last (`server/net.rs` does the I/O).
+pub struct RdbPipe {
+    /// The non-blocking read end, registered with the poller.
+    pub fd: i32,
+    /// The poller said readable and no read has hit EAGAIN since.
+    pub readable: bool,
+    /// Tokens of the replicas it streams to.
+    pub targets: Vec<usize>,
 }
 
 impl Replication {
@@ -148,6 +182,7 @@ impl Replication {
             waiting: Vec::new(),
             loaded_info: None,
             get_ack_pending: false,
+            rdb_pipe: None,
         }
     }
 }
@@ -211,6 +246,7 @@ pub fn feed(srv: &mut Server, data: &[u8]) {
         match r.state {
             SyncState::WaitBgsaveStart => {}
             SyncState::WaitBgsaveEnd | SyncState::SendBulk => r.pending.extend_from_slice(data),
+            SyncState::Online if r.stream_on_ack => r.pending.extend_from_slice(data),
             SyncState::Online => {
                 if c.close_asap {
                     continue;
@@ -303,11 +339,60 @@ pub fn sync_command(srv: &mut Server, c: &mut Client, psync: Option<(&[u8], &[u8
     ensure_backlog(srv);
     attach(srv, c, SyncState::WaitBgsaveStart, &announced);
     c.replica_psync = psync.is_some();
-    // Start the snapshot now if no child runs; else serverCron starts it when the child
-    // ends.
-    if srv.persist.child.is_none() {
-        start_bgsave_for_replicas(srv, Some(c));
+    let child = srv.persist.child.as_ref().map(|ch| (ch.kind, ch.to_socket));
+    match child {
+        Some((crate::persistence::bgsave::ChildKind::Rdb, false)) => {
+            // A snapshot to disk runs: share it with a replica already waiting for it.
+            if !attach_to_running_snapshot(srv, c) {
+                log_notice!(
+                    "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC"
+                );
+            }
+        }
+        Some((crate::persistence::bgsave::ChildKind::Rdb, true)) => {
+            log_notice!("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC");
+        }
+        _ if srv.config.repl_diskless_sync
+            && announced.eof
+            && srv.config.repl_diskless_sync_delay > 0 =>
+        {
+            // The cron starts it after the delay, so that more replicas can join it.
+            log_notice!("Delay next BGSAVE for diskless SYNC");
+        }
+        Some(_) => log_notice!(
+            "No BGSAVE in progress, but another BG operation is active. BGSAVE for replication delayed"
+        ),
+        None => start_bgsave_for_replicas(srv, Some(c)),
     }
+}
+
+/// Lets `c` share the running disk snapshot when another replica already waits for it
+/// (syncCommand's first case): same +FULLRESYNC offset, and a copy of the stream that
+/// replica has held since the fork.
+fn attach_to_running_snapshot(srv: &mut Server, c: &mut Client) -> bool {
+    if !srv.repl.bgsave_for_replicas {
+        return false;
+    }
+    let other = srv.repl.replicas.iter().find_map(|&t| {
+        let r = srv.clients.get(t)?.as_ref()?.replica.as_ref()?;
+        (r.state == SyncState::WaitBgsaveEnd && !r.to_socket)
+            .then(|| (r.pending.clone(), r.initial_offset))
+    });
+    let Some((pending, offset)) = other else {
+        return false;
+    };
+    let Some(r) = c.replica.as_mut() else {
+        return false;
+    };
+    r.pending = pending;
+    r.initial_offset = offset;
+    r.state = SyncState::WaitBgsaveEnd;
+    if c.replica_psync {
+        c.out
+            .raw(format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, offset).as_bytes());
+    }
+    log_notice!("Waiting for end of BGSAVE for SYNC");
+    true
 }
 
 /// Makes `c` a replica in `state`.
@@ -316,6 +401,11 @@ fn attach(srv: &mut Server, c: &mut Client, state: SyncState, a: &Announced) {
         state,
         pending: Vec::new(),
         bulk: None,
+        capa_eof: a.eof,
+        since_ms: crate::util::mstime(),
+        initial_offset: 0,
+        to_socket: false,
+        stream_on_ack: false,
         listening_port: a.port,
         announced_ip: a.ip.clone(),
         name: replica_name(c, a),
@@ -364,10 +454,61 @@ fn try_partial(srv: &mut Server, c: &mut Client, id: &[u8], off: &[u8], psync2: 
 /// answering each `+FULLRESYNC <replid> <offset>`. `current` is the replica whose command is
 /// running (out of its slot).
 fn start_bgsave_for_replicas(srv: &mut Server, current: Option<&mut Client>) {
+    // The snapshot streams to the replicas' sockets only if every one of them can read it.
+    let waiting = |c: &Client| {
+        c.replica
+            .as_ref()
+            .filter(|r| r.state == SyncState::WaitBgsaveStart)
+            .map(|r| r.capa_eof)
+    };
+    let mut all_eof = current.as_deref().and_then(waiting).unwrap_or(true);
+    let mut targets: Vec<usize> = current
+        .as_deref()
+        .filter(|c| waiting(c).is_some())
+        .map(|c| c.token)
+        .into_iter()
+        .collect();
+    for &t in &srv.repl.replicas {
+        if let Some(eof) = srv
+            .clients
+            .get(t)
+            .and_then(|c| c.as_deref())
+            .and_then(waiting)
+        {
+            all_eof &= eof;
+            targets.push(t);
+        }
+    }
+    let to_socket = srv.config.repl_diskless_sync && all_eof;
+    log_notice!(
+        "Starting BGSAVE for SYNC with target: {}",
+        if to_socket {
+            "replicas sockets"
+        } else {
+            "disk"
+        }
+    );
     // Every waiting replica's stream starts at the snapshot: with a SELECT.
     srv.prop.reset_selected_db();
     let offset = srv.repl.master_repl_offset;
-    let ok = crate::persistence::bgsave::start(srv).is_ok();
+    let ok = if to_socket {
+        match crate::persistence::bgsave::start_to_socket(srv) {
+            Ok(fd) => {
+                if let Err(e) = crate::server::net::register_rdb_pipe(srv, fd) {
+                    log_warning!("Can't register the diskless sync pipe: {}", e);
+                }
+                srv.repl.rdb_pipe = Some(RdbPipe {
+                    fd,
+                    readable: false,
+                    targets,
+                });
+                true
+            }
+            Err(_) => false,
+        }
+    } else {
+        crate::persistence::bgsave::start(srv).is_ok()
+    };
     if ok {
         srv.repl.bgsave_for_replicas = true;
     }
@@ -381,7 +522,12 @@ fn start_bgsave_for_replicas(srv: &mut Server, current: Option<&mut Client>) {
         }
         if ok {
             r.state = SyncState::WaitBgsaveEnd;
-            c.out.raw(reply.as_bytes());
+            r.to_socket = to_socket;
+            r.initial_offset = offset;
+            // A replica that used the old SYNC gets the snapshot without this line.
+            if c.replica_psync {
+                c.out.raw(reply.as_bytes());
+            }
         } else {
             c.out
                 .raw(b"-ERR BGSAVE failed, replication can't continue\r\n");
@@ -408,6 +554,10 @@ pub fn bgsave_done(srv: &mut Server, ok: bool) {
         return;
     }
     srv.repl.bgsave_for_replicas = false;
+    if srv.repl.rdb_pipe.is_some() {
+        // What the child wrote and the pump has not read yet goes out first.
+        crate::server::net::pump_rdb_pipe(srv, true);
+    }
     let file = srv.config.dbfilename.clone();
     let toks = srv.repl.replicas.clone();
     for tok in toks {
@@ -418,6 +568,24 @@ pub fn bgsave_done(srv: &mut Server, ok: bool) {
             continue;
         };
         if r.state != SyncState::WaitBgsaveEnd {
+            continue;
+        }
+        if r.to_socket {
+            if ok {
+                log_notice!(
+                    "Streamed RDB transfer with replica {} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming",
+                    r.name
+                );
+                // Online at once (WAIT counts it), but its stream waits for its first ACK.
+                r.state = SyncState::Online;
+                r.stream_on_ack = true;
+                r.ack_ms = crate::util::mstime();
+                log_notice!("Synchronization with replica {} succeeded", r.name);
+            } else {
+                log_warning!("SYNC failed. BGSAVE child returned an error");
+                c.close_asap = true;
+                srv.pending_close.push(tok);
+            }
             continue;
         }
         let opened = if ok {
@@ -523,6 +691,13 @@ pub fn replconf_command(srv: &mut Server, c: &mut Client, args: &crate::commands
                         r.ack_offset = off;
                     }
                     r.ack_ms = crate::util::mstime();
+                }
+                if r.stream_on_ack && r.state == SyncState::Online {
+                    // replicaStartCommandStream: the replica loaded its snapshot.
+                    r.stream_on_ack = false;
+                    let pending = std::mem::take(&mut r.pending);
+                    c.out.raw(&pending);
+                    c.queue_write(&mut srv.pending_writes);
                 }
             }
             return;
@@ -652,6 +827,14 @@ pub fn client_freed(srv: &mut Server, c: &Client) {
         return;
     }
     srv.repl.replicas.retain(|&t| t != c.token);
+    if let Some(p) = srv.repl.rdb_pipe.as_mut() {
+        p.targets.retain(|&t| t != c.token);
+        if p.targets.is_empty() {
+            log_warning!("Diskless rdb transfer, last replica dropped, killing fork child.");
+            crate::server::net::close_rdb_pipe(srv);
+            crate::persistence::bgsave::kill_child(srv, crate::persistence::bgsave::ChildKind::Rdb);
+        }
+    }
     if let Some(r) = c.replica.as_ref() {
         if r.state == SyncState::Online {
             log_notice!("Connection with replica {} lost.", r.name);
@@ -673,13 +856,7 @@ pub fn cron(srv: &mut Server) {
     if srv.repl.backlog.is_none() {
         return;
     }
-    // Snapshots for replicas that waited for another child.
-    let waiting = srv.repl.replicas.iter().any(|&t| {
-        matches!(srv.clients.get(t), Some(Some(c)) if c.replica.as_ref().is_some_and(|r| r.state == SyncState::WaitBgsaveStart))
-    });
-    if waiting && srv.persist.child.is_none() {
-        start_bgsave_for_replicas(srv, None);
-    }
+    start_pending_fork(srv, now);
     if now - srv.repl.last_tick_ms < 1000 {
         return;
     }
@@ -729,6 +906,42 @@ pub fn cron(srv: &mut Server) {
             "Replication backlog freed after {} seconds without connected replicas.",
             srv.config.repl_backlog_ttl
         );
+    }
+}
+
+/// Starts the snapshot replicas wait for once no child runs (replicationStartPendingFork): at
+/// once for a disk sync, after repl-diskless-sync-delay seconds (or once
+/// repl-diskless-sync-max-replicas are waiting) for a diskless one, so that replicas arriving
+/// together share one fork.
+fn start_pending_fork(srv: &mut Server, now: i64) {
+    if srv.persist.child.is_some() || srv.child_pid.is_some() {
+        return;
+    }
+    let (mut count, mut max_idle, mut all_eof) = (0i64, 0i64, true);
+    for &t in &srv.repl.replicas {
+        let Some(r) = srv
+            .clients
+            .get(t)
+            .and_then(|c| c.as_ref()?.replica.as_ref())
+        else {
+            continue;
+        };
+        if r.state == SyncState::WaitBgsaveStart {
+            count += 1;
+            max_idle = max_idle.max((now - r.since_ms) / 1000);
+            all_eof &= r.capa_eof;
+        }
+    }
+    if count == 0 {
+        return;
+    }
+    let cfg = &srv.config;
+    let diskless = cfg.repl_diskless_sync && all_eof;
+    if !diskless
+        || (cfg.repl_diskless_sync_max_replicas > 0 && count >= cfg.repl_diskless_sync_max_replicas)
+        || max_idle >= cfg.repl_diskless_sync_delay
+    {
+        start_bgsave_for_replicas(srv, None);
     }
 }
 

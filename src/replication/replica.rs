@@ -636,6 +636,13 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
         }
     }
     log_notice!("MASTER <-> REPLICA sync: Finished with success");
+    // The first ACK at once: a master that streamed the snapshot (diskless) holds the stream
+    // until it hears that the snapshot is loaded.
+    let off = srv.repl.master_repl_offset.to_string();
+    let mut buf = Vec::new();
+    crate::propagate::encode_command(&mut buf, &[&b"REPLCONF"[..], b"ACK", off.as_bytes()]);
+    c.out.raw(&buf);
+    c.queue_write(&mut srv.pending_writes);
     // An AOF restarts from the new dataset.
     if srv.aof.is_some() {
         let _ = crate::persistence::aof_rewrite::bgrewriteaof(srv, false);

@@ -19,8 +19,11 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-/// Tokens below this are listeners (up to 16 bind addresses and the unix socket).
+/// Tokens below this are listeners (up to 16 bind addresses and the unix socket) and the
+/// diskless sync pipe.
 const FIRST_CLIENT: usize = 32;
+/// The token of the pipe a diskless sync's child streams the snapshot through.
+const RDB_PIPE_TOKEN: usize = FIRST_CLIENT - 1;
 /// Bytes read per read call (PROTO_IOBUF_LEN).
 const IOBUF_LEN: usize = 16 * 1024;
 /// A query buffer with this much consumed prefix is compacted.
@@ -57,7 +60,7 @@ impl Listeners {
     fn add(&mut self, reg: &mio::Registry, mut l: Listener) -> io::Result<()> {
         let i = self.slots.iter().position(Option::is_none);
         let i = i.unwrap_or(self.slots.len());
-        if i >= FIRST_CLIENT {
+        if i >= RDB_PIPE_TOKEN {
             return Err(io::Error::other("too many listening sockets"));
         }
         match &mut l {
@@ -140,6 +143,10 @@ pub fn process_events_while_blocked(srv: &mut Server) {
         for ev in events.iter() {
             let t = ev.token().0;
             let idx = t.wrapping_sub(FIRST_CLIENT);
+            if t == RDB_PIPE_TOKEN {
+                rdb_pipe_readable(srv);
+                continue;
+            }
             if t < FIRST_CLIENT {
                 EventLoop::accept(srv, t);
                 continue;
@@ -555,6 +562,11 @@ impl EventLoop {
             }
             for ev in events.iter() {
                 let t = ev.token().0;
+                if t == RDB_PIPE_TOKEN {
+                    rdb_pipe_readable(&mut self.srv);
+                    pump_rdb_pipe(&mut self.srv, false);
+                    continue;
+                }
                 if t < FIRST_CLIENT {
                     Self::accept(&mut self.srv, t);
                     continue;
@@ -1135,12 +1147,133 @@ pub fn before_sleep(srv: &mut Server) {
     if srv.aof.is_some() {
         crate::persistence::aof::flush(srv, false);
     }
+    if srv.repl.rdb_pipe.as_ref().is_some_and(|p| p.readable) {
+        pump_rdb_pipe(srv, false);
+    }
     write_pending(srv);
     let closing = std::mem::take(&mut srv.pending_close);
     for idx in closing {
         if let Some(Some(c)) = srv.clients.get(idx) {
             if c.close_asap {
                 close_client_now(srv, idx);
+            }
+        }
+    }
+}
+
+/// Registers the read end of a diskless sync's pipe with the poller.
+pub fn register_rdb_pipe(srv: &Server, fd: i32) -> io::Result<()> {
+    match srv.registry.as_ref() {
+        Some(reg) => reg.register(
+            &mut mio::unix::SourceFd(&fd),
+            Token(RDB_PIPE_TOKEN),
+            Interest::READABLE,
+        ),
+        None => Ok(()),
+    }
+}
+
+/// The poller reported the diskless sync pipe readable.
+fn rdb_pipe_readable(srv: &mut Server) {
+    if let Some(p) = srv.repl.rdb_pipe.as_mut() {
+        p.readable = true;
+    }
+}
+
+/// Closes the diskless sync pipe's read end (the child gets EPIPE if it still writes).
+pub fn close_rdb_pipe(srv: &mut Server) {
+    let Some(p) = srv.repl.rdb_pipe.take() else {
+        return;
+    };
+    if let Some(reg) = srv.registry.as_ref() {
+        let _ = reg.deregister(&mut mio::unix::SourceFd(&p.fd));
+    }
+    // SAFETY: closing the read end we own; nothing else holds it.
+    unsafe { libc::close(p.fd) };
+}
+
+/// Moves the diskless snapshot from the child's pipe to the replicas (rdbPipeReadHandler and
+/// rdbPipeWriteHandler): a chunk is read only when every target took the previous one, so a
+/// slow replica slows the child rather than growing buffers. `force` (the child has exited)
+/// queues the rest of the pipe regardless. At the pipe's end the pipe is closed; the child's
+/// exit then completes the sync (`replication::bgsave_done`).
+pub fn pump_rdb_pipe(srv: &mut Server, force: bool) {
+    let mut chunk = vec![0u8; IOBUF_LEN];
+    loop {
+        let Some(p) = srv.repl.rdb_pipe.as_ref() else {
+            return;
+        };
+        if !force {
+            // Every target must have taken the last chunk.
+            for tok in p.targets.clone() {
+                let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
+                    continue;
+                };
+                if c.out.pending() > 0 && !c.close_asap && !write_to_client(srv, &mut c) {
+                    free_client(srv, c);
+                    continue;
+                }
+                let busy = c.out.pending() > 0 && !c.close_asap;
+                srv.clients[tok] = Some(c);
+                if busy {
+                    return;
+                }
+            }
+        }
+        let Some(p) = srv.repl.rdb_pipe.as_mut() else {
+            return;
+        };
+        // SAFETY: reading into a live buffer from our non-blocking pipe.
+        let n = unsafe { libc::read(p.fd, chunk.as_mut_ptr() as *mut libc::c_void, chunk.len()) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    p.readable = false;
+                    return;
+                }
+                _ => {
+                    log_warning!(
+                        "Diskless rdb transfer, read error sending DB to replicas: {}",
+                        e
+                    );
+                    let targets = std::mem::take(&mut p.targets);
+                    close_rdb_pipe(srv);
+                    for tok in targets {
+                        if let Some(Some(c)) = srv.clients.get_mut(tok) {
+                            c.close_asap = true;
+                            srv.pending_close.push(tok);
+                        }
+                    }
+                    crate::persistence::bgsave::kill_child(
+                        srv,
+                        crate::persistence::bgsave::ChildKind::Rdb,
+                    );
+                    return;
+                }
+            }
+        }
+        if n == 0 {
+            let up = p
+                .targets
+                .iter()
+                .filter(|&&t| matches!(srv.clients.get(t), Some(Some(c)) if !c.close_asap))
+                .count();
+            log_notice!(
+                "Diskless rdb transfer, done reading from pipe, {} replicas still up.",
+                up
+            );
+            close_rdb_pipe(srv);
+            return;
+        }
+        let data = &chunk[..n as usize];
+        for &tok in &p.targets {
+            if let Some(Some(c)) = srv.clients.get_mut(tok) {
+                if !c.close_asap {
+                    c.out.raw(data);
+                    c.queue_write(&mut srv.pending_writes);
+                }
             }
         }
     }

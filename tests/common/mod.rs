@@ -22,6 +22,8 @@
 //! Every test binary compiles this module but uses only part of it, hence `allow(dead_code)`.
 #![allow(dead_code)]
 
+pub mod repl;
+
 use std::env;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
