@@ -437,12 +437,18 @@ pub fn load_file_prefix(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LoadFailure::NotFound),
         Err(e) => return Err(LoadFailure::Io(e)),
     };
+    load_bytes(srv, bytes.as_slice(), allow_dup)
+}
+
+/// Loads an RDB held in memory (a file's mapping, or a snapshot a replica received for a
+/// diskless load). A replica keeps keys that are already expired: its master deletes them.
+pub fn load_bytes(srv: &mut Server, data: &[u8], allow_dup: bool) -> Result<usize, LoadFailure> {
     srv.loading = true;
     let now_ms = crate::util::mstime();
     let opts = rdb::LoadOptions {
         config: &srv.config,
         now_ms,
-        drop_expired: true,
+        drop_expired: !srv.repl.is_replica(),
         allow_dup,
         verify_checksum: srv.config.rdbchecksum,
         lru_clock: srv.lru_clock,
@@ -459,7 +465,7 @@ pub fn load_file_prefix(
         }
         log_aux(k, v, now_ms)
     };
-    let res = rdb::load_rdb(bytes.as_slice(), &mut srv.dbs, &opts, &mut on_aux);
+    let res = rdb::load_rdb(data, &mut srv.dbs, &opts, &mut on_aux);
     srv.loading = false;
     if let (Some(id), Some(off)) = (repl_id, repl_offset) {
         srv.repl.loaded_info = Some((id, off));

@@ -73,8 +73,11 @@ pub struct MasterLink {
 }
 
 struct Transfer {
-    file: std::fs::File,
+    /// The temp file it goes to (repl-diskless-load disabled), else None: it collects in
+    /// `mem` and is parsed from there.
+    file: Option<std::fs::File>,
     path: String,
+    mem: Vec<u8>,
     /// Bytes still expected (`$<len>` transfers).
     left: Option<u64>,
     /// The 40-byte end mark (`$EOF:` transfers) and a tail of what came, to find it.
@@ -151,6 +154,20 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
     );
 }
 
+/// Makes client `tok` (one without a socket: `Server::add_detached_client`) the link to a
+/// master that has just accepted the connection and been sent PING: whatever the caller puts
+/// in its query buffer is then read by [`process_link_input`] as the master's bytes. For the
+/// `replica_stream` fuzz target; the server itself opens links through `server/net.rs`.
+pub fn attach_detached_link(srv: &mut Server, tok: usize) {
+    set_master(srv, "fuzz.invalid".into(), 6379);
+    let m = srv.repl.master.as_mut().expect("just set");
+    m.token = Some(tok);
+    m.state = LinkState::ReceivePing;
+    if let Some(Some(c)) = srv.clients.get_mut(tok) {
+        c.master_link = true;
+    }
+}
+
 /// REPLICAOF NO ONE (replicationUnsetMaster): the history so far stays valid under the old
 /// ID up to our offset (replid2), and a new ID starts.
 fn become_master(srv: &mut Server) {
@@ -168,7 +185,9 @@ fn drop_link(srv: &mut Server) {
         return;
     };
     if let Some(t) = m.transfer.take() {
-        let _ = std::fs::remove_file(&t.path);
+        if t.file.is_some() {
+            let _ = std::fs::remove_file(&t.path);
+        }
     }
     if let Some(tok) = m.token.take() {
         srv.pending_close.push(tok);
@@ -189,7 +208,9 @@ pub fn link_freed(srv: &mut Server, c: &Client) {
     }
     m.token = None;
     if let Some(t) = m.transfer.take() {
-        let _ = std::fs::remove_file(&t.path);
+        if t.file.is_some() {
+            let _ = std::fs::remove_file(&t.path);
+        }
     }
     if m.state == LinkState::Connected {
         log_notice!("Connection with master lost.");
@@ -494,8 +515,7 @@ fn ensure_replica_backlog(srv: &mut Server) {
 /// Reads snapshot bytes from the link (readSyncBulkPayload). Ok(true) when the snapshot is
 /// complete and loaded (the stream may follow in the same buffer), Ok(false) for more.
 fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
-    let m = srv.repl.master.as_mut().unwrap();
-    if m.transfer.is_none() {
+    if srv.repl.master.as_ref().unwrap().transfer.is_none() {
         // Skip the master's keep-alive newlines, then the $<len> / $EOF:<mark> header.
         while c.qpos < c.qbuf.len() && c.qbuf[c.qpos] == b'\n' {
             c.qpos += 1;
@@ -517,21 +537,18 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
             );
             return Err(());
         };
-        let path = format!(
-            "temp-{}.{}.rdb",
-            crate::util::mstime() / 1000,
-            std::process::id()
-        );
-        let file = std::fs::File::create(&path).map_err(|e| {
-            log_warning!(
-                "Opening the temp file needed for MASTER <-> REPLICA synchronization: {}",
-                crate::persistence::io_msg(&e)
-            );
-        })?;
+        // useDisklessLoad: swapdb always, on-empty-db when we hold no keys.
+        let diskless = match srv.config.repl_diskless_load {
+            2 => true,
+            1 => srv.dbs.iter().all(|d| d.dict.len() == 0),
+            _ => false,
+        };
+        let dest = if diskless { "parser" } else { "disk" };
         let (left, eof_mark) = match spec.strip_prefix("EOF:") {
             Some(mark) if mark.len() == EOF_MARK_LEN => {
                 log_notice!(
-                    "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"
+                    "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to {}",
+                    dest
                 );
                 (None, Some(mark.as_bytes().to_vec()))
             }
@@ -540,14 +557,32 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
                     log_warning!("Bad protocol from MASTER: {}", line);
                 })?;
                 log_notice!(
-                    "MASTER <-> REPLICA sync: receiving {} bytes from master to disk",
-                    n
+                    "MASTER <-> REPLICA sync: receiving {} bytes from master to {}",
+                    n,
+                    dest
                 );
                 (Some(n), None)
             }
         };
+        let mut path = String::new();
+        let mut file = None;
+        if !diskless {
+            path = format!(
+                "temp-{}.{}.rdb",
+                crate::util::mstime() / 1000,
+                std::process::id()
+            );
+            file = Some(std::fs::File::create(&path).map_err(|e| {
+                log_warning!(
+                    "Opening the temp file needed for MASTER <-> REPLICA synchronization: {}",
+                    crate::persistence::io_msg(&e)
+                );
+            })?);
+        }
+        let m = srv.repl.master.as_mut().unwrap();
         m.transfer = Some(Transfer {
             file,
+            mem: Vec::new(),
             path,
             left,
             eof_mark,
@@ -555,27 +590,27 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
             total: 0,
         });
     }
-    let t = m.transfer.as_mut().unwrap();
+    let t = srv.repl.master.as_mut().unwrap().transfer.as_mut().unwrap();
     let avail = &c.qbuf[c.qpos..];
-    let done = match (t.left, &t.eof_mark) {
+    let done = match (t.left, t.eof_mark.is_some()) {
         (Some(left), _) => {
             let n = (left as usize).min(avail.len());
-            t.file.write_all(&avail[..n]).map_err(|_| ())?;
+            t.write(&avail[..n])?;
             t.total += n as u64;
             c.qpos += n;
             t.left = Some(left - n as u64);
             left - n as u64 == 0
         }
-        (None, Some(mark)) => {
+        (None, true) => {
             // Everything goes to the file; the mark is cut off at the end.
-            t.file.write_all(avail).map_err(|_| ())?;
+            t.write(avail)?;
             t.total += avail.len() as u64;
             t.tail.extend_from_slice(avail);
             if t.tail.len() > EOF_MARK_LEN {
                 t.tail.drain(..t.tail.len() - EOF_MARK_LEN);
             }
             c.qpos = c.qbuf.len();
-            t.tail == *mark
+            t.eof_mark.as_ref() == Some(&t.tail)
         }
         _ => return Err(()),
     };
@@ -586,14 +621,20 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
     if !done {
         return Ok(false);
     }
-    let t = srv.repl.master.as_mut().unwrap().transfer.take().unwrap();
+    let mut t = srv.repl.master.as_mut().unwrap().transfer.take().unwrap();
+    let Some(file) = t.file.take() else {
+        if t.eof_mark.is_some() {
+            t.mem.truncate(t.mem.len() - EOF_MARK_LEN);
+        }
+        load_from_memory(srv, &t.mem)?;
+        return Ok(finish_sync(srv, c));
+    };
     if t.eof_mark.is_some() {
-        t.file
-            .set_len(t.total - EOF_MARK_LEN as u64)
+        file.set_len(t.total - EOF_MARK_LEN as u64)
             .map_err(|_| ())?;
     }
-    t.file.sync_all().map_err(|_| ())?;
-    drop(t.file);
+    file.sync_all().map_err(|_| ())?;
+    drop(file);
     let filename = srv.config.dbfilename.clone();
     if let Err(e) = std::fs::rename(&t.path, &filename) {
         log_warning!(
@@ -613,8 +654,56 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
         log_warning!(
             "Failed trying to load the MASTER synchronization DB from disk, check server logs."
         );
+        // Never half a snapshot: what loaded before the error goes too.
+        for db in srv.dbs.iter_mut() {
+            db.clear();
+        }
         return Err(());
     }
+    Ok(finish_sync(srv, c))
+}
+
+/// A diskless load (repl-diskless-load on-empty-db or swapdb) of a snapshot held in memory.
+/// With swapdb the old dataset is set aside and comes back if the snapshot does not load;
+/// otherwise it is flushed first, as Redis does.
+fn load_from_memory(srv: &mut Server, rdb: &[u8]) -> Result<(), ()> {
+    let swap = srv.config.repl_diskless_load == 2;
+    let backup = if swap {
+        let fresh: Vec<crate::db::Db> = (0..srv.dbs.len()).map(crate::db::Db::new).collect();
+        Some(std::mem::replace(&mut srv.dbs, fresh))
+    } else {
+        log_notice!("MASTER <-> REPLICA sync: Flushing old data");
+        for db in srv.dbs.iter_mut() {
+            db.clear();
+        }
+        None
+    };
+    log_notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    if crate::persistence::load_bytes(srv, rdb, false).is_err() {
+        log_warning!(
+            "Failed trying to load the MASTER synchronization DB from socket, check server logs."
+        );
+        if let Some(old) = backup {
+            log_notice!("MASTER <-> REPLICA sync: Discarding temporary DB in background");
+            srv.dbs = old;
+        } else {
+            for db in srv.dbs.iter_mut() {
+                db.clear();
+            }
+        }
+        return Err(());
+    }
+    if backup.is_some() {
+        log_notice!("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+        log_notice!("MASTER <-> REPLICA sync: Discarding old DB in background");
+    }
+    Ok(())
+}
+
+/// The snapshot is loaded (the end of readSyncBulkPayload): the master's history becomes
+/// ours, our own replicas resync, the master hears our first ACK. Returns true (the link
+/// goes on with the stream).
+fn finish_sync(srv: &mut Server, c: &mut Client) -> bool {
     // Our history is now the master's (the FULLRESYNC reply says where it stands).
     srv.repl.loaded_info = None;
     let m = srv.repl.master.as_mut().unwrap();
@@ -647,7 +736,25 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
     if srv.aof.is_some() {
         let _ = crate::persistence::aof_rewrite::bgrewriteaof(srv, false);
     }
-    Ok(true)
+    true
+}
+
+impl Transfer {
+    /// Appends received snapshot bytes to the temp file or the memory buffer.
+    fn write(&mut self, data: &[u8]) -> Result<(), ()> {
+        match self.file.as_mut() {
+            Some(f) => f.write_all(data).map_err(|e| {
+                log_warning!(
+                    "Write error or short write writing to the DB dump file needed for MASTER <-> REPLICA synchronization: {}",
+                    crate::persistence::io_msg(&e)
+                );
+            }),
+            None => {
+                self.mem.extend_from_slice(data);
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Runs the master's commands from the link's query buffer, unanswered, and proxies every

@@ -900,6 +900,36 @@ fn read_client(srv: &mut Server, idx: usize, hup: bool) {
     srv.clients[idx] = Some(c);
 }
 
+/// "Query buffer during protocol error: ..." as Redis logs it: the unparsed input, or its
+/// first and last 64 bytes when longer than 128, non-printable bytes shown as '.'.
+fn protocol_error_sample(rest: &[u8]) -> String {
+    const DUMP: usize = 128;
+    let show = |b: &[u8]| -> String {
+        b.iter()
+            .map(|&x| {
+                if (0x20..0x7f).contains(&x) {
+                    x as char
+                } else {
+                    '.'
+                }
+            })
+            .collect()
+    };
+    let mut s = if rest.len() < DUMP {
+        format!("Query buffer during protocol error: '{}'", show(rest))
+    } else {
+        format!(
+            "Query buffer during protocol error: '{}' (... more {} bytes ...) '{}'",
+            show(&rest[..DUMP / 2]),
+            rest.len() - DUMP,
+            show(&rest[rest.len() - DUMP / 2..])
+        )
+    };
+    // Redis formats into a 256-byte buffer.
+    s.truncate(255);
+    s
+}
+
 /// Parses and executes every complete command in the query buffer (processInputBuffer).
 pub fn process_input(srv: &mut Server, c: &mut Client) {
     srv.cmd_clock = 0;
@@ -937,11 +967,24 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
                 c.out.raw(b"\r\n");
                 srv.stats.total_error_replies += 1;
                 *srv.stats.errors.entry("ERR".to_string()).or_insert(0) += 1;
-                log_verbose!(
-                    "Protocol error ({}) from client: {}",
-                    msg,
-                    c.info_line(srv.cmd_time_ms)
-                );
+                // setProtocolError: a master's errors are warnings (the replica stops
+                // following it), anyone else's are verbose.
+                let level = if c.master_link {
+                    crate::server::log::Level::Warning
+                } else {
+                    crate::server::log::Level::Verbose
+                };
+                if crate::server::log::enabled(level) {
+                    crate::server::log::log(
+                        level,
+                        &format!(
+                            "Protocol error ({}) from client: {}. {}",
+                            msg,
+                            c.info_line(srv.cmd_time_ms),
+                            protocol_error_sample(&qbuf[pos.min(qbuf.len())..])
+                        ),
+                    );
+                }
                 c.close_after_reply = true;
                 pos = qbuf.len();
                 break;
