@@ -540,7 +540,7 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
         // useDisklessLoad: swapdb always, on-empty-db when we hold no keys.
         let diskless = match srv.config.repl_diskless_load {
             2 => true,
-            1 => srv.dbs.iter().all(|d| d.dict.len() == 0),
+            1 => srv.dbs.iter().all(|d| d.dict.is_empty()),
             _ => false,
         };
         let dest = if diskless { "parser" } else { "disk" };
