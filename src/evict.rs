@@ -347,7 +347,8 @@ pub fn over_limit_after_alloc(maxmemory: u64, more: usize) -> bool {
 /// must stay still then).
 #[inline]
 fn evictions_allowed(srv: &Server) -> bool {
-    let paused = srv.pause_until_ms != 0 && srv.cmd_time_ms < srv.pause_until_ms;
+    let paused = (srv.pause_until_ms != 0 && srv.cmd_time_ms < srv.pause_until_ms)
+        || crate::replication::failover::pauses_writes(srv);
     !srv.loading && !paused
 }
 

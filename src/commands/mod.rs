@@ -429,9 +429,12 @@ fn paused_for(srv: &mut Server, c: &Client, meta: &CommandMeta, flags: u64) -> b
         srv.pause_until_ms = 0;
         return false;
     }
-    if !srv.pause_write_only {
-        return true;
-    }
+    !srv.pause_write_only || holds_writes(srv, c, meta, flags)
+}
+
+/// What a write pause (CLIENT PAUSE WRITE, a FAILOVER) holds back: writes and may-replicate
+/// commands, and an EXEC whose transaction queued one (the transaction waits whole).
+fn holds_writes(srv: &Server, c: &Client, meta: &CommandMeta, flags: u64) -> bool {
     let held = meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE;
     flags & held != 0
         || (meta.name == "exec"
@@ -713,7 +716,9 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
         );
         return finish_reply(c, reply_start);
     }
-    if srv.pause_until_ms != 0 && paused_for(srv, c, meta, flags) {
+    if (srv.pause_until_ms != 0 && paused_for(srv, c, meta, flags))
+        || (crate::replication::failover::pauses_writes(srv) && holds_writes(srv, c, meta, flags))
+    {
         // Postponed (blockClient BLOCKED_POSTPONE): the command stays in the query buffer
         // and the client waits in arrival order; it counts as blocked meanwhile.
         if !c.postponed {

@@ -13,7 +13,13 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("role", role_command),
     ("replicaof", replicaof_command),
     ("slaveof", replicaof_command),
+    ("failover", failover_command),
 ];
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds].
+fn failover_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    crate::replication::failover::failover_command(srv, c, args);
+}
 
 /// REPLICAOF host port | NO ONE (and its old name SLAVEOF).
 fn replicaof_command(srv: &mut Server, c: &mut Client, args: &Args) {
@@ -22,12 +28,13 @@ fn replicaof_command(srv: &mut Server, c: &mut Client, args: &Args) {
 
 /// SYNC: the old full synchronisation (no partial resync, no acknowledgements).
 fn sync_command(srv: &mut Server, c: &mut Client, _args: &Args) {
-    crate::replication::sync_command(srv, c, None);
+    crate::replication::sync_command(srv, c, None, false);
 }
 
-/// PSYNC replid offset.
+/// PSYNC replid offset [FAILOVER].
 fn psync_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    crate::replication::sync_command(srv, c, Some((args.get(1), args.get(2))));
+    let failover = args.len() > 3 && args.is(3, "failover");
+    crate::replication::sync_command(srv, c, Some((args.get(1), args.get(2))), failover);
 }
 
 /// REPLCONF option value [option value ...].

@@ -42,7 +42,9 @@ pub fn active_expire_cycle(srv: &mut Server, kind: CycleKind) {
         return;
     }
     // While clients are paused the dataset stays as it is: no key expires.
-    if srv.pause_until_ms != 0 && crate::util::mstime() < srv.pause_until_ms {
+    if (srv.pause_until_ms != 0 && crate::util::mstime() < srv.pause_until_ms)
+        || crate::replication::failover::pauses_writes(srv)
+    {
         return;
     }
     let effort = (srv.config.active_expire_effort.clamp(1, 10) - 1) as usize;

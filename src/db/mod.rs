@@ -112,7 +112,8 @@ impl Server {
     /// AndReturnIfPaused in expireIfNeeded). Write commands never run then.
     #[inline]
     pub fn expiry_paused(&self) -> bool {
-        self.pause_until_ms != 0 && self.cmd_time_ms < self.pause_until_ms
+        (self.pause_until_ms != 0 && self.cmd_time_ms < self.pause_until_ms)
+            || crate::replication::failover::pauses_writes(self)
     }
 
     /// Removes a key whose TTL passed, with the statistics and events of an expiry.

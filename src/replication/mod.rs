@@ -36,6 +36,7 @@
 //! snapshot file is sent in chunks as the socket drains ([`refill_bulk`]).
 
 pub mod backlog;
+pub mod failover;
 pub mod replica;
 
 use crate::server::client::Client;
@@ -149,6 +150,8 @@ pub struct Replication {
     pub get_ack_pending: bool,
     /// A diskless sync in progress: the pipe its child streams through.
     pub rdb_pipe: Option<RdbPipe>,
+    /// FAILOVER's state.
+    pub failover: failover::Failover,
 }
 
 /// The parent's end of a diskless sync (server.rdb_pipe_*): what the child writes into the
@@ -183,6 +186,7 @@ impl Replication {
             loaded_info: None,
             get_ack_pending: false,
             rdb_pipe: None,
+            failover: failover::Failover::default(),
         }
     }
 }
@@ -284,9 +288,26 @@ fn ensure_backlog(srv: &mut Server) {
 
 /// SYNC and PSYNC (syncCommand): a partial resync from the backlog when the replica's history
 /// and offset allow it, else a full one.
-pub fn sync_command(srv: &mut Server, c: &mut Client, psync: Option<(&[u8], &[u8])>) {
+pub fn sync_command(
+    srv: &mut Server,
+    c: &mut Client,
+    psync: Option<(&[u8], &[u8])>,
+    failover: bool,
+) {
     if c.replica.is_some() {
         return;
+    }
+    // PSYNC ... FAILOVER: our master hands us its role (FAILOVER on its side), then continues
+    // as our replica.
+    if let (true, Some((id, _))) = (failover, psync) {
+        if id != srv.repl.replid.as_bytes() {
+            return c.out.err("ERR PSYNC FAILOVER replid must match my replid.");
+        }
+        replica::unset_master(srv);
+        log_notice!(
+            "MASTER MODE enabled (failover request from '{}')",
+            c.info_line(srv.cmd_time_ms)
+        );
     }
     if srv
         .repl
@@ -795,6 +816,7 @@ pub fn wait_command(srv: &mut Server, c: &mut Client, args: &crate::commands::Ar
 /// a WAIT wants acknowledgements, and WAITs that have enough of them answered
 /// (processClientsWaitingReplicas).
 pub fn before_sleep(srv: &mut Server) {
+    failover::update(srv);
     if srv.repl.waiting.is_empty() {
         return;
     }
@@ -985,11 +1007,12 @@ pub fn info_section(srv: &Server) -> String {
         String::new()
     };
     format!(
-        "{}connected_slaves:{}\r\n{}{}master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        "{}connected_slaves:{}\r\n{}{}master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
         role,
         n,
         good,
         lines.concat(),
+        srv.repl.failover.state.name(),
         srv.repl.replid,
         srv.repl.replid2,
         srv.repl.master_repl_offset,

@@ -101,7 +101,7 @@ pub fn replicaof(srv: &mut Server, c: &mut Client, host: &[u8], port: &[u8]) {
     let who = c.info_line(srv.cmd_time_ms);
     if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
         if srv.repl.master.is_some() {
-            become_master(srv);
+            unset_master(srv);
             log_notice!("MASTER MODE enabled (user request from '{}')", who);
         }
         return c.out.ok();
@@ -144,14 +144,41 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
         ack_requested: false,
         auth_pending: false,
     });
-    // Blocked clients of a master would wait forever on a replica... they are kept, as the
-    // keys they wait on still change through the stream.
+    disconnect_blocked_clients(srv);
     srv.prop.active = super::stream_wanted(srv);
     log_notice!(
         "Connecting to MASTER {}:{}",
         srv.repl.master.as_ref().unwrap().host,
         port
     );
+}
+
+/// Clients blocked on a server that turns replica are told so and closed
+/// (disconnectAllBlockedClients): what they wait for may now never come. Clients held by a
+/// pause are not blocked in this sense: their command runs (or is refused) once it ends.
+fn disconnect_blocked_clients(srv: &mut Server) {
+    let toks: Vec<usize> = srv
+        .clients
+        .iter()
+        .filter(|(_, c)| {
+            c.as_ref()
+                .is_some_and(|c| c.blocked.is_some() && !c.postponed)
+        })
+        .map(|(t, _)| t)
+        .collect();
+    for tok in toks {
+        let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
+            continue;
+        };
+        c.out.err(
+            "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+        );
+        srv.unblock_client(&mut c);
+        srv.repl.waiting.retain(|&t| t != tok);
+        c.close_after_reply = true;
+        c.queue_write(&mut srv.pending_writes);
+        srv.clients[tok] = Some(c);
+    }
 }
 
 /// Makes client `tok` (one without a socket: `Server::add_detached_client`) the link to a
@@ -170,7 +197,7 @@ pub fn attach_detached_link(srv: &mut Server, tok: usize) {
 
 /// REPLICAOF NO ONE (replicationUnsetMaster): the history so far stays valid under the old
 /// ID up to our offset (replid2), and a new ID starts.
-fn become_master(srv: &mut Server) {
+pub fn unset_master(srv: &mut Server) {
     drop_link(srv);
     srv.repl.master = None;
     srv.repl.replid2 = std::mem::replace(&mut srv.repl.replid, super::random_replid());
@@ -451,7 +478,15 @@ fn send_psync(srv: &mut Server, c: &mut Client) {
         log_notice!("Partial resynchronization not possible (no cached master)");
     }
     let mut buf = Vec::new();
-    crate::propagate::encode_command(&mut buf, &[&b"PSYNC"[..], id.as_bytes(), off.as_bytes()]);
+    if srv.repl.failover.state == super::failover::State::InProgress {
+        // We hand our role to this replica (FAILOVER): it becomes master on this PSYNC.
+        crate::propagate::encode_command(
+            &mut buf,
+            &[&b"PSYNC"[..], id.as_bytes(), off.as_bytes(), b"FAILOVER"],
+        );
+    } else {
+        crate::propagate::encode_command(&mut buf, &[&b"PSYNC"[..], id.as_bytes(), off.as_bytes()]);
+    }
     c.out.raw(&buf);
     srv.repl.master.as_mut().unwrap().state = LinkState::ReceivePsync;
 }
@@ -469,6 +504,7 @@ fn psync_reply(srv: &mut Server, c: &mut Client, line: &str) -> bool {
         m.pending_offset = off.parse().unwrap_or(0);
         m.state = LinkState::Transfer;
         log_notice!("Full resync from master: {}:{}", id, off);
+        super::failover::psync_answered(srv, true);
         return true;
     }
     if let Some(rest) = line.strip_prefix("+CONTINUE") {
@@ -485,6 +521,7 @@ fn psync_reply(srv: &mut Server, c: &mut Client, line: &str) -> bool {
         m.state = LinkState::Connected;
         m.down_since = 0;
         log_notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+        super::failover::psync_answered(srv, true);
         // The stream starts right after; what already arrived is processed by the caller.
         let _ = c;
         return true;
@@ -497,6 +534,7 @@ fn psync_reply(srv: &mut Server, c: &mut Client, line: &str) -> bool {
         return false;
     }
     log_warning!("Unexpected reply to PSYNC from master: {}", line);
+    super::failover::psync_answered(srv, false);
     false
 }
 

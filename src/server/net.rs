@@ -1169,6 +1169,7 @@ pub fn before_sleep(srv: &mut Server) {
     super::blocked::handle_ready_keys(srv);
     if !srv.paused_clients.is_empty()
         && (srv.pause_until_ms == 0 || crate::util::mstime() >= srv.pause_until_ms)
+        && !crate::replication::failover::pauses_writes(srv)
     {
         // The pause is over: postponed clients run their commands in the order they
         // arrived (unblockPostponedClients).
