@@ -216,3 +216,66 @@ fn a_master_killed_during_the_transfer_leaves_the_replica_s_data_whole() {
         .collect();
     assert!(temps.is_empty(), "temp files left: {temps:?}");
 }
+
+fn signal(s: &Server, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &s.pid().to_string()])
+        .status()
+        .map(|st| st.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} failed");
+}
+
+#[test]
+fn a_backlog_overrun_falls_back_to_a_full_sync() {
+    let m = ferrodis_with(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--repl-backlog-size",
+        "16384",
+    ]);
+    let mut mc = m.conn();
+    workload(&mut mc, "before");
+    let r = redis_replica(&m);
+    let mut rc = r.conn();
+    wait_in_sync(&mut mc, &mut rc);
+    // The replica is away while more than the backlog is written.
+    signal(&r, "-STOP");
+    mc.cmd(&["client", "kill", "type", "replica"]);
+    wait_until("the link to drop", 20, || {
+        stat(&mut mc, "replication", "connected_slaves") == 0
+    });
+    fill(&mut mc, 500);
+    signal(&r, "-CONT");
+    wait_in_sync(&mut mc, &mut rc);
+    assert_eq!(digest(&mut mc), digest(&mut rc));
+    assert_eq!(stat(&mut mc, "stats", "sync_full"), 2);
+    assert_eq!(stat(&mut mc, "stats", "sync_partial_ok"), 0);
+    assert_eq!(stat(&mut mc, "stats", "sync_partial_err"), 1);
+}
+
+#[test]
+fn a_replica_slower_than_its_output_buffer_limit_is_dropped_and_resyncs() {
+    let m = ferrodis_with(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--client-output-buffer-limit",
+        "replica 65536 0 0",
+    ]);
+    let mut mc = m.conn();
+    let r = redis_replica(&m);
+    let mut rc = r.conn();
+    wait_in_sync(&mut mc, &mut rc);
+    signal(&r, "-STOP");
+    // Far more than the socket buffers and the 64 KiB limit hold.
+    fill(&mut mc, 20000);
+    wait_until("the replica to be dropped", 30, || {
+        stat(&mut mc, "replication", "connected_slaves") == 0
+    });
+    assert!(m
+        .log()
+        .contains("scheduled to be closed ASAP for overcoming of output buffer limits"));
+    signal(&r, "-CONT");
+    wait_in_sync(&mut mc, &mut rc);
+    assert_eq!(digest(&mut mc), digest(&mut rc));
+}

@@ -252,6 +252,8 @@ class Server:
             self.proc.wait()
 
     def cleanup(self):
+        for other in getattr(self, "companions", []):
+            other.cleanup()
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -516,8 +518,16 @@ def suite_aof(opts) -> List[BenchCase]:
     return [BenchCase(name=t.upper() + " (aof)", args=["-t", t]) for t in tests]
 
 
+def suite_repl(opts) -> List[BenchCase]:
+    """Writes on a master with one replica of its own kind attached and in sync (see
+    attach_replicas): SET and LPUSH, or --tests. CPU is the master's."""
+    tests = opts.tests or ["set", "lpush"]
+    return [BenchCase(name=t.upper() + " (1 replica)", args=["-t", t]) for t in tests]
+
+
 SUITES: Dict[str, Callable] = {
     "aof": suite_aof,
+    "repl": suite_repl,
     "hllgeo": suite_hllgeo,
     "lists": suite_lists,
     "hashes": suite_hashes,
@@ -533,6 +543,88 @@ SUITES: Dict[str, Callable] = {
 SUITE_SERVER_ARGS: Dict[str, List[str]] = {
     "aof": ["--appendonly", "yes", "--appendfsync", "everysec"],
 }
+
+
+def wait_replica_synced(master: Server, replica: Server, keys: Optional[int] = None,
+                        timeout: float = 600.0) -> float:
+    """Polls every 5 ms until `replica`'s link is up, it has processed everything `master`
+    produced, and (with `keys`) it holds that many keys; returns the seconds it took."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        r = replica.info("replication")
+        if r.get("master_link_status") == "up":
+            m = master.info("replication")
+            if m.get("master_repl_offset") == r.get("slave_repl_offset") and (
+                keys is None or replica.call("DBSIZE") == keys
+            ):
+                return time.time() - t0
+        time.sleep(0.005)
+    raise RuntimeError("%s: replica did not sync in %d s\n%s"
+                       % (master.label, timeout, replica.log_tail()))
+
+
+def attach_replicas(opts, servers: List[Server]):
+    """The repl suite: each master gets a replica of its own kind, synced before measuring.
+    The replica is cleaned up with its master."""
+    for m in servers:
+        r = Server(m.label + "-replica", m.binary,
+                   ["--replicaof", "127.0.0.1", str(m.port)] + opts.server_args)
+        m.companions = [r]
+        wait_replica_synced(m, r)
+
+
+def run_repl_sync(opts) -> List[dict]:
+    """A full sync of a dataset (--dataset, --keys): a master of each kind holds it; per round
+    a fresh empty replica of the same kind is started and timed from its start until it has
+    every key and the master's whole stream. The masters' snapshot goes to the replica as
+    their configuration says (repl-diskless-sync yes by default, with no delay here; pass
+    --server-args '--repl-diskless-sync no' for the dump file)."""
+    dataset = DATASETS[opts.dataset](opts.keys)
+    fd, path = tempfile.mkstemp(prefix="ferrodis-bench-dataset-", suffix=".resp")
+    args = ["--repl-diskless-sync-delay", "0"] + opts.server_args
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in dataset.chunks:
+                f.write(chunk)
+        entry = {"dataset": opts.dataset, "keys": dataset.keys,
+                 "diskless": "--repl-diskless-sync no" not in " ".join(opts.server_args)}
+        masters = [Server("ferrodis", opts.server, args), Server("redis", opts.redis_server, args)]
+        try:
+            for m in masters:
+                load_dataset(opts, m, path, dataset.keys)
+                entry[m.label] = {"sync_s": []}
+            for rnd in range(opts.rounds):
+                for m in (masters if rnd % 2 == 0 else masters[::-1]):
+                    t0 = time.time()
+                    r = Server(m.label + "-replica", m.binary,
+                               ["--replicaof", "127.0.0.1", str(m.port)] + opts.server_args)
+                    try:
+                        wait_replica_synced(m, r, dataset.keys)
+                        took = time.time() - t0
+                    finally:
+                        r.cleanup()
+                    entry[m.label]["sync_s"].append(took)
+                    log(opts, "full sync %-9s round %d: %.2f s" % (m.label, rnd + 1, took))
+        finally:
+            for m in masters:
+                m.cleanup()
+        for side in ("ferrodis", "redis"):
+            entry[side]["sync_median_s"] = median(entry[side]["sync_s"])
+        entry["ratio_sync"] = ratio(entry["ferrodis"]["sync_median_s"],
+                                    entry["redis"]["sync_median_s"])
+        return [entry]
+    finally:
+        os.unlink(path)
+
+
+def print_repl_sync(results: List[dict]):
+    for e in results:
+        print()
+        print("Full sync to a new replica, %d keys (%s), %s, median seconds"
+              % (e["keys"], e["dataset"], "diskless" if e["diskless"] else "through the dump file"))
+        for side in ("ferrodis", "redis"):
+            print("%-10s %10.3f" % (side, e[side]["sync_median_s"]))
+        print("%-10s %10s" % ("ratio", fmt_ratio(e["ratio_sync"])))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1109,6 +1201,8 @@ def parse_args(argv):
     p.add_argument("--only-memory", action="store_true", help="run only the memory comparison")
     p.add_argument("--aof-rewrite", action="store_true",
                    help="only time BGREWRITEAOF of the dataset and loading the result")
+    p.add_argument("--repl-sync", action="store_true",
+                   help="only time a full sync of the dataset to a new replica")
     p.add_argument("--dataset", default="strings", choices=sorted(DATASETS))
     p.add_argument("--keys", type=int, default=1000000, help="dataset size for memory mode")
     p.add_argument("--settle", type=float, default=12.0,
@@ -1176,11 +1270,16 @@ def main(argv=None) -> int:
         if opts.aof_rewrite:
             report["aof_rewrite"] = run_aof_rewrite(opts)
             print_aof_rewrite(report["aof_rewrite"])
+        elif opts.repl_sync:
+            report["repl_sync"] = run_repl_sync(opts)
+            print_repl_sync(report["repl_sync"])
         elif not opts.only_memory:
             servers = make_servers()
             try:
                 report["meta"]["ferrodis_version"] = servers[0].version()
                 report["meta"]["redis_version"] = servers[1].version()
+                if opts.suite == "repl":
+                    attach_replicas(opts, servers)
                 report["throughput"] = run_throughput(opts, servers)
             finally:
                 for s in servers:

@@ -307,10 +307,14 @@ pub fn client_type_by_name(name: &[u8]) -> Option<ClientType> {
     })
 }
 
-/// The class of a connection (getClientType): subscribed clients are PubSub; replication
-/// does not exist yet.
+/// The class of a connection (getClientType): our master's link, a replica, a subscriber,
+/// or normal.
 pub fn client_type(c: &Client) -> ClientType {
-    if c.in_pubsub() {
+    if c.master_link {
+        ClientType::Master
+    } else if c.replica.is_some() && !c.monitor {
+        ClientType::Replica
+    } else if c.in_pubsub() {
         ClientType::PubSub
     } else {
         ClientType::Normal
@@ -343,6 +347,11 @@ pub fn client_info_string(cl: &Client, now_ms: i64, running: Option<&Running>) -
     let mut flags = String::new();
     if cl.monitor {
         flags.push('O');
+    } else if cl.replica.is_some() {
+        flags.push('S');
+    }
+    if cl.master_link {
+        flags.push('M');
     }
     if cl.in_pubsub() {
         flags.push('P');

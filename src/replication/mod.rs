@@ -102,6 +102,14 @@ pub struct ReplicaState {
     pub ack_ms: i64,
 }
 
+impl ReplicaState {
+    /// Stream bytes held for it until its snapshot is in (they count against its output
+    /// buffer limit, as in Redis, where they sit in its output buffer).
+    pub fn held_bytes(&self) -> u64 {
+        self.pending.len() as u64
+    }
+}
+
 /// Options a connection announced with REPLCONF before SYNC/PSYNC (kept on the client until
 /// it becomes a replica).
 #[derive(Default, Clone)]
@@ -247,26 +255,28 @@ pub fn feed(srv: &mut Server, data: &[u8]) {
         let Some(r) = c.replica.as_mut() else {
             continue;
         };
-        match r.state {
-            SyncState::WaitBgsaveStart => {}
-            SyncState::WaitBgsaveEnd | SyncState::SendBulk => r.pending.extend_from_slice(data),
-            SyncState::Online if r.stream_on_ack => r.pending.extend_from_slice(data),
-            SyncState::Online => {
-                if c.close_asap {
-                    continue;
-                }
-                c.out.raw(data);
-                if crate::server::net::output_buffer_limit_reached(c, limit, now) {
-                    log_warning!(
-                        "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                        c.info_line(now)
-                    );
-                    c.close_asap = true;
-                    srv.pending_close.push(tok);
-                } else {
-                    c.queue_write(&mut srv.pending_writes);
-                }
-            }
+        if c.close_asap {
+            continue;
+        }
+        let held = match r.state {
+            SyncState::WaitBgsaveStart => continue,
+            SyncState::WaitBgsaveEnd | SyncState::SendBulk => true,
+            SyncState::Online => r.stream_on_ack,
+        };
+        if held {
+            r.pending.extend_from_slice(data);
+        } else {
+            c.out.raw(data);
+        }
+        if crate::server::net::output_buffer_limit_reached(c, limit, now) {
+            log_warning!(
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                c.info_line(now)
+            );
+            c.close_asap = true;
+            srv.pending_close.push(tok);
+        } else if !held {
+            c.queue_write(&mut srv.pending_writes);
         }
     }
 }
@@ -340,6 +350,8 @@ pub fn sync_command(
         }
         let id = String::from_utf8_lossy(id);
         if id != "?" {
+            // A failed PSYNC (not one that asked for a full sync on purpose).
+            srv.stats.sync_partial_err += 1;
             log_notice!(
                 "Full resync requested by replica {}",
                 replica_name(c, &announced)

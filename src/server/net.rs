@@ -1133,8 +1133,9 @@ pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
 /// limit off. Called where output accumulates for a client that is not reading (Pub/Sub
 /// delivery); the caller closes the client asynchronously.
 pub fn output_buffer_limit_reached(c: &mut Client, limit: (u64, u64, u64), now_ms: i64) -> bool {
+    let held = c.replica.as_ref().map_or(0, |r| r.held_bytes());
     let (hard, soft, soft_secs) = limit;
-    let used = c.out.pending() as u64;
+    let used = c.out.pending() as u64 + held;
     let hard_hit = hard != 0 && used >= hard;
     let mut soft_hit = soft != 0 && used >= soft;
     if soft_hit {
