@@ -466,6 +466,7 @@ pub fn load_file_prefix(
     }
     match res {
         Ok(info) => {
+            srv.stats.dump_payload_sanitizations += info.sanitizations;
             if info.checksum_disabled {
                 log_notice!("RDB file was saved with checksum disabled: no check performed.");
             }
