@@ -869,3 +869,53 @@ fn restore_node_counters_disagreeing_with_flags() {
         ferrodis_alive(&mut d);
     }
 }
+
+/// An RDB file is checked deeply only with `yes`: with `clients` (server.loading) and `no`,
+/// both servers load a stream whose group PEL names an entry no consumer owns, and count no
+/// sanitization; with `yes` neither starts.
+#[test]
+fn rdb_file_with_orphan_pel_entry_loads_unless_sanitize_yes() {
+    let mut p = StreamPayload::single(&three());
+    let mut g = group_g();
+    g.pel.push(((2, 1), 1_000, 1));
+    p.groups.push(g);
+    let body = p.body();
+    let mut rdb = b"REDIS0010".to_vec();
+    rdb.extend_from_slice(&[0xfe, 0x00, body[0], 1, b'k']);
+    rdb.extend_from_slice(&body[1..]);
+    rdb.push(0xff);
+    let crc = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(&rdb);
+    rdb.extend_from_slice(&crc.to_le_bytes());
+    for mode in ["clients", "no"] {
+        let args = ["--sanitize-dump-payload", mode];
+        let (f, r) = (ferrodis_with(&args), oracle_with(&args));
+        for s in [&f, &r] {
+            s.kill();
+            std::fs::write(s.dir().join("dump.rdb"), &rdb).unwrap();
+            s.restart(&[]);
+        }
+        let mut d = Diff::from_servers(f, r);
+        d.run("XLEN k\nXPENDING k g\nXINFO GROUPS k\nXRANGE k - +");
+        let stat = |info: &[u8]| {
+            String::from_utf8_lossy(info)
+                .lines()
+                .find(|l| l.starts_with("dump_payload_sanitizations:"))
+                .map(str::to_string)
+        };
+        let (fi, ri) = d.both(&["INFO", "stats"]);
+        assert_eq!(stat(&fi), stat(&ri));
+        assert_eq!(stat(&fi).unwrap(), "dump_payload_sanitizations:0");
+    }
+    let args = ["--sanitize-dump-payload", "yes"];
+    for s in [ferrodis_with(&args), oracle_with(&args)] {
+        s.kill();
+        std::fs::write(s.dir().join("dump.rdb"), &rdb).unwrap();
+        let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.restart(&[])));
+        assert!(started.is_err(), "{} loaded it", s.bin().display());
+        assert!(
+            s.log().contains("Stream CG PEL entry without consumer"),
+            "{}",
+            s.log()
+        );
+    }
+}
