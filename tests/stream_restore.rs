@@ -919,3 +919,71 @@ fn rdb_file_with_orphan_pel_entry_loads_unless_sanitize_yes() {
         );
     }
 }
+
+/// The link to our master skips the deep checks with `clients` (the master checked what it
+/// took): a redis-server master (sanitize no) takes a stream whose PEL entry has no consumer
+/// and sends the RESTORE on; a ferrodis replica and a redis-server replica with `clients`
+/// both store it, with `yes` both refuse it (and log it), keeping their link.
+#[test]
+fn restore_from_the_master_link_skips_deep_checks_with_clients() {
+    let mut p = StreamPayload::single(&three());
+    let mut g = group_g();
+    g.pel.push(((2, 1), 1_000, 1));
+    p.groups.push(g);
+    let orphaned = p.dump();
+    let clean = StreamPayload::single(&three()).dump();
+    let master = oracle_with(&["--repl-diskless-sync-delay", "0"]);
+    let mut mc = master.conn();
+    let port = master.port().to_string();
+    for mode in ["clients", "yes"] {
+        // The snapshot of a full sync is an RDB load: deep with `yes`, so it holds no orphan.
+        mc.cmd(&["DEL", "k", "c"]);
+        let args = [
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+            "--sanitize-dump-payload",
+            mode,
+        ];
+        let replicas = [ferrodis_with(&args), oracle_with(&args)];
+        mc.cmd(&["SET", "marker", "synced"]);
+        for r in &replicas {
+            wait_for(&mut r.conn(), b"$6\r\nsynced\r\n");
+        }
+        assert_eq!(mc.cmd(&restore_cmd(&orphaned)), OK);
+        let restore_c: [&[u8]; 4] = [b"RESTORE", b"c", b"0", &clean];
+        mc.cmd(&restore_c);
+        mc.cmd(&["SET", "marker", mode]);
+        let mut replies = Vec::new();
+        for r in &replicas {
+            let mut rc = r.conn();
+            wait_for(&mut rc, format!("${}\r\n{mode}\r\n", mode.len()).as_bytes());
+            let mut got = Vec::new();
+            for cmd in [&["XLEN", "k"][..], &["XPENDING", "k", "g"], &["XLEN", "c"]] {
+                got.push(rc.cmd(cmd));
+            }
+            replies.push(got);
+        }
+        assert_eq!(replies[0], replies[1], "{mode}");
+        let want_k: &[u8] = if mode == "clients" {
+            b":3\r\n"
+        } else {
+            b":0\r\n"
+        };
+        assert_eq!(replies[0][0], want_k, "{mode}");
+        assert_eq!(replies[0][2], b":3\r\n", "{mode}");
+    }
+}
+
+/// Polls (bounded) until GET marker answers `want`.
+fn wait_for(rc: &mut RawConn, want: &[u8]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while rc.cmd(&["GET", "marker"]) != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica never got marker = {}",
+            escape(want)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
