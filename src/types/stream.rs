@@ -209,7 +209,9 @@ pub fn parse_id(
 /// A pending entry of a group (streamNACK).
 #[derive(Clone, Debug)]
 pub struct Nack {
-    /// The consumer owning it (None only transiently, for XCLAIM FORCE).
+    /// The consumer owning it: None transiently for XCLAIM FORCE, and for good when a RESTORE
+    /// without deep checks (sanitize-dump-payload no) names no owner; every reader copes
+    /// (redis-server crashes in XACK, XPENDING's extended form and XINFO STREAM FULL).
     pub consumer: Option<Vec<u8>>,
     /// Last delivery, Unix ms.
     pub delivery_time: i64,
