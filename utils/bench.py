@@ -511,6 +511,102 @@ def suite_hllgeo(opts) -> List[BenchCase]:
     ]
 
 
+def pipe_into(opts, server: "Server", chunks: Iterable[bytes]):
+    """Sends RESP commands to `server` through `redis-cli --pipe` (outside any measurement)."""
+    out = subprocess.run(
+        [opts.redis_cli, "-h", "127.0.0.1", "-p", str(server.port), "--pipe"],
+        input=b"".join(chunks),
+        capture_output=True,
+    )
+    summary = out.stdout.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    if out.returncode != 0 or "errors: 0," not in summary[0]:
+        raise RuntimeError("piping into %s failed (exit %s):\n%s\n%s"
+                           % (server.label, out.returncode, summary[0],
+                              out.stderr[-2000:].decode(errors="replace")))
+
+
+def stream_fill(key: bytes, n: int) -> Iterator[bytes]:
+    """XADD key <i>-1 f <i> for i in 0..n: entry IDs a benchmark can name with
+    `__rand_int__-1` (redis-benchmark pads it to 12 digits; the ID parser reads the zeros)."""
+    batch = []
+    for i in range(n):
+        batch.append(_resp_cmd([b"XADD", key, b"%d-1" % i, b"f", b"%d" % i]))
+        if len(batch) == 10000:
+            yield b"".join(batch)
+            batch = []
+    if batch:
+        yield b"".join(batch)
+
+
+# The entries XRANGE_10 reads from, and how many the group cases need: one per request.
+STREAM_RANGE_ENTRIES = 100000
+
+
+def streams_range_prefill(opts, server):
+    """`xrange` of STREAM_RANGE_ENTRIES entries `<i>-1 f <i>`, built once per server."""
+    if server.call("EXISTS", "xrange") == 1:
+        return
+    pipe_into(opts, server, stream_fill(b"xrange", STREAM_RANGE_ENTRIES))
+
+
+def streams_group_entries(opts) -> int:
+    return max(n for _, n in opts.configs)
+
+
+def streams_group_prefill(opts, server):
+    """A fresh `xgroup` holding one entry per request of the largest --requests, and a
+    group `g` that has read none of them."""
+    n = streams_group_entries(opts)
+    server.call("DEL", "xgroup")
+    pipe_into(opts, server, stream_fill(b"xgroup", n))
+    server.call("XGROUP", "CREATE", "xgroup", "g", "0")
+
+
+def streams_pending_prefill(opts, server):
+    """`xgroup` as XREADGROUP leaves it: every entry delivered once (by redis-benchmark
+    itself, -P 16, not measured), so every entry is in the group's PEL."""
+    streams_group_prefill(opts, server)
+    n = streams_group_entries(opts)
+    cmd = [opts.redis_benchmark, "-h", "127.0.0.1", "-p", str(server.port), "-c", "50",
+           "-n", str(n), "-P", "16", "-q"] + STREAM_XREADGROUP
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    pending = server.call("XPENDING", "xgroup", "g")[0]
+    if out.returncode != 0 or pending != n:
+        raise RuntimeError("%s: %s pending entries after delivering %d:\n%s"
+                           % (server.label, pending, n, out.stderr[-2000:]))
+
+
+STREAM_XREADGROUP = ["XREADGROUP", "GROUP", "g", "alice", "COUNT", "1", "STREAMS", "xgroup",
+                     ">"]
+
+
+def suite_streams(opts) -> List[BenchCase]:
+    """Streams (issue 18), to run with `--pipeline 16`:
+    - XADD of one small entry (`XADD xadd * field value`) into a stream emptied before each
+      run, so it grows node by node as a producer's stream does;
+    - XRANGE_10: `XRANGE xrange <random ms> + COUNT 10` over 100,000 entries (a seek in the
+      rax, then ten entries of one or two listpack nodes);
+    - XREADGROUP: `XREADGROUP GROUP g alice COUNT 1 STREAMS xgroup >`, one new entry per
+      request (the stream holds one per request, the group has read none), each added to
+      the group's and alice's PEL;
+    - XACK: `XACK xgroup g <random ID>-1` with every entry pending (delivered beforehand, not
+      measured): the second half of the read-and-acknowledge flow. The IDs are random over
+      the pending range, so about 63% of the requests acknowledge an entry and the rest find
+      it acknowledged already (XACK answers 0), on both servers alike."""
+    n = streams_group_entries(opts)
+    return [
+        BenchCase(name="XADD", args=["XADD", "xadd", "*", "field", "value"],
+                  setup=lambda o, server: server.call("DEL", "xadd")),
+        BenchCase(name="XRANGE_10",
+                  args=["XRANGE", "xrange", "__rand_int__", "+", "COUNT", "10"],
+                  options=["-r", str(STREAM_RANGE_ENTRIES)], setup=streams_range_prefill),
+        BenchCase(name="XREADGROUP", args=list(STREAM_XREADGROUP),
+                  setup=streams_group_prefill),
+        BenchCase(name="XACK", args=["XACK", "xgroup", "g", "__rand_int__-1"],
+                  options=["-r", str(n)], setup=streams_pending_prefill),
+    ]
+
+
 def suite_aof(opts) -> List[BenchCase]:
     """Writes with the AOF on (appendonly yes, appendfsync everysec: see SUITE_SERVER_ARGS):
     SET and LPUSH, or --tests."""
@@ -536,6 +632,7 @@ SUITES: Dict[str, Callable] = {
     "zsets": suite_zsets,
     "evict": suite_evict,
     "sets": suite_sets,
+    "streams": suite_streams,
 }
 
 
@@ -795,7 +892,26 @@ def dataset_lists_small(n: int) -> Dataset:
     return Dataset(gen(), n, "%d lists list:N of 10 elements element:J" % n)
 
 
+def dataset_stream(n: int) -> Dataset:
+    """One stream `stream` of n small entries (`XADD stream <i+1>-0 f <i>`, explicit IDs so
+    both servers hold the same nodes). The streams issue's check is `--dataset stream --keys
+    1000000`; "per key" figures are then for the whole stream (DBSIZE is 1)."""
+
+    def gen() -> Iterator[bytes]:
+        batch = []
+        for i in range(n):
+            batch.append(_resp_cmd([b"XADD", b"stream", b"%d-0" % (i + 1), b"f", b"%d" % i]))
+            if len(batch) == 10000:
+                yield b"".join(batch)
+                batch = []
+        if batch:
+            yield b"".join(batch)
+
+    return Dataset(gen(), 1, "1 stream of %d entries f -> I" % n)
+
+
 DATASETS: Dict[str, Callable[[int], Dataset]] = {
+    "stream": dataset_stream,
     "lists": dataset_lists,
     "lists_small": dataset_lists_small,
     "hashes": dataset_hashes,

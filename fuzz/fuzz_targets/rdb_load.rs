@@ -69,10 +69,14 @@ fuzz_target!(|input: &[u8]| {
             let crc = rdb::crc64(&p);
             p.extend_from_slice(&crc.to_le_bytes());
             assert!(rdb::verify_dump_payload(&p, false).is_some());
-            if let Ok(v) = rdb::load_dump_payload(&p, &cfg) {
+            // Selector 2: sanitize-dump-payload no (shallow); 3: yes (deep).
+            let deep = mode % 8 == 3;
+            let mut n = 0;
+            if let Ok(v) = rdb::load_dump_payload(&p, &cfg, deep, &mut n) {
                 let o = ferrodis::types::object::RObj::new(v, 0);
                 let again = rdb::create_dump_payload(&o, true);
-                let v2 = rdb::load_dump_payload(&again, &cfg).expect("our own payload loads");
+                let v2 = rdb::load_dump_payload(&again, &cfg, deep, &mut n)
+                    .expect("our own payload loads");
                 let o2 = ferrodis::types::object::RObj::new(v2, 0);
                 assert_eq!(
                     digest::object_digest(&o, false),

@@ -139,7 +139,23 @@ fn restore_command(srv: &mut Server, c: &mut Client, args: &Args) {
     if rdb::verify_dump_payload(payload, false).is_none() {
         return c.out.err("ERR DUMP payload version or checksum are wrong");
     }
-    let value = match rdb::load_dump_payload(payload, &srv.config) {
+    // rdbLoadObject's deep_integrity_validation: `clients` means yes except while loading,
+    // for our master's link and for a user with skip-sanitize-payload.
+    let deep = match srv.config.sanitize_dump_payload {
+        1 => true,
+        2 => {
+            !(srv.loading
+                || c.master_link
+                || srv
+                    .acl
+                    .user(c.user)
+                    .flag_names()
+                    .contains(&"skip-sanitize-payload"))
+        }
+        _ => false,
+    };
+    let sanitized = &mut srv.stats.dump_payload_sanitizations;
+    let value = match rdb::load_dump_payload(payload, &srv.config, deep, sanitized) {
         Ok(v) => v,
         Err(e) => {
             // As Redis in a RESTORE context: the reason goes to the log at verbose level.

@@ -500,7 +500,9 @@ fn xtrim_command(srv: &mut Server, c: &mut Client, args: &Args) {
     if deleted != 0 {
         srv.notify_keyspace_event(notify::STREAM, "xtrim", key, db);
         srv.signal_modified_key(db, key);
-        srv.dirty += deleted as u64;
+        // Wrapping: a RESTOREd node may count fewer (even negative) entries than it holds,
+        // and streamTrim's count follows it.
+        srv.dirty = srv.dirty.wrapping_add(deleted as u64);
     }
     if let Some(v) = argv {
         srv.rewrite_command(|| v);

@@ -472,6 +472,7 @@ pub fn load_bytes(srv: &mut Server, data: &[u8], allow_dup: bool) -> Result<usiz
     }
     match res {
         Ok(info) => {
+            srv.stats.dump_payload_sanitizations += info.sanitizations;
             if info.checksum_disabled {
                 log_notice!("RDB file was saved with checksum disabled: no check performed.");
             }

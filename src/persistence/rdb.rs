@@ -502,6 +502,17 @@ pub struct Reader<'a> {
     data: &'a [u8],
     /// Next byte to read.
     pub pos: usize,
+    /// Deep integrity validation (`sanitize-dump-payload`; rdbLoadObject's
+    /// `deep_integrity_validation`). Only what Redis checks solely in deep mode depends on it:
+    /// a stream node's entry count and a group PEL entry without a consumer. Everything we
+    /// need to read a blob safely (every listpack, ziplist and intset byte, a stream node's
+    /// entry structure) is checked in both modes, so a payload redis-server would take with
+    /// `no` and crash on later is refused here instead.
+    pub deep: bool,
+    /// Blobs checked deeply so far (INFO's dump_payload_sanitizations), counted as Redis
+    /// counts them: each quicklist node, intset, hash or zset listpack and stream node read
+    /// while `deep`.
+    pub sanitizations: u64,
 }
 
 /// A string as stored: an integer encoding is kept as the integer, so string values load
@@ -567,7 +578,19 @@ const MAX_STRING: u64 = u32::MAX as u64;
 impl<'a> Reader<'a> {
     /// A reader at the start of `data`.
     pub fn new(data: &'a [u8]) -> Reader<'a> {
-        Reader { data, pos: 0 }
+        Reader {
+            data,
+            pos: 0,
+            deep: true,
+            sanitizations: 0,
+        }
+    }
+
+    /// Counts one blob checked deeply (server.stat_dump_payload_sanitizations++).
+    fn sanitized(&mut self) {
+        if self.deep {
+            self.sanitizations += 1;
+        }
     }
 
     /// Bytes left.
@@ -1195,6 +1218,7 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
                     if container == QUICKLIST_NODE_PLAIN {
                         nodes.push(ListNode::Plain(blob));
                     } else {
+                        r.sanitized();
                         nodes.push(ListNode::Packed(blob));
                     }
                 }
@@ -1219,6 +1243,7 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
         }
         TYPE_SET_INTSET => {
             let blob = r.bytes()?.into_owned();
+            r.sanitized();
             // An empty intset is an empty key; malformed blobs are refused by the builder.
             if blob.len() >= 8 && blob[4..8] == [0, 0, 0, 0] {
                 return Ok(None);
@@ -1293,6 +1318,7 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
         }
         TYPE_HASH_LISTPACK => {
             let blob = r.bytes()?.into_owned();
+            r.sanitized();
             if is_empty_listpack(&blob) {
                 return Ok(None);
             }
@@ -1300,6 +1326,7 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
         }
         TYPE_ZSET_LISTPACK => {
             let blob = r.bytes()?.into_owned();
+            r.sanitized();
             if is_empty_listpack(&blob) {
                 return Ok(None);
             }
@@ -1321,9 +1348,11 @@ pub fn parse_object(r: &mut Reader<'_>, t: u8) -> LResult<Option<Parsed>> {
 /// the first and max deleted IDs, entries added and each group's entries read; for the older
 /// type they are derived as Redis derives them. Lengths are read as Redis reads them (see
 /// [`Reader::len_unchecked`]) and a node's listpack header count is not checked, as Redis
-/// does not, so what redis-server accepts loads here too. Every node is validated deeply whatever
-/// `sanitize-dump-payload` says, and the PELs must agree: a consumer's entry must be in its
-/// group's PEL, and every group PEL entry must have a consumer.
+/// does not, so what redis-server accepts loads here too. Every node's listpack and entry
+/// structure is checked whatever `sanitize-dump-payload` says (our readers rely on it); in deep
+/// mode ([`Reader::deep`]) a node must also hold exactly as many entries as its master entry
+/// counts, and every group PEL entry must have a consumer, as Redis checks only then. A
+/// consumer's entry must be in its group's PEL in both modes.
 fn load_stream(r: &mut Reader<'_>, v2: bool) -> LResult<Stream> {
     let mut s = Stream::new();
     let nodes = r.count_unchecked(2)?;
@@ -1333,9 +1362,11 @@ fn load_stream(r: &mut Reader<'_>, v2: bool) -> LResult<Stream> {
             return Err(r.err("Stream node key entry is not the size of a stream ID"));
         }
         let blob = r.bytes()?.into_owned();
+        r.sanitized();
+        let deep = r.deep;
         let lp = Listpack::from_bytes_any_count(blob)
             .ok()
-            .filter(crate::types::stream::validate_node)
+            .filter(|lp| crate::types::stream::validate_node(lp, deep))
             .ok_or_else(|| r.err("Stream listpack integrity check failed."))?;
         if lp.first().is_none() {
             return Err(r.err("Empty listpack inside stream"));
@@ -1416,7 +1447,9 @@ fn load_stream(r: &mut Reader<'_>, v2: bool) -> LResult<Stream> {
             }
         }
         let mut orphan = false;
-        g.pel.for_each(|_, n| orphan |= n.consumer.is_none());
+        if r.deep {
+            g.pel.for_each(|_, n| orphan |= n.consumer.is_none());
+        }
         if orphan {
             return Err(r.err("Stream CG PEL entry without consumer"));
         }
@@ -1528,15 +1561,29 @@ fn build_hash(p: HashParts, cfg: &Config) -> Result<Option<Value>, String> {
 }
 
 /// Decodes a DUMP payload (after [`verify_dump_payload`]) into a value: a type byte and a
-/// body, ignoring the 10-byte footer. Errors mean "Bad data format".
-pub fn load_dump_payload(p: &[u8], cfg: &Config) -> LResult<Value> {
+/// body, ignoring the 10-byte footer. Errors mean "Bad data format". `deep` is the
+/// integrity validation asked for (see [`Reader::deep`]); `sanitizations` grows by the blobs
+/// checked deeply, whatever the outcome (INFO's dump_payload_sanitizations).
+pub fn load_dump_payload(
+    p: &[u8],
+    cfg: &Config,
+    deep: bool,
+    sanitizations: &mut u64,
+) -> LResult<Value> {
     let body = &p[..p.len().saturating_sub(10)];
     let mut r = Reader::new(body);
+    r.deep = deep;
+    let res = load_dump_body(&mut r, cfg);
+    *sanitizations += r.sanitizations;
+    res
+}
+
+fn load_dump_body(r: &mut Reader<'_>, cfg: &Config) -> LResult<Value> {
     let t = r.u8()?;
     if !is_object_type(t) {
         return Err(r.err(format!("Unknown RDB encoding type {t}")));
     }
-    match load_object(&mut r, t, cfg)? {
+    match load_object(r, t, cfg)? {
         Loaded::Value(v) => Ok(v),
         Loaded::Empty => Err(r.err("Empty keys are not allowed")),
     }
@@ -1766,6 +1813,8 @@ pub struct LoadInfo {
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     /// The checksum was zero (saved with rdbchecksum no): not verified.
     pub checksum_disabled: bool,
+    /// Blobs checked deeply (sanitize-dump-payload yes): see [`Reader::sanitizations`].
+    pub sanitizations: u64,
     /// Bytes the RDB took: an AOF with an RDB preamble continues with commands there.
     pub consumed: usize,
 }
@@ -1780,6 +1829,8 @@ pub fn load_rdb(
     on_aux: &mut dyn FnMut(&[u8], &[u8]),
 ) -> LResult<LoadInfo> {
     let mut r = Reader::new(data);
+    // sanitize-dump-payload yes checks files too; `clients` never does (server.loading).
+    r.deep = opts.config.sanitize_dump_payload == 1;
     let magic = r
         .take(9)
         .map_err(|_| r.err("Wrong signature trying to load DB from file"))?;
@@ -1957,6 +2008,7 @@ pub fn load_rdb(
         }
     }
     info.consumed = r.pos;
+    info.sanitizations = r.sanitizations;
     Ok(info)
 }
 
