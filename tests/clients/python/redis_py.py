@@ -1,5 +1,7 @@
 """redis-py (sync) against ferrodis: pools, pipelines, WATCH retries, Pub/Sub, blocking pops,
-SCAN iterators, RESP3 types, streams, client-side caching and error classes.
+SCAN iterators, RESP3 types, streams, scripts (register_script and its NOSCRIPT fallback),
+the error classes for WRONGTYPE, NOSCRIPT, BUSY (and SCRIPT KILL) and OOM, client-side caching
+(CLIENT TRACKING through an invalidation push handler or a redirect) and redis-py's Lock.
 
 Usage: redis_py.py [--protocol 2|3] [--parser python|hiredis]; the server is 127.0.0.1:$FERRODIS_PORT.
 """
@@ -11,7 +13,14 @@ import threading
 import time
 
 import redis
-from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import (
+    LockError,
+    LockNotOwnedError,
+    NoScriptError,
+    OutOfMemoryError,
+    ResponseError,
+    WatchError,
+)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--protocol", type=int, default=2, choices=(2, 3))
@@ -43,10 +52,12 @@ def kwargs():
     return kw
 
 
-def client(**extra):
+def client(single_connection_client=False, **extra):
     kw = kwargs()
     kw.update(extra)
-    return redis.Redis(connection_pool=redis.ConnectionPool(**kw))
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(**kw), single_connection_client=single_connection_client
+    )
 
 
 print(f"redis-py {redis.__version__}, protocol {opts.protocol}, parser {opts.parser}", end="")
@@ -233,7 +244,35 @@ threading.Timer(0.2, lambda: pusher.xadd("st:s", {"late": "1"})).start()
 res = r.xread({"st:s": "$"}, block=5000)
 check("xread block wakes", (res["st:s"][0] if opts.protocol == 3 else res[0][1])[0][1], {"late": "1"})
 
-# Error classes.
+# Scripts: register_script runs EVALSHA and, after SCRIPT FLUSH, falls back on NOSCRIPT to
+# SCRIPT LOAD and EVALSHA again; in a pipeline, SCRIPT EXISTS then SCRIPT LOAD before EXEC.
+incrby = r.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+check("script run", incrby(keys=["sc:n"], args=[5]), 5)
+check("script exists", r.script_exists(incrby.sha), [True])
+check("script flush", r.script_flush(), True)
+check("script gone", r.script_exists(incrby.sha), [False])
+check("script NOSCRIPT fallback", incrby(keys=["sc:n"], args=[2]), 7)
+check("script reloaded", r.script_exists(incrby.sha), [True])
+r.script_flush()
+p = r.pipeline()
+incrby(keys=["sc:n"], args=[1], client=p)
+p.get("sc:n")
+check("script in pipeline after flush", p.execute(), [8, "8"])
+shapes = r.register_script(
+    "return {1, 'two', {3, 'four'}, redis.status_reply('FINE'), tonumber(ARGV[1]) * 2, false}"
+)
+check("script reply shapes", shapes(args=[21]), [1, "two", [3, "four"], "FINE", 42, None])
+check("eval", r.eval("return redis.call('GET', KEYS[1])", 1, "sc:n"), "8")
+check("script load", r.script_load("return 1"), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db")
+check("evalsha", r.evalsha("e0e1f9fabfc9d4800c877a703b823ac0578ff8db", 0), 1)
+err = r.register_script("return redis.error_reply('MYERR went wrong')")
+try:
+    err()
+    check("script error_reply", "no error", "ResponseError")
+except ResponseError as e:
+    check("script error_reply", (type(e).__name__, str(e)), ("ResponseError", "MYERR went wrong"))
+
+# Error classes, as users catch them.
 r.set("err:str", "v")
 try:
     r.lpush("err:str", 1)
@@ -252,10 +291,148 @@ try:
     r.xgroup_create("st:s", "g", id="0")
 except ResponseError as e:
     check("busygroup", str(e).startswith("BUSYGROUP"), True)
+try:
+    r.evalsha("ffffffffffffffffffffffffffffffffffffffff", 0)
+    check("noscript", "no error", "NoScriptError")
+except NoScriptError as e:
+    check("noscript", str(e), "No matching script. Please use EVAL.")
 
-# Client-side caching: redis-py's cache_config refuses any server older than 7.4 ("client-side
-# caching is supported by Redis 7.4 or later"), so it cannot run against a 7.0.15-compatible
-# server; CLIENT TRACKING itself is covered by tests/tracking.rs and the node-redis scenario.
+# BUSY: a script loops past busy-reply-threshold; another connection gets -BUSY until SCRIPT
+# KILL ends it, and the script's caller gets the kill as an error.
+r.config_set("busy-reply-threshold", 100)
+looper = client()
+outcome = []
+
+
+def loop_script():
+    try:
+        looper.eval("while true do end", 0)
+        outcome.append("no error")
+    except ResponseError as e:
+        outcome.append(e)
+
+
+th = threading.Thread(target=loop_script)
+th.start()
+busy = None
+deadline = time.time() + 10
+while busy is None and time.time() < deadline:
+    try:
+        r.ping()
+        time.sleep(0.02)
+    except ResponseError as e:
+        busy = e
+check("busy error", (type(busy).__name__, str(busy).split(" ")[0]), ("ResponseError", "BUSY"))
+check("script kill", r.script_kill(), True)
+th.join(10)
+check(
+    "killed script error",
+    (type(outcome[0]).__name__, str(outcome[0]).startswith("Script killed by user with SCRIPT KILL")),
+    ("ResponseError", True),
+)
+check("ping after kill", r.ping(), True)
+r.config_set("busy-reply-threshold", 5000)
+looper.close()
+
+# OOM: maxmemory far below what is used, with noeviction: writes fail, reads still work.
+r.config_set("maxmemory-policy", "noeviction")
+r.config_set("maxmemory", 1)
+try:
+    r.set("oom:k", "v")
+    check("oom", "no error", "OutOfMemoryError")
+except OutOfMemoryError as e:
+    check("oom", str(e), "command not allowed when used memory > 'maxmemory'.")
+try:
+    incrby(keys=["oom:n"], args=[1])
+    check("oom in script", "no error", "OutOfMemoryError")
+except OutOfMemoryError as e:
+    check("oom in script", str(e).startswith("command not allowed when used memory"), True)
+check("read under oom", r.get("sc:n"), "8")
+r.config_set("maxmemory", 0)
+check("write after oom", r.set("oom:k", "v"), True)
+
+# Client-side caching. redis-py's own cache (cache_config) refuses every server older than 7.4
+# ("client-side caching is supported by Redis 7.4 or later"), redis-server 7.0.15 as well, so
+# the tracking is driven as its users do without it: on RESP3 an invalidation push handler on
+# the connection, on RESP2 a Pub/Sub connection on __redis__:invalidate that the tracked
+# connection redirects to.
+invalidated = []
+tracked = client(decode_responses=True, single_connection_client=True)
+tracked.set("csc:a", "1")
+if opts.protocol == 3:
+    tracked.connection._parser.set_invalidation_push_handler(lambda m: invalidated.append(m[1]))
+    check("tracking on", tracked.client_tracking_on(), "OK")
+else:
+    inval = client(decode_responses=True).pubsub()
+    inval.subscribe("__redis__:invalidate")
+    check("invalidate subscribed", inval.get_message(timeout=5)["type"], "subscribe")
+    inval_id = [c["id"] for c in r.client_list(_type="pubsub")]
+    check("one pubsub client", len(inval_id), 1)
+    check("tracking on", tracked.client_tracking_on(clientid=inval_id[0]), "OK")
+check("tracked read", tracked.get("csc:a"), "1")
+info = tracked.client_trackinginfo()
+if isinstance(info, list):  # RESP2: a flat list of pairs
+    info = dict(zip(info[::2], info[1::2]))
+check("tracking info", (info["flags"], info["redirect"]), (["on"], 0 if opts.protocol == 3 else int(inval_id[0])))
+r.set("csc:a", "2")
+
+
+def next_invalidation():
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        if opts.protocol == 3:
+            tracked.ping()  # the push is read ahead of this reply
+            if invalidated:
+                return invalidated.pop(0)
+        else:
+            m = inval.get_message(timeout=0.1)
+            if m and m["type"] == "message":
+                return m["data"]
+        time.sleep(0.02)
+    return None
+
+
+check("invalidation", next_invalidation(), ["csc:a"])
+r.set("csc:a", "3")
+check("re-read", tracked.get("csc:a"), "3")
+if opts.protocol == 3:
+    check("no second invalidation before a read", invalidated, [])
+else:
+    check("no second invalidation before a read", inval.get_message(timeout=0.2), None)
+r.delete("csc:a")
+check("invalidation after re-read", next_invalidation(), ["csc:a"])
+tracked.client_tracking_off()
+tracked.close()
+if opts.protocol == 2:
+    inval.close()
+
+# redis-py's Lock (its scripts): exclusive, extend, reacquire, release; and the owner check.
+lock = r.lock("lk:res", timeout=5, blocking_timeout=0.2)
+check("lock acquire", lock.acquire(), True)
+check("lock owned", lock.owned(), True)
+rival = r.lock("lk:res", timeout=5, blocking_timeout=0.2)
+check("lock contended", rival.acquire(), False)
+check("lock extend", lock.extend(10), True)
+check("lock ttl", 5000 < r.pttl("lk:res") <= 15000, True)
+check("lock reacquire", lock.reacquire(), True)
+check("lock ttl after reacquire", 0 < r.pttl("lk:res") <= 5000, True)
+lock.release()
+check("lock released", r.exists("lk:res"), 0)
+check("rival acquires", rival.acquire(blocking=False), True)
+try:
+    lock.release()
+    check("release not owned", "no error", "LockError")
+except LockError as e:
+    check("release not owned", type(e).__name__, "LockError")
+r.set("lk:res", "someone else")
+try:
+    rival.release()
+    check("release stolen", "no error", "LockNotOwnedError")
+except LockNotOwnedError:
+    check("release stolen", "LockNotOwnedError", "LockNotOwnedError")
+with r.lock("lk:ctx", timeout=5):
+    check("lock context", r.exists("lk:ctx"), 1)
+check("lock context released", r.exists("lk:ctx"), 0)
 
 r.flushall()
 r.close()
