@@ -7,6 +7,9 @@
 //! The libraries are installed by tests/clients/install.sh (`make test` and .ci/run call it). A
 //! scenario whose runtime or library is missing fails, unless FERRODIS_CLIENTS_OPTIONAL=1, when
 //! it is reported as skipped.
+//!
+//! FERRODIS_CLIENTS_SERVER=oracle runs the same scenarios against redis-server instead, to check
+//! a scenario itself: every scenario passes against both.
 
 mod common;
 
@@ -21,8 +24,17 @@ const TIMEOUT: Duration = Duration::from_secs(180);
 /// run.sh's exit code for a missing runtime or library (as in automake's "skipped").
 const SKIPPED: i32 = 77;
 
+/// The server a scenario runs against: ferrodis, or the oracle (see the header).
+fn server() -> Server {
+    if std::env::var("FERRODIS_CLIENTS_SERVER").as_deref() == Ok("oracle") {
+        oracle()
+    } else {
+        ferrodis()
+    }
+}
+
 fn scenario(name: &str) {
-    let server = ferrodis();
+    let server = server();
     let root = env!("CARGO_MANIFEST_DIR");
     let log = scratch_dir("client", name).join("out.log");
     let out = fs::File::create(&log).unwrap();
@@ -118,10 +130,11 @@ scenarios! {
 
 /// The Rust `redis` crate (the dev-dependency), in RESP2 and RESP3: pipelines, an atomic
 /// pipeline, the `transaction` helper's WATCH retry, Pub/Sub with a pattern, a blocking pop's
-/// timeout, `scan_match`, streams and the WRONGTYPE error's code.
+/// timeout, `scan_match`, streams, `Script` with its NOSCRIPT fallback and the errors for
+/// WRONGTYPE, NOSCRIPT, BUSY and OOM.
 fn rust_redis(proto: &str) {
     use redis::Commands;
-    let server = ferrodis();
+    let server = server();
     let url = format!("redis://127.0.0.1:{}/?protocol={proto}", server.port());
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut con = client.get_connection().unwrap();
@@ -201,6 +214,63 @@ fn rust_redis(proto: &str) {
     let err = con.lpush::<_, _, i64>("rs:a", 1).unwrap_err();
     assert_eq!(err.code(), Some("WRONGTYPE"), "{err:?}");
 
+    // Scripts: Script::invoke sends EVALSHA and, on NOSCRIPT (after SCRIPT FLUSH), loads it.
+    let script = redis::Script::new(
+        "redis.call('INCRBY', KEYS[1], ARGV[1]); return redis.call('INCRBY', KEYS[1], ARGV[1])",
+    );
+    let n: i64 = script.key("rs:n").arg(2).invoke(&mut con).unwrap();
+    assert_eq!(n, 4);
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut con).unwrap();
+    let n: i64 = script.key("rs:n").arg(1).invoke(&mut con).unwrap();
+    assert_eq!(n, 6);
+    let err = redis::cmd("EVALSHA")
+        .arg("ffffffffffffffffffffffffffffffffffffffff")
+        .arg(0)
+        .query::<redis::Value>(&mut con)
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        redis::ErrorKind::Server(redis::ServerErrorKind::NoScript),
+        "{err:?}"
+    );
+
+    // BUSY while a script loops on another connection, until SCRIPT KILL.
+    config_set(&mut con, "busy-reply-threshold", 100);
+    let looper = {
+        let client = client.clone();
+        thread::spawn(move || {
+            let mut l = client.get_connection().unwrap();
+            redis::cmd("EVAL")
+                .arg("while true do end")
+                .arg(0)
+                .query::<redis::Value>(&mut l)
+                .unwrap_err()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let busy = loop {
+        match redis::cmd("GET").arg("rs:n").query::<i64>(&mut con) {
+            Err(e) => break e,
+            Ok(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            Ok(_) => panic!("no BUSY error"),
+        }
+    };
+    assert_eq!(busy.code(), Some("BUSY"), "{busy:?}");
+    let _: () = redis::cmd("SCRIPT").arg("KILL").query(&mut con).unwrap();
+    let killed = looper.join().unwrap();
+    assert!(
+        killed.to_string().contains("Script killed by user"),
+        "{killed:?}"
+    );
+    config_set(&mut con, "busy-reply-threshold", 5000);
+
+    // OOM under a tiny maxmemory with noeviction.
+    config_set(&mut con, "maxmemory-policy", "noeviction");
+    config_set(&mut con, "maxmemory", 1);
+    let err = con.set::<_, _, ()>("rs:oom", 1).unwrap_err();
+    assert_eq!(err.code(), Some("OOM"), "{err:?}");
+    config_set(&mut con, "maxmemory", 0);
+
     // Pub/Sub with a pattern on a connection of its own.
     let mut sub_con = client.get_connection().unwrap();
     let mut sub = sub_con.as_pubsub();
@@ -212,6 +282,15 @@ fn rust_redis(proto: &str) {
     assert_eq!(msg.get_channel_name(), "rs:ev:1");
     assert_eq!(msg.get_pattern::<String>().unwrap(), "rs:ev:*");
     assert_eq!(msg.get_payload::<String>().unwrap(), "hi");
+}
+
+fn config_set(con: &mut redis::Connection, name: &str, value: impl redis::ToRedisArgs) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query(con)
+        .unwrap();
 }
 
 #[test]
