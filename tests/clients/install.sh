@@ -3,7 +3,8 @@
 #   - C, Ruby and PHP clients from Debian (libhiredis-dev, ruby-redis, php-cli, php-redis), when
 #     running as root (otherwise it prints the apt-get line to run);
 #   - the Python clients (requirements.txt) into tests/clients/.venv;
-#   - the Node clients (node/package-lock.json) into tests/clients/node/node_modules.
+#   - the Node clients (node/package-lock.json) into tests/clients/node/node_modules, and BullMQ
+#     (bullmq/package-lock.json) into tests/clients/bullmq/node_modules.
 # Fast when everything is there. `make test` and .ci/run call it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -51,13 +52,15 @@ PY
   fi
 fi
 
-if ! cmp -s "$here/node/package-lock.json" "$here/node/node_modules/.package-lock.json" 2>/dev/null \
-   && ! [ "$here/node/node_modules/.package-lock.json" -nt "$here/node/package-lock.json" ]; then
-  echo "== clients: npm ci in tests/clients/node"
-  if ! (command -v npm >/dev/null && cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error); then
-    echo "clients: npm ci failed; run: (cd tests/clients/node && npm ci)" >&2
-    fail=1
+for dir in node bullmq; do
+  if ! cmp -s "$here/$dir/package-lock.json" "$here/$dir/node_modules/.package-lock.json" 2>/dev/null \
+     && ! [ "$here/$dir/node_modules/.package-lock.json" -nt "$here/$dir/package-lock.json" ]; then
+    echo "== clients: npm ci in tests/clients/$dir"
+    if ! (command -v npm >/dev/null && cd "$here/$dir" && npm ci --no-audit --no-fund --loglevel=error); then
+      echo "clients: npm ci failed; run: (cd tests/clients/$dir && npm ci)" >&2
+      fail=1
+    fi
   fi
-fi
+done
 
 exit $fail

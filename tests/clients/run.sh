@@ -14,7 +14,7 @@ node_dir="$here/node"
 
 scenarios=(
   py-sync-resp2 py-sync-resp3 py-hiredis-resp2 py-hiredis-resp3 py-async-resp2 py-async-resp3
-  py-rq node-ioredis node-redis c-hiredis ruby-redis php-redis
+  py-rq py-pottery node-ioredis node-redis node-bullmq c-hiredis ruby-redis php-redis
 )
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${scenarios[@]}"; exit 0; fi
@@ -27,9 +27,10 @@ need_py() {
   [ -x "$py" ] || missing "the Python venv $here/.venv"
   "$py" -c "import $1" 2>/dev/null || missing "Python module $1 in $here/.venv"
 }
-need_node() {
+need_node() {  # PACKAGE [DIR]
+  local dir="${2:-$node_dir}"
   command -v node >/dev/null || missing "node"
-  [ -d "$node_dir/node_modules/$1" ] || missing "npm package $1 in $node_dir/node_modules"
+  [ -d "$dir/node_modules/$1" ] || missing "npm package $1 in $dir/node_modules"
 }
 
 case "$name" in
@@ -40,8 +41,10 @@ case "$name" in
   py-async-resp2) need_py redis; exec "$py" "$here/python/redis_py_async.py" --protocol 2 ;;
   py-async-resp3) need_py redis; exec "$py" "$here/python/redis_py_async.py" --protocol 3 ;;
   py-rq) need_py rq; exec "$py" "$here/python/rq_queue.py" ;;
+  py-pottery) need_py pottery; exec "$py" "$here/python/pottery_redlock.py" ;;
   node-ioredis) need_node ioredis; exec node "$node_dir/ioredis.js" ;;
   node-redis) need_node redis; exec node "$node_dir/node_redis.js" ;;
+  node-bullmq) need_node bullmq "$here/bullmq"; exec node "$here/bullmq/bullmq.js" ;;
   c-hiredis)
     command -v gcc >/dev/null || missing "gcc"
     [ -f /usr/include/hiredis/hiredis.h ] || missing "libhiredis-dev"
