@@ -81,10 +81,86 @@ const connection = { host: "127.0.0.1", port: Number(process.env.FERRODIS_PORT),
   const counts = await queue.getJobCounts("completed", "failed", "waiting", "delayed", "active");
   check("job counts", counts, { completed: 16, failed: 1, waiting: 0, delayed: 0, active: 0 });
 
+  // Jobs logs, data updates, a repeatable job scheduler, deduplication, clean and retryJobs.
+  await done.log("first line");
+  await done.log("second line");
+  check("job logs", await queue.getJobLogs(done.id), { logs: ["first line", "second line"], count: 2 });
+  await done.updateData({ a: 40, b: 2 });
+  check("updateData", (await queue.getJob(done.id)).data, { a: 40, b: 2 });
+  // (The scheduler adds its first job at once; the worker completes it.)
+  await queue.upsertJobScheduler("every", { every: 60000 }, { name: "sum", data: { a: 7, b: 7 } });
+  check("job schedulers", (await queue.getJobSchedulers()).map((s) => [s.key, s.every]), [["every", 60000]]);
+  await queue.removeJobScheduler("every");
+  check("job scheduler removed", await queue.getJobSchedulersCount(), 0);
+  const d1 = await queue.add("sum", { a: 0, b: 1 }, { deduplication: { id: "dd" }, delay: 5000 });
+  const d2 = await queue.add("sum", { a: 0, b: 2 }, { deduplication: { id: "dd" }, delay: 5000 });
+  check("deduplicated", [d2.id, await queue.getDeduplicationJobId("dd")], [d1.id, d1.id]);
+  await d1.remove();
+  await queue.retryJobs({ state: "failed" });
+  await waitFor(async () => (await queue.getJob(bad.id)).attemptsMade >= 3 && (await queue.getJob(bad.id)).isFailed());
+  check("retried failed job", (await queue.getJob(bad.id)).failedReason, "fails on attempt 3");
+  await waitFor(async () => (await queue.getJobCounts("completed")).completed === 17);
+  const cleaned = await queue.clean(0, 100, "completed");
+  check("clean completed (with the scheduler's first job)", cleaned.length, 17);
+
   await worker.close();
   await events.close();
   await queue.obliterate({ force: true });
   await queue.close();
+
+  // Manual processing (getNextJob, moveToCompleted/Failed with a lock token) shows the order
+  // BullMQ's scripts hand jobs out: LIFO, then the wait list, then by priority; and pause,
+  // promote, changePriority and extendLock.
+  const mq = new Queue("manual", { connection });
+  await mq.add("a", {});
+  await mq.add("b", {}, { priority: 5 });
+  await mq.add("c", {}, { priority: 1 });
+  await mq.add("d", {}, { lifo: true });
+  const e1 = await mq.add("e", {}, { jobId: "fixed" });
+  const e2 = await mq.add("e-again", {}, { jobId: "fixed" });
+  check("duplicate jobId", [e1.id, e2.id, (await mq.getJob("fixed")).name], ["fixed", "fixed", "e"]);
+  const later = await mq.add("f", {}, { delay: 60000 });
+  check("counts before", await mq.getJobCounts("waiting", "prioritized", "delayed"), { waiting: 3, prioritized: 2, delayed: 1 });
+  await later.promote();
+  const bJob = (await mq.getJobs(["prioritized"])).find((j) => j.name === "b");
+  await bJob.changePriority({ priority: 0 });
+  await mq.pause();
+  check("paused", await mq.isPaused(), true);
+  const mw = new Worker("manual", null, { connection, autorun: false });
+  check("nothing while paused", await mw.getNextJob("tok", { block: false }), undefined);
+  await mq.resume();
+  const order = [];
+  for (;;) {
+    const j = await mw.getNextJob("tok", { block: false });
+    if (!j) break;
+    order.push(j.name);
+    if (j.name === "c") {
+      await j.extendLock("tok", 30000);
+      await j.moveToFailed(new Error("no c"), "tok", false);
+    } else {
+      await j.moveToCompleted(`done ${j.name}`, "tok", false);
+    }
+  }
+  check("processing order", order, ["d", "a", "e", "f", "b", "c"]);
+  check("counts after", await mq.getJobCounts("completed", "failed", "waiting", "prioritized"), { completed: 5, failed: 1, waiting: 0, prioritized: 0 });
+  check("completed jobs", (await mq.getJobs(["completed"], 0, -1, true)).map((j) => j.returnvalue).sort(), ["done a", "done b", "done d", "done e", "done f"]);
+  await mw.close();
+  await mq.obliterate({ force: true });
+  await mq.close();
+
+  // A rate limiter: at most one job per 150 ms.
+  const rq = new Queue("limited", { connection });
+  const rw = new Worker("limited", async () => Date.now(), { connection, limiter: { max: 1, duration: 150 } });
+  const rev = new QueueEvents("limited", { connection });
+  await rev.waitUntilReady();
+  const limited = await rq.addBulk([1, 2, 3].map((i) => ({ name: "t", data: { i } })));
+  const times = await Promise.all(limited.map((j) => j.waitUntilFinished(rev, 10000)));
+  times.sort();
+  check("rate limited", times[2] - times[0] >= 250, true);
+  await rw.close();
+  await rev.close();
+  await rq.obliterate({ force: true });
+  await rq.close();
   finish();
 })().catch((e) => {
   console.log("FAIL uncaught", e);
