@@ -265,6 +265,26 @@ check("script reply shapes", shapes(args=[21]), [1, "two", [3, "four"], "FINE", 
 check("eval", r.eval("return redis.call('GET', KEYS[1])", 1, "sc:n"), "8")
 check("script load", r.script_load("return 1"), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db")
 check("evalsha", r.evalsha("e0e1f9fabfc9d4800c877a703b823ac0578ff8db", 0), 1)
+# RESP3 replies from a script that asks for them (redis.setresp(3)): on RESP2 they come down
+# to RESP2 forms, on RESP3 the client decodes maps, sets, doubles, booleans and nulls.
+resp3 = r.register_script(
+    "redis.setresp(3); redis.call('HSET', KEYS[1], 'f', 'v'); redis.call('SADD', KEYS[2], 'm');"
+    "return {redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[2]),"
+    " redis.call('ZSCORE', KEYS[3], 'x'), {double=3.5}, {map={k='v'}}, {set={s=true}}, true, false}"
+)
+r.zadd("sc:z", {"x": 2.5})
+got = resp3(keys=["sc:h", "sc:s", "sc:z"])
+if opts.protocol == 3:
+    want = [{"f": "v"}, ["m"], 2.5, 3.5, {"k": "v"}, ["s"], True, False]  # (sets nested in a list decode as lists)
+else:
+    want = [["f", "v"], ["m"], "2.5", "3.5", ["k", "v"], ["s"], 1, 0]
+check("script RESP3 replies", got, want)
+check("eval_ro", r.eval_ro("return redis.call('GET', KEYS[1])", 1, "sc:n"), "8")
+try:
+    r.eval_ro("return redis.call('SET', KEYS[1], 1)", 1, "sc:n")
+    check("eval_ro write", "no error", "ResponseError")
+except ResponseError as e:
+    check("eval_ro write", str(e).startswith("Write commands are not allowed from read-only scripts"), True)
 err = r.register_script("return redis.error_reply('MYERR went wrong')")
 try:
     err()
@@ -348,6 +368,12 @@ try:
 except OutOfMemoryError as e:
     check("oom in script", str(e).startswith("command not allowed when used memory"), True)
 check("read under oom", r.get("sc:n"), "8")
+check("no-writes script under oom", r.eval("#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])", 1, "sc:n"), "8")
+try:
+    r.eval("#!lua\nreturn 1", 0)
+    check("flagged script under oom", "no error", "OutOfMemoryError")
+except OutOfMemoryError as e:
+    check("flagged script under oom", str(e), "command not allowed when used memory > 'maxmemory'.")
 r.config_set("maxmemory", 0)
 check("write after oom", r.set("oom:k", "v"), True)
 
@@ -389,7 +415,7 @@ def next_invalidation():
             if m and m["type"] == "message":
                 return m["data"]
         time.sleep(0.02)
-    return None
+    return "no invalidation"
 
 
 check("invalidation", next_invalidation(), ["csc:a"])
@@ -401,6 +427,38 @@ else:
     check("no second invalidation before a read", inval.get_message(timeout=0.2), None)
 r.delete("csc:a")
 check("invalidation after re-read", next_invalidation(), ["csc:a"])
+tracked.get("csc:b")
+r.eval("redis.call('SET', KEYS[1], 'by script')", 1, "csc:b")
+check("invalidation by a script's write", next_invalidation(), ["csc:b"])
+tracked.get("csc:c")
+tracked.get("csc:d")
+r.flushall()
+check("invalidation by FLUSHALL", next_invalidation(), None)
+if opts.protocol == 3:
+    # NOLOOP: the tracked connection's own writes invalidate nothing for itself; OPTIN: only
+    # reads after CLIENT CACHING yes are tracked; BCAST: every write under a prefix.
+    tracked.client_tracking_off()
+    check("noloop", tracked.client_tracking_on(noloop=True), "OK")
+    tracked.get("csc:e")
+    tracked.set("csc:e", "mine")
+    r.set("csc:f", "x")  # not tracked: no push
+    tracked.ping()
+    check("noloop no push", invalidated, [])
+    tracked.client_tracking_off()
+    check("optin", tracked.client_tracking_on(optin=True), "OK")
+    tracked.get("csc:g")
+    tracked.execute_command("CLIENT", "CACHING", "YES")
+    tracked.get("csc:h")
+    r.mset({"csc:g": "1", "csc:h": "1"})
+    check("optin invalidation", next_invalidation(), ["csc:h"])
+    tracked.ping()
+    check("optin nothing else", invalidated, [])
+    tracked.client_tracking_off()
+    check("bcast", tracked.client_tracking_on(bcast=True, prefix=["csc:p:", "csc:q:"]), "OK")
+    r.mset({"csc:p:1": "1", "csc:x": "1"})
+    check("bcast invalidation", next_invalidation(), ["csc:p:1"])
+    r.set("csc:q:2", "1")
+    check("bcast second prefix", next_invalidation(), ["csc:q:2"])
 tracked.client_tracking_off()
 tracked.close()
 if opts.protocol == 2:
