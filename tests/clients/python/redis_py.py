@@ -292,6 +292,36 @@ try:
 except ResponseError as e:
     check("script error_reply", (type(e).__name__, str(e)), ("ResponseError", "MYERR went wrong"))
 
+# More stream helpers, whose parsers depend on the exact reply shapes.
+r.delete("st:x")
+xids = [r.xadd("st:x", {"f": i}, id=f"1-{i}") for i in range(1, 6)]
+check("xadd ids", xids, [f"1-{i}" for i in range(1, 6)])
+check("xrange", [e[0] for e in r.xrange("st:x", min="1-2", max="1-3")], ["1-2", "1-3"])
+check("xrevrange count", [e[0] for e in r.xrevrange("st:x", count=2)], ["1-5", "1-4"])
+r.xgroup_create("st:x", "g", id="0")
+r.xreadgroup("g", "alice", {"st:x": ">"}, count=4)
+pend = r.xpending_range("st:x", "g", min="-", max="+", count=10)
+check("xpending_range", [(p["message_id"], p["consumer"], p["times_delivered"]) for p in pend], [(f"1-{i}", "alice", 1) for i in range(1, 5)])
+check("xpending consumers", r.xpending("st:x", "g")["consumers"], [{"name": "alice", "pending": 4}])
+check("xclaim justid", r.xclaim("st:x", "g", "bob", 0, ["1-1", "1-2"], justid=True), ["1-1", "1-2"])
+claimed = r.xclaim("st:x", "g", "bob", 0, ["1-3"])
+check("xclaim", claimed, [("1-3", {"f": "3"})])
+r.xdel("st:x", "1-4")
+ac = r.xautoclaim("st:x", "g", "carol", 0, start_id="0-0", count=10)
+check("xautoclaim deleted ids", (ac[0], [e[0] for e in ac[1]], ac[2]), ("0-0", ["1-1", "1-2", "1-3"], ["1-4"]))
+check("xautoclaim justid", r.xautoclaim("st:x", "g", "dave", 0, start_id="0-0", justid=True), ["1-1", "1-2", "1-3"])
+info = r.xinfo_stream("st:x")
+check("xinfo stream", (info["length"], info["groups"], info["first-entry"][0], info["last-entry"][0]), (4, 1, "1-1", "1-5"))
+full = r.xinfo_stream("st:x", full=True)
+check("xinfo stream full", (len(full["entries"]), full["groups"][0]["name"], full["groups"][0]["pel-count"]), (4, "g", 3))
+check("xinfo consumers", sorted(c["name"] for c in r.xinfo_consumers("st:x", "g")), ["alice", "bob", "carol", "dave"])
+check("xgroup delconsumer", r.xgroup_delconsumer("st:x", "g", "alice"), 0)
+check("xgroup setid", r.xgroup_setid("st:x", "g", "1-5", entries_read=4), True)
+check("xtrim minid", r.xtrim("st:x", minid="1-3", approximate=False), 2)
+check("xadd maxlen", (r.xadd("st:x", {"f": 6}, id="1-6", maxlen=2, approximate=False), r.xlen("st:x")), ("1-6", 2))
+check("xadd nomkstream", r.xadd("st:none", {"f": 1}, nomkstream=True), None)
+check("xgroup destroy", r.xgroup_destroy("st:x", "g"), 1)
+
 # Error classes, as users catch them.
 r.set("err:str", "v")
 try:
