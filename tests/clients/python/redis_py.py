@@ -347,6 +347,21 @@ try:
 except NoScriptError as e:
     check("noscript", str(e), "No matching script. Please use EVAL.")
 
+# A protected command (MODULE LOAD, with enable-module-command no) is refused before MULTI
+# queues it: the transaction is aborted, and INFO commandstats counts a rejected call.
+p = r.pipeline(transaction=True)
+p.set("err:tx", 1)
+p.module_load("/nonexistent.so")
+try:
+    p.execute()
+    check("protected command in multi", "no error", "ExecAbortError")
+except ResponseError as e:
+    # redis-py names the command the server refused while queueing.
+    check("protected command in multi", (type(e).__name__, "caused error: MODULE command not allowed" in str(e)), ("ResponseError", True))
+check("aborted transaction", r.exists("err:tx"), 0)
+stats = r.info("commandstats")["cmdstat_module|load"]
+check("rejected call", (stats["calls"], stats["rejected_calls"], stats["failed_calls"]), (0, 1, 0))
+
 # BUSY: a script loops past busy-reply-threshold; another connection gets -BUSY until SCRIPT
 # KILL ends it, and the script's caller gets the kill as an error.
 r.config_set("busy-reply-threshold", 100)
