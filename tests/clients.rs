@@ -127,6 +127,7 @@ scenarios! {
     node_bullmq => "node-bullmq",
     c_hiredis => "c-hiredis",
     ruby_redis => "ruby-redis",
+    ruby_sidekiq => "ruby-sidekiq",
     php_redis => "php-redis",
 }
 

@@ -14,7 +14,7 @@ node_dir="$here/node"
 
 scenarios=(
   py-sync-resp2 py-sync-resp3 py-hiredis-resp2 py-hiredis-resp3 py-async-resp2 py-async-resp3
-  py-rq py-pottery node-ioredis node-redis node-bullmq c-hiredis ruby-redis php-redis
+  py-rq py-pottery node-ioredis node-redis node-bullmq c-hiredis ruby-redis ruby-sidekiq php-redis
 )
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${scenarios[@]}"; exit 0; fi
@@ -57,6 +57,11 @@ case "$name" in
     command -v ruby >/dev/null || missing "ruby"
     ruby -e 'require "redis"' 2>/dev/null || missing "ruby-redis"
     exec ruby "$here/ruby/redis_rb.rb"
+    ;;
+  ruby-sidekiq)
+    command -v ruby >/dev/null || missing "ruby"
+    ruby -e 'require "sidekiq"' 2>/dev/null || missing "ruby-sidekiq"
+    exec ruby "$here/ruby/sidekiq_jobs.rb"
     ;;
   php-redis)
     command -v php >/dev/null || missing "php-cli"
