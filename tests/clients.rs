@@ -129,6 +129,7 @@ scenarios! {
     ruby_redis => "ruby-redis",
     ruby_sidekiq => "ruby-sidekiq",
     php_redis => "php-redis",
+    php_predis => "php-predis",
 }
 
 /// The Rust `redis` crate (the dev-dependency), in RESP2 and RESP3: pipelines, an atomic

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the client matrix (tests/clients, tests/clients.rs) needs, only what is missing:
 #   - C, Ruby and PHP clients from Debian (libhiredis-dev, ruby-redis, ruby-sidekiq, php-cli,
-#     php-redis), when running as root (otherwise it prints the apt-get line to run);
+#     php-redis, php-predis), when running as root (otherwise it prints the apt-get line to run);
 #   - the Python clients (requirements.txt) into tests/clients/.venv;
 #   - the Node clients (node/package-lock.json) into tests/clients/node/node_modules, and BullMQ
 #     (bullmq/package-lock.json) into tests/clients/bullmq/node_modules.
@@ -16,6 +16,7 @@ command -v gcc >/dev/null || apt_pkgs+=(gcc libc6-dev)
 { command -v ruby >/dev/null && ruby -e 'require "redis"' 2>/dev/null; } || apt_pkgs+=(ruby ruby-redis)
 { command -v ruby >/dev/null && ruby -e 'require "sidekiq"' 2>/dev/null; } || apt_pkgs+=(ruby-sidekiq)
 { command -v php >/dev/null && php -r 'exit(extension_loaded("redis") ? 0 : 1);'; } || apt_pkgs+=(php-cli php-redis)
+{ command -v php >/dev/null && php -r 'exit((include "Predis/autoload.php") ? 0 : 1);' 2>/dev/null; } || apt_pkgs+=(php-predis)
 command -v python3 >/dev/null || apt_pkgs+=(python3 python3-venv)
 command -v npm >/dev/null || apt_pkgs+=(nodejs npm)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then

@@ -14,7 +14,7 @@ node_dir="$here/node"
 
 scenarios=(
   py-sync-resp2 py-sync-resp3 py-hiredis-resp2 py-hiredis-resp3 py-async-resp2 py-async-resp3
-  py-rq py-pottery node-ioredis node-redis node-bullmq c-hiredis ruby-redis ruby-sidekiq php-redis
+  py-rq py-pottery node-ioredis node-redis node-bullmq c-hiredis ruby-redis ruby-sidekiq php-redis php-predis
 )
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${scenarios[@]}"; exit 0; fi
@@ -67,6 +67,11 @@ case "$name" in
     command -v php >/dev/null || missing "php-cli"
     php -r 'exit(extension_loaded("redis") ? 0 : 1);' || missing "php-redis"
     exec php "$here/php/phpredis.php"
+    ;;
+  php-predis)
+    command -v php >/dev/null || missing "php-cli"
+    php -r 'exit((include "Predis/autoload.php") ? 0 : 1);' 2>/dev/null || missing "php-predis"
+    exec php "$here/php/predis.php"
     ;;
   *) echo "unknown scenario $name (see run.sh --list)"; exit 2 ;;
 esac
