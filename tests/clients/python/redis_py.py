@@ -14,8 +14,10 @@ import time
 
 import redis
 from redis.exceptions import (
+    AuthenticationError,
     LockError,
     LockNotOwnedError,
+    NoPermissionError,
     NoScriptError,
     OutOfMemoryError,
     ResponseError,
@@ -508,6 +510,47 @@ tracked.client_tracking_off()
 tracked.close()
 if opts.protocol == 2:
     inval.close()
+
+# ACL users as redis-py connects with them (HELLO/AUTH with a username), the NOPERM and
+# WRONGPASS error classes, and the ACL helpers' parsers.
+check(
+    "acl setuser",
+    r.acl_setuser(
+        "app", enabled=True, passwords=["+s3cret"], commands=["+@all", "-flushall"], keys=["app:*"], channels=["app:*"]
+    ),
+    True,
+)
+app = client(username="app", password="s3cret", decode_responses=True)
+check("acl whoami", app.acl_whoami(), "app")
+check("acl allowed write", app.set("app:k", 1), True)
+for name, call in [("key", lambda: app.set("other:k", 1)), ("command", lambda: app.flushall()), ("channel", lambda: app.publish("news", "x"))]:
+    try:
+        call()
+        check(f"acl denied {name}", "no error", "NoPermissionError")
+    except NoPermissionError as e:
+        check(f"acl denied {name}", str(e).startswith("this user has no permissions"), True)
+try:
+    client(username="app", password="wrong").ping()
+    check("wrongpass", "no error", "AuthenticationError")
+except AuthenticationError as e:
+    check("wrongpass", str(e), "invalid username-password pair or user is disabled.")
+log = r.acl_log(count=10)
+check(
+    "acl log",
+    [(e["reason"], e["object"], e["username"]) for e in log],
+    [
+        ("auth", "AUTH" if opts.protocol == 2 else "HELLO", "app"),  # RESP3 authenticates in HELLO
+        ("channel", "news", "app"),
+        ("command", "flushall", "app"),
+        ("key", "other:k", "app"),
+    ],
+)
+user = r.acl_getuser("app")
+check("acl getuser", (user["enabled"], user["keys"], user["channels"], len(user["passwords"])), (True, ["~app:*"], ["&app:*"], 1))
+check("acl list", [u.split(" ")[1] for u in r.acl_list()], ["app", "default"])
+check("acl log reset", r.acl_log_reset(), True)
+app.close()
+check("acl deluser", r.acl_deluser("app"), 1)
 
 # redis-py's Lock (its scripts): exclusive, extend, reacquire, release; and the owner check.
 lock = r.lock("lk:res", timeout=5, blocking_timeout=0.2)
