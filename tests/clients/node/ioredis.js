@@ -179,6 +179,25 @@ const mk = () => new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, l
   }
   await r.config("SET", "maxmemory", "0");
 
+  // An ACL user: ioredis authenticates with its username, NOPERM comes back as a ReplyError,
+  // and a wrong password fails the connection's AUTH.
+  await r.acl("SETUSER", "app", "on", ">s3cret", "~io:app:*", "+@all", "-flushall");
+  const app = new Redis({ host: "127.0.0.1", port, username: "app", password: "s3cret", maxRetriesPerRequest: 1 });
+  check("acl whoami", await app.acl("WHOAMI"), "app");
+  check("acl allowed", await app.set("io:app:k", "1"), "OK");
+  const denied = await app.set("io:other", "1").then(() => "no error", (e) => e);
+  check("acl denied", [denied.name, denied.message.split(" ")[0]], ["ReplyError", "NOPERM"]);
+  app.disconnect();
+  const bad = new Redis({ host: "127.0.0.1", port, username: "app", password: "wrong", lazyConnect: true, retryStrategy: () => null });
+  // (ioredis reports the failed AUTH as an "error" event, then closes the connection.)
+  const authErrors = [];
+  bad.on("error", (e) => authErrors.push(e));
+  await bad.connect().catch(() => {});
+  await waitFor(() => authErrors.length >= 1);
+  check("wrongpass", authErrors.slice(0, 1).map((e) => [e.name, e.message.split(" ")[0]]), [["ReplyError", "WRONGPASS"]]);
+  bad.disconnect();
+  await r.acl("DELUSER", "app");
+
   await r.flushall();
   r.disconnect();
   other.disconnect();

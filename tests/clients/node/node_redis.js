@@ -161,6 +161,21 @@ const url = `redis://127.0.0.1:${process.env.FERRODIS_PORT}`;
   await tracked.quit();
   await inval.quit();
 
+  // An ACL user in the URL: NOPERM as an ErrorReply, and WRONGPASS failing connect().
+  await r.aclSetUser("app", ["on", ">s3cret", "~nr:app:*", "+@all", "-flushall"]);
+  const app = createClient({ url: `redis://app:s3cret@127.0.0.1:${process.env.FERRODIS_PORT}` });
+  await app.connect();
+  check("acl whoami", await app.aclWhoAmI(), "app");
+  check("acl allowed", await app.set("nr:app:k", "1"), "OK");
+  const denied = await errOf(app.set("nr:other", "1"));
+  check("acl denied", [denied instanceof ErrorReply, denied.message.split(" ")[0]], [true, "NOPERM"]);
+  await app.quit();
+  const bad = createClient({ url: `redis://app:wrong@127.0.0.1:${process.env.FERRODIS_PORT}`, socket: { reconnectStrategy: false } });
+  bad.on("error", () => {});
+  const wrong = await errOf(bad.connect());
+  check("wrongpass", [wrong instanceof ErrorReply, wrong.message.split(" ")[0]], [true, "WRONGPASS"]);
+  await r.aclDelUser("app");
+
   await r.flushAll();
   await other.quit();
   await r.quit();
