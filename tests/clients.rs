@@ -8,6 +8,9 @@
 //! scenario whose runtime or library is missing fails, unless FERRODIS_CLIENTS_OPTIONAL=1, when
 //! it is reported as skipped.
 //!
+//! A few scenarios also connect over mutual TLS (TLS_SCENARIOS): their server gets a
+//! `tls-port` with certificates made here by the `openssl` command.
+//!
 //! FERRODIS_CLIENTS_SERVER=oracle runs the same scenarios against redis-server instead, to check
 //! a scenario itself: every scenario passes against both.
 
@@ -16,6 +19,7 @@ mod common;
 use common::*;
 use std::fs;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,22 +30,148 @@ const SKIPPED: i32 = 77;
 
 /// The server a scenario runs against: ferrodis, or the oracle (see the header).
 fn server() -> Server {
+    server_with(&[])
+}
+
+fn server_with(args: &[&str]) -> Server {
     if std::env::var("FERRODIS_CLIENTS_SERVER").as_deref() == Ok("oracle") {
-        oracle()
+        oracle_with(args)
     } else {
-        ferrodis()
+        ferrodis_with(args)
+    }
+}
+
+/// The scenarios that also connect over TLS: their server gets a `tls-port` (mutual TLS, the
+/// default `tls-auth-clients yes`), and the scenario FERRODIS_TLS_PORT and FERRODIS_TLS_DIR
+/// (ca.crt, client.crt, client.key).
+const TLS_SCENARIOS: &[&str] = &[
+    "py-sync-resp2",
+    "py-sync-resp3",
+    "py-async-resp3",
+    "node-ioredis",
+    "node-redis",
+    "ruby-redis",
+    "php-redis",
+];
+
+/// Runs `openssl` in `dir`; panics with its output on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command line tool is needed (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA and a server and a client certificate signed by it (P-256 keys: quick to make), v3
+/// with the usages and names rustls checks.
+fn make_certs(dir: &Path) {
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-new", "-days", "3650", "-subj", "/CN=ca"];
+    ca.extend(key);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.crt"]);
+    openssl(dir, &ca);
+    for (name, usage) in [("server", "serverAuth"), ("client", "clientAuth")] {
+        fs::write(
+            dir.join(format!("{name}.ext")),
+            format!(
+                "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+                 extendedKeyUsage={usage}\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+            ),
+        )
+        .unwrap();
+        let (k, csr, crt, ext) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        let subj = format!("/CN={name}");
+        let mut req = vec!["req", "-new", "-subj", &subj];
+        req.extend(key);
+        req.extend(["-keyout", &k, "-out", &csr]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "3650",
+                "-extfile",
+                &ext,
+                "-out",
+                &crt,
+            ],
+        );
     }
 }
 
 fn scenario(name: &str) {
-    let server = server();
+    let dir = scratch_dir("client", name);
+    let log = dir.join("out.log");
+    let tls = TLS_SCENARIOS.contains(&name);
+    let tls_port = free_port();
+    let server = if tls {
+        make_certs(&dir);
+        let file = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let (port, cert, key, ca) = (
+            tls_port.to_string(),
+            file("server.crt"),
+            file("server.key"),
+            file("ca.crt"),
+        );
+        let s = server_with(&[
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+        ]);
+        // The TLS listener opens with the plain one; the harness waits for the plain one.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+            assert!(Instant::now() < deadline, "nothing listens on {tls_port}");
+            thread::sleep(Duration::from_millis(20));
+        }
+        s
+    } else {
+        server()
+    };
     let root = env!("CARGO_MANIFEST_DIR");
-    let log = scratch_dir("client", name).join("out.log");
     let out = fs::File::create(&log).unwrap();
-    let mut child = Command::new("bash")
+    let mut command = Command::new("bash");
+    command
         .arg(format!("{root}/tests/clients/run.sh"))
         .arg(name)
-        .env("FERRODIS_PORT", server.port().to_string())
+        .env("FERRODIS_PORT", server.port().to_string());
+    if tls {
+        command
+            .env("FERRODIS_TLS_PORT", tls_port.to_string())
+            .env("FERRODIS_TLS_DIR", &dir);
+    }
+    let mut child = command
         .current_dir(root)
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
@@ -66,7 +196,7 @@ fn scenario(name: &str) {
         .status();
     let _ = child.wait();
     let output = fs::read_to_string(&log).unwrap_or_default();
-    let _ = fs::remove_dir_all(log.parent().unwrap());
+    let _ = fs::remove_dir_all(&dir);
     match status {
         None => panic!(
             "client scenario {name} timed out after {}s; its output:\n{output}",

@@ -198,6 +198,23 @@ const mk = () => new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, l
   bad.disconnect();
   await r.acl("DELUSER", "app");
 
+  // Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
+  if (process.env.FERRODIS_TLS_PORT) {
+    const fs = require("node:fs");
+    const d = process.env.FERRODIS_TLS_DIR;
+    const t = new Redis({
+      host: "127.0.0.1",
+      port: Number(process.env.FERRODIS_TLS_PORT),
+      tls: { ca: fs.readFileSync(`${d}/ca.crt`), cert: fs.readFileSync(`${d}/client.crt`), key: fs.readFileSync(`${d}/client.key`), servername: "localhost" },
+    });
+    check("tls ping", await t.ping(), "PONG");
+    t.defineCommand("incrTwice", { numberOfKeys: 1, lua: "redis.call('INCRBY', KEYS[1], ARGV[1]); return redis.call('INCRBY', KEYS[1], ARGV[1])" });
+    const big = "x".repeat(200000);
+    const tres = await t.pipeline().set("io:tls", big).strlen("io:tls").incrTwice("io:tls:n", 1).exec();
+    check("tls pipeline", tres.map((e) => e[1]), ["OK", 200000, 2]);
+    t.disconnect();
+  }
+
   await r.flushall();
   r.disconnect();
   other.disconnect();

@@ -176,6 +176,27 @@ const url = `redis://127.0.0.1:${process.env.FERRODIS_PORT}`;
   check("wrongpass", [wrong instanceof ErrorReply, wrong.message.split(" ")[0]], [true, "WRONGPASS"]);
   await r.aclDelUser("app");
 
+  // Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
+  if (process.env.FERRODIS_TLS_PORT) {
+    const fs = require("node:fs");
+    const d = process.env.FERRODIS_TLS_DIR;
+    const t = createClient({
+      socket: {
+        host: "127.0.0.1",
+        port: Number(process.env.FERRODIS_TLS_PORT),
+        tls: true,
+        ca: fs.readFileSync(`${d}/ca.crt`),
+        cert: fs.readFileSync(`${d}/client.crt`),
+        key: fs.readFileSync(`${d}/client.key`),
+      },
+      scripts,
+    });
+    await t.connect();
+    check("tls ping", await t.ping(), "PONG");
+    check("tls multi", await t.multi().set("nr:tls", "v").get("nr:tls").incrTwice("nr:tls:n", 2).exec(), ["OK", "v", 4]);
+    await t.quit();
+  }
+
   await r.flushAll();
   await other.quit();
   await r.quit();

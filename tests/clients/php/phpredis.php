@@ -160,6 +160,17 @@ try {
 $r->clearLastError();
 $r->config("SET", "maxmemory", "0");
 
+// Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
+if (getenv("FERRODIS_TLS_PORT")) {
+    $d = getenv("FERRODIS_TLS_DIR");
+    $t = new Redis();
+    $t->connect("tls://127.0.0.1", (int)getenv("FERRODIS_TLS_PORT"), 5.0, null, 0, 0,
+        ["stream" => ["cafile" => "$d/ca.crt", "local_cert" => "$d/client.crt", "local_pk" => "$d/client.key", "peer_name" => "localhost"]]);
+    check("tls ping", $t->ping(), true);
+    check("tls pipeline", $t->pipeline()->set("php:tls", str_repeat("v", 100000))->strlen("php:tls")->exec(), [true, 100000]);
+    $t->close();
+}
+
 $r->flushAll();
 echo ($fails ? "FAILED" : "PASS") . ": $fails failures\n";
 exit($fails ? 1 : 0);

@@ -13,6 +13,7 @@ import threading
 import time
 
 import redis
+from redis.backoff import NoBackoff
 from redis.exceptions import (
     AuthenticationError,
     LockError,
@@ -23,6 +24,7 @@ from redis.exceptions import (
     ResponseError,
     WatchError,
 )
+from redis.retry import Retry
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--protocol", type=int, default=2, choices=(2, 3))
@@ -579,6 +581,44 @@ except LockNotOwnedError:
 with r.lock("lk:ctx", timeout=5):
     check("lock context", r.exists("lk:ctx"), 1)
 check("lock context released", r.exists("lk:ctx"), 0)
+
+# Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
+if os.environ.get("FERRODIS_TLS_PORT"):
+    tls_dir = os.environ["FERRODIS_TLS_DIR"]
+    tls = dict(
+        host="127.0.0.1",
+        port=int(os.environ["FERRODIS_TLS_PORT"]),
+        protocol=opts.protocol,
+        ssl=True,
+        ssl_ca_certs=f"{tls_dir}/ca.crt",
+        socket_timeout=10,
+        decode_responses=True,
+    )
+    t = redis.Redis(ssl_certfile=f"{tls_dir}/client.crt", ssl_keyfile=f"{tls_dir}/client.key", **tls)
+    check("tls ping", t.ping(), True)
+    p = t.pipeline(transaction=False)
+    for i in range(200):
+        p.set(f"tls:{i}", str(i) * 500)
+    p.execute()
+    check("tls pipeline and big values", [len(v) for v in t.mget(["tls:1", "tls:199"])], [500, 1500])
+    check("tls script", incrby(keys=["tls:n"], args=[3], client=t), 3)
+    tps = t.pubsub(ignore_subscribe_messages=True)
+    tps.subscribe("tls:chan")
+    tps.get_message(timeout=1)
+    r.publish("tls:chan", "over tls")
+    m = None
+    for _ in range(50):
+        m = tps.get_message(timeout=0.1)
+        if m:
+            break
+    check("tls pubsub", m and m["data"], "over tls")
+    tps.close()
+    t.close()
+    try:
+        redis.Redis(retry=Retry(NoBackoff(), 0), **tls).ping()  # (no retries with backoff)
+        check("tls without a client certificate", "no error", "ConnectionError")
+    except redis.exceptions.ConnectionError:
+        check("tls without a client certificate", "ConnectionError", "ConnectionError")
 
 r.flushall()
 r.close()

@@ -202,6 +202,24 @@ async def main():
     except LockError:
         check("release not owned", "LockError", "LockError")
 
+    # Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to py-async-resp3).
+    if os.environ.get("FERRODIS_TLS_PORT"):
+        d = os.environ["FERRODIS_TLS_DIR"]
+        t = aredis.Redis(
+            host="127.0.0.1",
+            port=int(os.environ["FERRODIS_TLS_PORT"]),
+            protocol=opts.protocol,
+            ssl=True,
+            ssl_ca_certs=f"{d}/ca.crt",
+            ssl_certfile=f"{d}/client.crt",
+            ssl_keyfile=f"{d}/client.key",
+            decode_responses=True,
+        )
+        check("tls ping", await t.ping(), True)
+        res = await asyncio.gather(*(t.incr("a:tls") for _ in range(100)))
+        check("tls concurrent", max(res), 100)
+        await t.aclose()
+
     await r.flushall()
     await r.aclose()
     await other.aclose()

@@ -180,6 +180,23 @@ inval_thr.kill
 inval_thr.join
 inval.close
 
+# Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
+if ENV["FERRODIS_TLS_PORT"]
+  require "openssl"
+  d = ENV.fetch("FERRODIS_TLS_DIR")
+  t = Redis.new(
+    host: "127.0.0.1", port: Integer(ENV.fetch("FERRODIS_TLS_PORT")), timeout: 10, ssl: true,
+    ssl_params: {
+      ca_file: "#{d}/ca.crt",
+      cert: OpenSSL::X509::Certificate.new(File.read("#{d}/client.crt")),
+      key: OpenSSL::PKey.read(File.read("#{d}/client.key"))
+    }
+  )
+  check("tls ping", t.ping, "PONG")
+  check("tls pipelined", t.pipelined { |p| p.set("rb:tls", "v" * 100_000); p.strlen("rb:tls") }, ["OK", 100_000])
+  t.close
+end
+
 r.flushall
 puts "#{$fails.zero? ? 'PASS' : 'FAILED'}: #{$fails} failures"
 exit($fails.zero? ? 0 : 1)
