@@ -9,6 +9,7 @@ import asyncio
 import os
 import sys
 import threading
+import time
 import warnings
 from importlib.metadata import version
 
@@ -37,6 +38,17 @@ PORT = int(os.environ["FERRODIS_PORT"])
 FAILS = []
 
 
+def settled(f, want, seconds=5):
+    """f() once it returns want, or its last value after `seconds`: Redlock returns as soon
+    as a quorum of masters answered, and its calls to the last one may still be in flight."""
+    deadline = time.time() + seconds
+    got = f()
+    while got != want and time.time() < deadline:
+        time.sleep(0.01)
+        got = f()
+    return got
+
+
 def check(name, got, want):
     if got != want:
         FAILS.append(name)
@@ -54,7 +66,7 @@ masters = {redis.Redis(host="127.0.0.1", port=PORT, db=db, socket_timeout=10) fo
 lock = Redlock(key="printer", masters=masters, auto_release_time=5, num_extensions=1)
 check("acquire", lock.acquire(), True)
 check("locked", 0 < lock.locked() <= 5, True)
-check("keys on every master", sorted(m.exists("redlock:printer") for m in masters), [1, 1, 1])
+check("keys on every master", settled(lambda: sorted(m.exists("redlock:printer") for m in masters), [1, 1, 1]), [1, 1, 1])
 rival = Redlock(key="printer", masters=masters, auto_release_time=5)
 check("contended", rival.acquire(blocking=False), False)
 check("contended with timeout", rival.acquire(timeout=0.3), False)
@@ -67,7 +79,7 @@ except TooManyExtensions:
     check("too many extensions", "TooManyExtensions", "TooManyExtensions")
 lock.release()
 check("released", lock.locked(), 0)
-check("keys gone", sorted(m.exists("redlock:printer") for m in masters), [0, 0, 0])
+check("keys gone", settled(lambda: sorted(m.exists("redlock:printer") for m in masters), [0, 0, 0]), [0, 0, 0])
 try:
     lock.release()
     check("release unlocked", "no error", "ReleaseUnlockedLock")
@@ -80,12 +92,13 @@ except ExtendUnlockedLock:
     check("extend unlocked", "ExtendUnlockedLock", "ExtendUnlockedLock")
 check("rival acquires", rival.acquire(blocking=False), True)
 # A master that lost the key (here: deleted by hand) still leaves a quorum of two.
+settled(lambda: sorted(m.exists("redlock:printer") for m in masters), [1, 1, 1])
 next(iter(masters)).delete("redlock:printer")
 check("quorum of two", rival.locked() > 0, True)
 rival.release()
 with Redlock(key="ctx", masters=masters, auto_release_time=5) as held:
     check("context manager", held.locked() > 0, True)
-check("context manager released", r.exists("redlock:ctx"), 0)
+check("context manager released", settled(lambda: r.exists("redlock:ctx"), 0), 0)
 
 # synchronize: threads run the decorated function one at a time.
 inside, overlaps = [], []
