@@ -170,6 +170,9 @@ fn scenario(name: &str) {
         command
             .env("FERRODIS_TLS_PORT", tls_port.to_string())
             .env("FERRODIS_TLS_DIR", &dir);
+    } else {
+        // The server's two Lua clients took ids 1 and 2 and the harness's readiness probe 3.
+        command.env("FERRODIS_FIRST_CLIENT_ID", "4");
     }
     let mut child = command
         .current_dir(root)

@@ -72,6 +72,9 @@ if opts.parser == "hiredis":
 print()
 
 r = client(decode_responses=True)
+if os.environ.get("FERRODIS_FIRST_CLIENT_ID"):
+    # A fresh server numbers its first connection after its internal clients (tests/clients.rs).
+    check("first client id", r.client_id(), int(os.environ["FERRODIS_FIRST_CLIENT_ID"]))
 r.flushall()
 check("ping", r.ping(), True)
 check("hello proto", r.execute_command("HELLO")["proto"] if opts.protocol == 3 else 2, opts.protocol)
