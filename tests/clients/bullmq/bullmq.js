@@ -148,13 +148,42 @@ const connection = { host: "127.0.0.1", port: Number(process.env.FERRODIS_PORT),
   await mq.obliterate({ force: true });
   await mq.close();
 
+  // A stalled job: its worker took it and let its lock (a key with a PX expiry) lapse; the
+  // stalled check marks it on one pass and moves it back to wait on the next. Then metrics.
+  const sq = new Queue("stall", { connection });
+  const sw = new Worker("stall", null, { connection, autorun: false, lockDuration: 200, stalledInterval: 100, maxStalledCount: 1, metrics: { maxDataPoints: 10 } });
+  const stalledIds = [];
+  sw.on("stalled", (id) => stalledIds.push(id));
+  const sj = await sq.add("s", { a: 1, b: 2 });
+  const taken = await sw.getNextJob("tok1", { block: false });
+  check("taken", [taken.id, await taken.getState()], [sj.id, "active"]);
+  await sw.moveStalledJobsToWait();
+  await new Promise((res) => setTimeout(res, 400));
+  await sw.moveStalledJobsToWait();
+  check("stalled", [stalledIds, await sj.getState()], [[sj.id], "waiting"]);
+  const again = await sw.getNextJob("tok2", { block: false });
+  await again.moveToCompleted("finally", "tok2", false);
+  check("completed after stalling", [(await sq.getJob(sj.id)).returnvalue, (await sq.getJob(sj.id)).stalledCounter], ["finally", 1]);
+  check("metrics", (await sq.getMetrics("completed")).meta.count, 1);
+  await sw.close();
+  await sq.obliterate({ force: true });
+  await sq.close();
+
   // A rate limiter: at most one job per 150 ms.
   const rq = new Queue("limited", { connection });
   const rw = new Worker("limited", async () => Date.now(), { connection, limiter: { max: 1, duration: 150 } });
   const rev = new QueueEvents("limited", { connection });
   await rev.waitUntilReady();
   const limited = await rq.addBulk([1, 2, 3].map((i) => ({ name: "t", data: { i } })));
-  const times = await Promise.all(limited.map((j) => j.waitUntilFinished(rev, 10000)));
+  let times = [0, 0, 0];
+  try {
+    times = await Promise.all(limited.map((j) => j.waitUntilFinished(rev, 10000)));
+  } catch (e) {
+    // (Seen once in about thirty runs against ferrodis, never reproduced since: say where
+    // the jobs were if it happens again.)
+    const states = await Promise.all(limited.map((j) => j.getState()));
+    check("rate limited jobs finish", [e.message, states, await rq.getJobCounts()], "all finished");
+  }
   times.sort();
   check("rate limited", times[2] - times[0] >= 250, true);
   await rw.close();
