@@ -255,6 +255,7 @@ scenarios! {
     py_async_resp3 => "py-async-resp3",
     py_rq => "py-rq",
     py_pottery => "py-pottery",
+    py_celery => "py-celery",
     node_ioredis => "node-ioredis",
     node_redis => "node-redis",
     node_bullmq => "node-bullmq",

@@ -14,7 +14,7 @@ node_dir="$here/node"
 
 scenarios=(
   py-sync-resp2 py-sync-resp3 py-hiredis-resp2 py-hiredis-resp3 py-async-resp2 py-async-resp3
-  py-rq py-pottery node-ioredis node-redis node-bullmq c-hiredis ruby-redis ruby-sidekiq php-redis php-predis
+  py-rq py-pottery py-celery node-ioredis node-redis node-bullmq c-hiredis ruby-redis ruby-sidekiq php-redis php-predis
 )
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${scenarios[@]}"; exit 0; fi
@@ -42,6 +42,7 @@ case "$name" in
   py-async-resp3) need_py redis; exec "$py" "$here/python/redis_py_async.py" --protocol 3 ;;
   py-rq) need_py rq; exec "$py" "$here/python/rq_queue.py" ;;
   py-pottery) need_py pottery; exec "$py" "$here/python/pottery_redlock.py" ;;
+  py-celery) need_py celery; cd "$here/python" && exec "$py" celery_tasks.py ;;
   node-ioredis) need_node ioredis; exec node "$node_dir/ioredis.js" ;;
   node-redis) need_node redis; exec node "$node_dir/node_redis.js" ;;
   node-bullmq) need_node bullmq "$here/bullmq"; exec node "$here/bullmq/bullmq.js" ;;
