@@ -8,8 +8,9 @@
 //! scenario whose runtime or library is missing fails, unless FERRODIS_CLIENTS_OPTIONAL=1, when
 //! it is reported as skipped.
 //!
-//! A few scenarios also connect over mutual TLS (TLS_SCENARIOS): their server gets a
-//! `tls-port` with certificates made here by the `openssl` command.
+//! Every server also listens on a unix socket (FERRODIS_SOCKET). A few scenarios also connect
+//! over mutual TLS (TLS_SCENARIOS): their server gets a `tls-port` with certificates made here
+//! by the `openssl` command.
 //!
 //! FERRODIS_CLIENTS_SERVER=oracle runs the same scenarios against redis-server instead, to check
 //! a scenario itself: every scenario passes against both.
@@ -130,16 +131,20 @@ fn scenario(name: &str) {
     let log = dir.join("out.log");
     let tls = TLS_SCENARIOS.contains(&name);
     let tls_port = free_port();
+    // Every server also listens on a unix socket (FERRODIS_SOCKET) for the clients that can use
+    // one.
+    let socket = dir.join("server.sock").to_string_lossy().into_owned();
+    let mut args = vec!["--unixsocket", &socket, "--unixsocketperm", "700"];
+    let file = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let (port, cert, key, ca) = (
+        tls_port.to_string(),
+        file("server.crt"),
+        file("server.key"),
+        file("ca.crt"),
+    );
     let server = if tls {
         make_certs(&dir);
-        let file = |f: &str| dir.join(f).to_string_lossy().into_owned();
-        let (port, cert, key, ca) = (
-            tls_port.to_string(),
-            file("server.crt"),
-            file("server.key"),
-            file("ca.crt"),
-        );
-        let s = server_with(&[
+        args.extend([
             "--tls-port",
             &port,
             "--tls-cert-file",
@@ -149,6 +154,7 @@ fn scenario(name: &str) {
             "--tls-ca-cert-file",
             &ca,
         ]);
+        let s = server_with(&args);
         // The TLS listener opens with the plain one; the harness waits for the plain one.
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
@@ -157,7 +163,7 @@ fn scenario(name: &str) {
         }
         s
     } else {
-        server()
+        server_with(&args)
     };
     let root = env!("CARGO_MANIFEST_DIR");
     let out = fs::File::create(&log).unwrap();
@@ -165,7 +171,8 @@ fn scenario(name: &str) {
     command
         .arg(format!("{root}/tests/clients/run.sh"))
         .arg(name)
-        .env("FERRODIS_PORT", server.port().to_string());
+        .env("FERRODIS_PORT", server.port().to_string())
+        .env("FERRODIS_SOCKET", &socket);
     if tls {
         command
             .env("FERRODIS_TLS_PORT", tls_port.to_string())

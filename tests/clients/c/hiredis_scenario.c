@@ -238,6 +238,20 @@ int main(void) {
     redisFree(t);
     redisFree(inv);
 
+    /* A unix socket, when the server has one (tests/clients.rs gives every server one). */
+    const char *sock = getenv("FERRODIS_SOCKET");
+    if (sock) {
+        redisContext *u = redisConnectUnix(sock);
+        if (u == NULL || u->err) {
+            check("unix socket connect", 0, u ? u->errstr : "no context");
+        } else {
+            r = cmd(u, "CLIENT INFO");
+            check("unix socket", r->type == REDIS_REPLY_STRING && strstr(r->str, " flags=U ") != NULL, "no U flag");
+            freeReplyObject(r);
+        }
+        if (u) redisFree(u);
+    }
+
     freeReplyObject(cmd(c, "FLUSHALL"));
     redisFree(c);
     redisFree(o);

@@ -160,6 +160,16 @@ try {
 $r->clearLastError();
 $r->config("SET", "maxmemory", "0");
 
+// A unix socket, when the server has one (tests/clients.rs gives every server one).
+if (getenv("FERRODIS_SOCKET")) {
+    $u = new Redis();
+    $u->connect(getenv("FERRODIS_SOCKET"));
+    $u->set("php:unix", "v");
+    preg_match("/ flags=(\\S+) /", $u->client("info"), $m);
+    check("unix socket", [$u->get("php:unix"), $m[1] ?? null], ["v", "U"]);
+    $u->close();
+}
+
 // Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
 if (getenv("FERRODIS_TLS_PORT")) {
     $d = getenv("FERRODIS_TLS_DIR");

@@ -585,6 +585,13 @@ with r.lock("lk:ctx", timeout=5):
     check("lock context", r.exists("lk:ctx"), 1)
 check("lock context released", r.exists("lk:ctx"), 0)
 
+# A unix socket, when the server has one (tests/clients.rs gives every server one).
+if os.environ.get("FERRODIS_SOCKET"):
+    u = redis.Redis(unix_socket_path=os.environ["FERRODIS_SOCKET"], protocol=opts.protocol, decode_responses=True)
+    check("unix socket", (u.set("unix:k", "v"), u.get("unix:k"), u.client_info()["flags"]), (True, "v", "U"))
+    check("unix socket address", u.client_info()["addr"], os.environ["FERRODIS_SOCKET"] + ":0")
+    u.close()
+
 # Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
 if os.environ.get("FERRODIS_TLS_PORT"):
     tls_dir = os.environ["FERRODIS_TLS_DIR"]

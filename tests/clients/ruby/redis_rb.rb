@@ -180,6 +180,13 @@ inval_thr.kill
 inval_thr.join
 inval.close
 
+# A unix socket, when the server has one (tests/clients.rs gives every server one).
+if ENV["FERRODIS_SOCKET"]
+  u = Redis.new(path: ENV.fetch("FERRODIS_SOCKET"), timeout: 10)
+  check("unix socket", [u.set("rb:unix", "v"), u.get("rb:unix"), u.call(%w[CLIENT INFO])[/ flags=(\S+) /, 1]], ["OK", "v", "U"])
+  u.close
+end
+
 # Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
 if ENV["FERRODIS_TLS_PORT"]
   require "openssl"
