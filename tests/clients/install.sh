@@ -13,6 +13,7 @@ fail=0
 apt_pkgs=()
 [ -f /usr/include/hiredis/hiredis.h ] || apt_pkgs+=(libhiredis-dev)
 command -v gcc >/dev/null || apt_pkgs+=(gcc libc6-dev)
+command -v openssl >/dev/null || apt_pkgs+=(openssl)  # the TLS scenarios' certificates
 { command -v ruby >/dev/null && ruby -e 'require "redis"' 2>/dev/null; } || apt_pkgs+=(ruby ruby-redis)
 { command -v ruby >/dev/null && ruby -e 'require "sidekiq"' 2>/dev/null; } || apt_pkgs+=(ruby-sidekiq)
 { command -v php >/dev/null && php -r 'exit(extension_loaded("redis") ? 0 : 1);'; } || apt_pkgs+=(php-cli php-redis)
