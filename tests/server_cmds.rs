@@ -527,6 +527,58 @@ fn debug_denied_unless_enabled() {
     d.run("DEBUG SLEEP 0");
 }
 
+/// DEBUG and MODULE LOAD/LOADEX/UNLOAD are refused in processCommand (CMD_PROTECTED) right
+/// after the arity check: before authentication, ACLs and MULTI queueing (the refusal aborts
+/// the transaction), and counted in INFO commandstats as rejected calls, not failed ones. Found
+/// by the client matrix (tests/clients): redis-py's INFO commandstats and MULTI pipelines.
+#[test]
+fn protected_commands_rejected_early() {
+    let mut d = Diff::with_args(&["--enable-debug-command", "no"]);
+    d.run(
+        r#"
+        MULTI
+        DEBUG OBJECT x
+        SET k v
+        EXEC
+        MULTI
+        MODULE LOAD /nonexistent.so
+        EXEC
+        MODULE LIST
+        DEBUG
+        ACL SETUSER nodbg on nopass +@all -debug -module
+        AUTH nodbg x
+        DEBUG OBJECT x
+        MODULE LOAD y
+        MODULE LOADEX y
+        MODULE UNLOAD y
+        MODULE LIST
+        AUTH default x
+        CONFIG SET requirepass pw
+        "#,
+    );
+    let mut fresh = d.another();
+    fresh.run("DEBUG OBJECT x\nMODULE UNLOAD y\nGET k");
+    d.run("CONFIG SET requirepass \"\"");
+    let (f, r) = d.both(&["INFO", "commandstats"]);
+    let lines = |raw: &[u8]| -> Vec<String> {
+        parsed(raw)
+            .text()
+            .unwrap()
+            .lines()
+            // (MODULE LIST runs: its usec depend on the clock.)
+            .filter(|l| {
+                l.starts_with("cmdstat_debug:")
+                    || (l.starts_with("cmdstat_module|") && !l.starts_with("cmdstat_module|list"))
+            })
+            .map(str::to_string)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(lines(&f), lines(&r));
+    assert_eq!(lines(&f).len(), 4, "{:?}", lines(&f));
+}
+
 #[test]
 fn memory_usage_and_errors() {
     let mut d = Diff::new();

@@ -577,6 +577,14 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
             }
         }
     }
+    // DEBUG and MODULE LOAD/LOADEX/UNLOAD behind enable-debug-command / enable-module-command:
+    // refused before authentication, ACLs and MULTI queueing, as a rejected call.
+    if meta.flags & meta::FLAG_PROTECTED != 0 {
+        if let Some(msg) = server_cmds::protected_refusal(srv, c, meta.name) {
+            reject(srv, c, Some(idx), msg);
+            return finish_reply(c, reply_start);
+        }
+    }
     if meta.flags & meta::FLAG_NO_AUTH == 0 && srv.auth_required(c) {
         reject(srv, c, Some(idx), "NOAUTH Authentication required.");
         return finish_reply(c, reply_start);

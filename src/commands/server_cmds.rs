@@ -730,6 +730,22 @@ fn debug_allowed(srv: &Server, c: &Client) -> bool {
     }
 }
 
+const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+/// The refusal of a command flagged `protected` (DEBUG, MODULE LOAD/LOADEX/UNLOAD) that the
+/// enable-debug-command / enable-module-command settings do not allow this client.
+/// process_command asks before authentication, ACLs and MULTI queueing, as processCommand
+/// does, so the handlers below never see a refused call.
+pub(crate) fn protected_refusal(srv: &Server, c: &Client, name: &str) -> Option<&'static str> {
+    if name == "debug" {
+        (!debug_allowed(srv, c)).then_some(DEBUG_NOT_ALLOWED)
+    } else if name.starts_with("module|") {
+        (!module_allowed(srv, c)).then_some(MODULE_NOT_ALLOWED)
+    } else {
+        None
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // MODULE: there is no module system; the command answers as a Redis with no module loaded,
 // behind enable-module-command as Redis guards it.
@@ -749,10 +765,7 @@ fn module_list_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
 }
 
 /// MODULE LOAD / LOADEX: no library can be loaded here.
-fn module_load_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    if !module_allowed(srv, c) {
-        return c.out.err(MODULE_NOT_ALLOWED);
-    }
+fn module_load_command(_srv: &mut Server, c: &mut Client, args: &Args) {
     log_warning!(
         "Module {} failed to load: modules are not supported by this server",
         String::from_utf8_lossy(args.get(2))
@@ -761,10 +774,7 @@ fn module_load_command(srv: &mut Server, c: &mut Client, args: &Args) {
         .err("ERR Error loading the extension. Please check the server logs.");
 }
 
-fn module_unload_command(srv: &mut Server, c: &mut Client, _args: &Args) {
-    if !module_allowed(srv, c) {
-        return c.out.err(MODULE_NOT_ALLOWED);
-    }
+fn module_unload_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
     c.out
         .err("ERR Error unloading module: no such module with that name");
 }
@@ -988,9 +998,6 @@ fn refcount(o: &RObj) -> i64 {
 
 /// DEBUG <subcommand> ...: the subset of debug.c that makes sense here (see DEBUG HELP).
 fn debug_command(srv: &mut Server, c: &mut Client, args: &Args) {
-    if !debug_allowed(srv, c) {
-        return c.out.err("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
-    }
     let sub = args.get(1).to_ascii_lowercase();
     let argc = args.len();
     match (&sub[..], argc) {

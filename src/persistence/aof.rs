@@ -968,6 +968,11 @@ fn load_files(srv: &mut Server, announce: bool) -> Result<bool, Logged> {
     for (i, f) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let full = path(&dir, &f.name);
+        // Redis makes a fake client for every file but an empty one (createAOFClient), and
+        // that takes a client id: the ids of later connections show it.
+        if std::fs::metadata(&full).is_ok_and(|md| md.len() > 0) {
+            srv.next_client_id += 1;
+        }
         let is_rdb = std::fs::File::open(&full)
             .and_then(|mut fh| {
                 let mut magic = [0u8; 5];

@@ -160,7 +160,9 @@ impl Server {
             clients: Slab::new(),
             commands: CommandTable::with_renames(&config.rename_commands),
             stats: Stats::default(),
-            next_client_id: 1,
+            // Redis creates two clients at start-up, the Lua clients of EVAL and of FUNCTION
+            // (ids 1 and 2): its first connection is client 3.
+            next_client_id: 3,
             lru_clock: lru_clock_at(now),
             cmd_time_ms: now,
             cmd_clock: 0,

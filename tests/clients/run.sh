@@ -14,7 +14,7 @@ node_dir="$here/node"
 
 scenarios=(
   py-sync-resp2 py-sync-resp3 py-hiredis-resp2 py-hiredis-resp3 py-async-resp2 py-async-resp3
-  py-rq node-ioredis node-redis c-hiredis ruby-redis php-redis
+  py-rq py-pottery py-celery node-ioredis node-redis node-bullmq c-hiredis ruby-redis ruby-sidekiq php-redis php-predis
 )
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${scenarios[@]}"; exit 0; fi
@@ -27,9 +27,10 @@ need_py() {
   [ -x "$py" ] || missing "the Python venv $here/.venv"
   "$py" -c "import $1" 2>/dev/null || missing "Python module $1 in $here/.venv"
 }
-need_node() {
+need_node() {  # PACKAGE [DIR]
+  local dir="${2:-$node_dir}"
   command -v node >/dev/null || missing "node"
-  [ -d "$node_dir/node_modules/$1" ] || missing "npm package $1 in $node_dir/node_modules"
+  [ -d "$dir/node_modules/$1" ] || missing "npm package $1 in $dir/node_modules"
 }
 
 case "$name" in
@@ -40,8 +41,11 @@ case "$name" in
   py-async-resp2) need_py redis; exec "$py" "$here/python/redis_py_async.py" --protocol 2 ;;
   py-async-resp3) need_py redis; exec "$py" "$here/python/redis_py_async.py" --protocol 3 ;;
   py-rq) need_py rq; exec "$py" "$here/python/rq_queue.py" ;;
+  py-pottery) need_py pottery; exec "$py" "$here/python/pottery_redlock.py" ;;
+  py-celery) need_py celery; cd "$here/python" && exec "$py" celery_tasks.py ;;
   node-ioredis) need_node ioredis; exec node "$node_dir/ioredis.js" ;;
   node-redis) need_node redis; exec node "$node_dir/node_redis.js" ;;
+  node-bullmq) need_node bullmq "$here/bullmq"; exec node "$here/bullmq/bullmq.js" ;;
   c-hiredis)
     command -v gcc >/dev/null || missing "gcc"
     [ -f /usr/include/hiredis/hiredis.h ] || missing "libhiredis-dev"
@@ -55,10 +59,20 @@ case "$name" in
     ruby -e 'require "redis"' 2>/dev/null || missing "ruby-redis"
     exec ruby "$here/ruby/redis_rb.rb"
     ;;
+  ruby-sidekiq)
+    command -v ruby >/dev/null || missing "ruby"
+    ruby -e 'require "sidekiq"' 2>/dev/null || missing "ruby-sidekiq"
+    exec ruby "$here/ruby/sidekiq_jobs.rb"
+    ;;
   php-redis)
     command -v php >/dev/null || missing "php-cli"
     php -r 'exit(extension_loaded("redis") ? 0 : 1);' || missing "php-redis"
     exec php "$here/php/phpredis.php"
+    ;;
+  php-predis)
+    command -v php >/dev/null || missing "php-cli"
+    php -r 'exit((include "Predis/autoload.php") ? 0 : 1);' 2>/dev/null || missing "php-predis"
+    exec php "$here/php/predis.php"
     ;;
   *) echo "unknown scenario $name (see run.sh --list)"; exit 2 ;;
 esac

@@ -1,5 +1,7 @@
 // ioredis against ferrodis: pipelines, MULTI/EXEC with WATCH retries, Pub/Sub with patterns and
-// a reconnect, blocking pops, scanStream, streams, error classes. Server: 127.0.0.1:$FERRODIS_PORT.
+// a reconnect, blocking pops, scanStream, streams, defineCommand scripts with the NOSCRIPT
+// fallback, and the errors for WRONGTYPE, NOSCRIPT, BUSY (SCRIPT KILL) and OOM.
+// Server: 127.0.0.1:$FERRODIS_PORT.
 const Redis = require("ioredis");
 const { check, finish, sleep, waitFor } = require("./check");
 
@@ -121,6 +123,96 @@ const mk = () => new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, l
     await r.xgroup("CREATE", "io:s", "g", "0");
   } catch (e) {
     check("busygroup", e.message.split(" ")[0], "BUSYGROUP");
+  }
+
+  // Scripts: defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (after SCRIPT FLUSH),
+  // in a pipeline too.
+  r.defineCommand("incrTwice", { numberOfKeys: 1, lua: "redis.call('INCRBY', KEYS[1], ARGV[1]); return redis.call('INCRBY', KEYS[1], ARGV[1])" });
+  check("defineCommand", await r.incrTwice("io:n", 2), 4);
+  check("script flush", await r.script("FLUSH"), "OK");
+  check("defineCommand NOSCRIPT fallback", await r.incrTwice("io:n", 1), 6);
+  await r.script("FLUSH");
+  // A pipeline resends its scripts with EVAL after NOSCRIPT; in MULTI the NOSCRIPT comes back
+  // in EXEC's reply (ioredis does the same against redis-server).
+  check("defineCommand in pipeline", await r.pipeline().incrTwice("io:n", 1).incrTwice("io:n", 1).exec(), [[null, 8], [null, 10]]);
+  check("defineCommand in multi", await r.multi().incrTwice("io:n", 1).get("io:n").exec(), [[null, 12], [null, "12"]]);
+  await r.script("FLUSH");
+  const m = await r.multi().incrTwice("io:n", 1).exec();
+  check("defineCommand in multi after flush", [m.length, m[0][0] && m[0][0].message.split(" ")[0]], [1, "NOSCRIPT"]);
+  check("eval shapes", await r.eval("return {1, 'two', {3}, redis.status_reply('FINE'), false}", 0), [1, "two", [3], "FINE", null]);
+  try {
+    await r.evalsha("ffffffffffffffffffffffffffffffffffffffff", 0);
+    check("noscript", "no error", "ReplyError");
+  } catch (e) {
+    check("noscript", [e.name, e.message.split(" ")[0]], ["ReplyError", "NOSCRIPT"]);
+  }
+
+  // BUSY while a script loops on another connection, then SCRIPT KILL.
+  await r.config("SET", "busy-reply-threshold", "100");
+  const looper = mk();
+  const looping = looper.eval("while true do end", 0).then(() => "no error", (e) => e);
+  let busy = null;
+  await waitFor(async () => {
+    try {
+      await r.ping();
+      return false;
+    } catch (e) {
+      busy = e;
+      return true;
+    }
+  });
+  check("busy error", busy && [busy.name, busy.message.split(" ")[0]], ["ReplyError", "BUSY"]);
+  check("script kill", await r.script("KILL"), "OK");
+  const killed = await looping;
+  check("killed script error", [killed.name, /^ERR Script killed by user/.test(killed.message)], ["ReplyError", true]);
+  await r.config("SET", "busy-reply-threshold", "5000");
+  looper.disconnect();
+
+  // OOM with a tiny maxmemory and noeviction.
+  await r.config("SET", "maxmemory-policy", "noeviction");
+  await r.config("SET", "maxmemory", "1");
+  try {
+    await r.set("io:oom", "v");
+    check("oom", "no error", "ReplyError");
+  } catch (e) {
+    check("oom", [e.name, e.message], ["ReplyError", "OOM command not allowed when used memory > 'maxmemory'."]);
+  }
+  await r.config("SET", "maxmemory", "0");
+
+  // An ACL user: ioredis authenticates with its username, NOPERM comes back as a ReplyError,
+  // and a wrong password fails the connection's AUTH.
+  await r.acl("SETUSER", "app", "on", ">s3cret", "~io:app:*", "+@all", "-flushall");
+  const app = new Redis({ host: "127.0.0.1", port, username: "app", password: "s3cret", maxRetriesPerRequest: 1 });
+  check("acl whoami", await app.acl("WHOAMI"), "app");
+  check("acl allowed", await app.set("io:app:k", "1"), "OK");
+  const denied = await app.set("io:other", "1").then(() => "no error", (e) => e);
+  check("acl denied", [denied.name, denied.message.split(" ")[0]], ["ReplyError", "NOPERM"]);
+  app.disconnect();
+  const bad = new Redis({ host: "127.0.0.1", port, username: "app", password: "wrong", lazyConnect: true, retryStrategy: () => null });
+  // (ioredis reports the failed AUTH as an "error" event, then closes the connection.)
+  const authErrors = [];
+  bad.on("error", (e) => authErrors.push(e));
+  await bad.connect().catch(() => {});
+  await waitFor(() => authErrors.length >= 1);
+  check("wrongpass", authErrors.slice(0, 1).map((e) => [e.name, e.message.split(" ")[0]]), [["ReplyError", "WRONGPASS"]]);
+  bad.disconnect();
+  await r.acl("DELUSER", "app");
+
+  // Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
+  if (process.env.FERRODIS_TLS_PORT) {
+    const fs = require("node:fs");
+    const d = process.env.FERRODIS_TLS_DIR;
+    const t = new Redis({
+      host: "127.0.0.1",
+      port: Number(process.env.FERRODIS_TLS_PORT),
+      tls: { ca: fs.readFileSync(`${d}/ca.crt`), cert: fs.readFileSync(`${d}/client.crt`), key: fs.readFileSync(`${d}/client.key`), servername: "localhost" },
+    });
+    check("tls ping", await t.ping(), "PONG");
+    t.defineCommand("incrTwice", { numberOfKeys: 1, lua: "redis.call('INCRBY', KEYS[1], ARGV[1]); return redis.call('INCRBY', KEYS[1], ARGV[1])" });
+    const big = "x".repeat(200000);
+    const tres = await t.pipeline().set("io:tls", big).strlen("io:tls").incrTwice("io:tls:n", 1).exec();
+    check("tls pipeline", tres.map((e) => e[1]), ["OK", 200000, 2]);
+    t.disconnect();
   }
 
   await r.flushall();

@@ -1,14 +1,24 @@
 // node-redis 4 against ferrodis: isolation pool, pipelines (multi/execAsPipeline), WATCH
-// retries, Pub/Sub with patterns, blocking pops, scanIterator, streams, error classes.
+// retries, Pub/Sub with patterns, blocking pops, scanIterator, streams, defineScript scripts
+// with the NOSCRIPT fallback, the errors for WRONGTYPE, NOSCRIPT, BUSY and OOM, and client-side
+// caching through a tracking redirect.
 // Server: 127.0.0.1:$FERRODIS_PORT.
-const { createClient, WatchError } = require("redis");
+const { createClient, defineScript, ErrorReply, WatchError } = require("redis");
 const { check, finish, waitFor } = require("./check");
 
 const url = `redis://127.0.0.1:${process.env.FERRODIS_PORT}`;
 
 (async () => {
   console.log(`node-redis ${require("redis/package.json").version}`);
-  const r = createClient({ url, isolationPoolOptions: { min: 1, max: 4 } });
+  const scripts = {
+    incrTwice: defineScript({
+      NUMBER_OF_KEYS: 1,
+      SCRIPT: "redis.call('INCRBY', KEYS[1], ARGV[1]); return redis.call('INCRBY', KEYS[1], ARGV[1])",
+      transformArguments: (key, by) => [key, String(by)],
+      transformReply: (reply) => reply,
+    }),
+  };
+  const r = createClient({ url, isolationPoolOptions: { min: 1, max: 4 }, scripts });
   r.on("error", (e) => console.log("client error", e.message));
   await r.connect();
   const other = r.duplicate();
@@ -92,6 +102,99 @@ const url = `redis://127.0.0.1:${process.env.FERRODIS_PORT}`;
     check("wrongtype", "no error", "ErrorReply");
   } catch (e) {
     check("wrongtype", [e.constructor.name, e.message.split(" ")[0]], ["ErrorReply", "WRONGTYPE"]);
+  }
+
+  // Scripts: defineScript runs EVALSHA and, on NOSCRIPT (after SCRIPT FLUSH), EVAL; a MULTI
+  // sends a script's first use as EVAL.
+  check("script", await r.incrTwice("nr:n", 2), 4);
+  check("script flush", await r.scriptFlush(), "OK");
+  check("script NOSCRIPT fallback", await r.incrTwice("nr:n", 1), 6);
+  await r.scriptFlush();
+  check("script in multi", await r.multi().incrTwice("nr:n", 1).incrTwice("nr:n", 1).get("nr:n").exec(), [8, 10, "10"]);
+  check("eval shapes", await r.eval("return {1, 'two', {3}, redis.status_reply('FINE'), false}"), [1, "two", [3], "FINE", null]);
+  const errOf = (p) => p.then(() => "no error", (e) => e);
+  const noscript = await errOf(r.evalSha("ffffffffffffffffffffffffffffffffffffffff"));
+  check("noscript", [noscript instanceof ErrorReply, noscript.message.split(" ")[0]], [true, "NOSCRIPT"]);
+
+  // BUSY while a script loops on another connection, then SCRIPT KILL.
+  await r.configSet("busy-reply-threshold", "100");
+  const looping = errOf(other.eval("while true do end"));
+  let busy = null;
+  await waitFor(async () => {
+    busy = await errOf(r.ping());
+    return busy !== "no error";
+  });
+  check("busy error", [busy instanceof ErrorReply, busy.message.split(" ")[0]], [true, "BUSY"]);
+  check("script kill", await r.scriptKill(), "OK");
+  const killed = await looping;
+  check("killed script error", [killed instanceof ErrorReply, /^ERR Script killed by user/.test(killed.message)], [true, true]);
+  await r.configSet("busy-reply-threshold", "5000");
+
+  // OOM with a tiny maxmemory and noeviction.
+  await r.configSet("maxmemory-policy", "noeviction");
+  await r.configSet("maxmemory", "1");
+  const oom = await errOf(r.set("nr:oom", "v"));
+  check("oom", [oom instanceof ErrorReply, oom.message], [true, "OOM command not allowed when used memory > 'maxmemory'."]);
+  await r.configSet("maxmemory", "0");
+
+  // Client-side caching as node-redis 4 (RESP2) users do it: a connection with CLIENT TRACKING
+  // redirected to a subscriber of __redis__:invalidate.
+  const inval = r.duplicate();
+  await inval.connect();
+  const invalId = await inval.clientId();
+  const invalidated = [];
+  await inval.subscribe("__redis__:invalidate", (keys) => invalidated.push(keys));
+  const tracked = r.duplicate();
+  await tracked.connect();
+  check("tracking on", await tracked.sendCommand(["CLIENT", "TRACKING", "ON", "REDIRECT", String(invalId)]), "OK");
+  await r.set("nr:csc", "1");
+  check("tracked read", await tracked.get("nr:csc"), "1");
+  await r.set("nr:csc", "2");
+  await waitFor(() => invalidated.length >= 1);
+  // (node-redis 4 hands the RESP2 message's array of keys to the listener as it is.)
+  check("invalidation", invalidated, [["nr:csc"]]);
+  check("tracking off", await tracked.sendCommand(["CLIENT", "TRACKING", "OFF"]), "OK");
+  check("bcast on", await tracked.sendCommand(["CLIENT", "TRACKING", "ON", "REDIRECT", String(invalId), "BCAST", "PREFIX", "nr:b:"]), "OK");
+  await r.mSet({ "nr:b:1": "x", "nr:other": "y" });
+  await waitFor(() => invalidated.length >= 2);
+  check("bcast invalidation", invalidated.slice(1), [["nr:b:1"]]);
+  await tracked.quit();
+  await inval.quit();
+
+  // An ACL user in the URL: NOPERM as an ErrorReply, and WRONGPASS failing connect().
+  await r.aclSetUser("app", ["on", ">s3cret", "~nr:app:*", "+@all", "-flushall"]);
+  const app = createClient({ url: `redis://app:s3cret@127.0.0.1:${process.env.FERRODIS_PORT}` });
+  await app.connect();
+  check("acl whoami", await app.aclWhoAmI(), "app");
+  check("acl allowed", await app.set("nr:app:k", "1"), "OK");
+  const denied = await errOf(app.set("nr:other", "1"));
+  check("acl denied", [denied instanceof ErrorReply, denied.message.split(" ")[0]], [true, "NOPERM"]);
+  await app.quit();
+  const bad = createClient({ url: `redis://app:wrong@127.0.0.1:${process.env.FERRODIS_PORT}`, socket: { reconnectStrategy: false } });
+  bad.on("error", () => {});
+  const wrong = await errOf(bad.connect());
+  check("wrongpass", [wrong instanceof ErrorReply, wrong.message.split(" ")[0]], [true, "WRONGPASS"]);
+  await r.aclDelUser("app");
+
+  // Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
+  if (process.env.FERRODIS_TLS_PORT) {
+    const fs = require("node:fs");
+    const d = process.env.FERRODIS_TLS_DIR;
+    const t = createClient({
+      socket: {
+        host: "127.0.0.1",
+        port: Number(process.env.FERRODIS_TLS_PORT),
+        tls: true,
+        ca: fs.readFileSync(`${d}/ca.crt`),
+        cert: fs.readFileSync(`${d}/client.crt`),
+        key: fs.readFileSync(`${d}/client.key`),
+      },
+      scripts,
+    });
+    await t.connect();
+    check("tls ping", await t.ping(), "PONG");
+    check("tls multi", await t.multi().set("nr:tls", "v").get("nr:tls").incrTwice("nr:tls:n", 2).exec(), ["OK", "v", 4]);
+    await t.quit();
   }
 
   await r.flushAll();

@@ -1,7 +1,8 @@
 <?php
 // phpredis (Debian's php-redis) against ferrodis: pipelines, MULTI/EXEC with WATCH and a retry,
-// blocking pops with timeouts, the SCAN iterator, streams, error replies and a pattern
-// subscription. Server: 127.0.0.1:$FERRODIS_PORT.
+// blocking pops with timeouts, the SCAN iterator, streams, a pattern subscription, evalSha with
+// the NOSCRIPT fallback to eval, and the errors for WRONGTYPE, NOSCRIPT, BUSY and OOM.
+// Server: 127.0.0.1:$FERRODIS_PORT.
 $fails = 0;
 function check($name, $got, $want) {
     global $fails;
@@ -90,6 +91,94 @@ if (!function_exists("pcntl_fork")) {
     }
     pcntl_waitpid($pid, $status);
     check("pmessage", $got, [["php:ev:*", "php:ev:1", "hello"]]);
+}
+
+// Scripts: evalSha with the usual fallback to eval on NOSCRIPT (after SCRIPT FLUSH), in a
+// pipeline and a transaction too.
+$src = "redis.call('INCRBY', KEYS[1], ARGV[1]); return redis.call('INCRBY', KEYS[1], ARGV[1])";
+$sha = $r->script("load", $src);
+check("script load", $sha, sha1($src));
+$run = function ($keys, $argv) use ($r, $src, $sha) {
+    $res = $r->evalSha($sha, array_merge($keys, $argv), count($keys));
+    if ($res === false && strpos((string)$r->getLastError(), "NOSCRIPT") === 0) {
+        $r->clearLastError();
+        $res = $r->eval($src, array_merge($keys, $argv), count($keys));
+    }
+    return $res;
+};
+check("evalSha", $run(["php:n"], ["2"]), 4);
+check("script exists", $r->script("exists", $sha), [1]);
+check("script flush", $r->script("flush"), true);
+check("script exists after flush", $r->script("exists", $sha), [0]);
+check("NOSCRIPT fallback", $run(["php:n"], ["1"]), 6);
+check("last error cleared", $r->getLastError(), null);
+check("eval in pipeline", $r->pipeline()->eval($src, ["php:n", "1"], 1)->evalSha($sha, ["php:n", "1"], 1)->exec(), [8, 10]);
+check("evalSha in multi", $r->multi()->evalSha($sha, ["php:n", "1"], 1)->get("php:n")->exec(), [12, "12"]);
+check("eval shapes", $r->eval("return {1, 'two', {3}, redis.status_reply('FINE'), false}"), [1, "two", [3], true, false]);
+check("noscript", $r->evalSha("ffffffffffffffffffffffffffffffffffffffff"), false);
+check("noscript error", $r->getLastError(), "NOSCRIPT No matching script. Please use EVAL.");
+$r->clearLastError();
+
+// BUSY while a script loops on another connection (a forked child), then SCRIPT KILL.
+if (function_exists("pcntl_fork")) {
+    $r->config("SET", "busy-reply-threshold", "100");
+    $pid = pcntl_fork();
+    if ($pid === 0) {
+        $c = mk($port);
+        $c->setOption(Redis::OPT_READ_TIMEOUT, 10);
+        $res = $c->eval("while true do end");
+        exit($res === false && strpos((string)$c->getLastError(), "ERR Script killed by user") === 0 ? 0 : 1);
+    }
+    // phpredis returns false for ERR, NOSCRIPT, WRONGTYPE, BUSYGROUP and NOGROUP errors and
+    // throws a RedisException with the message for the others (BUSY, OOM, LOADING, ...).
+    $busy = null;
+    for ($i = 0; $i < 250 && $busy === null; $i++) {
+        try {
+            $r->get("php:n");
+            usleep(20000);
+        } catch (RedisException $e) {
+            $busy = $e;
+        }
+    }
+    check("busy error", $busy ? [get_class($busy), explode(" ", $busy->getMessage())[0]] : null, ["RedisException", "BUSY"]);
+    $r->clearLastError();
+    check("script kill", $r->script("kill"), true);
+    pcntl_waitpid($pid, $status);
+    check("killed script error (in the child)", pcntl_wexitstatus($status), 0);
+    $r->config("SET", "busy-reply-threshold", "5000");
+}
+
+// OOM with a tiny maxmemory and noeviction.
+$r->config("SET", "maxmemory-policy", "noeviction");
+$r->config("SET", "maxmemory", "1");
+try {
+    $r->set("php:oom", "v");
+    check("oom", "no error", "RedisException");
+} catch (RedisException $e) {
+    check("oom", $e->getMessage(), "OOM command not allowed when used memory > 'maxmemory'.");
+}
+$r->clearLastError();
+$r->config("SET", "maxmemory", "0");
+
+// A unix socket, when the server has one (tests/clients.rs gives every server one).
+if (getenv("FERRODIS_SOCKET")) {
+    $u = new Redis();
+    $u->connect(getenv("FERRODIS_SOCKET"));
+    $u->set("php:unix", "v");
+    preg_match("/ flags=(\\S+) /", $u->client("info"), $m);
+    check("unix socket", [$u->get("php:unix"), $m[1] ?? null], ["v", "U"]);
+    $u->close();
+}
+
+// Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
+if (getenv("FERRODIS_TLS_PORT")) {
+    $d = getenv("FERRODIS_TLS_DIR");
+    $t = new Redis();
+    $t->connect("tls://127.0.0.1", (int)getenv("FERRODIS_TLS_PORT"), 5.0, null, 0, 0,
+        ["stream" => ["cafile" => "$d/ca.crt", "local_cert" => "$d/client.crt", "local_pk" => "$d/client.key", "peer_name" => "localhost"]]);
+    check("tls ping", $t->ping(), true);
+    check("tls pipeline", $t->pipeline()->set("php:tls", str_repeat("v", 100000))->strlen("php:tls")->exec(), [true, 100000]);
+    $t->close();
 }
 
 $r->flushAll();

@@ -1,5 +1,6 @@
 """redis-py asyncio against ferrodis: pooled concurrency, pipelines, WATCH retries, Pub/Sub
-patterns, blocking pops, SCAN iterators, streams and error classes.
+patterns, blocking pops, SCAN iterators, streams, scripts with the NOSCRIPT fallback, the error
+classes for WRONGTYPE, NOSCRIPT, BUSY and OOM, and the asyncio Lock.
 
 Usage: redis_py_async.py [--protocol 2|3]; the server is 127.0.0.1:$FERRODIS_PORT.
 """
@@ -11,7 +12,13 @@ import sys
 
 import redis
 import redis.asyncio as aredis
-from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import (
+    LockError,
+    NoScriptError,
+    OutOfMemoryError,
+    ResponseError,
+    WatchError,
+)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--protocol", type=int, default=2, choices=(2, 3))
@@ -132,6 +139,86 @@ async def main():
         check("wrongtype", "no error", "ResponseError")
     except ResponseError as e:
         check("wrongtype", str(e).split()[0], "WRONGTYPE")
+
+    # Scripts: AsyncScript's EVALSHA falls back to SCRIPT LOAD on NOSCRIPT after SCRIPT FLUSH.
+    incr = r.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    check("script run", await incr(keys=["a:n"], args=[3]), 3)
+    await r.script_flush()
+    check("script NOSCRIPT fallback", await incr(keys=["a:n"], args=[4]), 7)
+    check("script reloaded", await r.script_exists(incr.sha), [True])
+    await r.script_flush()
+    async with r.pipeline() as p:
+        await incr(keys=["a:n"], args=[1], client=p)
+        p.get("a:n")
+        check("script in pipeline after flush", await p.execute(), [8, "8"])
+    try:
+        await r.evalsha("ffffffffffffffffffffffffffffffffffffffff", 0)
+        check("noscript", "no error", "NoScriptError")
+    except NoScriptError:
+        check("noscript", "NoScriptError", "NoScriptError")
+
+    # BUSY while a script loops on another connection, until SCRIPT KILL.
+    await r.config_set("busy-reply-threshold", 100)
+    looper = client()
+    loop_task = asyncio.create_task(looper.eval("while true do end", 0))
+    busy = None
+    for _ in range(500):
+        try:
+            await r.ping()
+            await asyncio.sleep(0.02)
+        except ResponseError as e:
+            busy = e
+            break
+    check("busy error", (type(busy).__name__, str(busy).split(" ")[0]), ("ResponseError", "BUSY"))
+    check("script kill", await r.script_kill(), True)
+    try:
+        await loop_task
+        check("killed script error", "no error", "ResponseError")
+    except ResponseError as e:
+        check("killed script error", str(e).startswith("Script killed by user"), True)
+    await r.config_set("busy-reply-threshold", 5000)
+    await looper.aclose()
+
+    # OOM under a tiny maxmemory with noeviction.
+    await r.config_set("maxmemory-policy", "noeviction")
+    await r.config_set("maxmemory", 1)
+    try:
+        await r.set("a:oom", "v")
+        check("oom", "no error", "OutOfMemoryError")
+    except OutOfMemoryError:
+        check("oom", "OutOfMemoryError", "OutOfMemoryError")
+    await r.config_set("maxmemory", 0)
+
+    # redis.asyncio's Lock.
+    lock = r.lock("a:lock", timeout=5, blocking_timeout=0.2)
+    check("lock acquire", await lock.acquire(), True)
+    check("lock contended", await r.lock("a:lock", timeout=5, blocking_timeout=0.2).acquire(), False)
+    check("lock extend", await lock.extend(5), True)
+    await lock.release()
+    check("lock released", await r.exists("a:lock"), 0)
+    try:
+        await lock.release()
+        check("release not owned", "no error", "LockError")
+    except LockError:
+        check("release not owned", "LockError", "LockError")
+
+    # Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to py-async-resp3).
+    if os.environ.get("FERRODIS_TLS_PORT"):
+        d = os.environ["FERRODIS_TLS_DIR"]
+        t = aredis.Redis(
+            host="127.0.0.1",
+            port=int(os.environ["FERRODIS_TLS_PORT"]),
+            protocol=opts.protocol,
+            ssl=True,
+            ssl_ca_certs=f"{d}/ca.crt",
+            ssl_certfile=f"{d}/client.crt",
+            ssl_keyfile=f"{d}/client.key",
+            decode_responses=True,
+        )
+        check("tls ping", await t.ping(), True)
+        res = await asyncio.gather(*(t.incr("a:tls") for _ in range(100)))
+        check("tls concurrent", max(res), 100)
+        await t.aclose()
 
     await r.flushall()
     await r.aclose()

@@ -1,6 +1,9 @@
 # redis-rb (Debian's ruby-redis) against ferrodis: pipelines, MULTI/EXEC with WATCH and a retry,
-# Pub/Sub with a pattern, blocking pops with timeouts, scan_each, streams and error classes.
+# Pub/Sub with a pattern, blocking pops with timeouts, scan_each, streams, EVALSHA with the
+# NOSCRIPT fallback to EVAL, the errors for WRONGTYPE, NOSCRIPT, BUSY and OOM, and client-side
+# caching through a tracking redirect.
 # Server: 127.0.0.1:$FERRODIS_PORT.
+require "digest"
 require "redis"
 
 $fails = 0
@@ -83,6 +86,123 @@ end
 check("publish", r.publish("rb:ev:1", "hi"), 1)
 thr.join(5)
 check("pmessage", received, [["rb:ev:*", "rb:ev:1", "hi"]])
+
+# Scripts: EVALSHA with the usual fallback to EVAL on NOSCRIPT (after SCRIPT FLUSH); scripts in
+# pipelined and multi blocks.
+src = "redis.call('INCRBY', KEYS[1], ARGV[1]); return redis.call('INCRBY', KEYS[1], ARGV[1])"
+sha = r.script(:load, src)
+check("script load", sha, Digest::SHA1.hexdigest(src))
+run_script = lambda do |keys, argv|
+  r.evalsha(sha, keys: keys, argv: argv)
+rescue Redis::CommandError => e
+  raise unless e.message.start_with?("NOSCRIPT")
+  r.eval(src, keys: keys, argv: argv)
+end
+check("evalsha", run_script.call(["rb:n"], [2]), 4)
+check("script exists", r.script(:exists, sha), true)
+check("script flush", r.script(:flush), "OK")
+check("script exists after flush", r.script(:exists, [sha]), [false])
+check("NOSCRIPT fallback", run_script.call(["rb:n"], [1]), 6)
+check("eval in pipelined", r.pipelined { |p| p.eval(src, keys: ["rb:n"], argv: [1]); p.evalsha(sha, keys: ["rb:n"], argv: [1]) }, [8, 10])
+check("eval in multi", r.multi { |m| m.evalsha(sha, keys: ["rb:n"], argv: [1]); m.get("rb:n") }, [12, "12"])
+check("eval shapes", r.eval("return {1, 'two', {3}, redis.status_reply('FINE'), false}"), [1, "two", [3], "FINE", nil])
+begin
+  r.evalsha("ffffffffffffffffffffffffffffffffffffffff")
+  check("noscript", "no error", "Redis::CommandError")
+rescue Redis::CommandError => e
+  check("noscript", [e.class, e.message], [Redis::CommandError, "NOSCRIPT No matching script. Please use EVAL."])
+end
+
+# BUSY while a script loops on another connection, then SCRIPT KILL.
+r.config(:set, "busy-reply-threshold", "100")
+looper = mk.call
+loop_result = nil
+th = Thread.new do
+  looper.eval("while true do end")
+  loop_result = "no error"
+rescue Redis::CommandError => e
+  loop_result = e
+end
+busy = nil
+250.times do
+  begin
+    r.ping
+    sleep 0.02
+  rescue Redis::CommandError => e
+    busy = e
+    break
+  end
+end
+check("busy error", [busy.class, busy&.message&.split&.first], [Redis::CommandError, "BUSY"])
+check("script kill", r.script(:kill), "OK")
+th.join(10)
+check("killed script error", [loop_result.class, loop_result.message.start_with?("ERR Script killed by user")], [Redis::CommandError, true])
+r.config(:set, "busy-reply-threshold", "5000")
+looper.close
+
+# OOM with a tiny maxmemory and noeviction.
+r.config(:set, "maxmemory-policy", "noeviction")
+r.config(:set, "maxmemory", "1")
+begin
+  r.set("rb:oom", "v")
+  check("oom", "no error", "Redis::CommandError")
+rescue Redis::CommandError => e
+  check("oom", [e.class, e.message], [Redis::CommandError, "OOM command not allowed when used memory > 'maxmemory'."])
+end
+r.config(:set, "maxmemory", "0")
+
+# Client-side caching through a tracking redirect to a subscriber of __redis__:invalidate.
+inval = mk.call
+inval_id = inval.call(%w[CLIENT ID])
+invalidated = Queue.new
+inval_thr = Thread.new do
+  inval.subscribe("__redis__:invalidate") do |on|
+    on.message { |_ch, keys| invalidated << keys }
+  end
+end
+50.times do
+  break if r.pubsub("numsub", "__redis__:invalidate")[1] == 1
+  sleep 0.05
+end
+tracked = mk.call
+check("tracking on", tracked.call(["CLIENT", "TRACKING", "ON", "REDIRECT", inval_id.to_s]), "OK")
+r.set("rb:csc", "1")
+check("tracked read", tracked.get("rb:csc"), "1")
+r.set("rb:csc", "2")
+got = nil
+100.times do
+  break unless (got = (invalidated.pop(true) rescue nil)).nil?
+  sleep 0.05
+end
+check("invalidation", got, ["rb:csc"])
+tracked.close
+inval_thr.kill
+inval_thr.join
+inval.close
+
+# A unix socket, when the server has one (tests/clients.rs gives every server one).
+if ENV["FERRODIS_SOCKET"]
+  u = Redis.new(path: ENV.fetch("FERRODIS_SOCKET"), timeout: 10)
+  check("unix socket", [u.set("rb:unix", "v"), u.get("rb:unix"), u.call(%w[CLIENT INFO])[/ flags=(\S+) /, 1]], ["OK", "v", "U"])
+  u.close
+end
+
+# Mutual TLS, when the server has a tls-port (tests/clients.rs gives one to this scenario).
+if ENV["FERRODIS_TLS_PORT"]
+  require "openssl"
+  d = ENV.fetch("FERRODIS_TLS_DIR")
+  t = Redis.new(
+    host: "127.0.0.1", port: Integer(ENV.fetch("FERRODIS_TLS_PORT")), timeout: 10, ssl: true,
+    ssl_params: {
+      ca_file: "#{d}/ca.crt",
+      cert: OpenSSL::X509::Certificate.new(File.read("#{d}/client.crt")),
+      key: OpenSSL::PKey.read(File.read("#{d}/client.key"))
+    }
+  )
+  check("tls ping", t.ping, "PONG")
+  check("tls pipelined", t.pipelined { |p| p.set("rb:tls", "v" * 100_000); p.strlen("rb:tls") }, ["OK", 100_000])
+  t.close
+end
 
 r.flushall
 puts "#{$fails.zero? ? 'PASS' : 'FAILED'}: #{$fails} failures"
