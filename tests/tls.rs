@@ -568,3 +568,56 @@ fn redis_replica_syncs_over_tls() {
         r.value(&["DEBUG", "DIGEST"]).text()
     );
 }
+
+/// Replication over TLS, the replica's side: a ferrodis replica with tls-replication yes
+/// opens its link to the master's TLS port (presenting its certificate: the masters require
+/// one), gets a full sync and the live stream, from a redis-server master and from a ferrodis
+/// one (whose diskless snapshot then crosses TLS too).
+#[test]
+fn ferrodis_replica_syncs_over_tls() {
+    let certs = Certs::new("repl-replica");
+    for redis_master in [true, false] {
+        let master_tls = free_port();
+        let args = certs.server_args(master_tls, &["--repl-diskless-sync-delay", "0"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let master = if redis_master {
+            oracle_with(&args)
+        } else {
+            ferrodis_with(&args)
+        };
+        wait_listening(master_tls);
+        let mut m = master.conn();
+        for i in 0..2000 {
+            m.cmd(&["SET", &format!("k{i}"), &format!("v{i}").repeat(20)]);
+        }
+        let replica_tls = free_port();
+        let mut rargs = certs.server_args(replica_tls, &["--tls-replication", "yes"]);
+        rargs.extend([
+            "--replicaof".to_string(),
+            "127.0.0.1".to_string(),
+            master_tls.to_string(),
+        ]);
+        let rargs: Vec<&str> = rargs.iter().map(String::as_str).collect();
+        let replica = ferrodis_with(&rargs);
+        let mut r = replica.conn();
+        m.cmd(&["SET", "live", "1"]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let info = r.value(&["INFO", "replication"]).text().unwrap();
+            if info.contains("master_link_status:up") && r.cmd(&["GET", "live"]) == b"$1\r\n1\r\n" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica never synced (redis master: {redis_master}): {info}\n{}",
+                replica.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(r.cmd(&["DBSIZE"]), b":2001\r\n");
+        assert_eq!(
+            m.value(&["DEBUG", "DIGEST"]).text(),
+            r.value(&["DEBUG", "DIGEST"]).text()
+        );
+    }
+}

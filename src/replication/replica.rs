@@ -256,7 +256,8 @@ pub fn cron(srv: &mut Server) {
     match m.state {
         LinkState::Connect => {
             let (host, port) = (m.host.clone(), m.port);
-            match crate::server::net::connect_outbound(srv, &host, port) {
+            let tls = srv.config.other_int("tls-replication") != 0;
+            match crate::server::net::connect_outbound(srv, &host, port, tls) {
                 Ok(tok) => {
                     let m = srv.repl.master.as_mut().unwrap();
                     m.token = Some(tok);

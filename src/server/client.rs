@@ -72,6 +72,12 @@ impl Sock {
                 }
                 s.peer_addr().map(|_| ())
             }
+            Sock::Tls(t) => {
+                if let Some(e) = t.tcp.take_error()? {
+                    return Err(e);
+                }
+                t.tcp.peer_addr().map(|_| ())
+            }
             _ => Ok(()),
         }
     }
@@ -343,7 +349,8 @@ mod tests {
         let other = srv.add_detached_client();
         assert_ne!(slot, other);
         let mut c = srv.clients[slot].take().unwrap();
-        assert_eq!((c.id, c.fd, c.authenticated), (1, -1, true));
+        // The first id is 3: Redis's two Lua clients take 1 and 2 at start-up.
+        assert_eq!((c.id, c.fd, c.authenticated), (3, -1, true));
         c.qbuf.extend_from_slice(
             b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
         );

@@ -732,7 +732,12 @@ impl EventLoop {
 /// Opens a non-blocking TCP connection to host:port for an outbound link (our master) and
 /// adds it as a client registered for READABLE and WRITABLE: the writable event says the
 /// connect finished. Returns the client's slot.
-pub fn connect_outbound(srv: &mut Server, host: &str, port: u16) -> Result<usize, String> {
+pub fn connect_outbound(
+    srv: &mut Server,
+    host: &str,
+    port: u16,
+    tls: bool,
+) -> Result<usize, String> {
     use std::net::ToSocketAddrs;
     let addr = (host, port)
         .to_socket_addrs()
@@ -757,7 +762,14 @@ pub fn connect_outbound(srv: &mut Server, host: &str, port: u16) -> Result<usize
         .local_addr()
         .map(|a| fmt_addr(&a))
         .unwrap_or_default();
-    let mut c = Client::new(id, idx, Sock::Tcp(stream), fmt_addr(&addr), laddr, fd);
+    let sock = if tls {
+        let ctx = super::tls::configure_client(&srv.config).ok_or("TLS configuration failed")?;
+        let t = super::tls::TlsStream::new_client(stream, &ctx, host).map_err(|e| e.to_string())?;
+        Sock::Tls(Box::new(t))
+    } else {
+        Sock::Tcp(stream)
+    };
+    let mut c = Client::new(id, idx, sock, fmt_addr(&addr), laddr, fd);
     c.authenticated = true;
     c.master_link = true;
     c.writable_registered = true;
