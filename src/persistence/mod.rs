@@ -148,6 +148,7 @@ pub fn save_options(srv: &Server) -> rdb::SaveOptions {
         // rdbPopulateSaveInfo: a master with a backlog, or a replica, records the stream.
         repl: (srv.repl.backlog.is_some() || srv.repl.is_replica())
             .then(|| (0, srv.repl.replid.clone(), srv.repl.master_repl_offset)),
+        functions: srv.scripting.functions.codes(),
     }
 }
 
@@ -465,7 +466,15 @@ pub fn load_file_prefix(
         srv.repl.loaded_info = Some((id, off));
     }
     match res {
-        Ok(info) => {
+        Ok(mut info) => {
+            let libs = std::mem::take(&mut info.functions);
+            if let Err(e) = crate::scripting::functions::load_from_rdb(srv, libs, allow_dup) {
+                log_warning!("Failed loading library, {}", e);
+                return Err(LoadFailure::Corrupt(rdb::LoadError {
+                    offset: info.consumed,
+                    msg: format!("Failed loading library, {e}"),
+                }));
+            }
             if info.checksum_disabled {
                 log_notice!("RDB file was saved with checksum disabled: no check performed.");
             }
@@ -612,6 +621,8 @@ pub fn debug_reload(
         for db in srv.dbs.iter_mut() {
             db.clear();
         }
+        // emptyData without EMPTYDB_NOFUNCTIONS: the libraries go too.
+        srv.scripting.functions.clear();
         // emptyData tells client-side caches, as FLUSHALL does.
         crate::tracking::invalidate_on_flush(srv);
     }
