@@ -1061,6 +1061,7 @@ pub fn fcall(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) {
     super::run_script(
         srv,
         c,
+        args,
         l,
         super::Callee::Function {
             name: &name,

@@ -769,13 +769,15 @@ unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut ffi::lua_State) -> c_int
             b"Lua redis lib command arguments must be strings or integers",
         );
     };
-    let found = super::lookup_command(&*ctx.srv, &argv).is_some();
+    let srv = &*ctx.srv;
+    let allowed = super::lookup_command(srv, &argv)
+        .map(|idx| super::acl_denied(srv, &*ctx.caller, idx, &argv).is_none());
     drop(argv);
-    if !found {
+    let Some(allowed) = allowed else {
         return raise_table(l, b"Invalid command passed to redis.acl_check_cmd()");
-    }
-    // No ACL users yet: the default user may run everything.
-    ffi::lua_pushboolean(l, 1);
+    };
+    // The calling user's permission (ACLCheckAllUserCommandPerm).
+    ffi::lua_pushboolean(l, c_int::from(allowed));
     1
 }
 

@@ -180,6 +180,11 @@ pub struct RunCtx {
     pub sha: [u8; 40],
     /// The function's name when FCALL runs one (logs).
     pub function: Option<Vec<u8>>,
+    /// The client that called the script, its command and that command's name: the ACL
+    /// checks of redis.call are its user's, and ACL LOG shows it.
+    pub caller: *const Client,
+    pub caller_args: *const Args<'static>,
+    pub caller_name: &'static str,
 }
 
 thread_local! {
@@ -236,6 +241,31 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     if m.flags & meta::FLAG_NOSCRIPT != 0 {
         return reject(srv, "This Redis command is not allowed from script".into());
     }
+    // The caller's user must be allowed this command, its keys and channels
+    // (scriptVerifyACL); a denial is logged with context "lua".
+    // SAFETY: the caller and its arguments outlive the run (see RunCtx).
+    let caller = unsafe { &*ctx.caller };
+    if let Some(d) = acl_denied(srv, caller, idx, argv) {
+        let caller_args = unsafe { &*ctx.caller_args };
+        let mut buf = Vec::new();
+        let mut parsed = Argv::new();
+        for a in argv {
+            parsed.ranges.push((buf.len(), a.len()));
+            buf.extend_from_slice(a);
+        }
+        let inner = Args::new(&buf, &parsed);
+        crate::commands::acl::log_denial(
+            srv,
+            caller,
+            d,
+            crate::commands::acl::CTX_LUA,
+            &inner,
+            m,
+            None,
+            Some((caller_args, ctx.caller_name)),
+        );
+        return reject(srv, acl_error(d).into());
+    }
     if ctx.read_only && m.flags & (meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE) != 0 {
         return reject(
             srv,
@@ -273,6 +303,33 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     crate::commands::call(srv, client, idx, &args);
     srv.prop.muted = false;
     Ok(())
+}
+
+/// The ACL check of a command a script calls, for the calling client's user.
+pub fn acl_denied(
+    srv: &Server,
+    caller: &Client,
+    idx: usize,
+    argv: &[Vec<u8>],
+) -> Option<crate::acl::Denied> {
+    let u = srv.acl.user(caller.user);
+    if u.unrestricted {
+        return None;
+    }
+    let cmd = &srv.commands.cmds[idx];
+    let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    u.check_id(cmd.acl_id, cmd.meta, &argv).err()
+}
+
+/// The error redis.call raises for an ACL denial (scriptVerifyACL's wording).
+fn acl_error(d: crate::acl::Denied) -> &'static str {
+    use crate::acl::Denied;
+    match d {
+        Denied::Command => "The user executing the script can't run this command or subcommand",
+        Denied::Key(_) => "The user executing the script can't access at least one of the keys mentioned in the command arguments",
+        Denied::Channel(_) => "The user executing the script can't publish to the channel mentioned in the command",
+        Denied::Auth => "The user executing the script is lacking the permissions for the command",
+    }
 }
 
 /// Called from the count hook (scriptInterrupt): past busy-reply-threshold the script is
@@ -436,7 +493,7 @@ pub fn eval(srv: &mut Server, c: &mut Client, args: &Args, evalsha: bool, ro: bo
     let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| args.get(i)).collect();
     let argv: Vec<&[u8]> = (3 + numkeys..args.len()).map(|i| args.get(i)).collect();
     let l = srv.scripting.state();
-    run_script(srv, c, l, Callee::Eval(&sha), flags, ro, &keys, &argv);
+    run_script(srv, c, args, l, Callee::Eval(&sha), flags, ro, &keys, &argv);
 }
 
 /// The checks of scriptPrepareForRun that apply to a standalone server without replicas.
@@ -470,6 +527,7 @@ pub(crate) fn prepare_checks(srv: &mut Server, flags: u64, ro: bool) -> Result<(
 pub(crate) fn run_script(
     srv: &mut Server,
     c: &mut Client,
+    caller_args: &Args,
     l: *mut ffi::lua_State,
     callee: Callee,
     flags: u64,
@@ -501,6 +559,12 @@ pub(crate) fn run_script(
         start: std::time::Instant::now(),
         sha,
         function,
+        caller: c as *const Client,
+        caller_args: (caller_args as *const Args).cast(),
+        caller_name: srv
+            .commands
+            .lookup(caller_args.get(0))
+            .map_or("eval", |i| srv.commands.cmds[i].meta.name),
     };
     srv.scripting.running = true;
     srv.scripting.kill_requested = false;
