@@ -857,15 +857,16 @@ pub unsafe fn compile(l: *mut ffi::lua_State, sha: &[u8; 40], body: &[u8]) -> Re
         return Err(msg);
     }
     let key = func_key(sha);
-    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
+    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr().cast());
     Ok(())
 }
 
-/// "f_<sha>" as a C string.
-pub fn func_key(sha: &[u8; 40]) -> std::ffi::CString {
-    let mut k = b"f_".to_vec();
-    k.extend_from_slice(sha);
-    std::ffi::CString::new(k).expect("hex has no NUL")
+/// "f_<sha>" as a C string, on the stack (EVALSHA looks it up on every call).
+pub fn func_key(sha: &[u8; 40]) -> [u8; 43] {
+    let mut k = [0u8; 43];
+    k[..2].copy_from_slice(b"f_");
+    k[2..42].copy_from_slice(sha);
+    k
 }
 
 /// Pushes a new array of `items` (luaCreateArray).
@@ -896,7 +897,7 @@ pub unsafe fn set_global_array(l: *mut ffi::lua_State, name: &std::ffi::CStr, it
 pub unsafe fn push_function(l: *mut ffi::lua_State, sha: &[u8; 40]) -> bool {
     ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERRH_KEY.as_ptr());
     let key = func_key(sha);
-    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr().cast());
     if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
         ffi::lua_pop(l, 2);
         return false;

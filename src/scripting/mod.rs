@@ -467,24 +467,25 @@ pub fn eval(srv: &mut Server, c: &mut Client, args: &Args, evalsha: bool, ro: bo
         c.out.err("ERR Number of keys can't be negative");
         return;
     }
-    let sha = if evalsha {
-        match cache::sha_key(args.get(1)).filter(|_| args.get(1).len() == 40) {
-            Some(k) if srv.scripting.cache.by_sha.contains_key(&k) => k,
-            _ => {
+    let (sha, flags) = if evalsha {
+        let found = cache::sha_key(args.get(1))
+            .and_then(|k| srv.scripting.cache.by_sha.get(&k).map(|s| (k, s.flags)));
+        match found {
+            Some(f) => f,
+            None => {
                 c.out.err("NOSCRIPT No matching script. Please use EVAL.");
                 return;
             }
         }
     } else {
         match create_function(srv, args.get(1)) {
-            Ok(sha) => sha,
+            Ok(sha) => (sha, srv.scripting.cache.by_sha[&sha].flags),
             Err(e) => {
                 c.out.err(&e);
                 return;
             }
         }
     };
-    let flags = srv.scripting.cache.by_sha[&sha].flags;
     if let Err(e) = prepare_checks(srv, flags, ro) {
         c.out.err(&e);
         return;
