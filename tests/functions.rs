@@ -138,6 +138,16 @@ redis.register_function{function_name='pc', callback=function(keys, args) return
 redis.register_function{function_name='oom', callback=function(keys, args) return redis.call('set', keys[1], 'x') end, flags={'allow-oom'}}
 redis.register_function{function_name='stale', callback=function(keys, args) return 1 end, flags={'allow-stale', 'no-cluster', 'allow-cross-slot-keys', 'NO-WRITES'}}";
     d.cmd(&["FUNCTION", "LOAD", &raw("lib2", body)]);
+    // redis.register_function kept in a local and called after the load.
+    d.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        &raw(
+            "cap",
+            "local rf = redis.register_function\nrf('cap', function() rf('z', function() end) end)",
+        ),
+    ]);
+    d.cmd(&["FCALL", "cap", "0"]);
     d.run(
         "FCALL echo 2 a b c d
          FCALL echo 0
