@@ -467,7 +467,7 @@ pub fn exec(srv: &mut Server, c: &mut Client, exec_args: &Args) {
                 &args,
                 meta,
                 None,
-                Some(exec_args),
+                Some((exec_args, "exec")),
             );
             c.out.err(&crate::commands::acl::exec_denied_error(d));
             continue;

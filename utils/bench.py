@@ -619,11 +619,37 @@ def suite_repl(opts) -> List[BenchCase]:
     attach_replicas): SET and LPUSH, or --tests. CPU is the master's."""
     tests = opts.tests or ["set", "lpush"]
     return [BenchCase(name=t.upper() + " (1 replica)", args=["-t", t]) for t in tests]
+# The scripts of the scripts suite: one command, and ten commands on the same key.
+SCRIPT_ONE = "return redis.call('incr', KEYS[1])"
+SCRIPT_TEN = ("for i = 1, 9 do redis.call('incr', KEYS[1]) end\n"
+              "return redis.call('get', KEYS[1])")
+
+
+def scripts_load(opts, server):
+    """Caches both scripts (SCRIPT LOAD) so EVALSHA finds them."""
+    for body in (SCRIPT_ONE, SCRIPT_TEN):
+        server.call("SCRIPT", "LOAD", body)
+
+
+def suite_scripts(opts) -> List[BenchCase]:
+    """Scripting (issue 17): EVALSHA of a script calling one command (INCR of a random key)
+    and of one calling ten (nine INCRs and a GET of the same key), the scripts cached by
+    SCRIPT LOAD outside the measurement. Run with `--pipeline 16`."""
+    import hashlib
+
+    rnd = ["-r", "100000"]
+    cases = []
+    for name, body, n in (("EVALSHA_1CMD", SCRIPT_ONE, None), ("EVALSHA_10CMD", SCRIPT_TEN, "500000")):
+        sha = hashlib.sha1(body.encode()).hexdigest()
+        cases.append(BenchCase(name=name, args=["EVALSHA", sha, "1", "key:__rand_int__"],
+                               options=rnd + (["-n", n] if n else []), setup=scripts_load))
+    return cases
 
 
 SUITES: Dict[str, Callable] = {
     "aof": suite_aof,
     "repl": suite_repl,
+    "scripts": suite_scripts,
     "hllgeo": suite_hllgeo,
     "lists": suite_lists,
     "hashes": suite_hashes,

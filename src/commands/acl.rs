@@ -32,6 +32,8 @@ pub static HANDLERS: &[(&str, super::Handler)] = &[
 pub const CTX_TOPLEVEL: &str = "toplevel";
 /// Inside MULTI, or when EXEC runs the queue.
 pub const CTX_MULTI: &str = "multi";
+/// A script's redis.call.
+pub const CTX_LUA: &str = "lua";
 
 // ---------------------------------------------------------------------------------------------
 // The gate
@@ -84,8 +86,9 @@ pub fn exec_denied_error(d: Denied) -> String {
 }
 
 /// Adds an ACL LOG entry for a denial (addACLLogEntry). `user` overrides the client's user
-/// name (a failed AUTH logs the name it tried); `exec` is the EXEC running a queued command,
-/// which is what the client is doing as its client-info shows it.
+/// name (a failed AUTH logs the name it tried); `running` is the command the client is
+/// executing when it is not the denied one (the EXEC running a queued command, the EVAL or
+/// FCALL whose script called it) with its name, as the client-info shows it.
 #[allow(clippy::too_many_arguments)]
 pub fn log_denial(
     srv: &mut Server,
@@ -95,7 +98,7 @@ pub fn log_denial(
     args: &Args,
     m: &CommandMeta,
     user: Option<&[u8]>,
-    exec: Option<&Args>,
+    running: Option<(&Args, &str)>,
 ) {
     let object = match d {
         Denied::Command => m.name.as_bytes().to_vec(),
@@ -109,11 +112,8 @@ pub fn log_denial(
     // The command's time, as Redis stamps entries with its cached clock: denials of one
     // batch share a time.
     let now = srv.cmd_time_ms;
-    let running = match exec {
-        Some(e) => Running {
-            args: e,
-            name: "exec",
-        },
+    let running = match running {
+        Some((e, name)) => Running { args: e, name },
         None => Running { args, name: m.name },
     };
     let entry = LogEntry {

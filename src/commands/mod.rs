@@ -590,7 +590,9 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
         return finish_reply(c, reply_start);
     }
     // A script's shebang flags stand for EVAL's own (evalGetCommandFlags).
-    let flags = if meta.group == "scripting" && meta.name.starts_with("eval") {
+    let flags = if meta.group == "scripting"
+        && (meta.name.starts_with("eval") || meta.name.starts_with("fcall"))
+    {
         crate::scripting::command_flags(srv, args, meta.flags)
     } else {
         meta.flags
@@ -657,7 +659,7 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
     // A script past busy-reply-threshold (crate::scripting): only the commands flagged
     // allow-busy run (SCRIPT KILL, SHUTDOWN, and the transaction commands).
     if srv.scripting.timed_out && meta.flags & meta::FLAG_ALLOW_BUSY == 0 {
-        reject(srv, c, Some(idx), crate::scripting::BUSY_ERROR);
+        reject(srv, c, Some(idx), crate::scripting::busy_error(srv));
         return finish_reply(c, reply_start);
     }
     // A monitor is a replica to Redis (CLIENT_SLAVE): it may not read or write keys, nor run
@@ -903,7 +905,10 @@ pub fn call(srv: &mut Server, c: &mut Client, idx: usize, args: &Args) {
     if !srv.monitors.is_empty()
         && !c.reprocessing_blocked
         && meta.flags & (meta::FLAG_ADMIN | meta::FLAG_SKIP_MONITOR) == 0
-        && !matches!(meta.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro")
+        && !matches!(
+            meta.name,
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+        )
     {
         introspection::feed_monitors(srv, c, args);
     }

@@ -17,7 +17,26 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("script|flush", script_flush_command),
     ("script|kill", script_kill_command),
     ("script|help", script_help_command),
+    ("fcall", fcall_command),
+    ("fcall_ro", fcall_ro_command),
+    ("function|load", scripting::functions::load_command),
+    ("function|delete", scripting::functions::delete_command),
+    ("function|flush", scripting::functions::flush_command),
+    ("function|list", scripting::functions::list_command),
+    ("function|dump", scripting::functions::dump_command),
+    ("function|restore", scripting::functions::restore_command),
+    ("function|stats", scripting::functions::stats_command),
+    ("function|kill", function_kill_command),
+    ("function|help", function_help_command),
 ];
+
+fn fcall_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    scripting::functions::fcall(srv, c, args, false);
+}
+
+fn fcall_ro_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    scripting::functions::fcall(srv, c, args, true);
+}
 
 fn eval_command(srv: &mut Server, c: &mut Client, args: &Args) {
     scripting::eval(srv, c, args, false, false);
@@ -68,6 +87,16 @@ fn script_flush_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// SCRIPT KILL: stops the running script, which can only be seen from another client while
 /// a script is busy.
 fn script_kill_command(srv: &mut Server, c: &mut Client, _args: &Args) {
+    kill(srv, c, true);
+}
+
+/// FUNCTION KILL: stops the running function.
+fn function_kill_command(srv: &mut Server, c: &mut Client, _args: &Args) {
+    kill(srv, c, false);
+}
+
+/// SCRIPT KILL and FUNCTION KILL (scriptKill): each stops only its own kind of script.
+fn kill(srv: &mut Server, c: &mut Client, eval: bool) {
     if !srv.scripting.running {
         c.out.err("NOTBUSY No scripts in execution right now.");
         return;
@@ -76,8 +105,63 @@ fn script_kill_command(srv: &mut Server, c: &mut Client, _args: &Args) {
         c.out.err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
         return;
     }
+    let is_function = srv.scripting.function_run.is_some();
+    if eval && is_function {
+        c.out.err(scripting::BUSY_FUNCTION_ERROR);
+        return;
+    }
+    if !eval && !is_function {
+        c.out.err(scripting::BUSY_ERROR);
+        return;
+    }
     srv.scripting.kill_requested = true;
     c.out.ok();
+}
+
+fn function_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {
+    super::connection::reply_help(
+        c,
+        "FUNCTION",
+        &[
+            "LOAD [REPLACE] <FUNCTION CODE>",
+            "    Create a new library with the given library name and code.",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries:",
+            "    * Library name",
+            "    * The engine used to run the Library",
+            "    * Library description",
+            "    * Functions list",
+            "    * Library code (if WITHCODE is given)",
+            "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+            "STATS",
+            "    Return information about the current function running:",
+            "    * Function name",
+            "    * Command used to run the function",
+            "    * Duration in MS that the function is running",
+            "    If no function is running, return nil",
+            "    In addition, returns a list of available engines.",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the libraries.",
+            "    * SYNC: Synchronously flush the libraries.",
+            "DUMP",
+            "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+            "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+            "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+            "    control how to handle existing libraries (default APPEND):",
+            "    * FLUSH: delete all existing libraries.",
+            "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+            "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+            "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+            "      in case of functions name collision with another library).",
+        ],
+    );
 }
 
 fn script_help_command(_srv: &mut Server, c: &mut Client, _args: &Args) {

@@ -360,7 +360,7 @@ fn shutdown_command(srv: &mut Server, c: &mut Client, args: &Args) {
     // A busy script: only SHUTDOWN NOSAVE, which then stops the script (its hook sees
     // shutdown_asap) and the loop exits.
     if srv.scripting.timed_out && !nosave {
-        return c.out.err(crate::scripting::BUSY_ERROR);
+        return c.out.err(crate::scripting::busy_error(srv));
     }
     if crate::server::cron::prepare_for_shutdown(srv, flags) {
         srv.shutdown_asap = true;

@@ -341,6 +341,13 @@ fn write_commands(
         out.buf
             .extend_from_slice(format!("#TS:{}\r\n", now_secs()).as_bytes());
     }
+    // The function libraries first, each as FUNCTION LOAD (rewriteFunctions).
+    for lib in srv.scripting.functions.libraries.values() {
+        out.buf
+            .extend_from_slice(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n");
+        bulk(&mut out.buf, &lib.code);
+        out.maybe_flush()?;
+    }
     let mut keys = 0u64;
     for (id, db) in srv.dbs.iter().enumerate() {
         if db.dict.is_empty() {

@@ -148,6 +148,7 @@ pub fn save_options(srv: &Server) -> rdb::SaveOptions {
         // rdbPopulateSaveInfo: a master with a backlog, or a replica, records the stream.
         repl: (srv.repl.backlog.is_some() || srv.repl.is_replica())
             .then(|| (0, srv.repl.replid.clone(), srv.repl.master_repl_offset)),
+        functions: srv.scripting.functions.codes(),
     }
 }
 
@@ -471,7 +472,15 @@ pub fn load_bytes(srv: &mut Server, data: &[u8], allow_dup: bool) -> Result<usiz
         srv.repl.loaded_info = Some((id, off));
     }
     match res {
-        Ok(info) => {
+        Ok(mut info) => {
+            let libs = std::mem::take(&mut info.functions);
+            if let Err(e) = crate::scripting::functions::load_from_rdb(srv, libs, allow_dup) {
+                log_warning!("Failed loading library, {}", e);
+                return Err(LoadFailure::Corrupt(rdb::LoadError {
+                    offset: info.consumed,
+                    msg: format!("Failed loading library, {e}"),
+                }));
+            }
             srv.stats.dump_payload_sanitizations += info.sanitizations;
             if info.checksum_disabled {
                 log_notice!("RDB file was saved with checksum disabled: no check performed.");
@@ -619,6 +628,8 @@ pub fn debug_reload(
         for db in srv.dbs.iter_mut() {
             db.clear();
         }
+        // emptyData without EMPTYDB_NOFUNCTIONS: the libraries go too.
+        srv.scripting.functions.clear();
         // emptyData tells client-side caches, as FLUSHALL does.
         crate::tracking::invalidate_on_flush(srv);
     }

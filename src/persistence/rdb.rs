@@ -1666,6 +1666,8 @@ pub struct SaveOptions {
     /// aux repl-stream-db, repl-id, repl-offset (rdbSaveInfo): where the replication stream
     /// stood at this snapshot, so a restarted replica (or master) can continue it.
     pub repl: Option<(i64, String, i64)>,
+    /// The code of every function library (saved as RDB_OPCODE_FUNCTION2 records).
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Where the file writer sends full chunks. The file writer in `super` flushes to disk; tests
@@ -1715,6 +1717,7 @@ pub fn save_rdb(dbs: &[Db], opts: &SaveOptions, sink: &mut dyn Sink) -> std::io:
         save_aux_int(&mut buf, "repl-offset", *offset);
     }
     save_aux_int(&mut buf, "aof-base", opts.aof_base as i64);
+    crate::scripting::functions::save_functions(&mut buf, &opts.functions, opts.compress);
     let mut keys = 0u64;
     for (id, db) in dbs.iter().enumerate() {
         if db.dict.is_empty() {
@@ -1817,6 +1820,8 @@ pub struct LoadInfo {
     pub sanitizations: u64,
     /// Bytes the RDB took: an AOF with an RDB preamble continues with commands there.
     pub consumed: usize,
+    /// The code of each function library, in file order (the caller loads them).
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Decodes a whole RDB file into `dbs` (rdbLoadRio). `on_aux` sees each aux field as it is
@@ -1919,9 +1924,9 @@ pub fn load_rdb(
                 return Err(r.err("Pre-release function format not supported."))
             }
             OPCODE_FUNCTION2 => {
-                return Err(
-                    r.err("The RDB file contains functions, which this server does not support")
-                )
+                let code = r.bytes()?;
+                info.functions.push(code.into_owned());
+                continue;
             }
             _ => {}
         }

@@ -688,6 +688,8 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
     for db in srv.dbs.iter_mut() {
         db.clear();
     }
+    // emptyData: the master's libraries replace ours.
+    srv.scripting.functions.clear();
     log_notice!("MASTER <-> REPLICA sync: Loading DB in memory");
     if crate::persistence::load_file(srv, &filename, false).is_err() {
         log_warning!(

@@ -32,6 +32,23 @@ const FLAG_NAMES: &[(&str, u64)] = &[
     ("allow-cross-slot-keys", FLAG_ALLOW_CROSS_SLOT),
 ];
 
+/// The flag a name stands for, in any letter case (function flags).
+pub fn flag_by_name(name: &[u8]) -> Option<u64> {
+    FLAG_NAMES
+        .iter()
+        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+        .map(|&(_, bit)| bit)
+}
+
+/// The names of the flags set in `flags`, in Redis's order (FUNCTION LIST).
+pub fn flag_names(flags: u64) -> Vec<&'static str> {
+    FLAG_NAMES
+        .iter()
+        .filter(|(_, bit)| flags & bit != 0)
+        .map(|&(n, _)| n)
+        .collect()
+}
+
 /// One cached script.
 pub struct Script {
     pub body: Vec<u8>,

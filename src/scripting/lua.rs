@@ -35,7 +35,7 @@ use mlua::ffi;
 use std::os::raw::c_int;
 
 /// Registry keys.
-const ERRH_KEY: &std::ffi::CStr = c"ferrodis.err_handler";
+pub(crate) const ERRH_KEY: &std::ffi::CStr = c"ferrodis.err_handler";
 const PROXIES_KEY: &std::ffi::CStr = c"ferrodis.proxies";
 const REAL_G_KEY: &std::ffi::CStr = c"ferrodis.G";
 const G_META_KEY: &std::ffi::CStr = c"ferrodis.G_meta";
@@ -49,7 +49,7 @@ pub const REPL_AOF: i64 = 1;
 pub const REPL_REPLICA: i64 = 2;
 
 /// The version numbers scripts see.
-const VERSION_NUM: f64 = 0x07000f as f64;
+pub(crate) const VERSION_NUM: f64 = 0x07000f as f64;
 
 // ---------------------------------------------------------------------------------------
 // Redis's 48-bit PRNG (rand.c: the lrand48 recurrence), so math.random gives the same
@@ -77,7 +77,7 @@ fn lrand48() -> i32 {
 // ---------------------------------------------------------------------------------------
 // Small helpers over the C API.
 
-unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
+pub(crate) unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
     ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
 }
 
@@ -96,23 +96,23 @@ unsafe fn raise_where(l: *mut ffi::lua_State, msg: &[u8]) -> c_int {
 }
 
 /// Pushes an error table and raises it (luaPushError + luaError).
-unsafe fn raise_table(l: *mut ffi::lua_State, msg: &[u8]) -> c_int {
+pub(crate) unsafe fn raise_table(l: *mut ffi::lua_State, msg: &[u8]) -> c_int {
     convert::push_error_table(l, msg);
     ffi::lua_error(l)
 }
 
-unsafe fn set_fn(l: *mut ffi::lua_State, name: &std::ffi::CStr, f: ffi::lua_CFunction) {
+pub(crate) unsafe fn set_fn(l: *mut ffi::lua_State, name: &std::ffi::CStr, f: ffi::lua_CFunction) {
     ffi::lua_pushcfunction(l, f);
     ffi::lua_setfield(l, -2, name.as_ptr());
 }
 
-unsafe fn set_num(l: *mut ffi::lua_State, name: &std::ffi::CStr, n: f64) {
+pub(crate) unsafe fn set_num(l: *mut ffi::lua_State, name: &std::ffi::CStr, n: f64) {
     ffi::lua_pushnumber(l, n);
     ffi::lua_setfield(l, -2, name.as_ptr());
 }
 
 /// The running script's context, if a script is running.
-fn run_ctx<'a>() -> Option<&'a mut RunCtx> {
+pub(crate) fn run_ctx<'a>() -> Option<&'a mut RunCtx> {
     let p = super::RUN.with(|r| r.get());
     // SAFETY: RUN is set only for the duration of a script run, to a context that outlives it.
     unsafe { p.as_mut() }
@@ -300,7 +300,7 @@ unsafe fn protect(l: *mut ffi::lua_State) {
 }
 
 /// Replaces the table on the top of the stack with a read-only proxy of it.
-unsafe fn make_proxy(l: *mut ffi::lua_State) {
+pub(crate) unsafe fn make_proxy(l: *mut ffi::lua_State) {
     ffi::lua_newtable(l); // real, proxy
     ffi::lua_newtable(l); // real, proxy, mt
     ffi::lua_pushvalue(l, -3);
@@ -352,11 +352,11 @@ unsafe fn call_orig(l: *mut ffi::lua_State, name: &std::ffi::CStr) -> c_int {
     ffi::lua_gettop(l)
 }
 
-unsafe extern "C-unwind" fn readonly_newindex(l: *mut ffi::lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn readonly_newindex(l: *mut ffi::lua_State) -> c_int {
     raise_where(l, READONLY)
 }
 
-unsafe extern "C-unwind" fn nonexistent_global(l: *mut ffi::lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn nonexistent_global(l: *mut ffi::lua_State) -> c_int {
     let name = convert::to_bytes(l, 2);
     let mut msg = b"Script attempted to access nonexistent global variable '".to_vec();
     msg.extend_from_slice(name);
@@ -642,7 +642,7 @@ unsafe extern "C-unwind" fn lua_pcall_unwrap(l: *mut ffi::lua_State) -> c_int {
     ffi::lua_gettop(l)
 }
 
-unsafe extern "C-unwind" fn redis_log(l: *mut ffi::lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn redis_log(l: *mut ffi::lua_State) -> c_int {
     let argc = ffi::lua_gettop(l);
     if argc < 2 {
         return raise_table(l, b"redis.log() requires two arguments or more.");
@@ -769,13 +769,15 @@ unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut ffi::lua_State) -> c_int
             b"Lua redis lib command arguments must be strings or integers",
         );
     };
-    let found = super::lookup_command(&*ctx.srv, &argv).is_some();
+    let srv = &*ctx.srv;
+    let allowed = super::lookup_command(srv, &argv)
+        .map(|idx| super::acl_denied(srv, &*ctx.caller, idx, &argv).is_none());
     drop(argv);
-    if !found {
+    let Some(allowed) = allowed else {
         return raise_table(l, b"Invalid command passed to redis.acl_check_cmd()");
-    }
-    // No ACL users yet: the default user may run everything.
-    ffi::lua_pushboolean(l, 1);
+    };
+    // The calling user's permission (ACLCheckAllUserCommandPerm).
+    ffi::lua_pushboolean(l, c_int::from(allowed));
     1
 }
 
@@ -855,15 +857,26 @@ pub unsafe fn compile(l: *mut ffi::lua_State, sha: &[u8; 40], body: &[u8]) -> Re
         return Err(msg);
     }
     let key = func_key(sha);
-    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
+    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr().cast());
     Ok(())
 }
 
-/// "f_<sha>" as a C string.
-pub fn func_key(sha: &[u8; 40]) -> std::ffi::CString {
-    let mut k = b"f_".to_vec();
-    k.extend_from_slice(sha);
-    std::ffi::CString::new(k).expect("hex has no NUL")
+/// "f_<sha>" as a C string, on the stack (EVALSHA looks it up on every call).
+pub fn func_key(sha: &[u8; 40]) -> [u8; 43] {
+    let mut k = [0u8; 43];
+    k[..2].copy_from_slice(b"f_");
+    k[2..42].copy_from_slice(sha);
+    k
+}
+
+/// Pushes a new array of `items` (luaCreateArray).
+pub unsafe fn push_array(l: *mut ffi::lua_State, items: &[&[u8]]) {
+    ffi::lua_createtable(l, items.len().min(1 << 20) as c_int, 0);
+    for (i, it) in items.iter().enumerate() {
+        ffi::lua_pushnumber(l, (i + 1) as f64);
+        push_bytes(l, it);
+        ffi::lua_rawset(l, -3);
+    }
 }
 
 /// Sets global `name` (KEYS or ARGV) to an array of `items`, in the real globals table.
@@ -884,7 +897,7 @@ pub unsafe fn set_global_array(l: *mut ffi::lua_State, name: &std::ffi::CStr, it
 pub unsafe fn push_function(l: *mut ffi::lua_State, sha: &[u8; 40]) -> bool {
     ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERRH_KEY.as_ptr());
     let key = func_key(sha);
-    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr().cast());
     if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
         ffi::lua_pop(l, 2);
         return false;

@@ -24,6 +24,7 @@ pub mod cache;
 pub mod cjson;
 pub mod cmsgpack;
 pub mod convert;
+pub mod functions;
 pub mod lua;
 pub mod structlib;
 
@@ -33,10 +34,41 @@ use crate::server::client::{Client, Sock};
 use crate::server::Server;
 use mlua::ffi;
 use std::cell::Cell;
+use std::os::raw::c_int;
 
 /// The reply to commands sent while a script is busy (shared.slowevalerr).
 pub const BUSY_ERROR: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// The reply to commands sent while a function is busy (shared.slowscripterr).
+pub const BUSY_FUNCTION_ERROR: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// The -BUSY reply for what is running: an EVAL script or a function.
+pub fn busy_error(srv: &Server) -> &'static str {
+    if srv.scripting.function_run.is_some() {
+        BUSY_FUNCTION_ERROR
+    } else {
+        BUSY_ERROR
+    }
+}
+
+/// The function FCALL is running (FUNCTION STATS's running_script).
+pub struct FunctionRun {
+    pub name: Vec<u8>,
+    /// The FCALL as the caller sent it.
+    pub argv: Vec<Vec<u8>>,
+    pub start: std::time::Instant,
+}
+
+/// What a run calls.
+pub enum Callee<'a> {
+    /// An EVAL script by SHA: KEYS and ARGV are globals.
+    Eval(&'a [u8; 40]),
+    /// A function: its callback in the registry gets the keys and the arguments as its two
+    /// parameters.
+    Function { name: &'a [u8], lua_ref: c_int },
+}
 
 /// The scripting state kept in `Server::scripting`.
 pub struct Scripting {
@@ -58,6 +90,10 @@ pub struct Scripting {
     pub served_while_busy: bool,
     /// INFO: scripts run since start.
     pub evals: u64,
+    /// The libraries of FUNCTION LOAD and their interpreter.
+    pub functions: functions::Functions,
+    /// Set while FCALL runs a function.
+    pub function_run: Option<FunctionRun>,
 }
 
 impl Default for Scripting {
@@ -72,6 +108,8 @@ impl Default for Scripting {
             wrote: false,
             served_while_busy: false,
             evals: 0,
+            functions: Default::default(),
+            function_run: None,
         }
     }
 }
@@ -140,6 +178,13 @@ pub struct RunCtx {
     pub start: std::time::Instant,
     /// The script's SHA (logs).
     pub sha: [u8; 40],
+    /// The function's name when FCALL runs one (logs).
+    pub function: Option<Vec<u8>>,
+    /// The client that called the script, its command and that command's name: the ACL
+    /// checks of redis.call are its user's, and ACL LOG shows it.
+    pub caller: *const Client,
+    pub caller_args: *const Args<'static>,
+    pub caller_name: &'static str,
 }
 
 thread_local! {
@@ -196,6 +241,31 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     if m.flags & meta::FLAG_NOSCRIPT != 0 {
         return reject(srv, "This Redis command is not allowed from script".into());
     }
+    // The caller's user must be allowed this command, its keys and channels
+    // (scriptVerifyACL); a denial is logged with context "lua".
+    // SAFETY: the caller and its arguments outlive the run (see RunCtx).
+    let caller = unsafe { &*ctx.caller };
+    if let Some(d) = acl_denied(srv, caller, idx, argv) {
+        let caller_args = unsafe { &*ctx.caller_args };
+        let mut buf = Vec::new();
+        let mut parsed = Argv::new();
+        for a in argv {
+            parsed.ranges.push((buf.len(), a.len()));
+            buf.extend_from_slice(a);
+        }
+        let inner = Args::new(&buf, &parsed);
+        crate::commands::acl::log_denial(
+            srv,
+            caller,
+            d,
+            crate::commands::acl::CTX_LUA,
+            &inner,
+            m,
+            None,
+            Some((caller_args, ctx.caller_name)),
+        );
+        return reject(srv, acl_error(d).into());
+    }
     if ctx.read_only && m.flags & (meta::FLAG_WRITE | meta::FLAG_MAY_REPLICATE) != 0 {
         return reject(
             srv,
@@ -235,6 +305,33 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     Ok(())
 }
 
+/// The ACL check of a command a script calls, for the calling client's user.
+pub fn acl_denied(
+    srv: &Server,
+    caller: &Client,
+    idx: usize,
+    argv: &[Vec<u8>],
+) -> Option<crate::acl::Denied> {
+    let u = srv.acl.user(caller.user);
+    if u.unrestricted {
+        return None;
+    }
+    let cmd = &srv.commands.cmds[idx];
+    let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    u.check_id(cmd.acl_id, cmd.meta, &argv).err()
+}
+
+/// The error redis.call raises for an ACL denial (scriptVerifyACL's wording).
+fn acl_error(d: crate::acl::Denied) -> &'static str {
+    use crate::acl::Denied;
+    match d {
+        Denied::Command => "The user executing the script can't run this command or subcommand",
+        Denied::Key(_) => "The user executing the script can't access at least one of the keys mentioned in the command arguments",
+        Denied::Channel(_) => "The user executing the script can't publish to the channel mentioned in the command",
+        Denied::Auth => "The user executing the script is lacking the permissions for the command",
+    }
+}
+
 /// Called from the count hook (scriptInterrupt): past busy-reply-threshold the script is
 /// timed out, and from then on each hook serves other clients (who get -BUSY, or run
 /// SCRIPT KILL / SHUTDOWN NOSAVE). True when the script must stop.
@@ -249,10 +346,15 @@ pub fn script_interrupt(ctx: &mut RunCtx) -> bool {
     }
     if !srv.scripting.timed_out {
         srv.scripting.timed_out = true;
+        let (kill, name) = match &ctx.function {
+            Some(f) => ("FUNCTION KILL", String::from_utf8_lossy(f)),
+            None => ("SCRIPT KILL", String::from_utf8_lossy(&ctx.sha)),
+        };
         crate::log_warning!(
-            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} command. Script name is: {}.",
             elapsed,
-            String::from_utf8_lossy(&ctx.sha)
+            kill,
+            name
         );
     }
     crate::server::net::process_events_while_blocked(srv);
@@ -299,8 +401,15 @@ pub fn create_function(srv: &mut Server, body: &[u8]) -> Result<[u8; 40], String
 /// with what its flags say; a script without one (or not cached, for EVALSHA) keeps them.
 pub fn command_flags(srv: &Server, args: &Args, cmd_flags: u64) -> u64 {
     let evalsha = args.get(0).len() >= 7 && args.get(0)[..7].eq_ignore_ascii_case(b"evalsha");
+    let fcall = args.get(0).len() >= 5 && args.get(0)[..5].eq_ignore_ascii_case(b"fcall");
     let body = args.get(1);
-    let script_flags = if evalsha {
+    let script_flags = if fcall {
+        // fcallGetCommandFlags: an unknown function keeps FCALL's own flags.
+        match srv.scripting.functions.get(body) {
+            Some(f) => f.flags,
+            None => return cmd_flags,
+        }
+    } else if evalsha {
         match cache::sha_key(body).filter(|_| body.len() == 40) {
             Some(k) => match srv.scripting.cache.by_sha.get(&k) {
                 Some(s) => s.flags,
@@ -358,24 +467,25 @@ pub fn eval(srv: &mut Server, c: &mut Client, args: &Args, evalsha: bool, ro: bo
         c.out.err("ERR Number of keys can't be negative");
         return;
     }
-    let sha = if evalsha {
-        match cache::sha_key(args.get(1)).filter(|_| args.get(1).len() == 40) {
-            Some(k) if srv.scripting.cache.by_sha.contains_key(&k) => k,
-            _ => {
+    let (sha, flags) = if evalsha {
+        let found = cache::sha_key(args.get(1))
+            .and_then(|k| srv.scripting.cache.by_sha.get(&k).map(|s| (k, s.flags)));
+        match found {
+            Some(f) => f,
+            None => {
                 c.out.err("NOSCRIPT No matching script. Please use EVAL.");
                 return;
             }
         }
     } else {
         match create_function(srv, args.get(1)) {
-            Ok(sha) => sha,
+            Ok(sha) => (sha, srv.scripting.cache.by_sha[&sha].flags),
             Err(e) => {
                 c.out.err(&e);
                 return;
             }
         }
     };
-    let flags = srv.scripting.cache.by_sha[&sha].flags;
     if let Err(e) = prepare_checks(srv, flags, ro) {
         c.out.err(&e);
         return;
@@ -383,11 +493,12 @@ pub fn eval(srv: &mut Server, c: &mut Client, args: &Args, evalsha: bool, ro: bo
     let numkeys = numkeys as usize;
     let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| args.get(i)).collect();
     let argv: Vec<&[u8]> = (3 + numkeys..args.len()).map(|i| args.get(i)).collect();
-    run_script(srv, c, &sha, flags, ro, &keys, &argv);
+    let l = srv.scripting.state();
+    run_script(srv, c, args, l, Callee::Eval(&sha), flags, ro, &keys, &argv);
 }
 
 /// The checks of scriptPrepareForRun that apply to a standalone server without replicas.
-fn prepare_checks(srv: &mut Server, flags: u64, ro: bool) -> Result<(), String> {
+pub(crate) fn prepare_checks(srv: &mut Server, flags: u64, ro: bool) -> Result<(), String> {
     if flags & cache::FLAG_EVAL_COMPAT != 0 {
         return Ok(());
     }
@@ -411,17 +522,24 @@ fn prepare_checks(srv: &mut Server, flags: u64, ro: bool) -> Result<(), String> 
     Ok(())
 }
 
-/// Runs a compiled script for client `c` and writes its result (luaCallFunction).
-fn run_script(
+/// Runs a compiled script or function in interpreter `l` for client `c` and writes its
+/// result (luaCallFunction).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_script(
     srv: &mut Server,
     c: &mut Client,
-    sha: &[u8; 40],
+    caller_args: &Args,
+    l: *mut ffi::lua_State,
+    callee: Callee,
     flags: u64,
     ro: bool,
     keys: &[&[u8]],
     argv: &[&[u8]],
 ) {
-    let l = srv.scripting.state();
+    let (sha, function) = match &callee {
+        Callee::Eval(sha) => (**sha, None),
+        Callee::Function { name, .. } => ([0u8; 40], Some(name.to_vec())),
+    };
     let mut client = srv
         .scripting
         .client
@@ -440,7 +558,14 @@ fn run_script(
         repl_flags: lua::REPL_AOF | lua::REPL_REPLICA,
         in_call: false,
         start: std::time::Instant::now(),
-        sha: *sha,
+        sha,
+        function,
+        caller: c as *const Client,
+        caller_args: (caller_args as *const Args).cast(),
+        caller_name: srv
+            .commands
+            .lookup(caller_args.get(0))
+            .map_or("eval", |i| srv.commands.cmds[i].meta.name),
     };
     srv.scripting.running = true;
     srv.scripting.kill_requested = false;
@@ -453,9 +578,20 @@ fn run_script(
     // SAFETY: the interpreter is idle; RUN points at `ctx` exactly while lua_pcall runs, and
     // the server is reached only through `ctx.srv` meanwhile.
     unsafe {
-        lua::set_global_array(l, c"KEYS", keys);
-        lua::set_global_array(l, c"ARGV", argv);
-        let pushed = lua::push_function(l, sha);
+        let (pushed, nargs, handler_at) = match callee {
+            Callee::Eval(sha) => {
+                lua::set_global_array(l, c"KEYS", keys);
+                lua::set_global_array(l, c"ARGV", argv);
+                (lua::push_function(l, sha), 0, -2)
+            }
+            Callee::Function { lua_ref, .. } => {
+                ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, lua::ERRH_KEY.as_ptr());
+                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, lua_ref.into());
+                lua::push_array(l, keys);
+                lua::push_array(l, argv);
+                (true, 2, -4)
+            }
+        };
         debug_assert!(pushed, "cached script is compiled");
         if !pushed {
             c.out.err("ERR script is missing from the interpreter");
@@ -464,14 +600,21 @@ fn run_script(
                 ffi::lua_sethook(l, Some(lua::count_hook), ffi::LUA_MASKCOUNT, 100_000);
             }
             RUN.with(|r| r.set(&mut ctx));
-            let status = ffi::lua_pcall(l, 0, 1, -2);
+            let status = ffi::lua_pcall(l, nargs, 1, handler_at);
             RUN.with(|r| r.set(std::ptr::null_mut()));
             if hook {
                 ffi::lua_sethook(l, None, 0, 0);
             }
             let script_resp3 = client.out.resp3;
             if status != 0 {
-                reply_script_error(l, c, sha);
+                match &ctx.function {
+                    Some(name) => reply_script_error(l, c, name, name),
+                    None => {
+                        let mut f_sha = b"f_".to_vec();
+                        f_sha.extend_from_slice(&sha);
+                        reply_script_error(l, c, &f_sha, &sha)
+                    }
+                }
             } else {
                 convert::lua_to_reply(l, &mut c.out, script_resp3);
             }
@@ -487,8 +630,9 @@ fn run_script(
     srv.scripting.served_while_busy = false;
 }
 
-/// The error reply of a failed script: the message, then where it was raised.
-unsafe fn reply_script_error(l: *mut ffi::lua_State, c: &mut Client, sha: &[u8; 40]) {
+/// The error reply of a failed script: the message, then where it was raised. `plain` names
+/// the script in a message that is not an error table, `name` in one that is.
+unsafe fn reply_script_error(l: *mut ffi::lua_State, c: &mut Client, plain: &[u8], name: &[u8]) {
     if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
         let msg = if ffi::lua_isstring(l, -1) != 0 {
             convert::to_bytes(l, -1).to_vec()
@@ -497,8 +641,8 @@ unsafe fn reply_script_error(l: *mut ffi::lua_State, c: &mut Client, sha: &[u8; 
         };
         let msg = &msg[..msg.len().min(100)];
         c.out.err(&format!(
-            "ERR Error running script f_{}, {}",
-            String::from_utf8_lossy(sha),
+            "ERR Error running script {}, {}",
+            String::from_utf8_lossy(plain),
             String::from_utf8_lossy(convert::trim_crlf(msg))
         ));
     } else {
@@ -507,7 +651,7 @@ unsafe fn reply_script_error(l: *mut ffi::lua_State, c: &mut Client, sha: &[u8; 
         msg.extend_from_slice(&e.msg);
         if let (Some(line), Some(source)) = (&e.line, &e.source) {
             msg.extend_from_slice(b" script: ");
-            msg.extend_from_slice(sha);
+            msg.extend_from_slice(name);
             msg.extend_from_slice(b", on ");
             msg.extend_from_slice(source);
             msg.push(b':');
