@@ -10,8 +10,8 @@
 //! pointer, then 16 bytes per level: forward pointer + span), about 48-64 bytes in jemalloc size
 //! classes. Here every node is a variable-size *record* of `u32` words in one arena vector, links
 //! are word offsets, and the member strings sit in a second vector of inline-capable `Sds`.
-//! A height-1 node (3 nodes out of 4) costs 24 bytes of record + 24 bytes of `Sds` slot, each
-//! extra level 8 bytes; on average 50.7 bytes per member, with no per-node allocation and no
+//! A height-1 node (3 nodes out of 4) costs 24 bytes of record + 16 bytes of `Sds` slot, each
+//! extra level 8 bytes; on average 42.7 bytes per member, with no per-node allocation and no
 //! allocator header. The span of level 0 is not stored: it is 1 when the forward link is set
 //! and 0 when the node is the tail (exactly what Redis keeps there).
 //!
@@ -28,8 +28,8 @@
 //!  point to, so 0 doubles as NULL for forward and backward links (the first node's backward is
 //!  0 just as Redis's is NULL).
 //!
-//!  members: [ Sds | Sds | Sds | ... ]   slot = word x+3 of the record; 24 bytes each, inline
-//!                                         up to 22 bytes (sds.rs), else one heap block
+//!  members: [ Sds | Sds | Sds | ... ]   slot = word x+3 of the record; 16 bytes each, inline
+//!                                         up to 15 bytes (sds.rs), else one heap block
 //! ```
 //!
 //! Worked example: {a:1.0, b:2.0} where `a` drew height 2 and `b` height 1 (words in hex;
@@ -44,7 +44,8 @@
 //!  members = ["a", "b"]    len = 2, level = 2, tail = 76 (0x4c)
 //! ```
 //!
-//! Freed records go on a free list per height (the link is kept in the freed record's `fwd 0`
+//! Both vectors grow by half their length when full (not doubling), and
+//! freed records go on a free list per height (the link is kept in the freed record's `fwd 0`
 //! word) and freed member slots on a stack, so churn reuses memory without allocating. When more
 //! than three quarters of the arena is free, deleting calls rebuild it in list order
 //! ([`SkipList::compact`]), which gives memory back and makes later walks sequential; that
@@ -79,6 +80,15 @@ const HEADER_WORDS: usize = record_words(MAXLEVEL);
 /// Free words below which compaction is never worth a pass (tests use a small value so the
 /// model test exercises it).
 const COMPACT_MIN_WORDS: usize = if cfg!(test) { 64 } else { 4096 };
+
+/// Makes room in `v` for `more` items, growing it by half its length at a time rather than
+/// doubling: still amortised O(1) per push, but a set built by many ZADDs carries at most a
+/// third of its arena as spare capacity instead of half.
+fn grow<T>(v: &mut Vec<T>, more: usize) {
+    if v.capacity() - v.len() < more {
+        v.reserve_exact(more.max(v.len() / 2).max(16));
+    }
+}
 
 /// Words in a record of height `h`.
 const fn record_words(h: usize) -> usize {
@@ -558,6 +568,7 @@ impl SkipList {
                 m
             }
             None => {
+                grow(&mut self.members, 1);
                 self.members.push(member);
                 (self.members.len() - 1) as u32
             }
@@ -574,6 +585,7 @@ impl SkipList {
                 x + size <= u32::MAX as usize,
                 "skiplist arena exhausted (16 GiB of records)"
             );
+            grow(&mut self.w, size);
             self.w.resize(x + size, 0);
             x
         };
