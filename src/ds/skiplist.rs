@@ -44,8 +44,7 @@
 //!  members = ["a", "b"]    len = 2, level = 2, tail = 76 (0x4c)
 //! ```
 //!
-//! Both vectors grow by half their length when full (not doubling), and
-//! freed records go on a free list per height (the link is kept in the freed record's `fwd 0`
+//! Freed records go on a free list per height (the link is kept in the freed record's `fwd 0`
 //! word) and freed member slots on a stack, so churn reuses memory without allocating. When more
 //! than three quarters of the arena is free, deleting calls rebuild it in list order
 //! ([`SkipList::compact`]), which gives memory back and makes later walks sequential; that
@@ -80,15 +79,6 @@ const HEADER_WORDS: usize = record_words(MAXLEVEL);
 /// Free words below which compaction is never worth a pass (tests use a small value so the
 /// model test exercises it).
 const COMPACT_MIN_WORDS: usize = if cfg!(test) { 64 } else { 4096 };
-
-/// Makes room in `v` for `more` items, growing it by half its length at a time rather than
-/// doubling: still amortised O(1) per push, but a set built by many ZADDs carries at most a
-/// third of its arena as spare capacity instead of half.
-fn grow<T>(v: &mut Vec<T>, more: usize) {
-    if v.capacity() - v.len() < more {
-        v.reserve_exact(more.max(v.len() / 2).max(16));
-    }
-}
 
 /// Words in a record of height `h`.
 const fn record_words(h: usize) -> usize {
@@ -568,7 +558,6 @@ impl SkipList {
                 m
             }
             None => {
-                grow(&mut self.members, 1);
                 self.members.push(member);
                 (self.members.len() - 1) as u32
             }
@@ -585,7 +574,6 @@ impl SkipList {
                 x + size <= u32::MAX as usize,
                 "skiplist arena exhausted (16 GiB of records)"
             );
-            grow(&mut self.w, size);
             self.w.resize(x + size, 0);
             x
         };
