@@ -762,6 +762,8 @@ class Dataset:
     chunks: Iterable[bytes]
     keys: int
     description: str
+    # What "per key" divides by: the keys, or for one big key its elements.
+    items: Optional[int] = None
 
 
 def dataset_strings(n: int) -> Dataset:
@@ -859,7 +861,7 @@ def dataset_zset_big(n: int) -> Dataset:
         if batch:
             yield b"".join(batch)
 
-    return Dataset(gen(), 1, "1 sorted set of %d members member:I -> I" % n)
+    return Dataset(gen(), 1, "1 sorted set of %d members member:I -> I" % n, n)
 
 
 def dataset_zsets(n: int) -> Dataset:
@@ -936,8 +938,122 @@ def dataset_stream(n: int) -> Dataset:
     return Dataset(gen(), 1, "1 stream of %d entries f -> I" % n)
 
 
+def _batched(cmds: Iterator[bytes], per: int = 1000) -> Iterator[bytes]:
+    """Joins RESP commands into chunks of `per` commands."""
+    batch = []
+    for c in cmds:
+        batch.append(c)
+        if len(batch) == per:
+            yield b"".join(batch)
+            batch = []
+    if batch:
+        yield b"".join(batch)
+
+
+def _collections(cmd: bytes, prefix: bytes, n: int, size: int, elem, per_cmd: int = 100):
+    """n keys `<prefix>:N`, each filled with `size` elements by `cmd` commands carrying up to
+    `per_cmd` elements; elem(i, j) gives element j of key i as a list of arguments (a member,
+    a field and its value, a score and its member)."""
+
+    def gen() -> Iterator[bytes]:
+        for i in range(n):
+            k = prefix + b":%d" % i if n > 1 else prefix
+            for start in range(0, size, per_cmd):
+                parts = [cmd, k]
+                for j in range(start, min(size, start + per_cmd)):
+                    parts += elem(i, j)
+                yield _resp_cmd(parts)
+
+    return _batched(gen())
+
+
+def dataset_strings_expire(n: int) -> Dataset:
+    """n string keys `key:N` -> `value:N`, each with a TTL (SET .. EX 100000): the keyspace
+    entry plus the expires entry."""
+
+    def gen() -> Iterator[bytes]:
+        for i in range(n):
+            yield _resp_cmd([b"SET", b"key:%d" % i, b"value:%d" % i, b"EX", b"100000"])
+
+    return Dataset(_batched(gen(), 10000), n, "%d keys key:N -> value:N with EX" % n)
+
+
+def dataset_strings_key20(n: int) -> Dataset:
+    """n string keys of 20 bytes `session:NNNNNNNNNNNN` -> `value:N`: keys past the 15 bytes
+    an `Sds` holds inline, so each key costs ferrodis one heap block."""
+
+    def gen() -> Iterator[bytes]:
+        for i in range(n):
+            yield _resp_cmd([b"SET", b"session:%012d" % i, b"value:%d" % i])
+
+    return Dataset(_batched(gen(), 10000), n, "%d keys session:NNNNNNNNNNNN -> value:N" % n)
+
+
+def dataset_hashes_ht(n: int) -> Dataset:
+    """n hashes `hash:N` of 1,000 fields `field:J` -> `value:J` (hashtable on both servers:
+    past hash-max-listpack-entries 128)."""
+    return Dataset(_collections(b"HSET", b"hash", n, 1000,
+                                lambda i, j: [b"field:%d" % j, b"value:%d" % j]),
+                   n, "%d hashes of 1,000 fields field:J -> value:J (hashtable)" % n)
+
+
+def dataset_hash_big(n: int) -> Dataset:
+    """One hash `bighash` of n fields `field:J` -> `value:J` (hashtable)."""
+    return Dataset(_collections(b"HSET", b"bighash", 1, n,
+                                lambda i, j: [b"field:%d" % j, b"value:%d" % j]),
+                   1, "1 hash of %d fields field:J -> value:J (hashtable)" % n, n)
+
+
+def dataset_sets_str(n: int) -> Dataset:
+    """n sets `set:N` of 10 short strings `member:J` (one SADD each): hashtable-encoded on
+    both servers (7.0 sets are intset or hashtable)."""
+    return Dataset(_collections(b"SADD", b"set", n, 10, lambda i, j: [b"member:%d" % j]),
+                   n, "%d sets of 10 strings member:J (hashtable)" % n)
+
+
+def dataset_sets_big(n: int) -> Dataset:
+    """n sets `set:N` of 1,000 strings `member:J` (hashtable)."""
+    return Dataset(_collections(b"SADD", b"set", n, 1000, lambda i, j: [b"member:%d" % j]),
+                   n, "%d sets of 1,000 strings member:J (hashtable)" % n)
+
+
+def dataset_set_big(n: int) -> Dataset:
+    """One set `bigset` of n strings `member:J` (hashtable)."""
+    return Dataset(_collections(b"SADD", b"bigset", 1, n, lambda i, j: [b"member:%d" % j]),
+                   1, "1 set of %d strings member:J (hashtable)" % n, n)
+
+
+def dataset_intsets_big(n: int) -> Dataset:
+    """n sets `set:N` of the 500 integers 0..499 (intset: at set-max-intset-entries 512)."""
+    return Dataset(_collections(b"SADD", b"set", n, 500, lambda i, j: [b"%d" % j]),
+                   n, "%d sets of 500 integers (intset)" % n)
+
+
+def dataset_zsets_big(n: int) -> Dataset:
+    """n sorted sets `zset:N` of 1,000 members `member:J` with score J (skiplist)."""
+    return Dataset(_collections(b"ZADD", b"zset", n, 1000,
+                                lambda i, j: [b"%d" % j, b"member:%d" % j]),
+                   n, "%d sorted sets of 1,000 members member:J -> J (skiplist)" % n)
+
+
+def dataset_list_big(n: int) -> Dataset:
+    """One list `biglist` of n elements `element:J` (quicklist of many nodes)."""
+    return Dataset(_collections(b"RPUSH", b"biglist", 1, n, lambda i, j: [b"element:%d" % j]),
+                   1, "1 list of %d elements element:J" % n, n)
+
+
 DATASETS: Dict[str, Callable[[int], Dataset]] = {
     "stream": dataset_stream,
+    "strings_expire": dataset_strings_expire,
+    "strings_key20": dataset_strings_key20,
+    "hashes_ht": dataset_hashes_ht,
+    "hash_big": dataset_hash_big,
+    "sets_str": dataset_sets_str,
+    "sets_big": dataset_sets_big,
+    "set_big": dataset_set_big,
+    "intsets_big": dataset_intsets_big,
+    "zsets_big": dataset_zsets_big,
+    "list_big": dataset_list_big,
     "lists": dataset_lists,
     "lists_small": dataset_lists_small,
     "hashes": dataset_hashes,
@@ -946,6 +1062,29 @@ DATASETS: Dict[str, Callable[[int], Dataset]] = {
     "zsets": dataset_zsets,
     "sets": dataset_sets,
 }
+
+
+# The memory suite (`--suite memory`): one row per (dataset, keys), every encoding of every
+# type, the keyspace entry, and large collections. `--datasets a,b` keeps some rows.
+MEMORY_SUITE: List[Tuple[str, int, str]] = [
+    ("strings", 1000000, "strings (keyspace entry)"),
+    ("strings_expire", 1000000, "strings with TTL (+ expires)"),
+    ("strings_key20", 1000000, "strings, 20-byte keys"),
+    ("lists_small", 100000, "lists x10 (quicklist, 1 node)"),
+    ("lists", 1000, "lists x1000 (quicklist)"),
+    ("list_big", 1000000, "list of 1M (quicklist)"),
+    ("hashes", 100000, "hashes x10 (listpack)"),
+    ("hashes_ht", 1000, "hashes x1000 (hashtable)"),
+    ("hash_big", 1000000, "hash of 1M (hashtable)"),
+    ("sets", 100000, "sets x10 (intset)"),
+    ("intsets_big", 1000, "sets x500 (intset)"),
+    ("sets_str", 100000, "sets x10 (hashtable)"),
+    ("sets_big", 1000, "sets x1000 (hashtable)"),
+    ("set_big", 1000000, "set of 1M (hashtable)"),
+    ("zsets", 100000, "zsets x10 (listpack)"),
+    ("zsets_big", 1000, "zsets x1000 (skiplist)"),
+    ("zset_big", 1000000, "zset of 1M (skiplist)"),
+]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1136,8 +1275,11 @@ def load_dataset(opts, server: Server, path: str, keys: int):
         raise RuntimeError("%s has %s keys after loading, expected %d" % (server.label, dbsize, keys))
 
 
-def run_memory(opts, make_servers) -> List[dict]:
-    dataset = DATASETS[opts.dataset](opts.keys)
+def measure_dataset(opts, make_servers, name: str, keys: int) -> dict:
+    """Loads dataset `name` of size `keys` into a fresh pair of servers, waits --settle
+    seconds once both are loaded, and returns the row: RSS and used_memory before and after,
+    per key, and the ratios ferrodis/redis."""
+    dataset = DATASETS[name](keys)
     fd, path = tempfile.mkstemp(prefix="ferrodis-bench-dataset-", suffix=".resp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -1145,28 +1287,33 @@ def run_memory(opts, make_servers) -> List[dict]:
                 f.write(chunk)
         servers = make_servers()
         try:
-            entry = {"dataset": opts.dataset, "description": dataset.description,
-                     "keys": dataset.keys}
+            entry = {"dataset": name, "description": dataset.description,
+                     "keys": dataset.keys, "size": keys}
+            sides = {}
             for server in servers:
                 before = memory_snapshot(server)
                 t0 = time.time()
                 load_dataset(opts, server, path, dataset.keys)
-                load_s = time.time() - t0
-                # Both servers run jemalloc with a background thread that returns freed pages
-                # (the load's query buffers) after its decay time (10 s); measure both at the
-                # same settled point, not in the middle of that.
-                time.sleep(opts.settle)
-                after = memory_snapshot(server)
-                side = {"before": before, "after": after, "load_seconds": load_s}
-                side["rss_per_key"] = (after["rss"] - before["rss"]) / dataset.keys
+                sides[server.label] = {"before": before, "load_seconds": time.time() - t0}
+                log(opts, "memory %-15s %-9s loaded in %.1f s"
+                    % (name, server.label, sides[server.label]["load_seconds"]))
+            # Both servers run jemalloc with a background thread that returns freed pages
+            # (the load's query buffers) after its decay time (10 s); measure both once that
+            # has passed for both.
+            time.sleep(opts.settle)
+            for server in servers:
+                side = sides[server.label]
+                before = side["before"]
+                after = side["after"] = memory_snapshot(server)
+                per = dataset.items or dataset.keys
+                side["rss_per_key"] = (after["rss"] - before["rss"]) / per
                 if after["used_memory"] is not None and before["used_memory"] is not None:
                     side["used_memory_per_key"] = (
                         after["used_memory"] - before["used_memory"]
-                    ) / dataset.keys
+                    ) / per
                 else:
                     side["used_memory_per_key"] = None
                 entry[server.label] = side
-                log(opts, "memory %-9s loaded in %.1f s" % (server.label, load_s))
             f, r = entry["ferrodis"], entry["redis"]
             entry["ratio_rss"] = ratio(f["after"]["rss"], r["after"]["rss"])
             entry["ratio_used_memory"] = ratio(
@@ -1176,12 +1323,47 @@ def run_memory(opts, make_servers) -> List[dict]:
             entry["ratio_used_memory_per_key"] = ratio(
                 f["used_memory_per_key"], r["used_memory_per_key"]
             )
-            return [entry]
+            return entry
         finally:
             for s in servers:
                 s.cleanup()
     finally:
         os.unlink(path)
+
+
+def run_memory(opts, make_servers) -> List[dict]:
+    return [measure_dataset(opts, make_servers, opts.dataset, opts.keys)]
+
+
+def run_memory_suite(opts, make_servers) -> List[dict]:
+    rows = []
+    for name, keys, label in MEMORY_SUITE:
+        if opts.datasets and name not in opts.datasets:
+            continue
+        entry = measure_dataset(opts, make_servers, name, keys)
+        entry["label"] = label
+        rows.append(entry)
+    return rows
+
+
+def print_memory_suite(results: List[dict]):
+    print()
+    print("Memory: fresh servers per row, loaded through redis-cli --pipe, sampled after the "
+          "settle; RSS = VmRSS of the whole process, per key = (after - before) / keys "
+          "(per element for one big key); ratio = ferrodis/redis")
+    head = "%-31s %9s %9s %6s %10s %10s %6s %10s %10s %6s" % (
+        "dataset", "f RSS", "r RSS", "RSS", "f RSS/key", "r RSS/key", "/key",
+        "f used/key", "r used/key", "used")
+    print(head)
+    print("-" * len(head))
+    for e in results:
+        f, r = e["ferrodis"], e["redis"]
+        print("%-31s %9s %9s %6s %10.1f %10.1f %6s %10.1f %10.1f %6s" % (
+            e.get("label", e["dataset"])[:31],
+            mib(f["after"]["rss"]), mib(r["after"]["rss"]), fmt_ratio(e["ratio_rss"]),
+            f["rss_per_key"], r["rss_per_key"], fmt_ratio(e["ratio_rss_per_key"]),
+            f["used_memory_per_key"] or 0.0, r["used_memory_per_key"] or 0.0,
+            fmt_ratio(e["ratio_used_memory_per_key"])))
 
 
 def wait_rewrite_done(server: Server, timeout: float = 600.0) -> float:
@@ -1324,8 +1506,11 @@ def parse_args(argv):
     p.add_argument("--redis-server", default="redis-server", help="the reference server")
     p.add_argument("--redis-benchmark", default="redis-benchmark")
     p.add_argument("--redis-cli", default="redis-cli")
-    p.add_argument("--suite", default="default", choices=sorted(SUITES),
-                   help="which list of benchmark cases to run")
+    p.add_argument("--suite", default="default", choices=sorted(list(SUITES) + ["memory"]),
+                   help="which list of benchmark cases to run; `memory` runs only the memory "
+                        "table (MEMORY_SUITE: every type and encoding, small and large)")
+    p.add_argument("--datasets", type=lambda s: [t for t in s.split(",") if t], default=[],
+                   help="with --suite memory: only these rows (dataset names)")
     p.add_argument("--tests", type=lambda s: [t for t in s.split(",") if t],
                    help="redis-benchmark -t tests for the default suite "
                         "(default: %s)" % ",".join(DEFAULT_TESTS))
@@ -1409,7 +1594,10 @@ def main(argv=None) -> int:
         }
     }
     try:
-        if opts.aof_rewrite:
+        if opts.suite == "memory":
+            report["memory"] = run_memory_suite(opts, make_servers)
+            print_memory_suite(report["memory"])
+        elif opts.aof_rewrite:
             report["aof_rewrite"] = run_aof_rewrite(opts)
             print_aof_rewrite(report["aof_rewrite"])
         elif opts.repl_sync:
@@ -1427,7 +1615,7 @@ def main(argv=None) -> int:
                 for s in servers:
                     s.cleanup()
             print_throughput(opts, report["throughput"])
-        if opts.memory or opts.only_memory:
+        if (opts.memory or opts.only_memory) and opts.suite != "memory":
             report["memory"] = run_memory(opts, make_servers)
             print_memory(report["memory"])
     except RuntimeError as e:

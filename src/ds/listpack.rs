@@ -37,8 +37,11 @@
 //! bytes match the oracle's. Positions handed out by this API are byte offsets of an entry's
 //! first byte; any mutation invalidates every position except the one the mutator returns.
 //!
-//! Memory: the blob lives in one `Vec<u8>` whose capacity is rounded to jemalloc-like size
+//! Memory: the blob lives in one heap block whose capacity is rounded to jemalloc-like size
 //! classes (<= 25% slack, amortised growth) instead of doubling, and is shrunk after deletions.
+//! The handle is 16 bytes (`LpBuf`: pointer, u32 length, u32 capacity; a listpack is at most
+//! 4 GiB by its header), so a type that holds a listpack or a boxed table in one enum (a small
+//! hash or sorted set) is 16 bytes too.
 
 use crate::util::num::{fmt_i64, parse_i64};
 use std::cmp::Ordering;
@@ -404,10 +407,134 @@ fn size_class(n: usize) -> usize {
     (n + step - 1) & !(step - 1)
 }
 
+/// A `Vec<u8>` in 16 bytes: the listpack's storage. Lengths and capacities are u32 (a
+/// listpack's header counts its bytes in a u32); mutations run on the rebuilt `Vec`.
+struct LpBuf {
+    ptr: std::ptr::NonNull<u8>,
+    len: u32,
+    cap: u32,
+}
+
+// SAFETY: an `LpBuf` owns its block exclusively, like the `Vec<u8>` it was taken from.
+unsafe impl Send for LpBuf {}
+unsafe impl Sync for LpBuf {}
+
+impl LpBuf {
+    fn from_vec(v: Vec<u8>) -> LpBuf {
+        assert!(v.len() <= u32::MAX as usize, "listpack longer than 4 GiB");
+        let v = if v.capacity() > u32::MAX as usize {
+            Vec::from(v.into_boxed_slice())
+        } else {
+            v
+        };
+        let mut v = std::mem::ManuallyDrop::new(v);
+        LpBuf {
+            ptr: std::ptr::NonNull::new(v.as_mut_ptr()).expect("Vec pointer is non-null"),
+            len: v.len() as u32,
+            cap: v.capacity() as u32,
+        }
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        let me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: ptr/len/cap are the parts of a Vec taken apart in from_vec; `me` is not
+        // dropped, so the block has one owner again.
+        unsafe { Vec::from_raw_parts(me.ptr.as_ptr(), me.len as usize, me.cap as usize) }
+    }
+
+    /// Runs `f` on the bytes as a `Vec` (no copy) and keeps the result.
+    fn with<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let mut v = std::mem::replace(self, LpBuf::from_vec(Vec::new())).into_vec();
+        let r = f(&mut v);
+        *self = LpBuf::from_vec(v);
+        r
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn capacity(&self) -> usize {
+        self.cap as usize
+    }
+
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        self.with(|v| v.extend_from_slice(s))
+    }
+
+    fn push(&mut self, b: u8) {
+        self.with(|v| v.push(b))
+    }
+
+    fn pop(&mut self) -> Option<u8> {
+        self.with(|v| v.pop())
+    }
+
+    fn truncate(&mut self, n: usize) {
+        self.with(|v| v.truncate(n))
+    }
+
+    fn resize(&mut self, n: usize, b: u8) {
+        self.with(|v| v.resize(n, b))
+    }
+
+    fn reserve_exact(&mut self, n: usize) {
+        self.with(|v| v.reserve_exact(n))
+    }
+
+    fn shrink_to(&mut self, n: usize) {
+        self.with(|v| v.shrink_to(n))
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.with(|v| v.shrink_to_fit())
+    }
+}
+
+impl Drop for LpBuf {
+    fn drop(&mut self) {
+        // SAFETY: as in into_vec; the handle is not used after drop.
+        drop(unsafe {
+            Vec::from_raw_parts(self.ptr.as_ptr(), self.len as usize, self.cap as usize)
+        });
+    }
+}
+
+impl std::ops::Deref for LpBuf {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the first len bytes of the block are initialised.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize) }
+    }
+}
+
+impl std::ops::DerefMut for LpBuf {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as above, and we hold &mut self.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len as usize) }
+    }
+}
+
+impl Clone for LpBuf {
+    fn clone(&self) -> LpBuf {
+        LpBuf::from_vec(self.to_vec())
+    }
+}
+
+impl PartialEq for LpBuf {
+    fn eq(&self, other: &LpBuf) -> bool {
+        **self == **other
+    }
+}
+impl Eq for LpBuf {}
+
 /// A listpack owning its bytes. See the module comment for the layout.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Listpack {
-    buf: Vec<u8>,
+    buf: LpBuf,
 }
 
 impl Default for Listpack {
@@ -440,7 +567,9 @@ impl Listpack {
     pub fn with_capacity(cap: usize) -> Listpack {
         let mut buf = Vec::with_capacity(cap.max(EMPTY_SIZE));
         buf.extend_from_slice(&[EMPTY_SIZE as u8, 0, 0, 0, 0, 0, EOF]);
-        Listpack { buf }
+        Listpack {
+            buf: LpBuf::from_vec(buf),
+        }
     }
 
     /// Adopts an untrusted blob (RDB file, `RESTORE` payload) after a full validation that
@@ -450,7 +579,9 @@ impl Listpack {
     /// as Redis's `lpLength` would do on first use.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Listpack, InvalidListpack> {
         let count = validate(&bytes, |_| true).ok_or(InvalidListpack)?;
-        let mut lp = Listpack { buf: bytes };
+        let mut lp = Listpack {
+            buf: LpBuf::from_vec(bytes),
+        };
         if lp.header_count() == NUMELE_UNKNOWN && count < NUMELE_UNKNOWN as usize {
             lp.set_count(count);
         }
@@ -461,14 +592,18 @@ impl Listpack {
     /// header's element count, which is kept as it is (Redis never checks it for streams).
     pub fn from_bytes_any_count(bytes: Vec<u8>) -> Result<Listpack, InvalidListpack> {
         validate_any_count(&bytes).ok_or(InvalidListpack)?;
-        Ok(Listpack { buf: bytes })
+        Ok(Listpack {
+            buf: LpBuf::from_vec(bytes),
+        })
     }
 
     /// Adopts bytes this crate produced itself (e.g. a quicklist node it compressed and now
     /// decompresses), skipping the O(n) walk. Never use it for bytes from outside.
     pub(crate) fn from_trusted(bytes: Vec<u8>) -> Listpack {
         debug_assert!(validate(&bytes, |_| true).is_some());
-        Listpack { buf: bytes }
+        Listpack {
+            buf: LpBuf::from_vec(bytes),
+        }
     }
 
     /// The raw bytes, exactly what RDB stores.
@@ -479,7 +614,7 @@ impl Listpack {
 
     /// Gives the bytes back (e.g. to hand a node to an RDB writer or a compressor).
     pub fn into_vec(self) -> Vec<u8> {
-        self.buf
+        self.buf.into_vec()
     }
 
     /// Total bytes (`lpBytes`); the unit fill limits and `*-max-listpack-*` rules use.
@@ -1190,6 +1325,17 @@ impl Listpack {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn handle_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<Listpack>(), 16);
+        let mut lp = Listpack::with_capacity(100);
+        assert_eq!(lp.allocated(), 100);
+        lp.push_back(&b"x"[..]);
+        let c = lp.clone();
+        assert!(c == lp);
+        assert_eq!(c.into_vec(), lp.as_bytes());
+    }
 
     #[test]
     fn layout_of_the_worked_example() {

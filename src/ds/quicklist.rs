@@ -3,7 +3,7 @@
 //! so the fill, split, merge and compression decisions below follow Redis step by step.
 //!
 //! ```text
-//!   Quicklist = Small { lp: Listpack, fill: i16, compress: u16 }     (32 bytes, no node)
+//!   Quicklist = Small { lp: Listpack, fill: i16, compress: u16 }     (24 bytes, no node)
 //!             | Nodes(Box<NodeList>)
 //!
 //!   Small: a list of at most one node that is a raw listpack, which is how nearly every
@@ -2505,17 +2505,17 @@ pub(crate) mod tests {
 
     #[test]
     fn small_form_footprint_and_transitions() {
-        assert_eq!(std::mem::size_of::<Quicklist>(), 32);
+        assert_eq!(std::mem::size_of::<Quicklist>(), 24);
         let mut ql = Quicklist::new(-2, 0);
         assert!(ql.is_small() && ql.node_count() == 0);
         for j in 0..10 {
             ql.push_tail(format!("element:{j}").as_bytes());
         }
         // 6 header bytes + 10 entries of 11 bytes + EOF = 117 bytes, in a 128-byte buffer:
-        // the whole list is 32 + 128 bytes.
+        // the whole list is 24 + 128 bytes.
         assert!(ql.is_small());
         assert_eq!((ql.node_count(), ql.uncompressed_size()), (1, 117));
-        assert_eq!(ql.memory_usage(), 32 + 128);
+        assert_eq!(ql.memory_usage(), 24 + 128);
         // Fill 2: the third element needs a second node, and popping it goes back.
         let mut ql = Quicklist::new(2, 1);
         ql.push_tail(b"a");

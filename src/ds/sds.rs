@@ -1,44 +1,83 @@
 //! `Sds`: the byte string every key and string value is stored in.
 //!
 //! Redis's sds keeps a small header in front of the bytes. Ours keeps short strings *inside* the
-//! 24-byte handle itself, so a key like `key:123456` or a value like `value:123456` costs no heap
-//! allocation at all; longer strings live in one heap block that can grow in place (APPEND,
-//! SETRANGE, SETBIT) like an sds with free space.
+//! 16-byte handle itself, so a key like `key:123456`, a member like `member:12345` or a value
+//! like `value:123456` costs no heap allocation at all; longer strings live in one heap block
+//! that can grow in place (APPEND, SETRANGE, SETBIT) like an sds with free space.
 //!
 //! ```text
-//!  inline (len <= 22):                      heap (len > 22, or grown by a mutation):
-//!  byte 0   1    2 .......... 23              byte 0   1..7    8 ........ 15   16..19  20..23
-//!  +-----+-----+------------------+           +-----+-------+--------------+-------+-------+
-//!  | tag | len | bytes (22 max)   |           | tag |  pad  | ptr -> bytes | len   | cap   |
-//!  +-----+-----+------------------+           +-----+-------+--------------+-------+-------+
-//!  "key:1" = 00 05 6b 65 79 3a 31 00 ...                    ptr -> [len bytes | cap-len spare]
+//!  inline (len <= 15):                     heap (len > 15, or grown by a mutation):
+//!  byte 0 ................... 14   15       byte 0 ...... 7  8 .... 11  12 .. 14  15
+//!  +---------------------------+-----+      +-------------+----------+---------+------+
+//!  | bytes (15 max)            | len |      | ptr         | len u32  | spare   | 0x10 |
+//!  +---------------------------+-----+      +-------------+----------+---------+------+
+//!  "key:1" = 6b 65 79 3a 31 00 .. 00 05     ptr -> [len bytes | spare bytes]   (u24, LE)
 //! ```
 //!
-//! The tag byte leaves spare values, so an enum that holds an `Sds` in one variant (the object
-//! model's `Value`) stays 24 bytes: Rust stores the outer discriminant in the niche.
+//! The last byte is the tag: 0..=15 is an inline length, 0x10 a heap string. Its other 239
+//! values are a niche, so an enum that holds an `Sds` in one variant (the object model's
+//! `Value`) stays 16 bytes and a dict entry of key + value + next fits jemalloc's 48-byte
+//! class (keyspace, hash tables) or its 32-byte class (expires, sorted-set dicts).
 //!
-//! Invariant: `len <= cap <= u32::MAX`; strings are capped at 4 GiB, far above Redis's 512 MB
-//! `proto-max-bulk-len` default (config clamps it).
+//! Invariants: `len <= u32::MAX` (strings are capped at 4 GiB, far above Redis's 512 MB
+//! `proto-max-bulk-len` default, which config clamps); a heap block has `len + spare` bytes
+//! and `spare <= MAX_SPARE` (a grown string with more slack is shrunk to fit, as Redis caps
+//! its greedy preallocation at 1 MB).
 
 use std::fmt;
-use std::ptr::NonNull;
 
 /// Bytes that fit in the handle without a heap block.
-pub const INLINE_CAP: usize = 22;
+pub const INLINE_CAP: usize = 15;
+
+/// Most spare capacity a heap string keeps (the 24-bit field).
+const MAX_SPARE: usize = (1 << 24) - 1;
+
+/// The tag byte: an inline length or `Heap`.
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // the inline lengths are made by transmute in `inline_tag`
+enum Tag {
+    L0 = 0,
+    L1,
+    L2,
+    L3,
+    L4,
+    L5,
+    L6,
+    L7,
+    L8,
+    L9,
+    L10,
+    L11,
+    L12,
+    L13,
+    L14,
+    L15,
+    Heap,
+}
+
+#[inline]
+fn inline_tag(len: usize) -> Tag {
+    assert!(len <= INLINE_CAP);
+    // SAFETY: Tag is repr(u8) with every value 0..=15 a variant (L0..L15).
+    unsafe { std::mem::transmute::<u8, Tag>(len as u8) }
+}
+
+/// The first 8 bytes: the heap pointer, or inline bytes 0..8.
+#[derive(Clone, Copy)]
+#[repr(C)]
+union Head {
+    ptr: *mut u8,
+    bytes: [u8; 8],
+}
 
 /// A binary-safe byte string with inline storage for short contents.
-pub struct Sds(Repr);
-
-enum Repr {
-    Inline {
-        len: u8,
-        buf: [u8; INLINE_CAP],
-    },
-    Heap {
-        ptr: NonNull<u8>,
-        len: u32,
-        cap: u32,
-    },
+#[repr(C)]
+pub struct Sds {
+    head: Head,
+    /// Inline bytes 8..15, or the heap string's len (4 bytes LE) and spare (3 bytes LE).
+    tail: [u8; 7],
+    tag: Tag,
 }
 
 // SAFETY: `Sds` owns its heap block exclusively, like `Vec<u8>`.
@@ -48,23 +87,27 @@ unsafe impl Sync for Sds {}
 impl Sds {
     /// The empty string (no allocation).
     pub const fn empty() -> Sds {
-        Sds(Repr::Inline {
-            len: 0,
-            buf: [0; INLINE_CAP],
-        })
+        Sds {
+            head: Head { bytes: [0; 8] },
+            tail: [0; 7],
+            tag: Tag::L0,
+        }
     }
 
     /// Copies `s`, inline when it fits.
+    #[inline]
     pub fn from_slice(s: &[u8]) -> Sds {
         if s.len() <= INLINE_CAP {
-            let mut buf = [0u8; INLINE_CAP];
-            buf[..s.len()].copy_from_slice(s);
-            Sds(Repr::Inline {
-                len: s.len() as u8,
-                buf,
-            })
+            let mut out = Sds::empty();
+            out.tag = inline_tag(s.len());
+            // SAFETY: the handle's first 15 bytes are the inline buffer (repr(C): head, then
+            // tail), and s.len() <= 15.
+            unsafe {
+                std::ptr::copy_nonoverlapping(s.as_ptr(), &mut out as *mut Sds as *mut u8, s.len())
+            };
+            out
         } else {
-            Sds::from_vec(s.to_vec())
+            Sds::heap_from_vec(s.to_vec())
         }
     }
 
@@ -79,52 +122,73 @@ impl Sds {
     /// Takes `v` as a heap string even when it is short: used for strings that are about to be
     /// mutated again (Redis's "raw" encoding), so appends grow in place.
     pub fn heap_from_vec(mut v: Vec<u8>) -> Sds {
-        if v.capacity() > u32::MAX as usize {
-            v.shrink_to_fit();
-        }
         assert!(v.len() <= u32::MAX as usize, "Sds longer than 4 GiB");
+        if v.capacity() - v.len() > MAX_SPARE {
+            // A boxed slice has exactly len bytes, so the Vec rebuilt from it has no spare.
+            v = Vec::from(v.into_boxed_slice());
+        }
         if v.capacity() == 0 {
             v.reserve(1);
         }
+        let len = v.len();
+        let spare = v.capacity() - len;
         let mut v = std::mem::ManuallyDrop::new(v);
-        let ptr = NonNull::new(v.as_mut_ptr()).expect("Vec pointer is non-null");
-        Sds(Repr::Heap {
-            ptr,
-            len: v.len() as u32,
-            cap: v.capacity() as u32,
-        })
+        let mut tail = [0u8; 7];
+        tail[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        tail[4..].copy_from_slice(&(spare as u32).to_le_bytes()[..3]);
+        Sds {
+            head: Head {
+                ptr: v.as_mut_ptr(),
+            },
+            tail,
+            tag: Tag::Heap,
+        }
+    }
+
+    #[inline]
+    fn heap_len(&self) -> usize {
+        u32::from_le_bytes([self.tail[0], self.tail[1], self.tail[2], self.tail[3]]) as usize
+    }
+
+    #[inline]
+    fn heap_cap(&self) -> usize {
+        self.heap_len() + u32::from_le_bytes([self.tail[4], self.tail[5], self.tail[6], 0]) as usize
     }
 
     /// The bytes.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            Repr::Inline { len, buf } => &buf[..*len as usize],
-            // SAFETY: ptr/len come from a live Vec we own.
-            Repr::Heap { ptr, len, .. } => unsafe {
-                std::slice::from_raw_parts(ptr.as_ptr(), *len as usize)
-            },
+        if self.tag == Tag::Heap {
+            // SAFETY: ptr/len describe the live heap block this handle owns.
+            unsafe { std::slice::from_raw_parts(self.head.ptr, self.heap_len()) }
+        } else {
+            // SAFETY: the first 15 bytes of the handle are the inline buffer; tag <= 15.
+            unsafe {
+                std::slice::from_raw_parts(self as *const Sds as *const u8, self.tag as usize)
+            }
         }
     }
 
     /// Mutable view of the bytes (length unchanged).
     #[inline]
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
-        match &mut self.0 {
-            Repr::Inline { len, buf } => &mut buf[..*len as usize],
+        if self.tag == Tag::Heap {
             // SAFETY: as above, and we hold &mut self.
-            Repr::Heap { ptr, len, .. } => unsafe {
-                std::slice::from_raw_parts_mut(ptr.as_ptr(), *len as usize)
-            },
+            unsafe { std::slice::from_raw_parts_mut(self.head.ptr, self.heap_len()) }
+        } else {
+            let len = self.tag as usize;
+            // SAFETY: as above, and we hold &mut self.
+            unsafe { std::slice::from_raw_parts_mut(self as *mut Sds as *mut u8, len) }
         }
     }
 
     /// Length in bytes.
     #[inline]
     pub fn len(&self) -> usize {
-        match &self.0 {
-            Repr::Inline { len, .. } => *len as usize,
-            Repr::Heap { len, .. } => *len as usize,
+        if self.tag == Tag::Heap {
+            self.heap_len()
+        } else {
+            self.tag as usize
         }
     }
 
@@ -136,14 +200,15 @@ impl Sds {
 
     /// True when the bytes live in a heap block.
     pub fn is_heap(&self) -> bool {
-        matches!(self.0, Repr::Heap { .. })
+        self.tag == Tag::Heap
     }
 
     /// Heap bytes owned beyond the handle (for memory accounting).
     pub fn heap_size(&self) -> usize {
-        match &self.0 {
-            Repr::Inline { .. } => 0,
-            Repr::Heap { cap, .. } => *cap as usize,
+        if self.tag == Tag::Heap {
+            self.heap_cap()
+        } else {
+            0
         }
     }
 
@@ -164,34 +229,31 @@ impl Sds {
     /// Converts into a `Vec<u8>` (no copy for heap strings).
     pub fn into_vec(self) -> Vec<u8> {
         let me = std::mem::ManuallyDrop::new(self);
-        match &me.0 {
-            Repr::Inline { len, buf } => buf[..*len as usize].to_vec(),
-            // SAFETY: rebuilds the Vec we took apart in heap_from_vec; `me` is not dropped.
-            Repr::Heap { ptr, len, cap } => unsafe {
-                Vec::from_raw_parts(ptr.as_ptr(), *len as usize, *cap as usize)
-            },
+        if me.tag == Tag::Heap {
+            // SAFETY: rebuilds the Vec taken apart in heap_from_vec; `me` is not dropped.
+            unsafe { Vec::from_raw_parts(me.head.ptr, me.heap_len(), me.heap_cap()) }
+        } else {
+            me.as_bytes().to_vec()
         }
     }
 
     /// Releases spare capacity of a heap string.
     pub fn shrink_to_fit(&mut self) {
-        if let Repr::Heap { len, cap, .. } = self.0 {
-            if len < cap {
-                self.edit(|v| v.shrink_to_fit());
-            }
+        if self.tag == Tag::Heap && self.heap_cap() > self.heap_len() {
+            self.edit(|v| v.shrink_to_fit());
         }
     }
 }
 
 impl Drop for Sds {
     fn drop(&mut self) {
-        if let Repr::Heap { ptr, len, cap } = self.0 {
+        if self.tag == Tag::Heap {
             // SAFETY: reconstructs the Vec taken apart in heap_from_vec.
             unsafe {
                 drop(Vec::from_raw_parts(
-                    ptr.as_ptr(),
-                    len as usize,
-                    cap as usize,
+                    self.head.ptr,
+                    self.heap_len(),
+                    self.heap_cap(),
                 ))
             }
         }
@@ -265,9 +327,43 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn handle_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<Sds>(), 24);
-        assert_eq!(std::mem::size_of::<Option<Sds>>(), 24);
+    fn handle_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<Sds>(), 16);
+        assert_eq!(std::mem::size_of::<Option<Sds>>(), 16);
+    }
+
+    #[test]
+    fn inline_boundary() {
+        for n in 0..=40usize {
+            let bytes: Vec<u8> = (0..n as u8).map(|b| b.wrapping_mul(37)).collect();
+            let s = Sds::from_slice(&bytes);
+            assert_eq!(s.is_heap(), n > INLINE_CAP, "{n}");
+            assert_eq!(s.as_bytes(), &bytes[..]);
+            assert_eq!(s.len(), n);
+            assert_eq!(s.heap_size(), if n > INLINE_CAP { n } else { 0 });
+            let mut m = s.clone();
+            m.as_bytes_mut().reverse();
+            let mut r = bytes.clone();
+            r.reverse();
+            assert_eq!(m.as_bytes(), &r[..]);
+            assert_eq!(Sds::from_vec(bytes.clone()).into_vec(), bytes);
+            assert_eq!(Sds::heap_from_vec(bytes.clone()).as_bytes(), &bytes[..]);
+        }
+    }
+
+    #[test]
+    fn large_spare_is_trimmed() {
+        let mut v = Vec::with_capacity(MAX_SPARE + 100);
+        v.extend_from_slice(b"abc");
+        let s = Sds::heap_from_vec(v);
+        assert_eq!(s.as_bytes(), b"abc");
+        assert_eq!(s.heap_size(), 3);
+        let mut big = Sds::from_slice(b"x");
+        big.edit(|v| v.resize(20 << 20, b'y'));
+        assert_eq!(big.len(), 20 << 20);
+        assert!(big.heap_size() - big.len() <= MAX_SPARE);
+        big.extend_from_slice(b"z");
+        assert_eq!(big.as_bytes()[20 << 20], b'z');
     }
 
     #[test]

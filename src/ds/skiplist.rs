@@ -10,8 +10,8 @@
 //! pointer, then 16 bytes per level: forward pointer + span), about 48-64 bytes in jemalloc size
 //! classes. Here every node is a variable-size *record* of `u32` words in one arena vector, links
 //! are word offsets, and the member strings sit in a second vector of inline-capable `Sds`.
-//! A height-1 node (3 nodes out of 4) costs 24 bytes of record + 24 bytes of `Sds` slot, each
-//! extra level 8 bytes; on average 50.7 bytes per member, with no per-node allocation and no
+//! A height-1 node (3 nodes out of 4) costs 24 bytes of record + 16 bytes of `Sds` slot, each
+//! extra level 8 bytes; on average 42.7 bytes per member, with no per-node allocation and no
 //! allocator header. The span of level 0 is not stored: it is 1 when the forward link is set
 //! and 0 when the node is the tail (exactly what Redis keeps there).
 //!
@@ -28,8 +28,8 @@
 //!  point to, so 0 doubles as NULL for forward and backward links (the first node's backward is
 //!  0 just as Redis's is NULL).
 //!
-//!  members: [ Sds | Sds | Sds | ... ]   slot = word x+3 of the record; 24 bytes each, inline
-//!                                         up to 22 bytes (sds.rs), else one heap block
+//!  members: [ Sds | Sds | Sds | ... ]   slot = word x+3 of the record; 16 bytes each, inline
+//!                                         up to 15 bytes (sds.rs), else one heap block
 //! ```
 //!
 //! Worked example: {a:1.0, b:2.0} where `a` drew height 2 and `b` height 1 (words in hex;

@@ -7,7 +7,7 @@
 //! structure and so that a later second encoding would only touch this file.
 //!
 //! ```text
-//!   RObj.value = Value::List(Box<List>)      (32 bytes: a List is a Quicklist)
+//!   RObj.value = Value::List(Box<List>)      (24 bytes, a 32-byte jemalloc class: a Quicklist)
 //!                              |
 //!                              v
 //!   List { ql: Quicklist }  one raw listpack node or none: Small { lp, fill, compress }

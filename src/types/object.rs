@@ -1,14 +1,17 @@
 //! The object model: what a key maps to (object.c's robj).
 //!
 //! ```text
-//!  RObj (32 bytes)
+//!  RObj (24 bytes)
 //!  +---------------------------+-----------+-------+-----+
-//!  | value: Value (24 bytes)   | lru: u32  | flags | pad |
+//!  | value: Value (16 bytes)   | lru: u32  | flags | pad |
 //!  +---------------------------+-----------+-------+-----+
 //!   Value::Int(i64)        "int" encoding
 //!   Value::Str(Sds)        "embstr" (<= 44 bytes, never mutated) or "raw" (RAW flag, or longer)
 //!   (later types add one boxed variant each: lists, hashes, sets, sorted sets, streams)
 //! ```
+//!
+//! `Value` is as big as an `Sds` (16 bytes): the other variants' discriminants live in the
+//! niche of the Sds tag byte. A keyspace entry (key `Sds` + `RObj` + next) is 48 bytes.
 //!
 //! `lru` is Redis's 24-bit LRU clock (seconds resolution) or, under an LFU policy, 16 bits of
 //! minutes plus an 8-bit logarithmic counter. There is no refcount: values are owned by the
@@ -241,9 +244,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn object_is_32_bytes() {
-        assert_eq!(std::mem::size_of::<Value>(), 24);
-        assert_eq!(std::mem::size_of::<RObj>(), 32);
+    fn object_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+        assert_eq!(std::mem::size_of::<RObj>(), 24);
     }
 
     #[test]

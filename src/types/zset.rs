@@ -12,7 +12,8 @@
 //!  A score is stored as an integer entry when the double is an exact integer within +-2^62
 //!  (double2ll: -0.0 becomes 0, as in Redis), otherwise as its "%.17g" text ("inf", "-inf",
 //!  "0.10000000000000001"); reading it back is strtod on the text. Members that look like
-//!  canonical integers are integer entries too (the listpack decides).
+//!  canonical integers are integer entries too (the listpack decides). `ZSet` is 16 bytes:
+//!  the listpack's handle, or the Box beside the handle's pointer niche.
 //!
 //!  ZSet::SkipList(Box<ZSkipList>)
 //!  +-------------------------------+     +-----------------------------------------+
@@ -20,7 +21,7 @@
 //!  |  (score, member) order, spans |     |  member -> score, O(1) ZSCORE / ZADD    |
 //!  |  for ranks (ds/skiplist.rs)   |     |  lookups, SCAN, fair random members     |
 //!  +-------------------------------+     +-----------------------------------------+
-//!  Each member is stored twice (inline when <= 22 bytes, so usually without a heap block):
+//!  Each member is stored twice (inline when <= 15 bytes, so usually without a heap block):
 //!  skiplist handles go stale when the arena compacts, so the dict keeps scores, not handles.
 //! ```
 //!
@@ -1392,6 +1393,12 @@ mod tests {
             max_entries: n,
             max_value: 64,
         }
+    }
+
+    #[test]
+    fn sizes() {
+        // Box<ZSet> takes jemalloc's 16-byte class for a small set.
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
     }
 
     #[test]

@@ -1084,8 +1084,8 @@ fn explain_string(l: &V, enc: &str) -> String {
             .to_string(),
     };
     format!(
-        "<p>{e}</p><p>In ferrodis a string of at most 22 bytes sits inline in the object's \
-         24-byte value slot; a longer one owns one heap block (here: {}).</p>",
+        "<p>{e}</p><p>In ferrodis a string of at most 15 bytes sits inline in the object's \
+         16-byte value slot; a longer one owns one heap block (here: {}).</p>",
         esc(&l.s("storage"))
     )
 }
