@@ -153,7 +153,7 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
 
 /// REPLICAOF NO ONE (replicationUnsetMaster): the history so far stays valid under the old
 /// ID up to our offset (replid2), and a new ID starts.
-fn become_master(srv: &mut Server) {
+pub fn become_master(srv: &mut Server) {
     drop_link(srv);
     srv.repl.master = None;
     srv.repl.replid2 = std::mem::replace(&mut srv.repl.replid, super::random_replid());
