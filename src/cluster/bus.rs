@@ -523,14 +523,14 @@ fn process_packet(srv: &mut Server, idx: usize, link: &mut Link, m: Message) -> 
             if cl.nodes[s].is_master() && h.myslots != cl.nodes[s].slots {
                 update_slots_config(cl, s, h.config_epoch, &h.myslots);
             }
-            // Two masters with the same config epoch: the one with the greater name takes
+            // Two masters with the same config epoch: the one with the smaller name takes
             // a new epoch (clusterHandleConfigEpochCollision).
             let me = cl.me();
             let sn = &cl.nodes[s];
             if me.is_master()
                 && sn.is_master()
                 && h.config_epoch == me.config_epoch
-                && sn.name < me.name
+                && sn.name > me.name
             {
                 cl.current_epoch += 1;
                 let e = cl.current_epoch;

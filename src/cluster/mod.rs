@@ -112,7 +112,8 @@ impl Cluster {
             current_epoch: 0,
             last_vote_epoch: 0,
             state_ok: false,
-            size: 0,
+            // As clusterInit leaves it until the first state update past the writable delay.
+            size: 1,
             slots: Box::new([NONE; SLOTS]),
             migrating: Box::new([NONE; SLOTS]),
             importing: Box::new([NONE; SLOTS]),

@@ -64,7 +64,8 @@ fn key_positions(m: &CommandMeta, argv: &[&[u8]]) -> Vec<usize> {
     }
 }
 
-/// getNodeByQuery: Ok(()) when this node serves the calls, else the redirection.
+/// getNodeByQuery: Ok when this node serves the calls (with the slot of their keys, if they
+/// have any), else the redirection.
 /// `top` is the command being processed (EXEC for a transaction, whose calls are the queued
 /// ones), `is_write` whether it writes (for EXEC: whether any queued command does).
 pub fn get_node(
@@ -73,7 +74,7 @@ pub fn get_node(
     top: &CommandMeta,
     calls: &[Call],
     is_write: bool,
-) -> Result<(), Redirect> {
+) -> Result<Option<u16>, Redirect> {
     let allow_reads_down = srv.config.other_int("cluster-allow-reads-when-down") != 0;
     let allow_shard_down = srv.config.other_int("cluster-allow-pubsubshard-when-down") != 0;
     let shard = is_pubsubshard(top);
@@ -121,8 +122,9 @@ pub fn get_node(
         }
     }
     let Some(owner) = owner else {
-        return Ok(());
+        return Ok(None);
     };
+    let found = Some(slot as u16);
     if !cl.state_ok {
         if shard {
             if !allow_shard_down {
@@ -135,7 +137,7 @@ pub fn get_node(
         }
     }
     if (migrating || importing) && top.name == "migrate" {
-        return Ok(());
+        return Ok(found);
     }
     let migrating_to = cl.migrating[slot];
     let replica_of_owner = cl.me().is_replica() && cl.me().slaveof == Some(owner);
@@ -159,15 +161,15 @@ pub fn get_node(
         if multiple_keys && missing > 0 {
             return Err(Redirect::Unstable);
         }
-        return Ok(());
+        return Ok(found);
     }
     if (c.cluster_readonly || shard) && !is_write && replica_of_owner {
-        return Ok(());
+        return Ok(found);
     }
     if owner != me {
         return Err(Redirect::Moved(slot as u16, owner));
     }
-    Ok(())
+    Ok(found)
 }
 
 /// The error text of a redirection (clusterRedirectClient), without the leading '-'.
@@ -243,4 +245,31 @@ pub fn check(srv: &mut Server, c: &Client, idx: usize, args: &Args) -> Option<Re
         get_node(srv, c, m, std::slice::from_ref(&call), is_write)
     };
     result.err()
+}
+
+/// scriptVerifyClusterState (7.0.15's): a command a script runs must touch keys served
+/// here. (Keys of several slots are not refused in 7.0.15.) Err is the error text, to which
+/// the script error handler adds the script's name and line.
+pub fn check_script_call(
+    srv: &mut Server,
+    c: &Client,
+    m: &'static CommandMeta,
+    argv: &[Vec<u8>],
+) -> Result<(), String> {
+    let call = Call {
+        meta: m,
+        argv: argv.iter().map(Vec::as_slice).collect(),
+    };
+    let is_write = m.flags & meta::FLAG_WRITE != 0;
+    match get_node(srv, c, m, std::slice::from_ref(&call), is_write) {
+        Err(Redirect::DownRoState) => Err(
+            "Script attempted to execute a write command while the cluster is down and readonly"
+                .into(),
+        ),
+        Err(Redirect::DownState) => {
+            Err("Script attempted to execute a command while the cluster is down".into())
+        }
+        Err(_) => Err("Script attempted to access a non local key in a cluster node".into()),
+        Ok(_) => Ok(()),
+    }
 }

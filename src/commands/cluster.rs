@@ -53,6 +53,14 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 
 const DISABLED: &str = "ERR This instance has cluster support disabled";
 
+/// addReplySubcommandSyntaxError: the subcommand named as the client typed it.
+fn subcommand_syntax_error(c: &mut Client, args: &Args) {
+    c.out.err(&format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLUSTER HELP.",
+        String::from_utf8_lossy(args.get(1))
+    ));
+}
+
 /// The cluster state, or the "disabled" error.
 macro_rules! cluster_or_reply {
     ($srv:expr, $c:expr) => {
@@ -642,9 +650,7 @@ fn bump_epoch(cl: &mut Cluster) -> bool {
 fn meet_command(srv: &mut Server, c: &mut Client, args: &Args) {
     let cl = cluster_or_reply!(srv, c);
     if args.len() != 4 && args.len() != 5 {
-        return c
-            .out
-            .err("ERR wrong number of arguments for 'cluster|meet' command");
+        return subcommand_syntax_error(c, args);
     }
     let ip = String::from_utf8_lossy(args.get(2)).into_owned();
     let port_s = String::from_utf8_lossy(args.get(3)).into_owned();
@@ -708,7 +714,8 @@ fn reset_command(srv: &mut Server, c: &mut Client, args: &Args) {
         2 => false,
         3 if args.is(2, "hard") => true,
         3 if args.is(2, "soft") => false,
-        _ => return c.out.err("ERR syntax error"),
+        3 => return c.out.err("ERR syntax error"),
+        _ => return subcommand_syntax_error(c, args),
     };
     let is_master = srv.cluster.as_ref().is_some_and(|cl| cl.me().is_master());
     if is_master && !srv.dbs[0].dict.is_empty() {

@@ -230,7 +230,11 @@ fn hello_command(srv: &mut Server, c: &mut Client, args: &Args) {
     c.out.bulk(b"id");
     c.out.int(c.id as i64);
     c.out.bulk(b"mode");
-    c.out.bulk(b"standalone");
+    c.out.bulk(if srv.cluster.is_some() {
+        b"cluster" as &[u8]
+    } else {
+        b"standalone"
+    });
     c.out.bulk(b"role");
     c.out.bulk(b"master");
     c.out.bulk(b"modules");

@@ -140,6 +140,12 @@ pub struct RunCtx {
     pub start: std::time::Instant,
     /// The script's SHA (logs).
     pub sha: [u8; 40],
+    /// The caller is our master: its scripts are not checked against the slots.
+    pub from_master: bool,
+    /// The caller's ASKING and READONLY.
+    pub asking: bool,
+    /// ...
+    pub readonly: bool,
 }
 
 thread_local! {
@@ -218,6 +224,14 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     if m.flags & meta::FLAG_WRITE != 0 {
         ctx.write_dirty = true;
         srv.scripting.wrote = true;
+    }
+    if srv.cluster.is_some() && !ctx.from_master && !srv.loading {
+        client.cluster_asking = ctx.asking;
+        client.cluster_readonly = ctx.readonly;
+        let r = crate::cluster::redirect::check_script_call(srv, client, m, argv);
+        if let Err(e) = r {
+            return reject(srv, e);
+        }
     }
     // The arguments as a query buffer the handler can borrow from.
     let mut buf = Vec::with_capacity(argv.iter().map(|a| a.len()).sum());
@@ -441,6 +455,9 @@ fn run_script(
         in_call: false,
         start: std::time::Instant::now(),
         sha: *sha,
+        from_master: c.master_link,
+        asking: c.cluster_asking,
+        readonly: c.cluster_readonly,
     };
     srv.scripting.running = true;
     srv.scripting.kill_requested = false;

@@ -1,0 +1,588 @@
+//! Redis Cluster (issue 22, first increment): CLUSTER KEYSLOT and the commands' error texts
+//! compared with a redis-server 7.0.15 in cluster mode, keys by slot, redirections
+//! (-MOVED, -CROSSSLOT, -CLUSTERDOWN, transactions), nodes.conf across a restart, and the
+//! cluster bus: a ferrodis node and redis-server nodes MEET, gossip and serve their slots
+//! together; a bus port fed garbage closes the link and keeps serving.
+//!
+//! Every server runs on free ports (its bus port is passed as `--cluster-port`); every wait
+//! is bounded; every server stops when its `Server` drops.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+/// cluster-node-timeout for the tests: short enough that a node that starts serving slots
+/// becomes OK quickly (the rejoin delay is the timeout, at least 500 ms), long enough that
+/// a loaded machine does not mark live nodes PFAIL.
+const NODE_TIMEOUT: &str = "3000";
+
+fn cluster_args(bus: &str) -> Vec<String> {
+    [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        bus,
+        "--cluster-node-timeout",
+        NODE_TIMEOUT,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// A ferrodis node in cluster mode, and its bus port.
+fn ferrodis_node() -> (Server, u16) {
+    let bus = free_port();
+    let args = cluster_args(&bus.to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (ferrodis_with(&args), bus)
+}
+
+/// A redis-server node in cluster mode, and its bus port.
+fn oracle_node() -> (Server, u16) {
+    let bus = free_port();
+    let args = cluster_args(&bus.to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (oracle_with(&args), bus)
+}
+
+/// Polls `cond` every 50 ms until it holds; fails with `what` after `secs` seconds.
+fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn text(c: &mut RawConn, args: &[&str]) -> String {
+    c.value(args).text().unwrap_or_default()
+}
+
+fn state_ok(c: &mut RawConn) -> bool {
+    text(c, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
+}
+
+fn myid(c: &mut RawConn) -> String {
+    text(c, &["CLUSTER", "MYID"])
+}
+
+/// The CLUSTER NODES line of node `id` as `c` sees it.
+fn nodes_line(c: &mut RawConn, id: &str) -> Option<String> {
+    text(c, &["CLUSTER", "NODES"])
+        .lines()
+        .find(|l| l.starts_with(id))
+        .map(str::to_string)
+}
+
+/// A Diff of a ferrodis node and a redis-server node, each a cluster of one.
+fn cluster_pair() -> Diff {
+    cluster_pair_ports().0
+}
+
+/// `cluster_pair`, with the ferrodis and redis-server (client port, bus port) pairs.
+fn cluster_pair_ports() -> (Diff, (u16, u16), (u16, u16)) {
+    let (f, fbus) = ferrodis_node();
+    let (r, rbus) = oracle_node();
+    let (fp, rp) = (f.port(), r.port());
+    (Diff::from_servers(f, r), (fp, fbus), (rp, rbus))
+}
+
+#[test]
+fn keyslot_and_errors_match_redis() {
+    let mut d = cluster_pair();
+    d.run(
+        r#"
+        CLUSTER KEYSLOT foo
+        CLUSTER KEYSLOT {user1000}.following
+        CLUSTER KEYSLOT {user1000}.followers
+        CLUSTER KEYSLOT foo{}{bar}
+        CLUSTER KEYSLOT foo{{bar}}zap
+        CLUSTER KEYSLOT foo{bar}{zap}
+        CLUSTER KEYSLOT ""
+        CLUSTER KEYSLOT "\xff\x00{\x01}"
+        CLUSTER KEYSLOT
+        CLUSTER HELP
+        CLUSTER BOGUS
+        CLUSTER COUNTKEYSINSLOT 16384
+        CLUSTER COUNTKEYSINSLOT -1
+        CLUSTER COUNTKEYSINSLOT x
+        CLUSTER COUNTKEYSINSLOT 0
+        CLUSTER GETKEYSINSLOT 1 -1
+        CLUSTER GETKEYSINSLOT 16384 1
+        CLUSTER GETKEYSINSLOT x 1
+        CLUSTER GETKEYSINSLOT 1 x
+        CLUSTER GETKEYSINSLOT 0 10
+        CLUSTER ADDSLOTS 16384
+        CLUSTER ADDSLOTS x
+        CLUSTER ADDSLOTS 1 1
+        CLUSTER DELSLOTS 5
+        CLUSTER ADDSLOTSRANGE 1
+        CLUSTER ADDSLOTSRANGE 5 3
+        CLUSTER ADDSLOTSRANGE 1 2 3
+        CLUSTER ADDSLOTSRANGE 0 16384
+        CLUSTER DELSLOTSRANGE 0 5
+        CLUSTER SETSLOT 1
+        CLUSTER SETSLOT 1 bogus
+        CLUSTER SETSLOT 99999 stable
+        CLUSTER SETSLOT 1 importing
+        CLUSTER SETSLOT 1 importing abc
+        CLUSTER SETSLOT 1 migrating abc
+        CLUSTER SETSLOT 1 node abc
+        CLUSTER SETSLOT 1 stable x
+        CLUSTER SETSLOT 1 stable
+        CLUSTER MEET 1.2.3.4
+        CLUSTER MEET x 1
+        CLUSTER MEET 127.0.0.1 x
+        CLUSTER MEET 127.0.0.1 1 x
+        CLUSTER MEET 127.0.0.1 70000
+        CLUSTER MEET 127.0.0.1 0
+        CLUSTER FORGET abc
+        CLUSTER COUNT-FAILURE-REPORTS abc
+        CLUSTER REPLICAS abc
+        CLUSTER SLAVES abc
+        CLUSTER REPLICATE abc
+        CLUSTER SET-CONFIG-EPOCH x
+        CLUSTER SET-CONFIG-EPOCH -1
+        CLUSTER RESET bogus
+        CLUSTER RESET soft extra
+        CLUSTER LINKS
+        CLUSTER SLOTS
+        CLUSTER SAVECONFIG
+        READONLY
+        READWRITE
+        ASKING
+        SELECT 0
+        SELECT 1
+        SELECT abc
+        SELECT 99999999999
+        SWAPDB 0 1
+        MOVE foo 1
+        REPLICAOF 127.0.0.1 1
+        INFO cluster
+        "#,
+    );
+    // Errors that name this node, with the name taken out.
+    let (fid, rid) = (myid(&mut d.ferrodis), myid(&mut d.redis));
+    for args in [
+        vec!["CLUSTER", "FORGET", "{id}"],
+        vec!["CLUSTER", "REPLICATE", "{id}"],
+        vec!["CLUSTER", "COUNT-FAILURE-REPORTS", "{id}"],
+        vec!["CLUSTER", "REPLICAS", "{id}"],
+        vec!["CLUSTER", "SETSLOT", "10", "migrating", "{id}"],
+        vec!["CLUSTER", "SETSLOT", "10", "importing", "{id}"],
+    ] {
+        let f: Vec<String> = args.iter().map(|a| a.replace("{id}", &fid)).collect();
+        let r: Vec<String> = args.iter().map(|a| a.replace("{id}", &rid)).collect();
+        let (fr, rr) = (d.ferrodis.cmd(&f), d.redis.cmd(&r));
+        assert_same(&args.join(" "), &fr, &rr);
+    }
+    // The epochs: set once, then refused; BUMPEPOCH keeps the greatest.
+    d.run(
+        r#"
+        CLUSTER SET-CONFIG-EPOCH 5
+        CLUSTER SET-CONFIG-EPOCH 6
+        CLUSTER BUMPEPOCH
+        "#,
+    );
+}
+
+/// CLUSTER INFO, NODES and SLOTS of a cluster of one, with the node's name replaced.
+#[test]
+fn single_node_views_match_redis() {
+    let (mut d, (fp, fbus), (rp, rbus)) = cluster_pair_ports();
+    let fid = myid(&mut d.ferrodis);
+    let rid = myid(&mut d.redis);
+    // cluster_size is recomputed only once the writable delay (2 s from start-up) passed:
+    // when that happens depends on the machine's speed.
+    let norm = |b: Vec<u8>, id: &str, port: u16, bus: u16| {
+        String::from_utf8_lossy(&b)
+            .replace(id, "<id>")
+            .replace(&bus.to_string(), "<bus>")
+            .replace(&port.to_string(), "<port>")
+            .lines()
+            .filter(|l| !l.starts_with("cluster_size:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let cmp = |d: &mut Diff, args: &[&str]| {
+        let (f, r) = d.both(args);
+        assert_eq!(norm(f, &fid, fp, fbus), norm(r, &rid, rp, rbus), "{args:?}");
+    };
+    cmp(&mut d, &["CLUSTER", "INFO"]);
+    cmp(&mut d, &["CLUSTER", "NODES"]);
+    d.run("CLUSTER ADDSLOTSRANGE 0 5000 6000 6000\nCLUSTER ADDSLOTS 7000 7001 9000\nCLUSTER DELSLOTS 5000");
+    cmp(&mut d, &["CLUSTER", "NODES"]);
+    cmp(&mut d, &["CLUSTER", "SLOTS"]);
+    cmp(&mut d, &["CLUSTER", "SHARDS"]);
+    d.run(
+        "CLUSTER SETSLOT 7000 MIGRATING {id}"
+            .replace("{id}", "x")
+            .as_str(),
+    );
+    cmp(&mut d, &["CLUSTER", "INFO"]);
+    d.run("CLUSTER FLUSHSLOTS\nCLUSTER BUMPEPOCH");
+    cmp(&mut d, &["CLUSTER", "NODES"]);
+    cmp(&mut d, &["CLUSTER", "INFO"]);
+    // RESP3 forms.
+    d.run("? HELLO 3");
+    d.run("CLUSTER ADDSLOTS 1 2 3");
+    cmp(&mut d, &["CLUSTER", "SLOTS"]);
+    cmp(&mut d, &["CLUSTER", "SHARDS"]);
+    cmp(&mut d, &["CLUSTER", "INFO"]);
+}
+
+/// Keys by slot, redirections for a cluster that is down, then up, and transactions.
+#[test]
+fn keys_by_slot_and_redirections_match_redis() {
+    let mut d = cluster_pair();
+    d.run(
+        r#"
+        GET foo
+        SET foo bar
+        MSET a 1 b 2
+        CLUSTER ADDSLOTSRANGE 0 8000
+        GET foo
+        "#,
+    );
+    d.run("CLUSTER ADDSLOTSRANGE 8001 16383");
+    wait_until(20, "both clusters OK", || {
+        state_ok(&mut d.ferrodis) && state_ok(&mut d.redis)
+    });
+    d.run(
+        r##"
+        SET foo bar
+        SET {foo}b 1
+        SET {foo}z 2
+        RPUSH {foo}list a b c
+        GET foo
+        MSET a 1 b 2
+        MSET {a}1 1 {a}2 2
+        MGET {a}1 {a}2
+        MGET {a}1 b
+        DEL foo {foo}b
+        CLUSTER COUNTKEYSINSLOT 12182
+        CLUSTER GETKEYSINSLOT 12182 10
+        CLUSTER GETKEYSINSLOT 12182 1
+        SET foo again
+        CLUSTER GETKEYSINSLOT 12182 10
+        RENAME {foo}z {foo}y
+        CLUSTER GETKEYSINSLOT 12182 10
+        SET {foo}t v PX 1
+        CLUSTER COUNTKEYSINSLOT 12182
+        COPY foo {foo}c
+        COPY foo {foo}d DB 1
+        COPY foo b
+        MOVE foo 0
+        EXISTS foo {foo}c
+        EVAL "return redis.call('get', KEYS[1])" 1 foo
+        EVAL "return 1" 2 foo bar
+        EVAL "return 1" 0
+        EVAL "redis.call('get','a'); return redis.call('get','b')" 0
+        EVAL "redis.call('get','{a}1'); return redis.call('get','{a}2')" 0
+        EVAL "#!lua flags=allow-cross-slot-keys\nredis.call('get','a'); return redis.call('get','b')" 0
+        EVAL "return redis.call('get','b')" 1 a
+        EVAL "return redis.call('get','{a}x')" 1 a
+        MULTI
+        SET {x}1 1
+        GET {x}1
+        EXEC
+        MULTI
+        SET {x}1 1
+        SET {y}1 1
+        EXEC
+        MULTI
+        SET x 1
+        SET y 2
+        EXEC
+        ASKING
+        GET foo
+        READONLY
+        GET foo
+        READWRITE
+        SUNION {s}a {s}b
+        SUNION a b
+        SPUBLISH ch msg
+        XREAD STREAMS a b 0 0
+        FLUSHALL
+        CLUSTER COUNTKEYSINSLOT 12182
+        CLUSTER GETKEYSINSLOT 12182 10
+        DEBUG RELOAD
+        "##,
+    );
+    // Keys loaded back from the snapshot are indexed by slot again.
+    d.run(
+        r#"
+        SET {foo}1 a
+        SET {foo}2 b
+        DEBUG RELOAD
+        CLUSTER COUNTKEYSINSLOT 12182
+        ~ CLUSTER GETKEYSINSLOT 12182 10
+        CLUSTER FLUSHSLOTS
+        EVAL "return redis.call('get','x')" 0
+        GET x
+        CLUSTER RESET
+        "#,
+    );
+}
+
+/// A ferrodis node MEETs a redis-server node: both list each other as connected masters,
+/// with the real names, and the other's address.
+#[test]
+fn meet_redis_from_ferrodis() {
+    let (f, _) = ferrodis_node();
+    let (r, rbus) = oracle_node();
+    let mut fc = f.conn();
+    let mut rc = r.conn();
+    let (fid, rid) = (myid(&mut fc), myid(&mut rc));
+    let meet = fc.cmd(&[
+        "CLUSTER",
+        "MEET",
+        "127.0.0.1",
+        &r.port().to_string(),
+        &rbus.to_string(),
+    ]);
+    assert_eq!(meet, b"+OK\r\n");
+    wait_until(20, "both nodes connected", || {
+        let a = nodes_line(&mut fc, &rid).unwrap_or_default();
+        let b = nodes_line(&mut rc, &fid).unwrap_or_default();
+        a.contains(" master - ")
+            && a.ends_with("connected")
+            && !a.contains("handshake")
+            && b.contains(" master - ")
+            && b.ends_with(" connected")
+    });
+    let a = nodes_line(&mut fc, &rid).unwrap();
+    assert!(a.contains(&format!("127.0.0.1:{}@{rbus}", r.port())), "{a}");
+    let me = nodes_line(&mut fc, &fid).unwrap();
+    assert!(me.contains("myself,master"), "{me}");
+    // Our own address was learned from the link.
+    wait_until(10, "ferrodis to learn its address", || {
+        nodes_line(&mut fc, &fid)
+            .unwrap_or_default()
+            .contains("127.0.0.1:")
+    });
+    // Two masters that met with epoch 0: the one with the smaller name took a new epoch.
+    wait_until(10, "an epoch collision to be resolved", || {
+        let fe = text(&mut fc, &["CLUSTER", "INFO"]);
+        let re = text(&mut rc, &["CLUSTER", "INFO"]);
+        let epoch = |t: &str| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("cluster_my_epoch:"))
+                .map(str::to_string)
+        };
+        epoch(&fe) != epoch(&re)
+    });
+    let info = text(&mut fc, &["CLUSTER", "INFO"]);
+    assert!(info.contains("cluster_known_nodes:2"), "{info}");
+    assert!(
+        info.contains("cluster_stats_messages_meet_sent:1"),
+        "{info}"
+    );
+    // nodes.conf has the other node (written before the loop slept).
+    let conf = std::fs::read_to_string(f.dir().join("nodes.conf")).unwrap();
+    assert!(conf.contains(&rid), "{conf}");
+    assert!(conf.contains("vars currentEpoch "), "{conf}");
+}
+
+/// Three nodes: redis A MEETs ferrodis F, redis B MEETs A; F learns B through gossip. Each
+/// serves a third of the slots; every node sends keys of the others' slots with -MOVED to
+/// the right address, and serves its own.
+#[test]
+fn gossip_and_moved_with_redis_nodes() {
+    let (f, fbus) = ferrodis_node();
+    let (a, abus) = oracle_node();
+    let (b, _) = oracle_node();
+    let mut fc = f.conn();
+    let mut ac = a.conn();
+    let mut bc = b.conn();
+    let fid = myid(&mut fc);
+    let bid = myid(&mut bc);
+    ac.cmd(&[
+        "CLUSTER",
+        "MEET",
+        "127.0.0.1",
+        &f.port().to_string(),
+        &fbus.to_string(),
+    ]);
+    bc.cmd(&[
+        "CLUSTER",
+        "MEET",
+        "127.0.0.1",
+        &a.port().to_string(),
+        &abus.to_string(),
+    ]);
+    wait_until(30, "every node to know the three", || {
+        [&mut fc, &mut ac, &mut bc].into_iter().all(|c| {
+            let nodes = text(c, &["CLUSTER", "NODES"]);
+            nodes.lines().count() == 3
+                && nodes
+                    .lines()
+                    .all(|l| l.ends_with("connected") || l.contains(" connected "))
+                && !nodes.contains("handshake")
+        })
+    });
+    assert!(nodes_line(&mut fc, &bid).is_some());
+    assert!(nodes_line(&mut bc, &fid).is_some());
+    fc.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "5460"]);
+    ac.cmd(&["CLUSTER", "ADDSLOTSRANGE", "5461", "10922"]);
+    bc.cmd(&["CLUSTER", "ADDSLOTSRANGE", "10923", "16383"]);
+    wait_until(40, "the cluster OK on every node", || {
+        state_ok(&mut fc) && state_ok(&mut ac) && state_ok(&mut bc)
+    });
+    // foo is slot 12182 (B), bar 5061 (F), hello 866 (F), a 15495 (B), key:1 ... .
+    let moved_to = |c: &mut RawConn, key: &str| -> String {
+        String::from_utf8_lossy(&c.cmd(&["GET", key])).into_owned()
+    };
+    for key in ["foo", "bar", "a", "{user}1", "x", "key:42"] {
+        let (rf, ra, rb) = (
+            moved_to(&mut fc, key),
+            moved_to(&mut ac, key),
+            moved_to(&mut bc, key),
+        );
+        // Each node either serves it (a nil) or redirects; all agree on where it lives.
+        let target = |r: &str, own: u16| -> u16 {
+            if r.starts_with("-MOVED ") {
+                r.trim().rsplit(':').next().unwrap().parse().unwrap()
+            } else {
+                assert_eq!(r, "$-1\r\n");
+                own
+            }
+        };
+        let (tf, ta, tb) = (
+            target(&rf, f.port()),
+            target(&ra, a.port()),
+            target(&rb, b.port()),
+        );
+        assert_eq!((tf, ta), (tb, tb), "{key}: {rf} {ra} {rb}");
+        // And the redirection names the same slot on every node.
+        if rf.starts_with("-MOVED") && ra.starts_with("-MOVED") {
+            assert_eq!(rf, ra, "{key}");
+        }
+    }
+    // CLUSTER SLOTS from ferrodis lists three ranges with the owners' ports.
+    let slots = String::from_utf8_lossy(&fc.cmd(&["CLUSTER", "SLOTS"])).into_owned();
+    for p in [f.port(), a.port(), b.port()] {
+        assert!(slots.contains(&format!(":{p}\r\n")), "{slots}");
+    }
+    // A script touching a key of another node's slot fails the same way on ferrodis and on
+    // redis-server A (neither serves foo's slot).
+    let script = ["EVAL", "return redis.call('get','foo')", "0"];
+    let (ef, ea) = (fc.cmd(&script), ac.cmd(&script));
+    assert!(ef.starts_with(b"-ERR Script attempted to access a non local key"));
+    assert_eq!(escape(&ef), escape(&ea));
+    // A write to ferrodis's slot works, and the others send it there.
+    assert_eq!(fc.cmd(&["SET", "bar", "1"]), b"+OK\r\n");
+    assert_eq!(
+        ac.cmd(&["GET", "bar"]),
+        format!("-MOVED 5061 127.0.0.1:{}\r\n", f.port()).as_bytes()
+    );
+}
+
+/// A node restarted with its nodes.conf keeps its name, slots and epoch.
+#[test]
+fn nodes_conf_survives_a_restart() {
+    let (f, _) = ferrodis_node();
+    let mut c = f.conn();
+    let id = myid(&mut c);
+    c.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "99", "200", "300"]);
+    c.cmd(&["CLUSTER", "SET-CONFIG-EPOCH", "7"]);
+    c.cmd(&["CLUSTER", "SETSLOT", "50", "MIGRATING", &id]);
+    let before = nodes_line(&mut c, &id).unwrap();
+    drop(c);
+    f.restart(&["NOSAVE"]);
+    let mut c = f.conn();
+    assert_eq!(myid(&mut c), id);
+    let after = nodes_line(&mut c, &id).unwrap();
+    assert_eq!(before, after);
+    assert!(
+        after.contains(" 7 connected 0-99 200-300 [50->-"),
+        "{after}"
+    );
+    let conf = std::fs::read_to_string(f.dir().join("nodes.conf")).unwrap();
+    assert!(
+        conf.ends_with("vars currentEpoch 7 lastVoteEpoch 0\n"),
+        "{conf}"
+    );
+}
+
+/// A second node on the same nodes.conf is refused, as Redis refuses it.
+#[test]
+fn nodes_conf_is_locked() {
+    let (f, _) = ferrodis_node();
+    let conf = f.dir().join("nodes.conf");
+    let bus = free_port().to_string();
+    let port = free_port().to_string();
+    let out = std::process::Command::new(ferrodis_bin())
+        .args([
+            "--port",
+            &port,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-port",
+            &bus,
+        ])
+        .arg("--cluster-config-file")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        log.contains("is already used by a different Redis Cluster node"),
+        "{log}"
+    );
+    assert!(f.conn().cmd(&["PING"]) == b"+PONG\r\n");
+}
+
+/// The bus port: a bad signature, a lying gossip count and a short totlen close the link;
+/// the node keeps serving and keeps its view.
+#[test]
+fn bad_bus_messages_close_the_link() {
+    let (f, bus) = ferrodis_node();
+    let closed = |payload: &[u8]| -> bool {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", bus)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(payload).unwrap();
+        let mut buf = [0u8; 64];
+        matches!(s.read(&mut buf), Ok(0) | Err(_))
+    };
+    // A header for PING with `count` gossip sections declared and none sent.
+    let header = |count: u16, totlen: u32| -> Vec<u8> {
+        let mut h = vec![0u8; 2256];
+        h[0..4].copy_from_slice(b"RCmb");
+        h[4..8].copy_from_slice(&totlen.to_be_bytes());
+        h[8..10].copy_from_slice(&1u16.to_be_bytes());
+        h[14..16].copy_from_slice(&count.to_be_bytes());
+        h[40..80].copy_from_slice(&[b'a'; 40]);
+        h
+    };
+    assert!(closed(b"GARBAGE!GARBAGE!"));
+    assert!(closed(&header(0, 100)[..8]));
+    let mut lying = header(3, 2256 + 104);
+    lying.extend_from_slice(&[0u8; 104]);
+    assert!(closed(&lying));
+    // A MEET with a lying count from an unknown node adds nothing.
+    let mut meet = header(1, 2256);
+    meet[12..14].copy_from_slice(&2u16.to_be_bytes());
+    assert!(closed(&meet));
+    let mut c = f.conn();
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    let info = text(&mut c, &["CLUSTER", "INFO"]);
+    assert!(info.contains("cluster_known_nodes:1"), "{info}");
+    // A well-formed PING from an unknown node gets a PONG (and the link stays).
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", bus)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&header(0, 2256)).unwrap();
+    let mut pong = vec![0u8; 2256];
+    s.read_exact(&mut pong).unwrap();
+    assert_eq!(&pong[0..4], b"RCmb");
+    assert_eq!(u16::from_be_bytes([pong[12], pong[13]]), 1, "a PONG");
+    assert_eq!(
+        &pong[40..80],
+        myid(&mut c).as_bytes(),
+        "the sender is the node"
+    );
+}
