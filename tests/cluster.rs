@@ -586,3 +586,82 @@ fn bad_bus_messages_close_the_link() {
         "the sender is the node"
     );
 }
+
+/// Meets `a` and `b` (from `a`) and waits until each lists the other, handshake done.
+fn meet_and_wait(ac: &mut RawConn, b: &Server, bbus: u16, bc: &mut RawConn) {
+    let (aid, bid) = (myid(ac), myid(bc));
+    ac.cmd(&[
+        "CLUSTER",
+        "MEET",
+        "127.0.0.1",
+        &b.port().to_string(),
+        &bbus.to_string(),
+    ]);
+    wait_until(20, "the two nodes to meet", || {
+        let x = nodes_line(ac, &bid).unwrap_or_default();
+        let y = nodes_line(bc, &aid).unwrap_or_default();
+        x.ends_with(" connected") && y.ends_with(" connected")
+    });
+}
+
+/// CLUSTER REPLICATE both ways with redis-server: ferrodis replicates a redis-server master
+/// (the REPLICAOF machinery), a redis-server replicates a ferrodis master; each side sees the
+/// roles in CLUSTER NODES and REPLICAS, the data flows, and the replica redirects reads
+/// unless READONLY.
+#[test]
+fn cluster_replicate_with_redis() {
+    // ferrodis replica of a redis-server master.
+    let (r, rbus) = oracle_node();
+    let (f, _) = ferrodis_node();
+    let mut rc = r.conn();
+    let mut fc = f.conn();
+    let (rid, fid) = (myid(&mut rc), myid(&mut fc));
+    meet_and_wait(&mut fc, &r, rbus, &mut rc);
+    rc.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
+    assert_eq!(fc.cmd(&["CLUSTER", "REPLICATE", &rid]), b"+OK\r\n");
+    wait_until(30, "redis-server to see ferrodis as its replica", || {
+        nodes_line(&mut rc, &fid).is_some_and(|l| l.contains(&format!(" slave {rid} ")))
+    });
+    let mine = nodes_line(&mut fc, &fid).unwrap();
+    assert!(mine.contains(&format!("myself,slave {rid} ")), "{mine}");
+    wait_until(30, "the cluster OK on both", || {
+        state_ok(&mut rc) && state_ok(&mut fc)
+    });
+    assert_eq!(rc.cmd(&["SET", "foo", "bar"]), b"+OK\r\n");
+    wait_until(20, "the write to reach the replica", || {
+        fc.cmd(&["READONLY"]);
+        let v = fc.cmd(&["GET", "foo"]);
+        fc.cmd(&["READWRITE"]);
+        v == b"$3\r\nbar\r\n"
+    });
+    assert_eq!(
+        fc.cmd(&["GET", "foo"]),
+        format!("-MOVED 12182 127.0.0.1:{}\r\n", r.port()).as_bytes()
+    );
+    let reps = String::from_utf8_lossy(&rc.cmd(&["CLUSTER", "REPLICAS", &rid])).into_owned();
+    assert!(reps.contains(&fid), "{reps}");
+    let slots = String::from_utf8_lossy(&fc.cmd(&["CLUSTER", "SLOTS"])).into_owned();
+    assert!(slots.contains(&fid) && slots.contains(&rid), "{slots}");
+    assert_eq!(fc.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "12182"]), b":1\r\n");
+
+    // A redis-server replica of a ferrodis master.
+    let (f2, f2bus) = ferrodis_node();
+    let (r2, _) = oracle_node();
+    let mut f2c = f2.conn();
+    let mut r2c = r2.conn();
+    let (f2id, r2id) = (myid(&mut f2c), myid(&mut r2c));
+    meet_and_wait(&mut r2c, &f2, f2bus, &mut f2c);
+    f2c.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
+    wait_until(30, "the ferrodis master OK", || state_ok(&mut f2c));
+    assert_eq!(f2c.cmd(&["SET", "{k}1", "v"]), b"+OK\r\n");
+    assert_eq!(r2c.cmd(&["CLUSTER", "REPLICATE", &f2id]), b"+OK\r\n");
+    wait_until(30, "ferrodis to see redis-server as its replica", || {
+        nodes_line(&mut f2c, &r2id).is_some_and(|l| l.contains(&format!(" slave {f2id} ")))
+    });
+    wait_until(30, "the replica to sync", || {
+        r2c.cmd(&["READONLY"]);
+        r2c.cmd(&["GET", "{k}1"]) == b"$1\r\nv\r\n"
+    });
+    let reps = String::from_utf8_lossy(&f2c.cmd(&["CLUSTER", "REPLICAS", &f2id])).into_owned();
+    assert!(reps.contains(&r2id), "{reps}");
+}
