@@ -665,3 +665,42 @@ fn cluster_replicate_with_redis() {
     let reps = String::from_utf8_lossy(&f2c.cmd(&["CLUSTER", "REPLICAS", &f2id])).into_owned();
     assert!(reps.contains(&r2id), "{reps}");
 }
+
+/// Failure detection: three masters (ferrodis F, redis-server A and B); B is killed. F marks
+/// it PFAIL after node-timeout, then FAIL once A's reports join its own (a majority of the
+/// masters that serve slots), and so does A; the cluster goes down (B's slots are lost).
+#[test]
+fn a_killed_master_is_marked_failing() {
+    let (f, fbus) = ferrodis_node();
+    let (a, abus) = oracle_node();
+    let (b, bbus) = oracle_node();
+    let mut fc = f.conn();
+    let mut ac = a.conn();
+    let mut bc = b.conn();
+    let bid = myid(&mut bc);
+    meet_and_wait(&mut ac, &f, fbus, &mut fc);
+    meet_and_wait(&mut ac, &b, bbus, &mut bc);
+    wait_until(30, "ferrodis to learn about B", || {
+        nodes_line(&mut fc, &bid).is_some_and(|l| l.ends_with(" connected"))
+    });
+    fc.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "5460"]);
+    ac.cmd(&["CLUSTER", "ADDSLOTSRANGE", "5461", "10922"]);
+    bc.cmd(&["CLUSTER", "ADDSLOTSRANGE", "10923", "16383"]);
+    wait_until(40, "the cluster OK on every node", || {
+        state_ok(&mut fc) && state_ok(&mut ac) && state_ok(&mut bc)
+    });
+    drop(bc);
+    b.kill();
+    wait_until(60, "both survivors to flag B as failing", || {
+        let f_view = nodes_line(&mut fc, &bid).unwrap_or_default();
+        let a_view = nodes_line(&mut ac, &bid).unwrap_or_default();
+        f_view.contains("master,fail ") && a_view.contains("master,fail ")
+    });
+    wait_until(20, "the cluster down on ferrodis", || !state_ok(&mut fc));
+    assert_eq!(
+        fc.cmd(&["GET", "foo"]),
+        b"-CLUSTERDOWN The cluster is down\r\n"
+    );
+    let info = text(&mut fc, &["CLUSTER", "INFO"]);
+    assert!(info.contains("cluster_slots_fail:5461"), "{info}");
+}
