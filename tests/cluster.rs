@@ -643,6 +643,34 @@ fn cluster_replicate_with_redis() {
     let slots = String::from_utf8_lossy(&fc.cmd(&["CLUSTER", "SLOTS"])).into_owned();
     assert!(slots.contains(&fid) && slots.contains(&rid), "{slots}");
     assert_eq!(fc.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "12182"]), b":1\r\n");
+    // Pub/Sub across the bus: PUBLISH on either node reaches the other's subscribers; an
+    // SPUBLISH on the master reaches the shard's replica.
+    let mut fsub = f.conn();
+    let mut rsub = r.conn();
+    fsub.cmd(&["SUBSCRIBE", "news"]);
+    rsub.cmd(&["SUBSCRIBE", "news"]);
+    assert_eq!(rc.cmd(&["PUBLISH", "news", "from-redis"]), b":1\r\n");
+    assert_eq!(
+        fsub.read_reply(),
+        b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$10\r\nfrom-redis\r\n"
+    );
+    assert_eq!(rsub.read_reply().len(), 44);
+    assert_eq!(fc.cmd(&["PUBLISH", "news", "from-ferro"]), b":1\r\n");
+    assert_eq!(
+        rsub.read_reply(),
+        b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$10\r\nfrom-ferro\r\n"
+    );
+    assert_eq!(fsub.read_reply().len(), 44);
+    let mut fshard = f.conn();
+    assert_eq!(
+        fshard.cmd(&["SSUBSCRIBE", "{foo}ch"]),
+        b"*3\r\n$10\r\nssubscribe\r\n$7\r\n{foo}ch\r\n:1\r\n"
+    );
+    assert_eq!(rc.cmd(&["SPUBLISH", "{foo}ch", "hi"]), b":0\r\n");
+    assert_eq!(
+        fshard.read_reply(),
+        b"*3\r\n$8\r\nsmessage\r\n$7\r\n{foo}ch\r\n$2\r\nhi\r\n"
+    );
 
     // A redis-server replica of a ferrodis master.
     let (f2, f2bus) = ferrodis_node();
@@ -672,7 +700,7 @@ fn cluster_replicate_with_redis() {
 #[test]
 fn a_killed_master_is_marked_failing() {
     let (f, fbus) = ferrodis_node();
-    let (a, abus) = oracle_node();
+    let (a, _) = oracle_node();
     let (b, bbus) = oracle_node();
     let mut fc = f.conn();
     let mut ac = a.conn();

@@ -215,31 +215,75 @@ fn send_ping(cl: &mut Cluster, link: &mut Link, kind: u16, loc: &Local) {
     link.sndbuf.extend_from_slice(&bytes);
 }
 
-/// Queues `bytes` on every outbound link of a node that completed the handshake
-/// (clusterBroadcastMessage).
-fn broadcast(cl: &mut Cluster, bytes: &[u8]) {
+/// Queues `bytes` (a message of type `kind`) on every outbound link of a node that
+/// completed the handshake (clusterBroadcastMessage).
+fn broadcast(cl: &mut Cluster, bytes: &[u8], kind: u16) {
     let targets: Vec<usize> = cl
         .nodes
         .iter()
         .filter(|(k, n)| *k != cl.myself && !n.in_handshake())
         .filter_map(|(_, n)| n.link)
         .collect();
-    for l in targets {
+    send_to_links(cl, &targets, bytes, kind);
+}
+
+/// Queues `bytes` on the given links, counting one message sent per link.
+fn send_to_links(cl: &mut Cluster, links: &[usize], bytes: &[u8], kind: u16) {
+    for &l in links {
         if let Some(Some(link)) = cl.links.get_mut(l) {
             link.sndbuf.extend_from_slice(bytes);
+            cl.stats_sent[kind as usize] += 1;
         }
     }
+}
+
+/// Sends a PUBLISH to every node (clusterPropagatePublish), or a PUBLISHSHARD to the other
+/// nodes of our shard (our master or ourselves, and its replicas:
+/// clusterPropagatePublishShard). The receivers deliver it to their own subscribers.
+pub fn propagate_publish(srv: &mut Server, channel: &[u8], message: &[u8], shard: bool) {
+    let loc = local(srv);
+    let Some(cl) = srv.cluster.as_mut() else {
+        return;
+    };
+    let kind = if shard {
+        msg::PUBLISHSHARD
+    } else {
+        msg::PUBLISH
+    };
+    let bytes = msg::encode(&Message {
+        hdr: build_header(cl, kind, &loc),
+        body: Body::Publish {
+            channel: channel.to_vec(),
+            message: message.to_vec(),
+        },
+    });
+    if !shard {
+        broadcast(cl, &bytes, kind);
+        return;
+    }
+    let me = cl.me();
+    let master = match me.slaveof {
+        Some(m) if me.is_replica() => m,
+        _ => cl.myself,
+    };
+    let mut members = vec![master];
+    members.extend(cl.nodes[master].replicas.iter().copied());
+    let links: Vec<usize> = members
+        .into_iter()
+        .filter(|&k| k != cl.myself)
+        .filter_map(|k| cl.nodes.get(k).and_then(|n| n.link))
+        .collect();
+    send_to_links(cl, &links, &bytes, kind);
 }
 
 /// Tells every node that `failing` is failing (clusterSendFail).
 fn send_fail(cl: &mut Cluster, failing: usize, loc: &Local) {
     let name = cl.nodes[failing].name;
-    cl.stats_sent[msg::FAIL as usize] += 1;
     let bytes = msg::encode(&Message {
         hdr: build_header(cl, msg::FAIL, loc),
         body: Body::Fail(name),
     });
-    broadcast(cl, &bytes);
+    broadcast(cl, &bytes, msg::FAIL);
 }
 
 /// Sends a PONG to every node (clusterBroadcastPong), after our config changed.

@@ -221,6 +221,20 @@ pub fn check(srv: &mut Server, c: &Client, idx: usize, args: &Args) -> Option<Re
     if !is_exec && m.key_specs.is_empty() && m.flags & meta::FLAG_MOVABLEKEYS == 0 {
         return None;
     }
+    // The common case without allocating: one key, in a stable slot we serve, cluster OK.
+    if let Some(pos) = srv.commands.cmds[idx].single_key {
+        if pos < args.len() {
+            let cl = srv.cluster.as_ref()?;
+            let slot = key_slot(args.get(pos)) as usize;
+            if cl.state_ok
+                && cl.slots[slot] == cl.myself as u32
+                && cl.migrating[slot] == NONE
+                && cl.importing[slot] == NONE
+            {
+                return None;
+            }
+        }
+    }
     let result = if is_exec {
         let ms = c.multi.as_ref()?;
         let calls: Vec<Call> = ms
