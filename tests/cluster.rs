@@ -732,3 +732,99 @@ fn a_killed_master_is_marked_failing() {
     let info = text(&mut fc, &["CLUSTER", "INFO"]);
     assert!(info.contains("cluster_slots_fail:5461"), "{info}");
 }
+
+/// Runs redis-cli (redis-tools, beside the oracle) with `args`, bounded by `secs`; returns
+/// (success, stdout + stderr).
+fn redis_cli(args: &[String], secs: u64) -> (bool, String) {
+    let mut child = std::process::Command::new("redis-cli")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("redis-cli (redis-tools) is needed");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "redis-cli {args:?} did not finish in {secs} s:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `redis-cli --cluster create` of six ferrodis nodes (three masters, three replicas)
+/// succeeds, `--cluster check` is clean, and keys written through the redirections are
+/// spread over the masters and read back from any node.
+#[test]
+fn redis_cli_cluster_create_of_six_ferrodis_nodes() {
+    let nodes: Vec<(Server, u16)> = (0..6).map(|_| ferrodis_node()).collect();
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|(s, _)| format!("127.0.0.1:{}", s.port())));
+    args.extend(["--cluster-replicas", "1", "--cluster-yes"].map(String::from));
+    let (ok, out) = redis_cli(&args, 120);
+    assert!(ok && out.contains("[OK] All 16384 slots covered."), "{out}");
+    let first = format!("127.0.0.1:{}", nodes[0].0.port());
+    wait_until(60, "--cluster check to be clean", || {
+        let (ok, out) = redis_cli(&["--cluster".into(), "check".into(), first.clone()], 60);
+        ok && out.contains("[OK] All nodes agree about slots configuration.")
+            && out.contains("[OK] All 16384 slots covered.")
+            && !out.contains("[ERR]")
+            && !out.contains("[WARNING]")
+    });
+    let mut conns: Vec<RawConn> = nodes.iter().map(|(s, _)| s.conn()).collect();
+    wait_until(60, "every node OK", || conns.iter_mut().all(state_ok));
+    // Writes through redirections (as a cluster client does), then reads from every node.
+    let port_index = |p: u16| nodes.iter().position(|(s, _)| s.port() == p).unwrap();
+    let follow = |conns: &mut Vec<RawConn>, start: usize, cmd: &[&str]| -> Vec<u8> {
+        let mut at = start;
+        for _ in 0..3 {
+            let r = conns[at].cmd(cmd);
+            match String::from_utf8_lossy(&r).strip_prefix("-MOVED ") {
+                Some(rest) => {
+                    let port: u16 = rest.trim().rsplit(':').next().unwrap().parse().unwrap();
+                    at = port_index(port);
+                }
+                None => return r,
+            }
+        }
+        panic!("too many redirections for {cmd:?}");
+    };
+    for i in 0..300 {
+        let (k, v) = (format!("key:{i}"), format!("v{i}"));
+        assert_eq!(follow(&mut conns, i % 6, &["SET", &k, &v]), b"+OK\r\n");
+    }
+    for i in 0..300 {
+        let (k, v) = (format!("key:{i}"), format!("v{i}"));
+        let want = format!("${}\r\n{v}\r\n", v.len());
+        assert_eq!(
+            follow(&mut conns, (i + 3) % 6, &["GET", &k]),
+            want.as_bytes()
+        );
+    }
+    // Every master holds a share, and together they hold every key.
+    let mut total = 0;
+    for c in conns.iter_mut() {
+        let role = c.cmd(&["ROLE"]);
+        if role.starts_with(b"*3\r\n$6\r\nmaster") {
+            let n = c.value(&["DBSIZE"]).int().unwrap();
+            assert!(n > 50, "a master holds {n} keys");
+            total += n;
+        }
+    }
+    assert_eq!(total, 300);
+}
