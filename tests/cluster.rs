@@ -828,3 +828,31 @@ fn redis_cli_cluster_create_of_six_ferrodis_nodes() {
     }
     assert_eq!(total, 300);
 }
+
+/// A client blocked on a key whose slot this node stops serving is unblocked with the
+/// redirection, as redis-server does from its clients cron.
+#[test]
+fn blocked_clients_are_redirected_when_their_slot_goes() {
+    let mut d = cluster_pair();
+    d.run(
+        "CONFIG SET cluster-require-full-coverage no\nCLUSTER ADDSLOTSRANGE 0 16383\nCLUSTER KEYSLOT {x}l",
+    );
+    wait_until(20, "both clusters OK", || {
+        state_ok(&mut d.ferrodis) && state_ok(&mut d.redis)
+    });
+    let mut b = d.another();
+    b.send(&["BLPOP", "{x}l", "0"]);
+    wait_until(10, "the client blocked on both", || {
+        let blocked = |c: &mut RawConn| text(c, &["INFO", "clients"]).contains("blocked_clients:1");
+        blocked(&mut d.ferrodis) && blocked(&mut d.redis)
+    });
+    let slot = d
+        .ferrodis
+        .value(&["CLUSTER", "KEYSLOT", "{x}l"])
+        .int()
+        .unwrap()
+        .to_string();
+    d.cmd(&["CLUSTER", "DELSLOTS", &slot]);
+    assert_eq!(b.read(), b"-CLUSTERDOWN Hash slot not served\r\n");
+    d.run("BLPOP {x}l 0\nINFO errorstats");
+}

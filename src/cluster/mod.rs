@@ -479,7 +479,8 @@ pub fn before_sleep(srv: &mut Server) {
     }
 }
 
-/// clusterCron, every 100 ms from serverCron.
+/// clusterCron, every 100 ms from serverCron; then the clients blocked on keys that are no
+/// longer served here are sent away (as clientsCron does in Redis).
 pub fn cron(srv: &mut Server, now_ms: i64) {
     let Some(cl) = srv.cluster.as_mut() else {
         return;
@@ -489,6 +490,65 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
     }
     cl.last_cron_ms = now_ms;
     bus::cron(srv);
+    if srv.blocking.count > 0 {
+        redirect_blocked_clients(srv);
+    }
+}
+
+/// clusterRedirectBlockedClientIfNeeded for every client blocked on keys: while the cluster
+/// is down it gets -CLUSTERDOWN; when its keys' slot (all are in one) is served elsewhere
+/// and not being imported, -MOVED (or -CLUSTERDOWN for an unserved slot); and it is
+/// unblocked. A READONLY replica keeps readers blocked on its master's slots.
+fn redirect_blocked_clients(srv: &mut Server) {
+    let tokens: Vec<usize> = srv
+        .clients
+        .iter()
+        .filter(|(_, c)| {
+            c.as_ref().is_some_and(|c| {
+                c.blocked
+                    .as_ref()
+                    .is_some_and(|b| b.wait_acks.is_none() && !b.keys.is_empty())
+            })
+        })
+        .map(|(t, _)| t)
+        .collect();
+    for tok in tokens {
+        let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
+            continue;
+        };
+        if let Some(r) = blocked_redirect(srv, &c) {
+            let msg = redirect::error_text(srv, &r);
+            c.out.err(&msg);
+            for code in c.out.errors.drain(..) {
+                srv.stats.total_error_replies += 1;
+                *srv.stats.errors.entry(code).or_insert(0) += 1;
+            }
+            srv.unblock_client(&mut c);
+            srv.after_unblock(&mut c);
+        }
+        srv.clients[tok] = Some(c);
+    }
+}
+
+fn blocked_redirect(srv: &Server, c: &crate::server::client::Client) -> Option<redirect::Redirect> {
+    let cl = srv.cluster.as_ref()?;
+    let b = c.blocked.as_ref()?;
+    if !cl.state_ok {
+        return Some(redirect::Redirect::DownState);
+    }
+    let slot = slots::key_slot(b.keys.first()?) as usize;
+    let mut owner = cl.owner(slot);
+    let write = srv.commands.cmds[b.cmd].meta.flags & crate::commands::meta::FLAG_WRITE != 0;
+    if c.cluster_readonly && !write && cl.me().is_replica() && cl.me().slaveof == owner {
+        owner = Some(cl.myself);
+    }
+    if owner == Some(cl.myself) || cl.importing[slot] != NONE {
+        return None;
+    }
+    Some(match owner {
+        None => redirect::Redirect::DownUnbound,
+        Some(n) => redirect::Redirect::Moved(slot as u16, n),
+    })
 }
 
 impl Server {
