@@ -856,3 +856,37 @@ fn blocked_clients_are_redirected_when_their_slot_goes() {
     assert_eq!(b.read(), b"-CLUSTERDOWN Hash slot not served\r\n");
     d.run("BLPOP {x}l 0\nINFO errorstats");
 }
+
+/// A redis-server node that claims one of ferrodis's slots with a greater config epoch takes
+/// it: ferrodis gives the slot up, deletes the keys it held there, and redirects to the new
+/// owner.
+#[test]
+fn a_slot_claimed_with_a_greater_epoch_moves_with_its_keys_deleted() {
+    let (f, _) = ferrodis_node();
+    let (r, rbus) = oracle_node();
+    let mut fc = f.conn();
+    let mut rc = r.conn();
+    let (fid, rid) = (myid(&mut fc), myid(&mut rc));
+    fc.cmd(&["CONFIG", "SET", "cluster-require-full-coverage", "no"]);
+    fc.cmd(&["CLUSTER", "ADDSLOTS", "12182"]);
+    wait_until(20, "ferrodis OK", || state_ok(&mut fc));
+    assert_eq!(fc.cmd(&["SET", "foo", "bar"]), b"+OK\r\n");
+    meet_and_wait(&mut fc, &r, rbus, &mut rc);
+    wait_until(20, "redis-server to learn ferrodis's slot", || {
+        nodes_line(&mut rc, &fid).is_some_and(|l| l.ends_with(" 12182"))
+    });
+    assert_eq!(
+        rc.cmd(&["CLUSTER", "SETSLOT", "12182", "NODE", &rid]),
+        b"+OK\r\n"
+    );
+    rc.cmd(&["CLUSTER", "BUMPEPOCH"]);
+    wait_until(20, "ferrodis to give the slot up", || {
+        nodes_line(&mut fc, &rid).is_some_and(|l| l.ends_with(" 12182"))
+    });
+    assert_eq!(fc.cmd(&["DBSIZE"]), b":0\r\n");
+    assert_eq!(fc.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "12182"]), b":0\r\n");
+    assert_eq!(
+        fc.cmd(&["GET", "foo"]),
+        format!("-MOVED 12182 127.0.0.1:{}\r\n", r.port()).as_bytes()
+    );
+}

@@ -370,7 +370,9 @@ pub fn process_input(srv: &mut Server, idx: usize, link: &mut Link) -> bool {
         pos += totlen;
         match decoded {
             Ok(m) => {
-                if !process_packet(srv, idx, link, m) {
+                let ok = process_packet(srv, idx, link, m);
+                drop_dirty_slots(srv);
+                if !ok {
                     keep = false;
                     break;
                 }
@@ -677,9 +679,10 @@ fn set_node_as_master(cl: &mut Cluster, n: usize) {
 }
 
 /// Applies the slots a master announced with its config epoch (clusterUpdateSlotsConfigWith,
-/// without the failover parts): a slot it claims is assigned to it when nobody serves it or
-/// the owner's epoch is lower; a slot it served and no longer claims is unassigned. Our own
-/// slots and those we are importing are kept.
+/// without the failover parts): a slot it claims becomes its own when nobody serves it or the
+/// owner's config epoch is lower, ours included (the keys we still hold there are then
+/// deleted: `Cluster::dirty_slots`). Slots we are importing are left alone. As in Redis, a
+/// slot the sender stops claiming is not unassigned here.
 fn update_slots_config(
     cl: &mut Cluster,
     sender: usize,
@@ -692,27 +695,64 @@ fn update_slots_config(
     }
     let mut changed = false;
     for s in 0..SLOTS {
-        if slots.get(s) {
-            let owner = cl.owner(s);
-            if owner == Some(sender) || cl.importing[s] != super::NONE {
-                continue;
+        if !slots.get(s) {
+            continue;
+        }
+        let owner = cl.owner(s);
+        if owner == Some(sender) || cl.importing[s] != super::NONE {
+            continue;
+        }
+        let take = match owner {
+            None => true,
+            Some(o) => cl.nodes[o].config_epoch < epoch,
+        };
+        if take {
+            if owner == Some(me) {
+                cl.dirty_slots.push(s);
             }
-            let take = match owner {
-                None => true,
-                Some(o) => o != me && cl.nodes[o].config_epoch < epoch,
-            };
-            if take {
-                cl.del_slot(s);
-                cl.add_slot(sender, s);
-                changed = true;
-            }
-        } else if cl.owner(s) == Some(sender) {
             cl.del_slot(s);
+            cl.add_slot(sender, s);
             changed = true;
         }
     }
     if changed {
         cl.todo |= TODO_SAVE_CONFIG | TODO_UPDATE_STATE | TODO_FSYNC_CONFIG;
+    }
+}
+
+/// Deletes the keys we still hold in slots another node took (delKeysInSlot for the dirty
+/// slots of clusterUpdateSlotsConfigWith), propagated as deletions.
+fn drop_dirty_slots(srv: &mut Server) {
+    let Some(cl) = srv.cluster.as_mut() else {
+        return;
+    };
+    if cl.dirty_slots.is_empty() {
+        return;
+    }
+    let dirty = std::mem::take(&mut cl.dirty_slots);
+    let lazy = srv.config.lazyfree_lazy_server_del;
+    for slot in dirty {
+        let d = &srv.dbs[0];
+        let keys = match d.slot_index.as_ref() {
+            Some(ix) => ix.keys(&d.dict, slot, usize::MAX),
+            None => continue,
+        };
+        if keys.is_empty() {
+            continue;
+        }
+        log_warning!(
+            "I've still keys about slot {slot} that is no longer served by me: deleting {} keys.",
+            keys.len()
+        );
+        for k in keys {
+            let k = k.as_bytes();
+            if srv.delete_key(0, k) {
+                srv.propagate_deletion(0, k, lazy);
+                srv.signal_deleted_key(0, k);
+                srv.notify_keyspace_event(crate::server::notify::GENERIC, "del", k, 0);
+                srv.dirty += 1;
+            }
+        }
     }
 }
 

@@ -87,6 +87,9 @@ pub struct Cluster {
     pub links: Slab<Option<Box<bus::Link>>>,
     /// Links to close (by net.rs, before the loop sleeps and before the cron connects).
     pub close_links: Vec<usize>,
+    /// Slots another node took from us whose keys we still hold: deleted once the message
+    /// that moved them is processed.
+    pub dirty_slots: Vec<usize>,
     /// Names CLUSTER FORGET removed, with the Unix ms until which gossip may not add them back.
     pub blacklist: Vec<(Name, i64)>,
     /// The bus port we listen on.
@@ -126,6 +129,7 @@ impl Cluster {
             config_file: None,
             links: Slab::new(),
             close_links: Vec::new(),
+            dirty_slots: Vec::new(),
             blacklist: Vec::new(),
             bus_port: 0,
             first_update_ms: 0,
