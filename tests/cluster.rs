@@ -226,6 +226,11 @@ fn single_node_views_match_redis() {
     d.run("CLUSTER FLUSHSLOTS\nCLUSTER BUMPEPOCH");
     cmp(&mut d, &["CLUSTER", "NODES"]);
     cmp(&mut d, &["CLUSTER", "INFO"]);
+    // An announced hostname shows in the node's views.
+    d.run("CONFIG SET cluster-announce-hostname host-a.example");
+    cmp(&mut d, &["CLUSTER", "NODES"]);
+    cmp(&mut d, &["CLUSTER", "SLOTS"]);
+    cmp(&mut d, &["CLUSTER", "SHARDS"]);
     // RESP3 forms.
     d.run("? HELLO 3");
     d.run("CLUSTER ADDSLOTS 1 2 3");
@@ -374,6 +379,13 @@ fn meet_redis_from_ferrodis() {
                 .map(str::to_string)
         };
         epoch(&fe) != epoch(&re)
+    });
+    // Hostnames travel in the PING extension, both ways.
+    fc.cmd(&["CONFIG", "SET", "cluster-announce-hostname", "ferro-host"]);
+    rc.cmd(&["CONFIG", "SET", "cluster-announce-hostname", "redis-host"]);
+    wait_until(20, "the hostnames to be exchanged", || {
+        nodes_line(&mut rc, &fid).is_some_and(|l| l.contains(",ferro-host "))
+            && nodes_line(&mut fc, &rid).is_some_and(|l| l.contains(",redis-host "))
     });
     let info = text(&mut fc, &["CLUSTER", "INFO"]);
     assert!(info.contains("cluster_known_nodes:2"), "{info}");

@@ -19,6 +19,10 @@
 //! before the walk). A removal searches the slot's vector (a few entries per slot in
 //! practice: 10 million keys make about 610 per slot).
 //!
+//! Measured (INFO used_memory, 1,000,000 keys from DEBUG POPULATE): cluster mode costs
+//! ferrodis 6 bytes a key (78 against 72 bytes a key without it); redis-server 7.0.15 pays
+//! 16 (104 against 88).
+//!
 //! The index is kept by the keyspace's add and delete paths (`db/mod.rs`, RENAME, RDB
 //! loading), and cleared with the database; it exists in cluster mode only.
 
