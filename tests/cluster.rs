@@ -902,3 +902,33 @@ fn a_slot_claimed_with_a_greater_epoch_moves_with_its_keys_deleted() {
         format!("-MOVED 12182 127.0.0.1:{}\r\n", r.port()).as_bytes()
     );
 }
+
+/// A MEET to an address where no node listens stays a handshake entry until the handshake
+/// timeout (node-timeout, at least a second) removes it, as in Redis; nodes.conf never lists it.
+#[test]
+fn a_meet_nobody_answers_times_out() {
+    let (f, _) = ferrodis_node();
+    let mut c = f.conn();
+    let nobody = free_port();
+    assert_eq!(
+        c.cmd(&[
+            "CLUSTER",
+            "MEET",
+            "127.0.0.1",
+            &nobody.to_string(),
+            &nobody.to_string()
+        ]),
+        b"+OK\r\n"
+    );
+    let nodes = text(&mut c, &["CLUSTER", "NODES"]);
+    assert!(
+        nodes.contains(&format!(" 127.0.0.1:{nobody}@{nobody} handshake - ")),
+        "{nodes}"
+    );
+    assert_eq!(c.cmd(&["CLUSTER", "SAVECONFIG"]), b"+OK\r\n");
+    let conf = std::fs::read_to_string(f.dir().join("nodes.conf")).unwrap();
+    assert!(!conf.contains("handshake"), "{conf}");
+    wait_until(20, "the handshake to time out", || {
+        text(&mut c, &["CLUSTER", "NODES"]).lines().count() == 1
+    });
+}
