@@ -7,6 +7,7 @@
 //! - [`protocol`]: the request parser (RESP and inline) and the reply encoder (RESP2/RESP3).
 //! - [`commands`]: the command table (data) and one module per command group.
 //! - [`replication`]: the master's side of replication: SYNC/PSYNC, the backlog.
+//! - [`cluster`]: Redis Cluster: slots, nodes.conf, the cluster bus, redirections.
 //! - [`db`]: databases, lookups with lazy expiry, active expiry.
 //! - [`evict`]: maxmemory: the eviction policies, the eviction pool, LRU/LFU arithmetic.
 //! - [`types`]: the object model; one file per type.
@@ -14,6 +15,7 @@
 //! - [`util`]: Redis's number rules, glob matching, argument splitting.
 
 pub mod acl;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod db;

@@ -94,6 +94,13 @@ pub fn parse_db_index(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<usize>
 }
 
 fn select_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    // In cluster mode only db 0 exists for clients; the index is parsed first.
+    if srv.cluster.is_some() {
+        let id = parse_i64(args.get(1));
+        if id.is_some_and(|id| id != 0 && id >= i32::MIN as i64 && id <= i32::MAX as i64) {
+            return c.out.err("ERR SELECT is not allowed in cluster mode");
+        }
+    }
     if let Some(id) = parse_db_index(srv, c, args.get(1)) {
         c.db = id;
         c.out.ok();
@@ -104,6 +111,9 @@ fn select_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// client on db `a` sees `b`'s keys afterwards (dbSwapDatabases swaps dict, expires, avg_ttl
 /// and the expire cursor, not the db identity).
 fn swapdb_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    if srv.cluster.is_some() {
+        return c.out.err("ERR SWAPDB is not allowed in cluster mode");
+    }
     let parse =
         |arg: &[u8]| parse_i64(arg).filter(|&v| v >= i32::MIN as i64 && v <= i32::MAX as i64);
     let Some(a) = parse(args.get(1)) else {
@@ -220,7 +230,11 @@ fn hello_command(srv: &mut Server, c: &mut Client, args: &Args) {
     c.out.bulk(b"id");
     c.out.int(c.id as i64);
     c.out.bulk(b"mode");
-    c.out.bulk(b"standalone");
+    c.out.bulk(if srv.cluster.is_some() {
+        b"cluster" as &[u8]
+    } else {
+        b"standalone"
+    });
     c.out.bulk(b"role");
     c.out.bulk(b"master");
     c.out.bulk(b"modules");

@@ -144,8 +144,9 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
         let uptime = (now_ms - srv.start_time_ms) / 1000;
         let _ = write!(
             out,
-            "redis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:ferrodis{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
+            "redis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:ferrodis{}\r\nredis_mode:{}\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
             env!("CARGO_PKG_VERSION"),
+            if srv.cluster.is_some() { "cluster" } else { "standalone" },
             uname(),
             srv.pid,
             srv.run_id,
@@ -175,8 +176,10 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
         }
         let _ = write!(
             out,
-            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
+            "connected_clients:{}\r\ncluster_connections:{}\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
             srv.clients.len(),
+            // getClusterConnectionsCount: a link each way with every other node.
+            srv.cluster.as_ref().map_or(0, |cl| (cl.nodes.len() - 1) * 2),
             srv.config.maxclients,
             max_in,
             max_out,
@@ -350,7 +353,11 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
     }
     if has("cluster") {
         section(&mut out, "Cluster");
-        out.push_str("cluster_enabled:0\r\n");
+        out.push_str(if srv.cluster.is_some() {
+            "cluster_enabled:1\r\n"
+        } else {
+            "cluster_enabled:0\r\n"
+        });
     }
     if has("keyspace") {
         section(&mut out, "Keyspace");

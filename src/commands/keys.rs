@@ -249,6 +249,7 @@ fn rename_generic(srv: &mut Server, c: &mut Client, args: &Args, nx: bool) {
         c.out.err(ERR_NO_KEY);
         return;
     };
+    srv.dbs[db].index_removed(src);
     if expire.is_some() {
         srv.remove_expire(db, src);
     }
@@ -280,6 +281,10 @@ pub fn renamenx_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// MOVE key db: the index is validated before the key is looked at; 0 when the key is missing
 /// or already present in the target db.
 pub fn move_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    if srv.cluster.is_some() {
+        c.out.err("ERR MOVE is not allowed in cluster mode");
+        return;
+    }
     let key = args.get(1);
     let src = c.db;
     let Some(dst) = parse_db_index(srv, c, args.get(2)) else {
@@ -302,6 +307,7 @@ pub fn move_command(srv: &mut Server, c: &mut Client, args: &Args) {
         c.out.int(0);
         return;
     };
+    srv.dbs[src].index_removed(key);
     if expire.is_some() {
         srv.remove_expire(src, key);
     }
@@ -340,6 +346,11 @@ pub fn copy_command(srv: &mut Server, c: &mut Client, args: &Args) {
             return;
         }
         j += 1;
+    }
+    if srv.cluster.is_some() && (src != 0 || dst != 0) {
+        c.out
+            .err("ERR Copying to another database is not allowed in cluster mode");
+        return;
     }
     let (key, newkey) = (args.get(1), args.get(2));
     if src == dst && key == newkey {

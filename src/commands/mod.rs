@@ -11,6 +11,7 @@
 
 pub mod acl;
 pub mod bitmap;
+pub mod cluster;
 pub mod connection;
 pub mod doc;
 pub mod geo;
@@ -180,6 +181,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(hll::HANDLERS)
         .chain(geo::HANDLERS)
         .chain(scripting::HANDLERS)
+        .chain(cluster::HANDLERS)
 }
 
 impl CommandTable {
@@ -725,6 +727,23 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
         reject(srv, c, Some(idx), &msg);
         return finish_reply(c, reply_start);
     }
+    // Cluster mode (crate::cluster::redirect): the keys must be served here, or the client
+    // is sent where they are (-MOVED, -ASK) or told why not (-CROSSSLOT, -CLUSTERDOWN...).
+    // A rejected EXEC discards the transaction and answers the redirection itself.
+    if srv.cluster.is_some() {
+        if let Some(r) = crate::cluster::redirect::check(srv, c, idx, args) {
+            let msg = crate::cluster::redirect::error_text(srv, &r);
+            if meta.name == "exec" {
+                crate::multi::discard_transaction(srv, c);
+            } else {
+                crate::multi::flag_transaction(c);
+            }
+            c.out.err(&msg);
+            srv.commands.cmds[idx].stat.rejected_calls += 1;
+            count_errors(srv, c);
+            return finish_reply(c, reply_start);
+        }
+    }
     // maxmemory (crate::evict): evict before every command while a limit is set; when
     // nothing more can be freed, deny-OOM commands (and anything queued in MULTI) fail.
     if srv.config.maxmemory != 0 && !srv.scripting.timed_out {
@@ -851,6 +870,10 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
         return finish_reply(c, reply_start);
     }
     call(srv, c, idx, args);
+    // ASKING covers the next command only (resetClient), or a whole transaction.
+    if c.cluster_asking && c.multi.is_none() && meta.name != "asking" {
+        c.cluster_asking = false;
+    }
     c.woff = srv.repl.master_repl_offset;
     if !srv.blocking.ready.is_empty() {
         crate::server::blocked::handle_ready_keys(srv);

@@ -52,12 +52,19 @@ fn sunsubscribe_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// PUBLISH channel message: the number of receivers (channel plus pattern subscriptions).
 fn publish_command(srv: &mut Server, c: &mut Client, args: &Args) {
     let n = crate::pubsub::publish(srv, args.get(1), args.get(2), false);
+    // In cluster mode the message reaches the other nodes' subscribers over the bus.
+    if srv.cluster.is_some() {
+        crate::cluster::bus::propagate_publish(srv, args.get(1), args.get(2), false);
+    }
     c.out.int(n);
 }
 
 /// SPUBLISH shardchannel message: shard subscribers only (patterns are not consulted).
 fn spublish_command(srv: &mut Server, c: &mut Client, args: &Args) {
     let n = crate::pubsub::publish(srv, args.get(1), args.get(2), true);
+    if srv.cluster.is_some() {
+        crate::cluster::bus::propagate_publish(srv, args.get(1), args.get(2), true);
+    }
     c.out.int(n);
 }
 

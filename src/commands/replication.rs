@@ -23,6 +23,9 @@ fn failover_command(srv: &mut Server, c: &mut Client, args: &Args) {
 
 /// REPLICAOF host port | NO ONE (and its old name SLAVEOF).
 fn replicaof_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    if srv.cluster.is_some() {
+        return c.out.err("ERR REPLICAOF not allowed in cluster mode.");
+    }
     crate::replication::replica::replicaof(srv, c, args.get(1), args.get(2));
 }
 

@@ -233,6 +233,16 @@ fn apply_config_change(srv: &mut Server, c: &mut Client, name: &str) -> Result<(
             let pass = srv.config.requirepass.clone();
             srv.acl.set_default_password(pass.as_deref());
         }
+        // Our announced address changes in our own entry, nodes.conf and the next messages.
+        "cluster-announce-ip"
+        | "cluster-announce-port"
+        | "cluster-announce-bus-port"
+        | "cluster-announce-hostname" => {
+            crate::cluster::update_myself_announced(srv);
+            if let Some(cl) = srv.cluster.as_mut() {
+                cl.todo |= crate::cluster::TODO_SAVE_CONFIG;
+            }
+        }
         "maxmemory" => {
             let used = used_memory() as u64;
             if srv.config.maxmemory != 0 && srv.config.maxmemory < used {

@@ -29,6 +29,9 @@ pub struct Db {
     pub expires_cursor: u64,
     /// Running average TTL of sampled keys (INFO keyspace avg_ttl).
     pub avg_ttl: i64,
+    /// The keys by hash slot, for db 0 in cluster mode (cluster::slot_index); kept by every
+    /// path that adds a key to `dict` or removes one.
+    pub slot_index: Option<Box<crate::cluster::slot_index::SlotIndex>>,
 }
 
 impl Db {
@@ -40,6 +43,23 @@ impl Db {
             expires: Dict::new(),
             expires_cursor: 0,
             avg_ttl: 0,
+            slot_index: None,
+        }
+    }
+
+    /// Records a key just added to `dict` (`h`: its hash) in the slot index, if any.
+    #[inline]
+    pub fn index_added(&mut self, key: &[u8], h: u64) {
+        if let Some(ix) = self.slot_index.as_mut() {
+            ix.add(key, h);
+        }
+    }
+
+    /// Forgets a key just removed from `dict` in the slot index, if any.
+    #[inline]
+    pub fn index_removed(&mut self, key: &[u8]) {
+        if let Some(ix) = self.slot_index.as_mut() {
+            ix.remove(key, hash_key(key));
         }
     }
 
@@ -58,6 +78,9 @@ impl Db {
         self.expires = Dict::new();
         self.expires_cursor = 0;
         self.avg_ttl = 0;
+        if let Some(ix) = self.slot_index.as_mut() {
+            ix.clear();
+        }
     }
 }
 
@@ -120,7 +143,9 @@ impl Server {
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
         let d = &mut self.dbs[db];
         d.expires.remove(key);
-        d.dict.remove(key);
+        if d.dict.remove(key).is_some() {
+            d.index_removed(key);
+        }
         self.stats.expired_keys += 1;
         let lazy = self.config.lazyfree_lazy_expire;
         self.propagate_deletion(db, key, lazy);
@@ -238,6 +263,7 @@ impl Server {
                 let may_grow = keyspace_may_grow(self.config.maxmemory);
                 d.dict
                     .insert_with_hash_guarded(h, Sds::from_slice(key), obj, may_grow);
+                d.index_added(key, h);
                 self.notify_keyspace_event(notify::NEW, "new", key, db);
             }
         }
@@ -250,9 +276,11 @@ impl Server {
             self.init_lfu(&mut obj);
         }
         let may_grow = keyspace_may_grow(self.config.maxmemory);
-        self.dbs[db]
-            .dict
-            .insert_guarded(Sds::from_slice(key), obj, may_grow);
+        let d = &mut self.dbs[db];
+        d.dict.insert_guarded(Sds::from_slice(key), obj, may_grow);
+        if d.slot_index.is_some() {
+            d.index_added(key, hash_key(key));
+        }
         self.notify_keyspace_event(notify::NEW, "new", key, db);
         self.signal_modified_key(db, key);
     }
@@ -275,6 +303,7 @@ impl Server {
             if !d.expires.is_empty() {
                 d.expires.remove(key);
             }
+            d.index_removed(key);
             true
         } else {
             false

@@ -886,6 +886,23 @@ impl<K: DictKey, V> Dict<K, V> {
         }
     }
 
+    /// Calls `f` on every entry of the bucket that hash `h` selects, in both tables while
+    /// rehashing. Entries of other hashes may share the bucket: the caller filters. Only the
+    /// low 32 bits of `h` matter for tables of up to 2^32 buckets, which lets an index that
+    /// remembers entries by a 32-bit hash (the cluster's keys by slot) find them again.
+    pub fn for_each_in_bucket(&self, h: u64, mut f: impl FnMut(&K, &V)) {
+        for t in &self.ht {
+            if t.slots.is_empty() {
+                continue;
+            }
+            let mut cur = t.slots[t.index(h)].as_deref();
+            while let Some(e) = cur {
+                f(&e.key, &e.value);
+                cur = e.next.as_deref();
+            }
+        }
+    }
+
     #[inline]
     fn find_mut(&mut self, h: u64, k: &[u8]) -> Option<&mut Entry<K, V>> {
         let [t0, t1] = &mut self.ht;

@@ -1984,6 +1984,9 @@ pub fn load_rdb(
                 old
             }
         };
+        if !replaced {
+            d.index_added(&key_bytes, h);
+        }
         if replaced && !opts.allow_dup {
             return Err(r.err(format!(
                 "RDB has duplicated key '{}' in DB {}",

@@ -185,6 +185,12 @@ pub struct RunCtx {
     pub caller: *const Client,
     pub caller_args: *const Args<'static>,
     pub caller_name: &'static str,
+    /// The caller is our master: its scripts are not checked against the slots.
+    pub from_master: bool,
+    /// The caller's ASKING and READONLY.
+    pub asking: bool,
+    /// ...
+    pub readonly: bool,
 }
 
 thread_local! {
@@ -288,6 +294,14 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     if m.flags & meta::FLAG_WRITE != 0 {
         ctx.write_dirty = true;
         srv.scripting.wrote = true;
+    }
+    if srv.cluster.is_some() && !ctx.from_master && !srv.loading {
+        client.cluster_asking = ctx.asking;
+        client.cluster_readonly = ctx.readonly;
+        let r = crate::cluster::redirect::check_script_call(srv, client, m, argv);
+        if let Err(e) = r {
+            return reject(srv, e);
+        }
     }
     // The arguments as a query buffer the handler can borrow from.
     let mut buf = Vec::with_capacity(argv.iter().map(|a| a.len()).sum());
@@ -566,6 +580,9 @@ pub(crate) fn run_script(
             .commands
             .lookup(caller_args.get(0))
             .map_or("eval", |i| srv.commands.cmds[i].meta.name),
+        from_master: c.master_link,
+        asking: c.cluster_asking,
+        readonly: c.cluster_readonly,
     };
     srv.scripting.running = true;
     srv.scripting.kill_requested = false;

@@ -230,6 +230,10 @@ pub struct Client {
     pub replica_psync: bool,
     /// This is our link to our master (CLIENT_MASTER): its commands run unanswered.
     pub master_link: bool,
+    /// ASKING was sent: the next command may use a slot we are importing (CLIENT_ASKING).
+    pub cluster_asking: bool,
+    /// READONLY: reads of our master's slots are served by this replica (CLIENT_READONLY).
+    pub cluster_readonly: bool,
     /// The replication offset after this client's last command (c->woff), for WAIT.
     pub woff: i64,
     /// Client-side caching state while CLIENT TRACKING is on (crate::tracking).
@@ -295,6 +299,8 @@ impl Client {
             repl_announced: None,
             replica_psync: false,
             master_link: false,
+            cluster_asking: false,
+            cluster_readonly: false,
             woff: 0,
             tracking: None,
         }

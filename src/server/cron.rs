@@ -19,6 +19,9 @@ pub fn server_cron(srv: &mut Server) {
     databases_cron(srv);
     crate::persistence::cron(srv);
     crate::replication::cron(srv);
+    if srv.cluster.is_some() {
+        crate::cluster::cron(srv, now);
+    }
     // The tracking table also shrinks to tracking-table-max-keys while the server is idle
     // (after CONFIG SET lowered it), not only when a command comes in.
     if srv.tracking.clients > 0 {

@@ -148,6 +148,8 @@ pub struct Server {
     /// Poller events (tokens) that a busy script's event pass left for the loop
     /// (net::process_events_while_blocked).
     pub deferred_events: Vec<usize>,
+    /// Cluster mode's state (crate::cluster): Some exactly with `cluster-enabled yes`.
+    pub cluster: Option<Box<crate::cluster::Cluster>>,
 }
 
 impl Server {
@@ -211,6 +213,7 @@ impl Server {
             acl: crate::acl::Acl::with_default_password(config.requirepass.as_deref()),
             scripting: Default::default(),
             deferred_events: Vec::new(),
+            cluster: None,
             config,
         }
     }
@@ -364,6 +367,11 @@ pub fn start(config: Config) -> i32 {
             let _ = std::fs::write(p, format!("{pid}\n"));
         }
     }
-    log_notice!("Running mode=standalone, port={}.", config.port);
+    let mode = if config.cluster_enabled {
+        "cluster"
+    } else {
+        "standalone"
+    };
+    log_notice!("Running mode={mode}, port={}.", config.port);
     net::run(config)
 }

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 const FIRST_CLIENT: usize = 32;
 /// The token of the pipe a diskless sync's child streams the snapshot through.
 const RDB_PIPE_TOKEN: usize = FIRST_CLIENT - 1;
+/// Tokens from this one up are cluster bus links (token - LINK_BASE is the link's slot in
+/// `Cluster::links`); clients sit between FIRST_CLIENT and this.
+const LINK_BASE: usize = 1 << 40;
 /// Bytes read per read call (PROTO_IOBUF_LEN).
 const IOBUF_LEN: usize = 16 * 1024;
 /// A query buffer with this much consumed prefix is compacted.
@@ -42,6 +45,8 @@ enum Listener {
     Unix(UnixListener),
     /// `tls-port`: accepted connections speak TLS.
     Tls(TcpListener),
+    /// The cluster bus port: accepted connections are inbound bus links.
+    Bus(TcpListener),
 }
 
 /// The listening sockets, kept in `Server` so that CONFIG SET port/bind can replace the TCP
@@ -64,7 +69,9 @@ impl Listeners {
             return Err(io::Error::other("too many listening sockets"));
         }
         match &mut l {
-            Listener::Tcp(t) | Listener::Tls(t) => reg.register(t, Token(i), Interest::READABLE)?,
+            Listener::Tcp(t) | Listener::Tls(t) | Listener::Bus(t) => {
+                reg.register(t, Token(i), Interest::READABLE)?
+            }
             Listener::Unix(u) => reg.register(u, Token(i), Interest::READABLE)?,
         }
         if i == self.slots.len() {
@@ -147,6 +154,16 @@ pub fn process_events_while_blocked(srv: &mut Server) {
                 rdb_pipe_readable(srv);
                 continue;
             }
+            if t >= LINK_BASE {
+                let hup = ev.is_read_closed() || ev.is_error();
+                cluster_link_event(
+                    srv,
+                    t - LINK_BASE,
+                    ev.is_writable(),
+                    ev.is_readable() || hup,
+                );
+                continue;
+            }
             if t < FIRST_CLIENT {
                 EventLoop::accept(srv, t);
                 continue;
@@ -195,6 +212,14 @@ pub fn run(config: Config) -> i32 {
         }
     };
     crate::util::clock::init();
+    if el.srv.config.cluster_enabled {
+        if let Err(e) =
+            crate::cluster::init(&mut el.srv).and_then(|_| open_cluster_bus(&mut el.srv))
+        {
+            log_warning!("{}", e);
+            return 1;
+        }
+    }
     if let Err(e) = crate::commands::acl::load_users_at_startup(&mut el.srv) {
         log_warning!("{}", e);
         return 1;
@@ -202,6 +227,10 @@ pub fn run(config: Config) -> i32 {
     el.srv.stats.startup_memory = super::alloc::used_memory() as u64;
     log_notice!("Server initialized");
     if crate::persistence::load_data_from_disk(&mut el.srv).is_err() {
+        return 1;
+    }
+    if let Err(e) = crate::cluster::verify_config_with_data(&mut el.srv) {
+        log_warning!("{}", e);
         return 1;
     }
     if let Some((host, port)) = el.srv.config.replicaof.clone() {
@@ -571,6 +600,12 @@ impl EventLoop {
                     Self::accept(&mut self.srv, t);
                     continue;
                 }
+                if t >= LINK_BASE {
+                    let hup = ev.is_read_closed() || ev.is_error();
+                    let readable = ev.is_readable() || hup;
+                    cluster_link_event(&mut self.srv, t - LINK_BASE, ev.is_writable(), readable);
+                    continue;
+                }
                 let idx = t - FIRST_CLIENT;
                 if ev.is_writable() {
                     write_client(&mut self.srv, idx);
@@ -587,6 +622,8 @@ impl EventLoop {
                 for t in deferred {
                     if t < FIRST_CLIENT {
                         Self::accept(&mut self.srv, t);
+                    } else if t >= LINK_BASE {
+                        cluster_link_event(&mut self.srv, t - LINK_BASE, true, true);
                     } else {
                         let idx = t - FIRST_CLIENT;
                         write_client(&mut self.srv, idx);
@@ -655,6 +692,18 @@ impl EventLoop {
                             peer.ip().is_loopback(),
                         ))
                     })
+                }
+                Some(Some(Listener::Bus(l))) => {
+                    match l.accept() {
+                        Ok((s, _)) => accept_cluster_link(srv, s),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            log_verbose!("Error accepting cluster node: {}", e);
+                            return;
+                        }
+                    }
+                    continue;
                 }
                 Some(Some(Listener::Unix(l))) => l.accept().map(|(s, _)| {
                     let fd = s.as_raw_fd();
@@ -1196,6 +1245,9 @@ pub fn before_sleep(srv: &mut Server) {
         srv.blocking.unblocked.extend(resumed);
     }
     crate::replication::before_sleep(srv);
+    if srv.cluster.is_some() {
+        crate::cluster::before_sleep(srv);
+    }
     super::blocked::process_unblocked(srv);
     // Broadcast-mode invalidations collected during this iteration.
     crate::tracking::broadcast(srv);
@@ -1208,6 +1260,10 @@ pub fn before_sleep(srv: &mut Server) {
         pump_rdb_pipe(srv, false);
     }
     write_pending(srv);
+    if srv.cluster.is_some() {
+        close_cluster_links(srv);
+        write_cluster_links(srv);
+    }
     let closing = std::mem::take(&mut srv.pending_close);
     for idx in closing {
         if let Some(Some(c)) = srv.clients.get(idx) {
@@ -1366,5 +1422,241 @@ impl Server {
     #[inline]
     pub fn refresh_time(&mut self) {
         self.cmd_time_ms = crate::util::mstime();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cluster bus: its listener and its links (crate::cluster::bus decides what they say).
+
+/// Opens the cluster bus listener on the bind addresses (clusterInit's listenToPort on the
+/// bus port).
+fn open_cluster_bus(srv: &mut Server) -> Result<(), String> {
+    let Some(port) = srv.cluster.as_ref().map(|c| c.bus_port) else {
+        return Ok(());
+    };
+    let reg = srv.registry.as_ref().ok_or("no event loop")?;
+    let opened = listen_to_port(&srv.config.bind, port, srv.config.tcp_backlog as i32).map_err(
+        |(a, e)| {
+            format!(
+                "Warning: Could not create server TCP listening socket {a}:{port}: {e}\nFailed listening on port {port} (cluster), aborting."
+            )
+        },
+    )?;
+    for l in opened {
+        srv.listeners
+            .add(reg, Listener::Bus(l))
+            .map_err(|e| format!("Failed registering a listener: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Adds an accepted bus connection as an inbound link.
+fn accept_cluster_link(srv: &mut Server, mut s: mio::net::TcpStream) {
+    let now = crate::util::mstime();
+    set_tcp_options(s.as_raw_fd(), srv.config.tcp_keepalive);
+    let (Some(cl), Some(reg)) = (srv.cluster.as_mut(), srv.registry.as_ref()) else {
+        return;
+    };
+    let entry = cl.links.vacant_entry();
+    let idx = entry.key();
+    if reg
+        .register(&mut s, Token(LINK_BASE + idx), Interest::READABLE)
+        .is_err()
+    {
+        return;
+    }
+    let link = crate::cluster::bus::Link::new(s, true, now);
+    log_verbose!("Accepting cluster node connection from {}", link.peer_ip);
+    entry.insert(Some(Box::new(link)));
+}
+
+/// Opens an outbound bus link to ip:port, registered for READABLE and WRITABLE (the
+/// writable event says the connect finished). Returns the link's slot.
+pub fn connect_cluster_link(srv: &mut Server, ip: &str, port: u16) -> Result<usize, String> {
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| "Invalid address".to_string())?;
+    let addr = std::net::SocketAddr::new(ip, port);
+    let mut stream = mio::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    set_tcp_options(stream.as_raw_fd(), srv.config.tcp_keepalive);
+    let now = crate::util::mstime();
+    let cl = srv.cluster.as_mut().ok_or("cluster mode is off")?;
+    let reg = srv.registry.as_ref().ok_or("no event loop")?;
+    let entry = cl.links.vacant_entry();
+    let idx = entry.key();
+    reg.register(
+        &mut stream,
+        Token(LINK_BASE + idx),
+        Interest::READABLE | Interest::WRITABLE,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut link = crate::cluster::bus::Link::new(stream, false, now);
+    link.writable_registered = true;
+    entry.insert(Some(Box::new(link)));
+    Ok(idx)
+}
+
+/// Serves an event of link `idx`: the end of a connect, output to write, input to read.
+fn cluster_link_event(srv: &mut Server, idx: usize, writable: bool, readable: bool) {
+    let Some(cl) = srv.cluster.as_mut() else {
+        return;
+    };
+    let Some(Some(mut link)) = cl.links.get_mut(idx).map(|s| s.take()) else {
+        return;
+    };
+    let mut keep = true;
+    if writable && link.connecting {
+        match link.stream.take_error() {
+            Ok(None) if link.stream.peer_addr().is_ok() => {
+                link.connecting = false;
+                link.peer_ip = link
+                    .stream
+                    .peer_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
+                link.local_ip = link
+                    .stream
+                    .local_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
+                crate::cluster::bus::on_connected(srv, &mut link);
+            }
+            Ok(None) => {}
+            _ => keep = false,
+        }
+    }
+    if keep && readable && !link.connecting {
+        let mut eof = false;
+        let mut buf = [0u8; IOBUF_LEN];
+        loop {
+            match std::io::Read::read(&mut link.stream, &mut buf) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    link.rcvbuf.extend_from_slice(&buf[..n]);
+                    // Never hold more than one message's worth plus a read: the parser
+                    // rejects a bad length at its first 8 bytes.
+                    if link.rcvbuf.len() > crate::cluster::msg::MAX_MESSAGE_LEN + IOBUF_LEN {
+                        eof = true;
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    eof = true;
+                    break;
+                }
+            }
+        }
+        if !link.rcvbuf.is_empty() {
+            keep = crate::cluster::bus::process_input(srv, idx, &mut link);
+        }
+        if eof {
+            keep = false;
+        }
+    }
+    if keep && !link.connecting {
+        keep = write_cluster_link(srv, idx, &mut link);
+    }
+    if keep {
+        if let Some(cl) = srv.cluster.as_mut() {
+            cl.links[idx] = Some(link);
+        }
+    } else {
+        free_cluster_link(srv, idx, link);
+    }
+}
+
+/// Writes what link `idx` has to send; false on a write error.
+fn write_cluster_link(srv: &mut Server, idx: usize, link: &mut crate::cluster::bus::Link) -> bool {
+    while link.pending() > 0 {
+        match link.stream.write(&link.sndbuf[link.sent..]) {
+            Ok(0) => return false,
+            Ok(n) => link.sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
+    }
+    if link.pending() == 0 {
+        link.sndbuf.clear();
+        link.sent = 0;
+    }
+    let want = link.pending() > 0 || link.connecting;
+    if want != link.writable_registered {
+        let interest = if want {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if let Some(reg) = srv.registry.as_ref() {
+            if reg
+                .reregister(&mut link.stream, Token(LINK_BASE + idx), interest)
+                .is_err()
+            {
+                return false;
+            }
+        }
+        link.writable_registered = want;
+    }
+    true
+}
+
+/// Unregisters and drops a link (freeClusterLink).
+fn free_cluster_link(srv: &mut Server, idx: usize, mut link: Box<crate::cluster::bus::Link>) {
+    if let Some(reg) = srv.registry.as_ref() {
+        let _ = reg.deregister(&mut link.stream);
+    }
+    crate::cluster::bus::link_freed(srv, idx, &link);
+    if let Some(cl) = srv.cluster.as_mut() {
+        if cl.links.contains(idx) {
+            cl.links.remove(idx);
+        }
+    }
+}
+
+/// Closes the links the cluster logic gave up (`Cluster::close_links`).
+pub fn close_cluster_links(srv: &mut Server) {
+    let Some(cl) = srv.cluster.as_mut() else {
+        return;
+    };
+    let closing = std::mem::take(&mut cl.close_links);
+    for idx in closing {
+        let Some(cl) = srv.cluster.as_mut() else {
+            return;
+        };
+        if let Some(Some(link)) = cl.links.get_mut(idx).map(|s| s.take()) {
+            free_cluster_link(srv, idx, link);
+        }
+    }
+}
+
+/// Writes the output of every link (clusterBeforeSleep's writes happen as the links become
+/// writable in Redis; here, once per loop iteration).
+fn write_cluster_links(srv: &mut Server) {
+    let Some(cl) = srv.cluster.as_mut() else {
+        return;
+    };
+    let idxs: Vec<usize> = cl
+        .links
+        .iter()
+        .filter(|(_, l)| l.as_ref().is_some_and(|l| l.pending() > 0 && !l.connecting))
+        .map(|(i, _)| i)
+        .collect();
+    for idx in idxs {
+        let Some(cl) = srv.cluster.as_mut() else {
+            return;
+        };
+        let Some(Some(mut link)) = cl.links.get_mut(idx).map(|s| s.take()) else {
+            continue;
+        };
+        if write_cluster_link(srv, idx, &mut link) {
+            if let Some(cl) = srv.cluster.as_mut() {
+                cl.links[idx] = Some(link);
+            }
+        } else {
+            free_cluster_link(srv, idx, link);
+        }
     }
 }
