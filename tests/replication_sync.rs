@@ -279,3 +279,23 @@ fn a_replica_slower_than_its_output_buffer_limit_is_dropped_and_resyncs() {
     wait_in_sync(&mut mc, &mut rc);
     assert_eq!(digest(&mut mc), digest(&mut rc));
 }
+
+#[test]
+fn a_diskless_transfer_longer_than_a_second_is_not_interleaved_with_keepalives() {
+    // The child takes about three seconds; the once-a-second newline that replicas waiting
+    // for a disk snapshot get must not land inside the streamed one.
+    let m = ferrodis_with(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--rdb-key-save-delay",
+        "1000",
+    ]);
+    let mut mc = m.conn();
+    fill(&mut mc, 3000);
+    let r = ferrodis_replica(&m, &[]);
+    let mut rc = r.conn();
+    wait_in_sync(&mut mc, &mut rc);
+    assert_eq!(digest(&mut mc), digest(&mut rc));
+    assert_eq!(stat(&mut mc, "stats", "sync_full"), 1, "{}", r.log());
+    assert!(!r.log().contains("Failed trying to load"), "{}", r.log());
+}

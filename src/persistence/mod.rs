@@ -554,7 +554,7 @@ fn strtol(s: &[u8]) -> i64 {
 }
 
 /// Logs a load failure the way Redis does before it exits.
-fn log_load_error(e: &rdb::LoadError) {
+pub fn log_load_error(e: &rdb::LoadError) {
     let eof = e.msg.starts_with("Unexpected EOF");
     if eof {
         log_warning!("Short read or OOM loading DB. Unrecoverable error, aborting now.");

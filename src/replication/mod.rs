@@ -914,7 +914,9 @@ pub fn cron(srv: &mut Server) {
             continue;
         };
         match r.state {
-            SyncState::WaitBgsaveStart | SyncState::WaitBgsaveEnd => {
+            // A keep-alive newline while the snapshot is made; never inside a diskless
+            // transfer, whose bytes already flow.
+            SyncState::WaitBgsaveStart | SyncState::WaitBgsaveEnd if !r.to_socket => {
                 c.out.raw(b"\n");
                 c.queue_write(&mut srv.pending_writes);
             }

@@ -691,7 +691,10 @@ fn receive_snapshot(srv: &mut Server, c: &mut Client) -> Result<bool, ()> {
     // emptyData: the master's libraries replace ours.
     srv.scripting.functions.clear();
     log_notice!("MASTER <-> REPLICA sync: Loading DB in memory");
-    if crate::persistence::load_file(srv, &filename, false).is_err() {
+    if let Err(e) = crate::persistence::load_file(srv, &filename, false) {
+        if let crate::persistence::LoadFailure::Corrupt(e) = &e {
+            crate::persistence::log_load_error(e);
+        }
         log_warning!(
             "Failed trying to load the MASTER synchronization DB from disk, check server logs."
         );
@@ -720,7 +723,10 @@ fn load_from_memory(srv: &mut Server, rdb: &[u8]) -> Result<(), ()> {
         None
     };
     log_notice!("MASTER <-> REPLICA sync: Loading DB in memory");
-    if crate::persistence::load_bytes(srv, rdb, false).is_err() {
+    if let Err(e) = crate::persistence::load_bytes(srv, rdb, false) {
+        if let crate::persistence::LoadFailure::Corrupt(e) = &e {
+            crate::persistence::log_load_error(e);
+        }
         log_warning!(
             "Failed trying to load the MASTER synchronization DB from socket, check server logs."
         );
