@@ -438,3 +438,73 @@ fn restarts_continue_partially_from_the_position_the_rdb_recorded() {
         Some("1")
     );
 }
+
+/// Lua, a blocking pop served by a push, and evictions on the master, in both directions with
+/// redis-server; then WAIT and equal digests.
+#[test]
+fn scripts_blocking_pops_and_evictions_replicate_both_ways() {
+    for ferrodis_master in [true, false] {
+        let args = [
+            "--repl-diskless-sync-delay",
+            "0",
+            "--maxmemory-policy",
+            "allkeys-lru",
+        ];
+        let m = if ferrodis_master {
+            ferrodis_with(&args)
+        } else {
+            oracle_with(&args)
+        };
+        let port = m.port().to_string();
+        let rargs = ["--replicaof", "127.0.0.1", &port];
+        let r = if ferrodis_master {
+            oracle_with(&rargs)
+        } else {
+            ferrodis_with(&rargs)
+        };
+        let (mut mc, mut rc) = (m.conn(), r.conn());
+        wait_in_sync(&mut mc, &mut rc);
+        workload(&mut mc, "x");
+        let script = "redis.call('set', KEYS[1], ARGV[1]); return redis.call('incr', KEYS[2])";
+        mc.cmd(&["eval", script, "2", "lua:a", "lua:n", "v"]);
+        mc.cmd(&["eval", script, "2", "lua:a", "lua:n", "w"]);
+        // A client blocked on the master, served by another client's push.
+        let mut blocked = m.conn();
+        blocked.send_cmd(&["blpop", "queue", "0"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while info_field(&mut mc, "clients", "blocked_clients").as_deref() != Some("1") {
+            assert!(Instant::now() < deadline, "the client never blocked");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        mc.cmd(&["rpush", "queue", "a", "b"]);
+        assert_eq!(blocked.read_reply(), b"*2\r\n$5\r\nqueue\r\n$1\r\na\r\n");
+        // Evictions: the master drops keys to stay under maxmemory; the replica (which ignores
+        // maxmemory) follows the DELs.
+        let used: i64 = info_field(&mut mc, "memory", "used_memory")
+            .unwrap()
+            .parse()
+            .unwrap();
+        mc.cmd(&[
+            "config",
+            "set",
+            "maxmemory",
+            &(used + 2_000_000).to_string(),
+        ]);
+        for i in 0..3000 {
+            mc.cmd(&["set", &format!("big:{i}"), &"x".repeat(1000)]);
+        }
+        let evicted: i64 = info_field(&mut mc, "stats", "evicted_keys")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(evicted > 0, "nothing was evicted");
+        assert_eq!(mc.cmd(&["wait", "1", "10000"]), b":1\r\n");
+        wait_in_sync(&mut mc, &mut rc);
+        assert_eq!(
+            digest(&mut mc),
+            digest(&mut rc),
+            "ferrodis master: {ferrodis_master}"
+        );
+        mc.cmd(&["config", "set", "maxmemory", "0"]);
+    }
+}

@@ -268,3 +268,19 @@ fn swapdb_and_on_empty_db_load_a_real_master_s_snapshot_without_a_file() {
         assert!(!r.dir().join("dump.rdb").exists(), "{mode}");
     }
 }
+
+#[test]
+fn replconf_with_unknown_or_bad_options_answers_as_redis() {
+    let mut d = Diff::new();
+    for cmd in [
+        &["replconf", "foo", "bar"][..],
+        &["replconf", "listening-port", "x"],
+        &["replconf", "listening-port"],
+        &["replconf", "capa", "eof", "capa", "psync2", "bogus", "1"],
+        &["replconf", "ip-address", &"1".repeat(255)],
+        &["replconf", "ip-address", &"1".repeat(256)],
+        &["replconf"],
+    ] {
+        d.cmd(cmd);
+    }
+}

@@ -702,7 +702,8 @@ pub fn replconf_command(srv: &mut Server, c: &mut Client, args: &crate::commands
             c.repl_announced.get_or_insert_with(Default::default).port = p as u16;
         } else if opt.eq_ignore_ascii_case(b"ip-address") {
             let ip = String::from_utf8_lossy(val).into_owned();
-            if ip.len() >= 46 {
+            // NET_HOST_STR_LEN: a host name is accepted as well as an address.
+            if ip.len() >= 256 {
                 return c.out.err(&format!(
                     "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
                     ip.len()
