@@ -9,27 +9,10 @@ mod common;
 
 use common::repl::*;
 use common::*;
-use std::time::{Duration, Instant};
-
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use std::time::Duration;
 
 fn role(c: &mut RawConn) -> String {
     info_field(c, "replication", "role").unwrap()
-}
-
-fn signal(s: &Server, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &s.pid().to_string()])
-        .status()
-        .map(|st| st.success())
-        .unwrap_or(false);
-    assert!(ok, "kill {sig} failed");
 }
 
 /// A replica of `m`: ferrodis or redis.
@@ -61,6 +44,11 @@ fn failover_between(m_ferrodis: bool, r_ferrodis: bool) {
     let (mut mc, mut rc) = (m.conn(), r.conn());
     workload(&mut mc, "before");
     wait_in_sync(&mut mc, &mut rc);
+    // The master counts the replica online only once its child is reaped (and, diskless,
+    // its first ACK came): FAILOVER TO refuses it before.
+    wait_until("the replica to be online", 20, || {
+        info_field(&mut mc, "replication", "slave0").is_some_and(|s| s.contains("state=online"))
+    });
     let full_before = info_field(&mut rc, "stats", "sync_full");
     let port = r.port().to_string();
     assert_eq!(mc.cmd(&["failover", "to", "127.0.0.1", &port]), b"+OK\r\n");

@@ -11,21 +11,6 @@ use common::repl::*;
 use common::*;
 use std::time::{Duration, Instant};
 
-/// Waits (bounded) until `f` holds.
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn stat(c: &mut RawConn, section: &str, name: &str) -> i64 {
-    info_field(c, section, name)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
-}
-
 /// Enough keys that the snapshot is many pipe and socket chunks.
 fn fill(c: &mut RawConn, n: usize) {
     for i in 0..n {
@@ -215,15 +200,6 @@ fn a_master_killed_during_the_transfer_leaves_the_replica_s_data_whole() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
         .collect();
     assert!(temps.is_empty(), "temp files left: {temps:?}");
-}
-
-fn signal(s: &Server, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &s.pid().to_string()])
-        .status()
-        .map(|st| st.success())
-        .unwrap_or(false);
-    assert!(ok, "kill {sig} failed");
 }
 
 #[test]

@@ -85,3 +85,29 @@ pub fn workload(c: &mut RawConn, tag: &str) {
         );
     }
 }
+
+/// Waits (bounded: `secs` seconds) until `f` holds.
+pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A numeric INFO field.
+pub fn stat(c: &mut RawConn, section: &str, name: &str) -> i64 {
+    info_field(c, section, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
+}
+
+/// Sends `sig` ("-STOP", "-CONT") to a server's process.
+pub fn signal(s: &Server, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &s.pid().to_string()])
+        .status()
+        .map(|st| st.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} failed");
+}
