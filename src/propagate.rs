@@ -70,6 +70,11 @@ impl Propagation {
     pub fn reset_selected_db(&mut self) {
         self.selected_db = None;
     }
+
+    /// The db the stream last selected (server.slaveseldb), if any.
+    pub fn selected_db(&self) -> Option<usize> {
+        self.selected_db
+    }
 }
 
 /// Appends `argv` as a RESP multibulk (catAppendOnlyGenericCommand).

@@ -508,3 +508,47 @@ fn scripts_blocking_pops_and_evictions_replicate_both_ways() {
         mc.cmd(&["config", "set", "maxmemory", "0"]);
     }
 }
+
+/// A partial resync continues the master's stream in the db it had selected (the master
+/// sends no new SELECT), after a broken link and after a restart from the replica's RDB.
+#[test]
+fn a_partial_resync_continues_in_the_db_the_stream_had_selected() {
+    for ferrodis_master in [true, false] {
+        let args = ["--repl-diskless-sync-delay", "0"];
+        let m = if ferrodis_master {
+            ferrodis_with(&args)
+        } else {
+            oracle_with(&args)
+        };
+        let r = ferrodis_replica_of(&m);
+        let (mut mc, mut rc) = (m.conn(), r.conn());
+        wait_in_sync(&mut mc, &mut rc);
+        mc.cmd(&["select", "5"]);
+        mc.cmd(&["set", "a", "1"]);
+        wait_in_sync(&mut mc, &mut rc);
+        // The link breaks; the stream goes on in db 5.
+        rc.cmd(&["client", "kill", "type", "master"]);
+        mc.cmd(&["set", "b", "2"]);
+        wait_in_sync(&mut mc, &mut rc);
+        // A restart from the replica's own RDB, the stream still in db 5.
+        r.restart(&["save"]);
+        let mut rc = r.conn();
+        mc.cmd(&["set", "c", "3"]);
+        wait_in_sync(&mut mc, &mut rc);
+        assert_eq!(
+            digest(&mut mc),
+            digest(&mut rc),
+            "ferrodis master: {ferrodis_master}"
+        );
+        assert_eq!(rc.cmd(&["select", "5"]), b"+OK\r\n");
+        assert_eq!(
+            rc.cmd(&["mget", "a", "b", "c"]),
+            b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"
+        );
+        assert_eq!(
+            info_field(&mut mc, "stats", "sync_full").as_deref(),
+            Some("1"),
+            "ferrodis master: {ferrodis_master}"
+        );
+    }
+}

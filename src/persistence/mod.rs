@@ -146,8 +146,13 @@ pub fn save_options(srv: &Server) -> rdb::SaveOptions {
         key_save_delay: delay,
         aof_base: false,
         // rdbPopulateSaveInfo: a master with a backlog, or a replica, records the stream.
-        repl: (srv.repl.backlog.is_some() || srv.repl.is_replica())
-            .then(|| (0, srv.repl.replid.clone(), srv.repl.master_repl_offset)),
+        repl: (srv.repl.backlog.is_some() || srv.repl.is_replica()).then(|| {
+            (
+                crate::replication::stream_db(srv) as i64,
+                srv.repl.replid.clone(),
+                srv.repl.master_repl_offset,
+            )
+        }),
         functions: srv.scripting.functions.codes(),
     }
 }
@@ -456,8 +461,16 @@ pub fn load_bytes(srv: &mut Server, data: &[u8], allow_dup: bool) -> Result<usiz
     };
     let mut repl_id = None;
     let mut repl_offset = None;
+    let mut repl_db = 0usize;
+    let ndb = srv.dbs.len();
     let mut on_aux = |k: &[u8], v: &[u8]| {
-        if k == b"repl-id" && v.len() == 40 {
+        if k == b"repl-stream-db" {
+            repl_db = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .filter(|&d| d < ndb)
+                .unwrap_or(0);
+        } else if k == b"repl-id" && v.len() == 40 {
             repl_id = Some(String::from_utf8_lossy(v).into_owned());
         } else if k == b"repl-offset" {
             repl_offset = std::str::from_utf8(v)
@@ -469,7 +482,7 @@ pub fn load_bytes(srv: &mut Server, data: &[u8], allow_dup: bool) -> Result<usiz
     let res = rdb::load_rdb(data, &mut srv.dbs, &opts, &mut on_aux);
     srv.loading = false;
     if let (Some(id), Some(off)) = (repl_id, repl_offset) {
-        srv.repl.loaded_info = Some((id, off));
+        srv.repl.loaded_info = Some((id, off, repl_db));
     }
     match res {
         Ok(mut info) => {

@@ -153,7 +153,7 @@ pub struct Replication {
     /// Clients blocked in WAIT.
     pub waiting: Vec<usize>,
     /// repl-id and repl-offset of the RDB loaded at start-up, applied by [`restore_from_rdb`].
-    pub loaded_info: Option<(String, i64)>,
+    pub loaded_info: Option<(String, i64, usize)>,
     /// A WAIT is waiting: ask replicas for an ACK before sleeping.
     pub get_ack_pending: bool,
     /// A diskless sync in progress: the pipe its child streams through.
@@ -213,10 +213,11 @@ pub fn random_replid() -> String {
 /// with that ID and offset); a master keeps it as replid2, so replicas that were in sync when
 /// it stopped can continue partially after its restart.
 pub fn restore_from_rdb(srv: &mut Server) {
-    let Some((id, offset)) = srv.repl.loaded_info.take() else {
+    let Some((id, offset, db)) = srv.repl.loaded_info.take() else {
         return;
     };
-    if srv.repl.is_replica() {
+    if let Some(m) = srv.repl.master.as_mut() {
+        m.stream_db = db;
         srv.repl.replid = id;
         srv.repl.master_repl_offset = offset;
         return;
@@ -228,6 +229,19 @@ pub fn restore_from_rdb(srv: &mut Server) {
     srv.repl.backlog = Some(backlog::Backlog::new(size, srv.repl.master_repl_offset));
     srv.prop.active = true;
     srv.prop.reset_selected_db();
+}
+
+/// repl-stream-db for a snapshot taken now (rdbPopulateSaveInfo): a master's stream's
+/// selected db; a replica's, the db its master's stream is in.
+pub fn stream_db(srv: &Server) -> usize {
+    match srv.repl.master.as_ref() {
+        Some(m) => m
+            .token
+            .filter(|_| m.state == replica::LinkState::Connected)
+            .and_then(|t| srv.clients.get(t)?.as_ref())
+            .map_or(m.stream_db, |c| c.db),
+        None => srv.prop.selected_db().unwrap_or(0),
+    }
 }
 
 /// True while something consumes the stream: the AOF, or replication (a backlog exists).

@@ -70,6 +70,10 @@ pub struct MasterLink {
     pub ack_requested: bool,
     /// The next handshake reply answers AUTH (whose error is fatal; REPLCONF's are not).
     auth_pending: bool,
+    /// The db the master's stream had selected when the link went down (or that the RDB we
+    /// started from recorded as repl-stream-db): a partial resync continues in it, as the
+    /// master sends no SELECT for a stream it merely continues.
+    pub stream_db: usize,
 }
 
 struct Transfer {
@@ -143,6 +147,7 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
         last_ack_ms: 0,
         ack_requested: false,
         auth_pending: false,
+        stream_db: 0,
     });
     disconnect_blocked_clients(srv);
     srv.prop.active = super::stream_wanted(srv);
@@ -216,6 +221,11 @@ fn drop_link(srv: &mut Server) {
             let _ = std::fs::remove_file(&t.path);
         }
     }
+    if m.state == LinkState::Connected {
+        if let Some(Some(c)) = m.token.and_then(|t| srv.clients.get(t)) {
+            m.stream_db = c.db;
+        }
+    }
     if let Some(tok) = m.token.take() {
         srv.pending_close.push(tok);
         if let Some(Some(c)) = srv.clients.get_mut(tok) {
@@ -240,6 +250,7 @@ pub fn link_freed(srv: &mut Server, c: &Client) {
         }
     }
     if m.state == LinkState::Connected {
+        m.stream_db = c.db;
         log_notice!("Connection with master lost.");
         m.down_since = crate::util::mstime() / 1000;
     }
@@ -521,6 +532,8 @@ fn psync_reply(srv: &mut Server, c: &mut Client, line: &str) -> bool {
         let m = srv.repl.master.as_mut().unwrap();
         m.state = LinkState::Connected;
         m.down_since = 0;
+        // The continued stream is in the db it had selected.
+        c.db = m.stream_db;
         log_notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         super::failover::psync_answered(srv, true);
         // The stream starts right after; what already arrived is processed by the caller.
