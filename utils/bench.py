@@ -646,10 +646,20 @@ def suite_scripts(opts) -> List[BenchCase]:
     return cases
 
 
+def suite_cluster(opts) -> List[BenchCase]:
+    """Cluster mode (issue 22): `redis-benchmark --cluster` SET and GET (or --tests) against
+    a six-node cluster of each kind, three masters and three replicas made by
+    `redis-cli --cluster create` (see ClusterGroup). CPU is the sum over the six nodes."""
+    tests = opts.tests or ["set", "get"]
+    return [BenchCase(name=t.upper() + " (cluster)", args=["-t", t], options=["--cluster"])
+            for t in tests]
+
+
 SUITES: Dict[str, Callable] = {
     "aof": suite_aof,
     "repl": suite_repl,
     "scripts": suite_scripts,
+    "cluster": suite_cluster,
     "hllgeo": suite_hllgeo,
     "lists": suite_lists,
     "hashes": suite_hashes,
@@ -666,6 +676,71 @@ SUITES: Dict[str, Callable] = {
 SUITE_SERVER_ARGS: Dict[str, List[str]] = {
     "aof": ["--appendonly", "yes", "--appendfsync", "everysec"],
 }
+
+
+class ClusterGroup:
+    """Six nodes of one kind joined by `redis-cli --cluster create --cluster-replicas 1`; it
+    stands in for a Server in the throughput run: `port` is the first master's (where
+    redis-benchmark --cluster starts), `cpu_us` is the sum over all six processes."""
+
+    def __init__(self, opts, label: str, binary: str, extra_args: List[str]):
+        self.label = label
+        self.binary = binary
+        self.nodes: List[Server] = []
+        try:
+            for i in range(6):
+                args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                        "--cluster-port", str(free_port()), "--cluster-node-timeout", "5000"]
+                self.nodes.append(Server("%s-%d" % (label, i), binary, args + extra_args))
+            cmd = [opts.redis_cli, "--cluster", "create"]
+            cmd += ["127.0.0.1:%d" % n.port for n in self.nodes]
+            cmd += ["--cluster-replicas", "1", "--cluster-yes"]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            if out.returncode != 0:
+                raise RuntimeError("%s: cluster create failed:\n%s%s"
+                                   % (label, out.stdout[-2000:], out.stderr[-2000:]))
+            self._wait_ok()
+        except BaseException:
+            self.cleanup()
+            raise
+        self.port = self.nodes[0].port
+
+    def _wait_ok(self, timeout: float = 60.0):
+        """Until every node says cluster_state:ok and every replica's link is up."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            ready = True
+            for n in self.nodes:
+                if parse_info(n.call("CLUSTER", "INFO")).get("cluster_state") != "ok":
+                    ready = False
+                    break
+                r = n.info("replication")
+                if r.get("role") == "slave" and r.get("master_link_status") != "up":
+                    ready = False
+                    break
+            if ready:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("%s: the cluster did not become ok in %d s" % (self.label, timeout))
+
+    def cpu_us(self) -> float:
+        return sum(n.cpu_us() for n in self.nodes)
+
+    def alive(self) -> bool:
+        return all(n.alive() for n in self.nodes)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join("--- %s ---\n%s" % (n.label, n.log_tail(lines // 3)) for n in self.nodes)
+
+    def call(self, *args):
+        return self.nodes[0].call(*args)
+
+    def version(self) -> str:
+        return self.nodes[0].version() if self.nodes else "unknown"
+
+    def cleanup(self):
+        for n in self.nodes:
+            n.cleanup()
 
 
 def wait_replica_synced(master: Server, replica: Server, keys: Optional[int] = None,
@@ -1572,6 +1647,12 @@ def main(argv=None) -> int:
     def make_servers() -> List[Server]:
         started = []
         try:
+            if opts.suite == "cluster":
+                started.append(ClusterGroup(opts, "ferrodis", opts.server,
+                                            suite_args + opts.server_args))
+                started.append(ClusterGroup(opts, "redis", opts.redis_server,
+                                            suite_args + opts.server_args))
+                return started
             started.append(Server("ferrodis", opts.server, suite_args + opts.server_args))
             started.append(Server("redis", opts.redis_server, suite_args + opts.server_args))
         except BaseException:
