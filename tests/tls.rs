@@ -621,3 +621,200 @@ fn ferrodis_replica_syncs_over_tls() {
         );
     }
 }
+
+/// A cluster node with `tls-cluster yes`: (server, TLS port, bus port). `cert` names the
+/// certificate pair it presents (server, or stranger from another CA).
+fn tls_cluster_node(certs: &Certs, oracle: bool, cert: &str) -> (Server, u16, u16) {
+    let (tls, bus) = (free_port(), free_port());
+    let mut args = certs.server_args(
+        tls,
+        &[
+            "--tls-cluster",
+            "yes",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-node-timeout",
+            "5000",
+        ],
+    );
+    args.extend(["--cluster-port".to_string(), bus.to_string()]);
+    args.extend([
+        "--tls-cert-file".to_string(),
+        certs.path(&format!("{cert}.crt")),
+        "--tls-key-file".to_string(),
+        certs.path(&format!("{cert}.key")),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = if oracle {
+        oracle_with(&args)
+    } else {
+        ferrodis_with(&args)
+    };
+    wait_listening(tls);
+    (s, tls, bus)
+}
+
+/// `tls-cluster yes`: two ferrodis and two redis-server nodes form one cluster over TLS bus
+/// links both ways; nodes are known by their TLS ports, and plain clients are given the
+/// plaintext ones (NODES, SLOTS, MOVED) exactly as the redis-server nodes give them; SHARDS
+/// shows both. A node whose certificate another CA signed never joins, and plaintext sent
+/// to a TLS bus port is dropped.
+#[test]
+fn tls_cluster_of_ferrodis_and_redis_nodes() {
+    let certs = Certs::new("cluster");
+    let nodes: Vec<(Server, u16, u16)> = [true, true, false, false]
+        .iter()
+        .map(|&oracle| tls_cluster_node(&certs, oracle, "server"))
+        .collect();
+    let mut conns: Vec<RawConn> = nodes.iter().map(|(s, _, _)| s.conn()).collect();
+    for (i, (a, b)) in [(0, 4000), (4001, 8000), (8001, 12000), (12001, 16383)]
+        .iter()
+        .enumerate()
+    {
+        let r = conns[i].cmd(&["CLUSTER", "ADDSLOTSRANGE", &a.to_string(), &b.to_string()]);
+        assert_eq!(r, b"+OK\r\n");
+    }
+    // ferrodis node 2 opens TLS links to everyone; redis node 0 meets ferrodis node 3.
+    for j in [0, 1, 3] {
+        let (_, tls, bus) = &nodes[j];
+        let r = conns[2].cmd(&[
+            "CLUSTER",
+            "MEET",
+            "127.0.0.1",
+            &tls.to_string(),
+            &bus.to_string(),
+        ]);
+        assert_eq!(r, b"+OK\r\n");
+    }
+    let r = conns[0].cmd(&[
+        "CLUSTER",
+        "MEET",
+        "127.0.0.1",
+        &nodes[3].1.to_string(),
+        &nodes[3].2.to_string(),
+    ]);
+    assert_eq!(r, b"+OK\r\n");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let ok = conns.iter_mut().all(|c| {
+            let info = c.value(&["CLUSTER", "INFO"]).text().unwrap_or_default();
+            info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:4")
+        });
+        if ok {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the TLS cluster never became ok:\n{}\n{}",
+            nodes[2].0.log(),
+            nodes[3].0.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // "foo" is slot 12182, served by ferrodis node 3.
+    let (plain3, tls3) = (nodes[3].0.port(), nodes[3].1);
+    let moved_plain = format!("-MOVED 12182 127.0.0.1:{plain3}\r\n");
+    for i in [0, 2] {
+        assert_eq!(
+            escape(&conns[i].cmd(&["GET", "foo"])),
+            escape(moved_plain.as_bytes())
+        );
+        let (out, ok) = cli(&certs, nodes[i].1, Some("client"), None, &["GET", "foo"]);
+        assert!(ok);
+        assert_eq!(
+            String::from_utf8_lossy(&out).trim(),
+            format!("MOVED 12182 127.0.0.1:{tls3}")
+        );
+    }
+    // CLUSTER SLOTS: the same bytes from a ferrodis and a redis-server node, per transport.
+    assert_eq!(
+        escape(&conns[2].cmd(&["CLUSTER", "SLOTS"])),
+        escape(&conns[0].cmd(&["CLUSTER", "SLOTS"]))
+    );
+    let slots_f = cli(
+        &certs,
+        nodes[2].1,
+        Some("client"),
+        None,
+        &["CLUSTER", "SLOTS"],
+    )
+    .0;
+    let slots_r = cli(
+        &certs,
+        nodes[0].1,
+        Some("client"),
+        None,
+        &["CLUSTER", "SLOTS"],
+    )
+    .0;
+    assert_eq!(escape(&slots_f), escape(&slots_r));
+    assert!(String::from_utf8_lossy(&slots_f).contains(&tls3.to_string()));
+    // CLUSTER NODES: plaintext ports for a plain client, TLS ones over TLS, buses either way.
+    for (s, tls, bus) in &nodes {
+        let plain_addr = format!(" 127.0.0.1:{}@{bus} ", s.port());
+        let tls_addr = format!(" 127.0.0.1:{tls}@{bus} ");
+        for i in [0, 2] {
+            let text = conns[i].value(&["CLUSTER", "NODES"]).text().unwrap();
+            assert!(text.contains(&plain_addr), "{plain_addr} not in\n{text}");
+            let (out, _) = cli(
+                &certs,
+                nodes[i].1,
+                Some("client"),
+                None,
+                &["CLUSTER", "NODES"],
+            );
+            let out = String::from_utf8_lossy(&out);
+            assert!(out.contains(&tls_addr), "{tls_addr} not in\n{out}");
+        }
+        // SHARDS: both ports, whatever the client.
+        let want = format!(
+            "$4\r\nport\r\n:{}\r\n$8\r\ntls-port\r\n:{tls}\r\n",
+            s.port()
+        );
+        for i in [0, 2] {
+            let shards = conns[i].cmd(&["CLUSTER", "SHARDS"]);
+            assert!(
+                String::from_utf8_lossy(&shards).contains(&want),
+                "{} not in node {i}'s SHARDS",
+                escape(want.as_bytes())
+            );
+        }
+    }
+    // A node with another CA's certificate cannot join: its MEET never completes.
+    let (stranger, _, _) = tls_cluster_node(&certs, false, "stranger");
+    let mut sc = stranger.conn();
+    let stranger_id = sc.value(&["CLUSTER", "MYID"]).text().unwrap();
+    let r = sc.cmd(&[
+        "CLUSTER",
+        "MEET",
+        "127.0.0.1",
+        &nodes[2].1.to_string(),
+        &nodes[2].2.to_string(),
+    ]);
+    assert_eq!(r, b"+OK\r\n");
+    // Plaintext on the TLS bus port: dropped, the node unharmed.
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", nodes[2].2)).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    raw.write_all(b"RCmb\x00\x00\x08\x00garbage that is not a TLS record\r\n")
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = raw.read(&mut buf).unwrap_or(0);
+    assert!(
+        n == 0 || buf[0] == 0x15,
+        "an answer to plaintext: {:?}",
+        &buf[..n]
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    for c in conns.iter_mut() {
+        let text = c.value(&["CLUSTER", "NODES"]).text().unwrap();
+        assert!(!text.contains(&stranger_id), "the stranger joined:\n{text}");
+        assert!(c
+            .value(&["CLUSTER", "INFO"])
+            .text()
+            .unwrap()
+            .contains("cluster_state:ok"));
+    }
+    let text = sc.value(&["CLUSTER", "NODES"]).text().unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("handshake"), "{text}");
+}

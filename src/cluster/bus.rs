@@ -39,8 +39,8 @@ const RCVBUF_INIT: usize = 1024;
 
 /// One bus connection.
 pub struct Link {
-    /// The socket (read and written by server/net.rs only).
-    pub stream: mio::net::TcpStream,
+    /// The socket, plain or TLS with `tls-cluster` (read and written by server/net.rs only).
+    pub sock: crate::server::client::Sock,
     /// Unix ms of creation.
     pub ctime: i64,
     /// Bytes received not yet processed.
@@ -65,17 +65,10 @@ pub struct Link {
 
 impl Link {
     /// A new link around a socket.
-    pub fn new(stream: mio::net::TcpStream, inbound: bool, now_ms: i64) -> Link {
-        let peer_ip = stream
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
-        let local_ip = stream
-            .local_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
+    pub fn new(sock: crate::server::client::Sock, inbound: bool, now_ms: i64) -> Link {
+        let (peer_ip, local_ip) = sock.ips();
         Link {
-            stream,
+            sock,
             ctime: now_ms,
             rcvbuf: Vec::with_capacity(RCVBUF_INIT),
             sndbuf: Vec::new(),

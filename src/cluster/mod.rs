@@ -354,7 +354,11 @@ pub fn init(srv: &mut Server) -> Result<(), String> {
         String::from_utf8_lossy(&c.other_str("cluster-config-file").unwrap_or_default())
             .into_owned(),
     );
-    let port = srv.port as u32;
+    // With tls-cluster the node is known by its TLS port (clusterInit).
+    let port = match c.other_int("tls-cluster") != 0 {
+        true => c.other_int("tls-port") as u32,
+        false => srv.port as u32,
+    };
     let cluster_port = c.other_int("cluster-port") as u32;
     let bus_port = if cluster_port != 0 {
         cluster_port
@@ -399,21 +403,27 @@ pub fn init(srv: &mut Server) -> Result<(), String> {
 pub fn update_myself_announced(srv: &mut Server) {
     let c = &srv.config;
     let announce_port = c.other_int("cluster-announce-port") as u16;
+    let announce_tls_port = c.other_int("cluster-announce-tls-port") as u16;
     let announce_bus = c.other_int("cluster-announce-bus-port") as u16;
     let announce_ip = c.other_str("cluster-announce-ip");
     let hostname = c.other_str("cluster-announce-hostname");
+    let tls = c.other_int("tls-cluster") != 0;
+    let tls_port = c.other_int("tls-port") as u16;
     let port = srv.port;
     let Some(cl) = srv.cluster.as_mut() else {
         return;
     };
     let bus = cl.bus_port;
     let me = cl.me_mut();
-    me.port = if announce_port != 0 {
-        announce_port
-    } else {
-        port
+    // deriveAnnouncedPorts: with tls-cluster, `port` is the TLS port and `pport` the plain
+    // one (for plain clients); the announce parameters override both.
+    (me.port, me.pport) = match (tls, announce_tls_port, announce_port) {
+        (true, 0, 0) => (tls_port, port),
+        (true, 0, a) => (a, port),
+        (true, t, a) => (t, a),
+        (false, _, 0) => (port, 0),
+        (false, _, a) => (a, 0),
     };
-    me.pport = 0;
     me.cport = if announce_bus != 0 { announce_bus } else { bus };
     if let Some(ip) = announce_ip {
         me.ip = String::from_utf8_lossy(&ip).into_owned();
@@ -521,7 +531,7 @@ fn redirect_blocked_clients(srv: &mut Server) {
             continue;
         };
         if let Some(r) = blocked_redirect(srv, &c) {
-            let msg = redirect::error_text(srv, &r);
+            let msg = redirect::error_text(srv, &c, &r);
             c.out.err(&msg);
             for code in c.out.errors.drain(..) {
                 srv.stats.total_error_replies += 1;

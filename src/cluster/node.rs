@@ -118,6 +118,16 @@ impl Node {
     }
 
     /// The name as text.
+    /// The port clients are given: the plaintext `pport` for `use_pport` (a plain client
+    /// of a tls-cluster) when the node announced one, else `port`.
+    pub fn client_port(&self, use_pport: bool) -> u16 {
+        if use_pport && self.pport != 0 {
+            self.pport
+        } else {
+            self.port
+        }
+    }
+
     pub fn name_str(&self) -> &str {
         std::str::from_utf8(&self.name).unwrap_or("")
     }

@@ -18,12 +18,14 @@ use crate::util::splitargs::split_args;
 use std::io::Write;
 use std::path::Path;
 
-/// One node's line, without the newline (clusterGenNodeDescription).
-pub fn describe(cl: &Cluster, n: usize) -> String {
+/// One node's line, without the newline (clusterGenNodeDescription); `use_pport` gives the
+/// plaintext port of a tls-cluster node (see `Node::client_port`), never in nodes.conf.
+pub fn describe(cl: &Cluster, n: usize, use_pport: bool) -> String {
     let node = &cl.nodes[n];
     let mut s = String::with_capacity(128);
     s.push_str(node.name_str());
-    s.push_str(&format!(" {}:{}@{}", node.ip, node.port, node.cport));
+    let port = node.client_port(use_pport);
+    s.push_str(&format!(" {}:{}@{}", node.ip, port, node.cport));
     if !node.hostname.is_empty() {
         s.push(',');
         s.push_str(&node.hostname);
@@ -73,13 +75,13 @@ pub fn describe(cl: &Cluster, n: usize) -> String {
 }
 
 /// Every node's line, each ending in a newline; `skip_handshake` for nodes.conf.
-pub fn describe_all(cl: &Cluster, skip_handshake: bool) -> String {
+pub fn describe_all(cl: &Cluster, skip_handshake: bool, use_pport: bool) -> String {
     let mut out = String::new();
     for (k, n) in cl.nodes.iter() {
         if skip_handshake && n.in_handshake() {
             continue;
         }
-        out.push_str(&describe(cl, k));
+        out.push_str(&describe(cl, k, use_pport));
         out.push('\n');
     }
     out
@@ -87,7 +89,7 @@ pub fn describe_all(cl: &Cluster, skip_handshake: bool) -> String {
 
 /// The whole nodes.conf text.
 pub fn file_text(cl: &Cluster) -> String {
-    let mut s = describe_all(cl, true);
+    let mut s = describe_all(cl, true, false);
     s.push_str(&format!(
         "vars currentEpoch {} lastVoteEpoch {}\n",
         cl.current_epoch, cl.last_vote_epoch

@@ -173,7 +173,7 @@ pub fn get_node(
 }
 
 /// The error text of a redirection (clusterRedirectClient), without the leading '-'.
-pub fn error_text(srv: &Server, r: &Redirect) -> String {
+pub fn error_text(srv: &Server, c: &Client, r: &Redirect) -> String {
     match r {
         Redirect::CrossSlot => "CROSSSLOT Keys in request don't hash to the same slot".into(),
         Redirect::Unstable => "TRYAGAIN Multiple keys request during rehashing of slot".into(),
@@ -188,15 +188,23 @@ pub fn error_text(srv: &Server, r: &Redirect) -> String {
             } else {
                 "MOVED"
             };
-            let (endpoint, port) = endpoint(srv, *n);
+            let (endpoint, port) = endpoint(srv, *n, use_pport(srv, c));
             format!("{word} {slot} {endpoint}:{port}")
         }
     }
 }
 
+/// True when client `c` is to be told plaintext ports: with `tls-cluster` the nodes are
+/// known by their TLS ports, and a client on the plain port gets the `pport` instead.
+pub fn use_pport(srv: &Server, c: &Client) -> bool {
+    srv.config.other_int("tls-cluster") != 0
+        && !matches!(c.sock, crate::server::client::Sock::Tls(_))
+}
+
 /// The address clients are sent to for node `n` (getPreferredEndpoint): its IP, its
-/// hostname, or "?" per cluster-preferred-endpoint-type.
-pub fn endpoint(srv: &Server, n: usize) -> (String, u16) {
+/// hostname, or "?" per cluster-preferred-endpoint-type; and its port, the plaintext one
+/// with `use_pport` (when the node told us one).
+pub fn endpoint(srv: &Server, n: usize, use_pport: bool) -> (String, u16) {
     let Some(node) = srv.cluster.as_ref().and_then(|cl| cl.nodes.get(n)) else {
         return ("?".into(), 0);
     };
@@ -206,7 +214,7 @@ pub fn endpoint(srv: &Server, n: usize) -> (String, u16) {
         2 => "?".to_string(),
         _ => node.ip.clone(),
     };
-    (ep, node.port)
+    (ep, node.client_port(use_pport))
 }
 
 /// The redirection gate of processCommand: None when the command may run here. Commands

@@ -233,15 +233,17 @@ fn info_command(srv: &mut Server, c: &mut Client, _args: &Args) {
 }
 
 fn nodes_command(srv: &mut Server, c: &mut Client, _args: &Args) {
+    let use_pport = crate::cluster::redirect::use_pport(srv, c);
     let cl = cluster_or_reply!(srv, c);
-    let text = nodes_conf::describe_all(cl, false);
+    let text = nodes_conf::describe_all(cl, false, use_pport);
     c.out.verbatim(text.as_bytes(), "txt");
 }
 
 /// One node of CLUSTER SLOTS (addNodeToNodeReply): endpoint, port, name, and a map of the
 /// networking facts that are not the endpoint.
 fn slots_node_reply(srv: &Server, c: &mut Client, n: usize) {
-    let (endpoint, port) = crate::cluster::redirect::endpoint(srv, n);
+    let use_pport = crate::cluster::redirect::use_pport(srv, c);
+    let (endpoint, port) = crate::cluster::redirect::endpoint(srv, n, use_pport);
     let cl = srv.cluster.as_ref().expect("cluster mode");
     let node = &cl.nodes[n];
     let pref = srv.config.other_int("cluster-preferred-endpoint-type");
@@ -306,7 +308,7 @@ fn slots_command(srv: &mut Server, c: &mut Client, _args: &Args) {
 
 /// One node's map in CLUSTER SHARDS (addNodeDetailsToShardReply).
 fn shard_node_reply(srv: &Server, c: &mut Client, n: usize) {
-    let (endpoint, _) = crate::cluster::redirect::endpoint(srv, n);
+    let (endpoint, _) = crate::cluster::redirect::endpoint(srv, n, false);
     let cl = srv.cluster.as_ref().expect("cluster mode");
     let node = &cl.nodes[n];
     let d = c.out.defer();
@@ -314,9 +316,18 @@ fn shard_node_reply(srv: &Server, c: &mut Client, n: usize) {
     c.out.bulk(b"id");
     c.out.bulk(&node.name);
     len += 1;
-    c.out.bulk(b"port");
-    c.out.int(node.port as i64);
-    len += 1;
+    // With tls-cluster both ports, whatever the client's connection (7.0.15).
+    if srv.config.other_int("tls-cluster") != 0 {
+        c.out.bulk(b"port");
+        c.out.int(node.pport as i64);
+        c.out.bulk(b"tls-port");
+        c.out.int(node.port as i64);
+        len += 2;
+    } else {
+        c.out.bulk(b"port");
+        c.out.int(node.port as i64);
+        len += 1;
+    }
     c.out.bulk(b"ip");
     c.out.bulk(node.ip.as_bytes());
     len += 1;
@@ -867,6 +878,7 @@ fn links_command(srv: &mut Server, c: &mut Client, _args: &Args) {
 }
 
 fn replicas_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    let use_pport = crate::cluster::redirect::use_pport(srv, c);
     let cl = cluster_or_reply!(srv, c);
     let a = args.get(2);
     let Some(n) = node_arg(cl, a) else {
@@ -881,7 +893,7 @@ fn replicas_command(srv: &mut Server, c: &mut Client, args: &Args) {
         .replicas
         .iter()
         .filter(|&&r| cl.nodes.contains(r))
-        .map(|&r| nodes_conf::describe(cl, r))
+        .map(|&r| nodes_conf::describe(cl, r, use_pport))
         .collect();
     c.out.array(lines.len());
     for l in lines {

@@ -732,7 +732,7 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
     // A rejected EXEC discards the transaction and answers the redirection itself.
     if srv.cluster.is_some() {
         if let Some(r) = crate::cluster::redirect::check(srv, c, idx, args) {
-            let msg = crate::cluster::redirect::error_text(srv, &r);
+            let msg = crate::cluster::redirect::error_text(srv, c, &r);
             if meta.name == "exec" {
                 crate::multi::discard_transaction(srv, c);
             } else {

@@ -57,6 +57,25 @@ impl Sock {
         }
     }
 
+    /// The TCP socket under a TCP or TLS connection.
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Sock::Tcp(s) => Some(s),
+            Sock::Tls(t) => Some(&t.tcp),
+            _ => None,
+        }
+    }
+
+    /// The peer's and our own IP of a TCP or TLS connection (empty when unknown).
+    pub fn ips(&self) -> (String, String) {
+        let Some(s) = self.tcp() else {
+            return (String::new(), String::new());
+        };
+        let peer = s.peer_addr().map(|a| a.ip().to_string());
+        let local = s.local_addr().map(|a| a.ip().to_string());
+        (peer.unwrap_or_default(), local.unwrap_or_default())
+    }
+
     /// True when TLS records wait to be sent.
     pub fn has_backlog(&self) -> bool {
         matches!(self, Sock::Tls(t) if t.has_backlog())

@@ -58,6 +58,12 @@ pub struct Listeners {
     /// The TLS context new connections on `tls-port` get (built while `tls-port` is set;
     /// CONFIG SET of a certificate replaces it, and connections keep the one they began with).
     pub tls: Option<super::tls::TlsContext>,
+    /// The context of inbound cluster bus links with `tls-cluster` (client certificates
+    /// required); built at the first accept, dropped when the TLS parameters change.
+    pub tls_bus: Option<super::tls::TlsContext>,
+    /// The context of the links we open (master link, bus links); built at the first
+    /// connect, dropped when the TLS parameters change.
+    pub tls_client: Option<super::tls::TlsClientContext>,
 }
 
 impl Listeners {
@@ -320,7 +326,27 @@ pub fn reconfigure_tls(srv: &mut Server) -> Result<(), String> {
     let ctx = super::tls::configure(&srv.config)
         .ok_or_else(|| "Unable to update TLS configuration. Check server logs.".to_string())?;
     srv.listeners.tls = Some(ctx);
+    // The bus and client contexts are rebuilt from the new files when next needed.
+    srv.listeners.tls_bus = None;
+    srv.listeners.tls_client = None;
     Ok(())
+}
+
+/// The TLS client context of the links we open, built from the `tls-*` parameters once
+/// and kept until they change. None (the reason logged) when they do not make one.
+fn tls_client_context(srv: &mut Server) -> Option<super::tls::TlsClientContext> {
+    if srv.listeners.tls_client.is_none() {
+        srv.listeners.tls_client = super::tls::configure_client(&srv.config);
+    }
+    srv.listeners.tls_client.clone()
+}
+
+/// The TLS server context of inbound bus links (see `Listeners::tls_bus`).
+fn tls_bus_context(srv: &mut Server) -> Option<super::tls::TlsContext> {
+    if srv.listeners.tls_bus.is_none() {
+        srv.listeners.tls_bus = super::tls::configure_bus(&srv.config);
+    }
+    srv.listeners.tls_bus.clone()
 }
 
 /// Replaces the TLS listeners for CONFIG SET tls-port (applyTLSPort): the context is built
@@ -793,6 +819,10 @@ pub fn connect_outbound(
         .map_err(|e| e.to_string())?
         .next()
         .ok_or_else(|| "no address".to_string())?;
+    let ctx = match tls {
+        true => Some(tls_client_context(srv).ok_or("TLS configuration failed")?),
+        false => None,
+    };
     let mut stream = mio::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
     let fd = stream.as_raw_fd();
     set_tcp_options(fd, srv.config.tcp_keepalive);
@@ -811,12 +841,13 @@ pub fn connect_outbound(
         .local_addr()
         .map(|a| fmt_addr(&a))
         .unwrap_or_default();
-    let sock = if tls {
-        let ctx = super::tls::configure_client(&srv.config).ok_or("TLS configuration failed")?;
-        let t = super::tls::TlsStream::new_client(stream, &ctx, host).map_err(|e| e.to_string())?;
-        Sock::Tls(Box::new(t))
-    } else {
-        Sock::Tcp(stream)
+    let sock = match ctx {
+        Some(ctx) => {
+            let t =
+                super::tls::TlsStream::new_client(stream, &ctx, host).map_err(|e| e.to_string())?;
+            Sock::Tls(Box::new(t))
+        }
+        None => Sock::Tcp(stream),
     };
     let mut c = Client::new(id, idx, sock, fmt_addr(&addr), laddr, fd);
     c.authenticated = true;
@@ -1451,21 +1482,36 @@ fn open_cluster_bus(srv: &mut Server) -> Result<(), String> {
 }
 
 /// Adds an accepted bus connection as an inbound link.
-fn accept_cluster_link(srv: &mut Server, mut s: mio::net::TcpStream) {
+fn accept_cluster_link(srv: &mut Server, s: mio::net::TcpStream) {
     let now = crate::util::mstime();
     set_tcp_options(s.as_raw_fd(), srv.config.tcp_keepalive);
+    let sock = if srv.config.other_int("tls-cluster") != 0 {
+        let Some(ctx) = tls_bus_context(srv) else {
+            return;
+        };
+        match super::tls::TlsStream::new(s, &ctx) {
+            Ok(t) => Sock::Tls(Box::new(t)),
+            Err(_) => return,
+        }
+    } else {
+        Sock::Tcp(s)
+    };
     let (Some(cl), Some(reg)) = (srv.cluster.as_mut(), srv.registry.as_ref()) else {
         return;
     };
     let entry = cl.links.vacant_entry();
     let idx = entry.key();
+    let mut sock = sock;
+    let Some(source) = sock.source() else {
+        return;
+    };
     if reg
-        .register(&mut s, Token(LINK_BASE + idx), Interest::READABLE)
+        .register(source, Token(LINK_BASE + idx), Interest::READABLE)
         .is_err()
     {
         return;
     }
-    let link = crate::cluster::bus::Link::new(s, true, now);
+    let link = crate::cluster::bus::Link::new(sock, true, now);
     log_verbose!("Accepting cluster node connection from {}", link.peer_ip);
     entry.insert(Some(Box::new(link)));
 }
@@ -1475,20 +1521,31 @@ fn accept_cluster_link(srv: &mut Server, mut s: mio::net::TcpStream) {
 pub fn connect_cluster_link(srv: &mut Server, ip: &str, port: u16) -> Result<usize, String> {
     let ip: std::net::IpAddr = ip.parse().map_err(|_| "Invalid address".to_string())?;
     let addr = std::net::SocketAddr::new(ip, port);
-    let mut stream = mio::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    let ctx = match srv.config.other_int("tls-cluster") != 0 {
+        true => Some(tls_client_context(srv).ok_or("TLS configuration failed")?),
+        false => None,
+    };
+    let stream = mio::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
     set_tcp_options(stream.as_raw_fd(), srv.config.tcp_keepalive);
+    let mut sock = match ctx {
+        Some(ctx) => Sock::Tls(Box::new(
+            super::tls::TlsStream::new_client(stream, &ctx, &ip.to_string())
+                .map_err(|e| e.to_string())?,
+        )),
+        None => Sock::Tcp(stream),
+    };
     let now = crate::util::mstime();
     let cl = srv.cluster.as_mut().ok_or("cluster mode is off")?;
     let reg = srv.registry.as_ref().ok_or("no event loop")?;
     let entry = cl.links.vacant_entry();
     let idx = entry.key();
     reg.register(
-        &mut stream,
+        sock.source().ok_or("no socket")?,
         Token(LINK_BASE + idx),
         Interest::READABLE | Interest::WRITABLE,
     )
     .map_err(|e| e.to_string())?;
-    let mut link = crate::cluster::bus::Link::new(stream, false, now);
+    let mut link = crate::cluster::bus::Link::new(sock, false, now);
     link.writable_registered = true;
     entry.insert(Some(Box::new(link)));
     Ok(idx)
@@ -1504,51 +1561,18 @@ fn cluster_link_event(srv: &mut Server, idx: usize, writable: bool, readable: bo
     };
     let mut keep = true;
     if writable && link.connecting {
-        match link.stream.take_error() {
-            Ok(None) if link.stream.peer_addr().is_ok() => {
+        match link.sock.connect_result() {
+            Ok(()) => {
                 link.connecting = false;
-                link.peer_ip = link
-                    .stream
-                    .peer_addr()
-                    .map(|a| a.ip().to_string())
-                    .unwrap_or_default();
-                link.local_ip = link
-                    .stream
-                    .local_addr()
-                    .map(|a| a.ip().to_string())
-                    .unwrap_or_default();
+                (link.peer_ip, link.local_ip) = link.sock.ips();
                 crate::cluster::bus::on_connected(srv, &mut link);
             }
-            Ok(None) => {}
-            _ => keep = false,
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+            Err(_) => keep = false,
         }
     }
     if keep && readable && !link.connecting {
-        let mut eof = false;
-        let mut buf = [0u8; IOBUF_LEN];
-        loop {
-            match std::io::Read::read(&mut link.stream, &mut buf) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => {
-                    link.rcvbuf.extend_from_slice(&buf[..n]);
-                    // Never hold more than one message's worth plus a read: the parser
-                    // rejects a bad length at its first 8 bytes.
-                    if link.rcvbuf.len() > crate::cluster::msg::MAX_MESSAGE_LEN + IOBUF_LEN {
-                        eof = true;
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    eof = true;
-                    break;
-                }
-            }
-        }
+        let eof = read_cluster_link(&mut link);
         if !link.rcvbuf.is_empty() {
             keep = crate::cluster::bus::process_input(srv, idx, &mut link);
         }
@@ -1568,10 +1592,39 @@ fn cluster_link_event(srv: &mut Server, idx: usize, writable: bool, readable: bo
     }
 }
 
+/// Reads what link's socket has into its receive buffer (edge-triggered: until it would
+/// block); true when the link must close (the peer closed, an error, or more than one
+/// message's worth held: the parser rejects a bad length at its first 8 bytes).
+fn read_cluster_link(link: &mut crate::cluster::bus::Link) -> bool {
+    let limit = crate::cluster::msg::MAX_MESSAGE_LEN + IOBUF_LEN;
+    if let Sock::Tls(t) = &mut link.sock {
+        let (_, end) = t.read_into(&mut link.rcvbuf);
+        if let super::tls::ReadEnd::Failed(e, _) = &end {
+            log_verbose!("I/O error reading from node link: {}", e);
+        }
+        return !matches!(end, super::tls::ReadEnd::Open) || link.rcvbuf.len() > limit;
+    }
+    let mut buf = [0u8; IOBUF_LEN];
+    loop {
+        match std::io::Read::read(&mut link.sock, &mut buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                link.rcvbuf.extend_from_slice(&buf[..n]);
+                if link.rcvbuf.len() > limit {
+                    return true;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
 /// Writes what link `idx` has to send; false on a write error.
 fn write_cluster_link(srv: &mut Server, idx: usize, link: &mut crate::cluster::bus::Link) -> bool {
     while link.pending() > 0 {
-        match link.stream.write(&link.sndbuf[link.sent..]) {
+        match link.sock.write(&link.sndbuf[link.sent..]) {
             Ok(0) => return false,
             Ok(n) => link.sent += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -1579,11 +1632,16 @@ fn write_cluster_link(srv: &mut Server, idx: usize, link: &mut crate::cluster::b
             Err(_) => return false,
         }
     }
+    // TLS records (handshake ones too) the socket did not take yet.
+    let backlog = match link.sock.flush_records() {
+        Ok(b) => b,
+        Err(_) => return false,
+    };
     if link.pending() == 0 {
         link.sndbuf.clear();
         link.sent = 0;
     }
-    let want = link.pending() > 0 || link.connecting;
+    let want = link.pending() > 0 || link.connecting || backlog;
     if want != link.writable_registered {
         let interest = if want {
             Interest::READABLE | Interest::WRITABLE
@@ -1591,8 +1649,11 @@ fn write_cluster_link(srv: &mut Server, idx: usize, link: &mut crate::cluster::b
             Interest::READABLE
         };
         if let Some(reg) = srv.registry.as_ref() {
+            let Some(source) = link.sock.source() else {
+                return false;
+            };
             if reg
-                .reregister(&mut link.stream, Token(LINK_BASE + idx), interest)
+                .reregister(source, Token(LINK_BASE + idx), interest)
                 .is_err()
             {
                 return false;
@@ -1606,7 +1667,9 @@ fn write_cluster_link(srv: &mut Server, idx: usize, link: &mut crate::cluster::b
 /// Unregisters and drops a link (freeClusterLink).
 fn free_cluster_link(srv: &mut Server, idx: usize, mut link: Box<crate::cluster::bus::Link>) {
     if let Some(reg) = srv.registry.as_ref() {
-        let _ = reg.deregister(&mut link.stream);
+        if let Some(source) = link.sock.source() {
+            let _ = reg.deregister(source);
+        }
     }
     crate::cluster::bus::link_freed(srv, idx, &link);
     if let Some(cl) = srv.cluster.as_mut() {

@@ -41,6 +41,7 @@ pub type TlsContext = Arc<ServerConfig>;
 
 /// `tls-auth-clients` values (TLS_CLIENT_AUTH_*).
 const AUTH_NO: i64 = 0;
+const AUTH_YES: i64 = 1;
 const AUTH_OPTIONAL: i64 = 2;
 
 /// The parameters whose change rebuilds the context (config.c's applyTlsCfg), and
@@ -97,10 +98,17 @@ fn protocols(spec: Option<&str>) -> Option<Vec<&'static rustls::SupportedProtoco
 /// Builds the server context from the configuration (tlsConfigure). None on failure, the
 /// reason logged.
 pub fn configure(cfg: &Config) -> Option<TlsContext> {
-    build(cfg).ok()
+    build(cfg, false).ok()
 }
 
-fn build(cfg: &Config) -> Result<TlsContext, ()> {
+/// The server context of the cluster bus with `tls-cluster`: as `configure`, but a peer
+/// must always present a certificate our CAs signed, whatever `tls-auth-clients` says
+/// (clusterAcceptHandler accepts bus links with TLS_CLIENT_AUTH_YES).
+pub fn configure_bus(cfg: &Config) -> Option<TlsContext> {
+    build(cfg, true).ok()
+}
+
+fn build(cfg: &Config, require_client_cert: bool) -> Result<TlsContext, ()> {
     let Some(cert_file) = param(cfg, "tls-cert-file") else {
         log_warning!("No tls-cert-file configured!");
         return Err(());
@@ -109,7 +117,11 @@ fn build(cfg: &Config) -> Result<TlsContext, ()> {
         log_warning!("No tls-key-file configured!");
         return Err(());
     };
-    let auth = cfg.other_int("tls-auth-clients");
+    let auth = if require_client_cert {
+        AUTH_YES
+    } else {
+        cfg.other_int("tls-auth-clients")
+    };
     let ca_file = param(cfg, "tls-ca-cert-file");
     let ca_dir = param(cfg, "tls-ca-cert-dir");
     if (auth != AUTH_NO
