@@ -655,7 +655,54 @@ def suite_cluster(opts) -> List[BenchCase]:
             for t in tests]
 
 
+def make_tls_files(dir: str) -> Dict[str, str]:
+    """A CA and one certificate it signs, for both the server and redis-benchmark (both
+    usages, IP 127.0.0.1), made with the openssl command in `dir`."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=dir, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-new", "-nodes", "-newkey", "rsa:2048", "-keyout", "ca.key",
+            "-out", "ca.crt", "-days", "30", "-subj", "/CN=bench-ca")
+    with open(os.path.join(dir, "cert.ext"), "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1\n")
+    openssl("req", "-new", "-nodes", "-newkey", "rsa:2048", "-keyout", "cert.key", "-out",
+            "cert.csr", "-subj", "/CN=bench")
+    openssl("x509", "-req", "-in", "cert.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "cert.crt", "-days", "30", "-extfile", "cert.ext")
+    return {k: os.path.join(dir, f) for k, f in
+            (("ca", "ca.crt"), ("cert", "cert.crt"), ("key", "cert.key"))}
+
+
+def suite_tls(opts) -> List[BenchCase]:
+    """TLS (issue 20): SET and GET (or --tests) through `redis-benchmark --tls` with a client
+    certificate (mutual TLS) on each server's tls-port; the certificates are made at start."""
+    tests = opts.tests or ["set", "get"]
+    f = opts.tls_files
+    tls = ["--tls", "--cacert", f["ca"], "--cert", f["cert"], "--key", f["key"]]
+    return [BenchCase(name=t.upper() + " (tls)", args=["-t", t], options=tls) for t in tests]
+
+
+ACL_USER = ["bench", "on", ">bench-pass", "~key:*", "+@string"]
+
+
+def acl_user(opts, server):
+    """The acl suite's user, limited to the keys key:* and the string commands."""
+    server.call("ACL", "SETUSER", *ACL_USER)
+
+
+def suite_acl(opts) -> List[BenchCase]:
+    """ACL (issue 20): SET and GET (or --tests) as a user limited to `~key:* +@string`
+    (redis-benchmark --user), so every request passes the command and key checks."""
+    tests = opts.tests or ["set", "get"]
+    auth = ["--user", ACL_USER[0], "-a", ACL_USER[2][1:]]
+    return [BenchCase(name=t.upper() + " (acl)", args=["-t", t], options=auth, setup=acl_user)
+            for t in tests]
+
+
 SUITES: Dict[str, Callable] = {
+    "tls": suite_tls,
+    "acl": suite_acl,
     "aof": suite_aof,
     "repl": suite_repl,
     "scripts": suite_scripts,
@@ -1176,7 +1223,7 @@ def run_case(
         "-h",
         "127.0.0.1",
         "-p",
-        str(server.port),
+        str(getattr(server, "bench_port", server.port)),
         "-c",
         str(opts.clients),
         "-n",
@@ -1643,6 +1690,16 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     suite_args = SUITE_SERVER_ARGS.get(opts.suite, [])
+    tls_dir = None
+    if opts.suite == "tls":
+        import atexit
+
+        tls_dir = tempfile.mkdtemp(prefix="ferrodis-bench-tls-")
+        atexit.register(shutil.rmtree, tls_dir, True)
+        opts.tls_files = make_tls_files(tls_dir)
+        f = opts.tls_files
+        suite_args = ["--tls-cert-file", f["cert"], "--tls-key-file", f["key"],
+                      "--tls-ca-cert-file", f["ca"]]
 
     def make_servers() -> List[Server]:
         started = []
@@ -1653,8 +1710,13 @@ def main(argv=None) -> int:
                 started.append(ClusterGroup(opts, "redis", opts.redis_server,
                                             suite_args + opts.server_args))
                 return started
-            started.append(Server("ferrodis", opts.server, suite_args + opts.server_args))
-            started.append(Server("redis", opts.redis_server, suite_args + opts.server_args))
+            for label, binary in (("ferrodis", opts.server), ("redis", opts.redis_server)):
+                extra = []
+                if opts.suite == "tls":
+                    extra = ["--tls-port", str(free_port())]
+                started.append(Server(label, binary, suite_args + extra + opts.server_args))
+                if extra:
+                    started[-1].bench_port = int(extra[1])
         except BaseException:
             for s in started:
                 s.cleanup()
