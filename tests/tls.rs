@@ -818,3 +818,85 @@ fn tls_cluster_of_ferrodis_and_redis_nodes() {
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.contains("handshake"), "{text}");
 }
+
+/// A `redis` crate client over TLS to `port`, trusting our CA, presenting `cert` if any.
+fn crate_client(certs: &Certs, port: u16, cert: Option<&str>) -> redis::Client {
+    let read = |f: &str| std::fs::read(certs.path(f)).unwrap();
+    let client_tls = cert.map(|name| redis::ClientTlsConfig {
+        client_cert: read(&format!("{name}.crt")),
+        client_key: read(&format!("{name}.key")),
+    });
+    redis::Client::build_with_tls(
+        format!("rediss://127.0.0.1:{port}/"),
+        redis::TlsCertificates {
+            client_tls,
+            root_cert: Some(read("ca.crt")),
+        },
+    )
+    .unwrap()
+}
+
+/// The `redis` crate over TLS: mutual TLS and server-only TLS give the oracle's answers
+/// (commands, a pipeline, a transaction, an error); a certificate another CA signed, or none
+/// where one is required, is refused by both.
+#[test]
+fn redis_crate_over_tls() {
+    let certs = Certs::new("crate");
+    for (auth, cert) in [("yes", Some("client")), ("no", None)] {
+        let ((f, ftls), (o, otls)) = start_pair(&certs, &["--tls-auth-clients", auth]);
+        let mut results = Vec::new();
+        for port in [ftls, otls] {
+            let mut con = crate_client(&certs, port, cert).get_connection().unwrap();
+            let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
+            let mut pipe = redis::pipe();
+            pipe.cmd("INCRBY")
+                .arg("n")
+                .arg(41)
+                .cmd("INCR")
+                .arg("n")
+                .cmd("GET")
+                .arg("k");
+            let piped: (i64, i64, String) = pipe.query(&mut con).unwrap();
+            let mut tx = redis::pipe();
+            tx.atomic()
+                .cmd("RPUSH")
+                .arg("l")
+                .arg("a")
+                .arg("b")
+                .cmd("LRANGE")
+                .arg("l")
+                .arg(0)
+                .arg(-1);
+            let txr: (i64, Vec<String>) = tx.query(&mut con).unwrap();
+            let err = redis::cmd("INCR")
+                .arg("k")
+                .query::<i64>(&mut con)
+                .unwrap_err();
+            let big = "x".repeat(300_000);
+            let _: () = redis::cmd("SET")
+                .arg("big")
+                .arg(&big)
+                .query(&mut con)
+                .unwrap();
+            let back: String = redis::cmd("GET").arg("big").query(&mut con).unwrap();
+            assert_eq!(back, big);
+            results.push(format!("{piped:?} {txr:?} {err}"));
+        }
+        assert_eq!(results[0], results[1], "auth {auth}");
+        assert_eq!(
+            results[0],
+            r#"(41, 42, "v") (2, ["a", "b"]) ResponseError: value is not an integer or out of range"#
+        );
+        if auth == "yes" {
+            for port in [ftls, otls] {
+                for bad in [Some("stranger"), None] {
+                    let r = crate_client(&certs, port, bad)
+                        .get_connection()
+                        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+                    assert!(r.is_err(), "port {port} let {bad:?} in");
+                }
+            }
+        }
+        drop((f, o));
+    }
+}
