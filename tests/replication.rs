@@ -552,3 +552,54 @@ fn a_partial_resync_continues_in_the_db_the_stream_had_selected() {
         );
     }
 }
+
+/// INFO's replication traffic counters, as 7.0.15 keeps them: what a master writes to its
+/// replicas counts in total_net_repl_output_bytes and in total_net_output_bytes, what a
+/// replica reads from its master in total_net_repl_input_bytes and total_net_input_bytes
+/// (7.2 counts them apart).
+/// Checked for a ferrodis master with a redis replica and a ferrodis replica of a redis
+/// master, and the same pairs of the oracle alone, with a 200 KB value crossing the link.
+#[test]
+fn replication_traffic_is_counted_apart_as_redis_does() {
+    for (ferrodis_master, ferrodis_replica) in [(true, false), (false, true), (false, false)] {
+        let m = match ferrodis_master {
+            true => ferrodis_with(&["--repl-diskless-sync-delay", "0"]),
+            false => oracle_master(),
+        };
+        let r = match ferrodis_replica {
+            true => ferrodis_replica_of(&m),
+            false => replica_of(&m),
+        };
+        let (mut mc, mut rc) = (m.conn(), r.conn());
+        wait_in_sync(&mut mc, &mut rc);
+        let before = [
+            stat(&mut mc, "stats", "total_net_repl_output_bytes"),
+            stat(&mut mc, "stats", "total_net_output_bytes"),
+            stat(&mut rc, "stats", "total_net_repl_input_bytes"),
+            stat(&mut rc, "stats", "total_net_input_bytes"),
+        ];
+        mc.cmd(&["SET", "big", &"x".repeat(200_000)]);
+        wait_in_sync(&mut mc, &mut rc);
+        let after = [
+            stat(&mut mc, "stats", "total_net_repl_output_bytes"),
+            stat(&mut mc, "stats", "total_net_output_bytes"),
+            stat(&mut rc, "stats", "total_net_repl_input_bytes"),
+            stat(&mut rc, "stats", "total_net_input_bytes"),
+        ];
+        let grew: Vec<i64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+        let pair =
+            format!("ferrodis master {ferrodis_master}, ferrodis replica {ferrodis_replica}");
+        assert!(
+            grew[0] >= 200_000,
+            "{pair}: master repl output grew {}",
+            grew[0]
+        );
+        assert!(grew[1] >= 200_000, "{pair}: master output grew {}", grew[1]);
+        assert!(
+            grew[2] >= 200_000,
+            "{pair}: replica repl input grew {}",
+            grew[2]
+        );
+        assert!(grew[3] >= 200_000, "{pair}: replica input grew {}", grew[3]);
+    }
+}

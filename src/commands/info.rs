@@ -254,14 +254,18 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
         let idx = st.ops_sample_idx;
         let _ = write!(
             out,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:{}\r\nevicted_clients:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:{}\r\nreply_buffer_expands:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:{:.2}\r\ninstantaneous_output_repl_kbps:{:.2}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:{}\r\nevicted_clients:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:{}\r\nreply_buffer_expands:{}\r\n",
             st.total_connections_received,
             st.total_commands_processed,
             instantaneous(&st.ops_samples, idx) as u64,
             st.net_input_bytes,
             st.net_output_bytes,
+            st.net_repl_input_bytes,
+            st.net_repl_output_bytes,
             instantaneous(&st.ops_input_samples, idx) / 1024.0,
             instantaneous(&st.ops_output_samples, idx) / 1024.0,
+            instantaneous(&st.ops_repl_input_samples, idx) / 1024.0,
+            instantaneous(&st.ops_repl_output_samples, idx) / 1024.0,
             st.rejected_connections,
             st.sync_full,
             st.sync_partial_ok,
@@ -279,6 +283,8 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
             srv.pubsub.channel_count(),
             srv.pubsub.pattern_count(),
             srv.pubsub.shard_channel_count(),
+            srv.persist.latest_fork_usec,
+            srv.persist.total_forks,
             srv.tracking.total_keys(),
             srv.tracking.total_items(),
             srv.tracking.total_prefixes(),
@@ -290,12 +296,6 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
             st.reply_buffer_shrinks,
             st.reply_buffer_expands,
         );
-        // persistence_fork_stats: the fork counters live in the persistence state.
-        let forks = format!(
-            "latest_fork_usec:{}\r\ntotal_forks:{}\r\n",
-            srv.persist.latest_fork_usec, srv.persist.total_forks
-        );
-        out = out.replacen("latest_fork_usec:0\r\ntotal_forks:0\r\n", &forks, 1);
     }
     if has("replication") {
         section(&mut out, "Replication");

@@ -41,6 +41,8 @@ fn sample_ops(srv: &mut Server, now: i64) {
     st.ops_samples[i] = (now, st.total_commands_processed);
     st.ops_input_samples[i] = (now, st.net_input_bytes);
     st.ops_output_samples[i] = (now, st.net_output_bytes);
+    st.ops_repl_input_samples[i] = (now, st.net_repl_input_bytes);
+    st.ops_repl_output_samples[i] = (now, st.net_repl_output_bytes);
     st.ops_sample_idx = (i + 1) % 16;
 }
 

@@ -894,7 +894,7 @@ fn read_client(srv: &mut Server, idx: usize, hup: bool) {
     if let Sock::Tls(t) = &mut c.sock {
         // rustls reads the socket to its end (or its close) and hands over plaintext.
         let (n, end) = t.read_into(&mut c.qbuf);
-        srv.stats.net_input_bytes += n as u64;
+        count_input(srv, &c, n);
         match end {
             super::tls::ReadEnd::Open => {}
             super::tls::ReadEnd::Eof => {
@@ -925,7 +925,7 @@ fn read_client(srv: &mut Server, idx: usize, hup: bool) {
                 let n = n as usize;
                 // SAFETY: read initialised n bytes of spare capacity.
                 unsafe { c.qbuf.set_len(c.qbuf.len() + n) };
-                srv.stats.net_input_bytes += n as u64;
+                count_input(srv, &c, n);
                 // A short read drained the socket: on Linux epoll (edge-triggered) any byte that
                 // arrives after this read raises a new event, so there is no need to spend a
                 // syscall on the EAGAIN that would follow. A close that the event already
@@ -1098,6 +1098,15 @@ pub fn process_input(srv: &mut Server, c: &mut Client) {
     }
 }
 
+/// Counts `n` bytes read from client `c`: what our master sends is also counted as
+/// replication traffic (7.0.15's readQueryFromClient).
+fn count_input(srv: &mut Server, c: &Client, n: usize) {
+    srv.stats.net_input_bytes += n as u64;
+    if c.master_link {
+        srv.stats.net_repl_input_bytes += n as u64;
+    }
+}
+
 /// Writes as much pending output as the socket takes. Returns false when the client must be
 /// closed (write error or a finished close-after-reply).
 fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
@@ -1110,7 +1119,12 @@ fn write_to_client(srv: &mut Server, c: &mut Client) -> bool {
             Ok(0) => return false,
             Ok(n) => {
                 c.out.sent += n;
+                // What replicas are sent is also counted as replication traffic (7.0.15's
+                // writeToClient; 7.2 stopped counting it in net_output_bytes).
                 srv.stats.net_output_bytes += n as u64;
+                if c.replica.is_some() && !c.monitor {
+                    srv.stats.net_repl_output_bytes += n as u64;
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -21,6 +21,10 @@ pub struct Stats {
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    /// Bytes read from our master and written to our replicas (total_net_repl_*_bytes;
+    /// 7.0.15 counts them in net_input/output_bytes too).
+    pub net_repl_input_bytes: u64,
+    pub net_repl_output_bytes: u64,
     pub total_error_replies: u64,
     pub unexpected_error_replies: u64,
     pub dump_payload_sanitizations: u64,
@@ -36,6 +40,8 @@ pub struct Stats {
     pub ops_sample_idx: usize,
     pub ops_input_samples: [(i64, u64); 16],
     pub ops_output_samples: [(i64, u64); 16],
+    pub ops_repl_input_samples: [(i64, u64); 16],
+    pub ops_repl_output_samples: [(i64, u64); 16],
     /// Highest used_memory seen.
     pub peak_memory: u64,
     /// used_memory right after start-up.
