@@ -20,9 +20,11 @@
 #![no_main]
 
 use ferrodis::config::Config;
-use ferrodis::server::client::Sock;
-use ferrodis::server::{net, Server};
+use ferrodis::server::Server;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common/driver.rs"]
+mod driver;
 use std::cell::RefCell;
 
 thread_local! {
@@ -31,62 +33,9 @@ thread_local! {
 
 /// Runs one command for the client in `slot` and returns its raw reply bytes.
 fn run(srv: &mut Server, slot: usize, argv: &[&[u8]]) -> Vec<u8> {
-    let mut c = srv.clients[slot].take().expect("client connected");
-    c.qbuf
-        .extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-    for a in argv {
-        c.qbuf
-            .extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        c.qbuf.extend_from_slice(a);
-        c.qbuf.extend_from_slice(b"\r\n");
-    }
-    srv.refresh_time();
-    srv.shutdown_asap = true;
-    net::process_input(srv, &mut c);
-    srv.shutdown_asap = false;
-    if c.out.pending() > 0 {
-        srv.schedule_write(&mut c);
-    }
-    srv.clients[slot] = Some(c);
-    net::before_sleep(srv);
-    let Some(Some(c)) = srv.clients.get_mut(slot) else {
-        panic!("client vanished");
-    };
-    let Sock::Detached(sink) = &mut c.sock else {
-        panic!("not a detached client");
-    };
-    let out = std::mem::take(sink);
+    let out = driver::run_raw(srv, slot, argv, true);
     check_replies(&out, argv);
     out
-}
-
-/// Length of the RESP value at the start of `b`, or None when it is not one.
-fn resp_len(b: &[u8]) -> Option<usize> {
-    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
-    let line = &b[1..line_end];
-    let after = line_end + 2;
-    let num = || std::str::from_utf8(line).ok()?.parse::<i64>().ok();
-    match b.first()? {
-        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
-        b'$' | b'=' | b'!' => {
-            let n = num()?;
-            if n < 0 {
-                return Some(after);
-            }
-            let end = after + n as usize;
-            (b.get(end..end + 2)? == b"\r\n").then_some(end + 2)
-        }
-        b'*' | b'~' | b'>' | b'%' | b'|' => {
-            let n = num()?;
-            let per = if matches!(b[0], b'%' | b'|') { 2 } else { 1 };
-            let mut at = after;
-            for _ in 0..n.max(0) * per {
-                at += resp_len(&b[at..])?;
-            }
-            Some(at)
-        }
-        _ => None,
-    }
 }
 
 /// The output is whole RESP values, at least one.
@@ -94,7 +43,7 @@ fn check_replies(out: &[u8], argv: &[&[u8]]) {
     let mut at = 0;
     let mut ok = !out.is_empty();
     while ok && at < out.len() {
-        match resp_len(&out[at..]) {
+        match driver::resp_len(&out[at..]) {
             Some(n) => at += n,
             None => ok = false,
         }
@@ -102,9 +51,7 @@ fn check_replies(out: &[u8], argv: &[&[u8]]) {
     assert!(
         ok,
         "malformed reply to {:?}: {:?}",
-        argv.iter()
-            .map(|a| String::from_utf8_lossy(&a[..a.len().min(200)]).into_owned())
-            .collect::<Vec<_>>(),
+        driver::show(argv),
         String::from_utf8_lossy(out)
     );
 }
@@ -151,8 +98,7 @@ fuzz_target!(|data: &[u8]| {
             code.extend_from_slice(body);
             let r = run(srv, slot, &[b"FUNCTION", b"LOAD", b"REPLACE", &code]);
             if r.starts_with(b"$") || r.starts_with(b"+") {
-                let mut argv: Vec<&[u8]> =
-                    vec![if ro { b"FCALL_RO" } else { b"FCALL" }, b"f"];
+                let mut argv: Vec<&[u8]> = vec![if ro { b"FCALL_RO" } else { b"FCALL" }, b"f"];
                 argv.extend_from_slice(&tail);
                 run(srv, slot, &argv);
                 run(srv, slot, &[b"FUNCTION", b"LIST", b"WITHCODE"]);

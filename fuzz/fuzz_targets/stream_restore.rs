@@ -27,10 +27,12 @@
 
 use ferrodis::config::Config;
 use ferrodis::persistence::rdb;
-use ferrodis::server::client::Sock;
-use ferrodis::server::{net, Server};
+use ferrodis::server::Server;
 use ferrodis::types::object::Value;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common/driver.rs"]
+mod driver;
 use std::cell::RefCell;
 
 thread_local! {
@@ -39,81 +41,18 @@ thread_local! {
 
 /// Runs one command for the client in `slot` and returns its raw reply.
 fn run(srv: &mut Server, slot: usize, argv: &[&[u8]]) -> Vec<u8> {
-    let mut c = srv.clients[slot].take().expect("client connected");
-    c.qbuf
-        .extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-    for a in argv {
-        c.qbuf
-            .extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        c.qbuf.extend_from_slice(a);
-        c.qbuf.extend_from_slice(b"\r\n");
-    }
-    srv.refresh_time();
-    net::process_input(srv, &mut c);
-    if c.out.pending() > 0 {
-        srv.schedule_write(&mut c);
-    }
-    srv.clients[slot] = Some(c);
-    net::before_sleep(srv);
-    let Some(Some(c)) = srv.clients.get_mut(slot) else {
-        panic!("client vanished");
-    };
-    let Sock::Detached(sink) = &mut c.sock else {
-        panic!("not a detached client");
-    };
-    let out = std::mem::take(sink);
+    let out = driver::run_raw(srv, slot, argv, false);
     if std::env::var_os("FERRODIS_FUZZ_TRACE").is_some() {
-        let shown: Vec<String> = argv
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
+        let shown = driver::show(argv);
         eprintln!("> {shown:?}\n< {:?}", String::from_utf8_lossy(&out));
     }
     assert!(
-        resp_len(&out) == Some(out.len()),
+        driver::resp_len(&out) == Some(out.len()),
         "malformed reply to {:?}: {:?}",
-        argv.iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect::<Vec<_>>(),
+        driver::show(argv),
         String::from_utf8_lossy(&out)
     );
     out
-}
-
-/// Length of the RESP value at the start of `b`, or None when it is not one.
-fn resp_len(b: &[u8]) -> Option<usize> {
-    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
-    let line = &b[1..line_end];
-    let after = line_end + 2;
-    let num = || std::str::from_utf8(line).ok()?.parse::<i64>().ok();
-    match b.first()? {
-        b'+' | b'-' | b':' | b'_' | b',' | b'#' => Some(after),
-        b'$' => {
-            let n = num()?;
-            if n < 0 {
-                return Some(after);
-            }
-            let end = after + n as usize;
-            (b.get(end..end + 2)? == b"\r\n").then_some(end + 2)
-        }
-        b'*' | b'~' | b'>' => {
-            let n = num()?;
-            let mut at = after;
-            for _ in 0..n.max(0) {
-                at += resp_len(&b[at..])?;
-            }
-            Some(at)
-        }
-        b'%' => {
-            let n = num()?;
-            let mut at = after;
-            for _ in 0..n.max(0) * 2 {
-                at += resp_len(&b[at..])?;
-            }
-            Some(at)
-        }
-        _ => None,
-    }
 }
 
 /// The payload of a bulk string reply.
