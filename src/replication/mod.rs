@@ -172,6 +172,8 @@ pub struct RdbPipe {
     pub readable: bool,
     /// Tokens of the replicas it streams to.
     pub targets: Vec<usize>,
+    /// The chunk last read from the pipe (PROTO_IOBUF_LEN bytes), reused for every read.
+    pub chunk: Box<[u8]>,
 }
 
 impl Replication {
@@ -548,6 +550,7 @@ fn start_bgsave_for_replicas(srv: &mut Server, current: Option<&mut Client>) {
                     fd,
                     readable: false,
                     targets,
+                    chunk: vec![0; 16 * 1024].into_boxed_slice(),
                 });
                 true
             }

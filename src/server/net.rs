@@ -1356,7 +1356,6 @@ pub fn close_rdb_pipe(srv: &mut Server) {
 /// queues the rest of the pipe regardless. At the pipe's end the pipe is closed; the child's
 /// exit then completes the sync (`replication::bgsave_done`).
 pub fn pump_rdb_pipe(srv: &mut Server, force: bool) {
-    let mut chunk = vec![0u8; IOBUF_LEN];
     loop {
         let Some(p) = srv.repl.rdb_pipe.as_ref() else {
             return;
@@ -1382,7 +1381,13 @@ pub fn pump_rdb_pipe(srv: &mut Server, force: bool) {
             return;
         };
         // SAFETY: reading into a live buffer from our non-blocking pipe.
-        let n = unsafe { libc::read(p.fd, chunk.as_mut_ptr() as *mut libc::c_void, chunk.len()) };
+        let n = unsafe {
+            libc::read(
+                p.fd,
+                p.chunk.as_mut_ptr() as *mut libc::c_void,
+                p.chunk.len(),
+            )
+        };
         if n < 0 {
             let e = io::Error::last_os_error();
             match e.kind() {
@@ -1425,7 +1430,7 @@ pub fn pump_rdb_pipe(srv: &mut Server, force: bool) {
             close_rdb_pipe(srv);
             return;
         }
-        let data = &chunk[..n as usize];
+        let data = &p.chunk[..n as usize];
         for &tok in &p.targets {
             if let Some(Some(c)) = srv.clients.get_mut(tok) {
                 if !c.close_asap {
