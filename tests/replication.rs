@@ -603,3 +603,50 @@ fn replication_traffic_is_counted_apart_as_redis_does() {
         assert!(grew[3] >= 200_000, "{pair}: replica input grew {}", grew[3]);
     }
 }
+
+/// Scripts on a read-only replica, and the server's state refusing a script's first write,
+/// as 7.0.15 decides them: a script or function that may write (a shebang without
+/// no-writes, a function without it) is refused as a write command; a flagless EVAL runs,
+/// and its first write is refused from inside (READONLY, NOREPLICAS) with the script's
+/// error decoration. Replies compared byte for byte between a ferrodis and a redis-server
+/// replica of one redis-server master, and between two masters that want one good replica.
+#[test]
+fn scripts_on_replicas_and_without_good_replicas_are_refused_as_redis_does() {
+    let m = oracle_master();
+    let lib = "#!lua name=libm\n\
+               redis.register_function('fw', function() return redis.call('set', 'a', 'b') end)\n\
+               redis.register_function{function_name='fr', callback=function() return 2 end, flags={'no-writes'}}";
+    let mut mc = m.conn();
+    assert_eq!(mc.cmd(&["FUNCTION", "LOAD", lib]), b"$4\r\nlibm\r\n");
+    mc.cmd(&["SET", "k", "v"]);
+    let f = ferrodis_replica_of(&m);
+    let r = replica_of(&m);
+    let (mut fc, mut rc) = (f.conn(), r.conn());
+    wait_in_sync(&mut mc, &mut fc);
+    wait_in_sync(&mut mc, &mut rc);
+    let mut d = Diff::from_servers(f, r);
+    d.run(
+        r##"FCALL fw 0
+         FCALL_RO fw 0
+         FCALL fr 0
+         FCALL_RO fr 0
+         EVAL "#!lua\nreturn 1" 0
+         EVAL_RO "#!lua\nreturn 1" 0
+         EVAL "#!lua flags=no-writes\nreturn redis.call('get', 'k')" 0
+         EVAL "return 1" 0
+         EVAL "return redis.call('set', 'a', 'b')" 0
+         EVAL "return redis.pcall('set', 'a', 'b')" 0
+         EVAL "redis.call('get', 'k') return redis.call('incr', 'n')" 0
+         GET a
+         GET n"##,
+    );
+    let mut d = Diff::with_args(&["--min-replicas-to-write", "1"]);
+    d.run(
+        r##"EVAL "return redis.call('set', 'a', 'b')" 0
+         EVAL "return redis.pcall('set', 'a', 'b')" 0
+         EVAL "#!lua\nreturn redis.call('set', 'a', 'b')" 0
+         EVAL "#!lua flags=no-writes\nreturn redis.call('get', 'a')" 0
+         EVAL "return redis.call('get', 'a')" 0
+         GET a"##,
+    );
+}

@@ -823,7 +823,7 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
             .as_ref()
             .is_some_and(|m| m.state != crate::replication::replica::LinkState::Connected)
     {
-        let deny_stale = meta.flags & meta::FLAG_STALE == 0
+        let deny_stale = flags & meta::FLAG_STALE == 0
             || exec_queues(srv, c, meta, |f| f & meta::FLAG_STALE == 0);
         if deny_stale {
             reject(
@@ -839,7 +839,7 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
     if srv.config.replica_read_only
         && srv.repl.is_replica()
         && !c.master_link
-        && meta.flags & meta::FLAG_WRITE != 0
+        && flags & meta::FLAG_WRITE != 0
     {
         reject(
             srv,

@@ -278,10 +278,23 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
             "Write commands are not allowed from read-only scripts.".into(),
         );
     }
-    if m.flags & meta::FLAG_WRITE != 0 && !ctx.write_dirty && crate::persistence::writes_denied(srv)
-    {
-        let e = crate::persistence::writes_denied_error(srv);
-        return reject(srv, format!("-{e}"));
+    // scriptVerifyWriteCommandAllow: the server's state may refuse a script's first write
+    // (once it wrote, it runs to its end).
+    if m.flags & meta::FLAG_WRITE != 0 && !ctx.write_dirty {
+        if srv.config.replica_read_only && srv.repl.is_replica() && !ctx.from_master && !srv.loading
+        {
+            return reject(
+                srv,
+                "-READONLY You can't write against a read only replica.".into(),
+            );
+        }
+        if crate::persistence::writes_denied(srv) {
+            let e = crate::persistence::writes_denied_error(srv);
+            return reject(srv, format!("-{e}"));
+        }
+        if srv.config.min_replicas_to_write > 0 && !crate::replication::enough_good_replicas(srv) {
+            return reject(srv, "-NOREPLICAS Not enough good replicas to write.".into());
+        }
     }
     if !ctx.allow_oom
         && !ctx.write_dirty
