@@ -932,3 +932,60 @@ fn a_meet_nobody_answers_times_out() {
         text(&mut c, &["CLUSTER", "NODES"]).lines().count() == 1
     });
 }
+
+/// cluster-link-sendbuf-limit: a link whose send buffer outgrows the limit (its peer stopped
+/// reading while PUBLISH messages crossed the bus) is freed and counted in CLUSTER INFO's
+/// total_cluster_links_buffer_limit_exceeded, by ferrodis as by redis-server; when the peer
+/// reads again the links come back and the cluster is whole.
+#[test]
+fn links_over_the_sendbuf_limit_are_freed() {
+    let (f, fbus) = ferrodis_node();
+    let (o, _) = oracle_node();
+    let (x, xbus) = oracle_node();
+    let (mut fc, mut oc, mut xc) = (f.conn(), o.conn(), x.conn());
+    meet_and_wait(&mut oc, &f, fbus, &mut fc);
+    meet_and_wait(&mut oc, &x, xbus, &mut xc);
+    let xid = myid(&mut xc);
+    wait_until(30, "ferrodis to link with X", || {
+        nodes_line(&mut fc, &xid).is_some_and(|l| l.ends_with(" connected"))
+    });
+    for c in [&mut fc, &mut oc] {
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "cluster-link-sendbuf-limit", "65536"]),
+            b"+OK\r\n"
+        );
+    }
+    common::repl::signal(&x, "-STOP");
+    let msg = "m".repeat(200_000);
+    let exceeded = |c: &mut RawConn| -> i64 {
+        text(c, &["CLUSTER", "INFO"])
+            .lines()
+            .find_map(|l| l.strip_prefix("total_cluster_links_buffer_limit_exceeded:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while exceeded(&mut fc) < 1 || exceeded(&mut oc) < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "no link freed: ferrodis {}, redis {}",
+            exceeded(&mut fc),
+            exceeded(&mut oc)
+        );
+        for c in [&mut fc, &mut oc] {
+            for _ in 0..5 {
+                c.cmd(&["PUBLISH", "ch", &msg]);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    common::repl::signal(&x, "-CONT");
+    let (fid, oid) = (myid(&mut fc), myid(&mut oc));
+    wait_until(30, "the links to come back", || {
+        [&mut fc, &mut oc].into_iter().all(|c| {
+            nodes_line(c, &xid).is_some_and(|l| l.ends_with(" connected") && !l.contains("fail"))
+        }) && [&fid, &oid]
+            .iter()
+            .all(|id| nodes_line(&mut xc, id).is_some_and(|l| l.ends_with(" connected")))
+    });
+}

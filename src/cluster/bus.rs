@@ -893,6 +893,7 @@ pub fn start_handshake(cl: &mut Cluster, ip: &str, port: u16, cport: u16, now: i
 pub fn cron(srv: &mut Server) {
     let loc = local(srv);
     let full = srv.config.other_int("cluster-require-full-coverage") != 0;
+    free_links_over_sendbuf_limit(srv);
     crate::server::net::close_cluster_links(srv);
     let Some(cl) = srv.cluster.as_mut() else {
         return;
@@ -1030,4 +1031,35 @@ fn ping_node(cl: &mut Cluster, k: usize, loc: &Local) {
 /// Node `n` with its flags from gossip is in PFAIL or FAIL: counts it for INFO.
 pub fn is_failing(n: &Node) -> bool {
     n.flags & (node::PFAIL | node::FAIL) != 0
+}
+
+/// Frees the links whose send buffer outgrew `cluster-link-sendbuf-limit` (clusterNodeCron-
+/// FreeLinkOnBufferLimitReached): a peer that stopped reading must not make us hold every
+/// message for it. The link's memory is its struct and its buffer's allocation, as
+/// CLUSTER LINKS shows it; the cron connects again.
+fn free_links_over_sendbuf_limit(srv: &mut Server) {
+    let limit = srv.config.other_int("cluster-link-sendbuf-limit") as u64;
+    let Some(cl) = srv.cluster.as_mut() else {
+        return;
+    };
+    if limit == 0 {
+        return;
+    }
+    let over: Vec<usize> = cl
+        .links
+        .iter()
+        .filter_map(|(idx, l)| l.as_ref().map(|l| (idx, l)))
+        .filter(|(_, l)| (std::mem::size_of::<Link>() + l.sndbuf.capacity()) as u64 > limit)
+        .map(|(idx, _)| idx)
+        .collect();
+    for idx in over {
+        if !cl.close_links.contains(&idx) {
+            log_warning!(
+                "Freeing cluster link({}), used memory exceeds cluster-link-sendbuf-limit",
+                idx
+            );
+            cl.close_links.push(idx);
+            cl.links_buffer_limit_exceeded += 1;
+        }
+    }
 }
