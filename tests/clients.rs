@@ -138,6 +138,7 @@ const CLUSTER_SCENARIOS: &[&str] = &[
     "node-redis-cluster",
     "ruby-redis-cluster",
     "php-redis-cluster",
+    "php-predis-cluster",
 ];
 
 /// cluster-node-timeout of the cluster nodes: a node that starts serving slots is OK after it
@@ -385,6 +386,7 @@ scenarios! {
     node_redis_cluster => "node-redis-cluster",
     ruby_redis_cluster => "ruby-redis-cluster",
     php_redis_cluster => "php-redis-cluster",
+    php_predis_cluster => "php-predis-cluster",
 }
 
 /// The Rust `redis` crate (the dev-dependency), in RESP2 and RESP3: pipelines, an atomic

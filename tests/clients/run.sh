@@ -18,6 +18,7 @@ scenarios=(
   py-sync-resp2 py-sync-resp3 py-hiredis-resp2 py-hiredis-resp3 py-async-resp2 py-async-resp3
   py-rq py-pottery py-celery node-ioredis node-redis node-bullmq c-hiredis ruby-redis ruby-sidekiq php-redis php-predis
   py-cluster py-async-cluster node-ioredis-cluster node-redis-cluster ruby-redis-cluster php-redis-cluster
+  php-predis-cluster
 )
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${scenarios[@]}"; exit 0; fi
@@ -90,6 +91,11 @@ case "$name" in
     command -v php >/dev/null || missing "php-cli"
     php -r 'exit(extension_loaded("redis") ? 0 : 1);' || missing "php-redis"
     exec php "$here/php/phpredis_cluster.php"
+    ;;
+  php-predis-cluster)
+    command -v php >/dev/null || missing "php-cli"
+    php -r 'exit((include "Predis/autoload.php") ? 0 : 1);' 2>/dev/null || missing "php-predis"
+    exec php "$here/php/predis_cluster.php"
     ;;
   *) echo "unknown scenario $name (see run.sh --list)"; exit 2 ;;
 esac
