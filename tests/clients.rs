@@ -14,13 +14,17 @@
 //!
 //! FERRODIS_CLIENTS_SERVER=oracle runs the same scenarios against redis-server instead, to check
 //! a scenario itself: every scenario passes against both.
+//!
+//! The cluster scenarios (CLUSTER_SCENARIOS, and `rust_redis_cluster` here) run against a
+//! cluster of three masters made here (`Cluster`): FERRODIS_CLUSTER names their ports, and
+//! FERRODIS_PORT is the first one.
 
 mod common;
 
 use common::*;
 use std::fs;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -126,9 +130,105 @@ fn make_certs(dir: &Path) {
     }
 }
 
+/// The scenarios that run against a cluster of three masters ([`Cluster`]).
+const CLUSTER_SCENARIOS: &[&str] = &[
+    "py-cluster",
+    "py-async-cluster",
+    "node-ioredis-cluster",
+    "node-redis-cluster",
+    "ruby-redis-cluster",
+    "php-redis-cluster",
+    "php-predis-cluster",
+];
+
+/// cluster-node-timeout of the cluster nodes: a node that starts serving slots is OK after it
+/// (at least 500 ms), and a loaded machine does not mark a live node PFAIL within it.
+const NODE_TIMEOUT: &str = "3000";
+
+/// Three master nodes in cluster mode (ferrodis, or redis-server as `server` chooses): the
+/// slots split in thirds with CLUSTER ADDSLOTSRANGE, the nodes joined by CLUSTER MEET, and
+/// every node's state ok and its view of all three nodes connected before `start` returns.
+/// Every node stops when it drops.
+struct Cluster {
+    nodes: Vec<Server>,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let buses: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let nodes: Vec<Server> = buses
+            .iter()
+            .map(|bus| {
+                server_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-port",
+                    &bus.to_string(),
+                    "--cluster-node-timeout",
+                    NODE_TIMEOUT,
+                ])
+            })
+            .collect();
+        let mut conns: Vec<RawConn> = nodes.iter().map(Server::conn).collect();
+        for (c, range) in
+            conns
+                .iter_mut()
+                .zip([["0", "5460"], ["5461", "10922"], ["10923", "16383"]])
+        {
+            assert_eq!(
+                c.cmd(&["CLUSTER", "ADDSLOTSRANGE", range[0], range[1]]),
+                b"+OK\r\n"
+            );
+        }
+        for (n, bus) in nodes.iter().zip(&buses).skip(1) {
+            let (port, bus) = (n.port().to_string(), bus.to_string());
+            assert_eq!(
+                conns[0].cmd(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]),
+                b"+OK\r\n"
+            );
+        }
+        let text = |c: &mut RawConn, args: &[&str]| c.value(args).text().unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = conns.iter_mut().all(|c| {
+                text(c, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
+                    && text(c, &["CLUSTER", "NODES"])
+                        .lines()
+                        .filter(|l| l.contains(" connected"))
+                        .count()
+                        == 3
+            });
+            if ready {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not come up; CLUSTER NODES of the first node:\n{}",
+                text(&mut conns[0], &["CLUSTER", "NODES"])
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        Cluster { nodes }
+    }
+
+    /// The client ports of the nodes, comma-separated (FERRODIS_CLUSTER).
+    fn ports(&self) -> String {
+        let ports: Vec<String> = self.nodes.iter().map(|n| n.port().to_string()).collect();
+        ports.join(",")
+    }
+}
+
 fn scenario(name: &str) {
+    if CLUSTER_SCENARIOS.contains(&name) {
+        let cluster = Cluster::start();
+        let port = cluster.nodes[0].port().to_string();
+        let env = [
+            ("FERRODIS_PORT", port),
+            ("FERRODIS_CLUSTER", cluster.ports()),
+        ];
+        return run_scenario(name, scratch_dir("client", name), &env);
+    }
     let dir = scratch_dir("client", name);
-    let log = dir.join("out.log");
     let tls = TLS_SCENARIOS.contains(&name);
     let tls_port = free_port();
     // Every server also listens on a unix socket (FERRODIS_SOCKET) for the clients that can use
@@ -165,22 +265,31 @@ fn scenario(name: &str) {
     } else {
         server_with(&args)
     };
+    let mut env = vec![
+        ("FERRODIS_PORT", server.port().to_string()),
+        ("FERRODIS_SOCKET", socket.clone()),
+    ];
+    if tls {
+        env.push(("FERRODIS_TLS_PORT", tls_port.to_string()));
+        env.push(("FERRODIS_TLS_DIR", dir.to_string_lossy().into_owned()));
+    } else {
+        // The server's two Lua clients took ids 1 and 2 and the harness's readiness probe 3.
+        env.push(("FERRODIS_FIRST_CLIENT_ID", "4".to_string()));
+    }
+    run_scenario(name, dir, &env);
+}
+
+/// Runs run.sh NAME with `env`, bounded by TIMEOUT, its output logged in the scratch directory
+/// `dir` (removed after); reports as the header says.
+fn run_scenario(name: &str, dir: PathBuf, env: &[(&str, String)]) {
+    let log = dir.join("out.log");
     let root = env!("CARGO_MANIFEST_DIR");
     let out = fs::File::create(&log).unwrap();
     let mut command = Command::new("bash");
     command
         .arg(format!("{root}/tests/clients/run.sh"))
         .arg(name)
-        .env("FERRODIS_PORT", server.port().to_string())
-        .env("FERRODIS_SOCKET", &socket);
-    if tls {
-        command
-            .env("FERRODIS_TLS_PORT", tls_port.to_string())
-            .env("FERRODIS_TLS_DIR", &dir);
-    } else {
-        // The server's two Lua clients took ids 1 and 2 and the harness's readiness probe 3.
-        command.env("FERRODIS_FIRST_CLIENT_ID", "4");
-    }
+        .envs(env.iter().map(|(k, v)| (k, v)));
     let mut child = command
         .current_dir(root)
         .stdin(Stdio::null())
@@ -271,6 +380,13 @@ scenarios! {
     ruby_sidekiq => "ruby-sidekiq",
     php_redis => "php-redis",
     php_predis => "php-predis",
+    py_cluster => "py-cluster",
+    py_async_cluster => "py-async-cluster",
+    node_ioredis_cluster => "node-ioredis-cluster",
+    node_redis_cluster => "node-redis-cluster",
+    ruby_redis_cluster => "ruby-redis-cluster",
+    php_redis_cluster => "php-redis-cluster",
+    php_predis_cluster => "php-predis-cluster",
 }
 
 /// The Rust `redis` crate (the dev-dependency), in RESP2 and RESP3: pipelines, an atomic
@@ -446,4 +562,176 @@ fn rust_redis_resp2() {
 #[test]
 fn rust_redis_resp3() {
     rust_redis("3");
+}
+
+/// The Rust `redis` crate's sync cluster client (feature `cluster`) against a cluster of three
+/// masters ([`Cluster`]): keys spread over every master, one at a time and in a cluster
+/// pipeline (split by node); MGET/DEL over slots (split by the client); hash tags with
+/// multi-key commands and a script; CROSSSLOT from the server with its error kind; slots moved
+/// with CLUSTER SETSLOT NODE on every node, then written through the stale slot map (-MOVED
+/// followed by a command; a pipeline hands the -MOVED replies back); SPUBLISH routed by its
+/// channel. (The sync
+/// cluster client has no subscriptions; sharded Pub/Sub is the async client's, with tokio.)
+#[test]
+fn rust_redis_cluster() {
+    use redis::cluster::{cluster_pipe, ClusterClient};
+    use redis::Commands;
+    let cluster = Cluster::start();
+    let ports: Vec<u16> = cluster.nodes.iter().map(Server::port).collect();
+    let client = ClusterClient::new(vec![format!("redis://127.0.0.1:{}/", ports[0])]).unwrap();
+    let mut rc = client.get_connection().unwrap();
+    // Raw connections to each node, to look behind the cluster client's back.
+    let mut direct: Vec<RawConn> = cluster.nodes.iter().map(Server::conn).collect();
+    let at = |port: u16| ports.iter().position(|&p| p == port).unwrap();
+    let keyslot = |c: &mut RawConn, key: &str| c.value(&["CLUSTER", "KEYSLOT", key]).int().unwrap();
+    // The port of the node CLUSTER SLOTS names for `slot`.
+    let owner_of = |c: &mut RawConn, slot: i64| -> u16 {
+        let slots = c.value(&["CLUSTER", "SLOTS"]);
+        let range = slots
+            .items()
+            .unwrap()
+            .iter()
+            .map(|r| r.items().unwrap())
+            .find(|r| r[0].int().unwrap() <= slot && slot <= r[1].int().unwrap())
+            .unwrap();
+        range[2].items().unwrap()[1].int().unwrap() as u16
+    };
+    let moved = |c: &mut RawConn| -> i64 {
+        c.value(&["INFO", "errorstats"])
+            .text()
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("errorstat_MOVED:count="))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    };
+
+    // Keys over every slot range, one at a time and in a cluster pipeline (split by node).
+    for i in 0..200 {
+        let _: () = rc.set(format!("k:{i}"), i).unwrap();
+    }
+    for i in 0..200 {
+        let v: i64 = rc.get(format!("k:{i}")).unwrap();
+        assert_eq!(v, i);
+    }
+    let mut p = cluster_pipe();
+    for i in 0..1000 {
+        p.set(format!("p:{i}"), i).ignore();
+    }
+    for i in 0..1000 {
+        p.get(format!("p:{i}"));
+    }
+    let got: Vec<i64> = p.query(&mut rc).unwrap();
+    assert_eq!(got, (0..1000).collect::<Vec<i64>>());
+    let sizes: Vec<i64> = direct
+        .iter_mut()
+        .map(|c| c.value(&["DBSIZE"]).int().unwrap())
+        .collect();
+    assert!(sizes.iter().all(|&s| s > 200), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<i64>(), 1200);
+    // MGET and DEL over slots, split by the client.
+    let keys: Vec<String> = (0..50).map(|i| format!("p:{i}")).collect();
+    let vals: Vec<i64> = rc.mget(&keys).unwrap();
+    assert_eq!(vals, (0..50).collect::<Vec<i64>>());
+    let n: i64 = rc.del(&keys).unwrap();
+    assert_eq!(n, 50);
+
+    // Hash tags: multi-key commands and a script.
+    let _: () = rc.mset(&[("{u1}:a", "1"), ("{u1}:b", "2")]).unwrap();
+    let v: Vec<Option<String>> = rc.mget(&["{u1}:a", "{u1}:b", "{u1}:none"]).unwrap();
+    assert_eq!(v, vec![Some("1".into()), Some("2".into()), None]);
+    let _: () = rc.sadd("{u1}:s1", &["a", "b"]).unwrap();
+    let _: () = rc.sadd("{u1}:s2", &["b", "c"]).unwrap();
+    let n: i64 = rc.sinterstore("{u1}:s3", &["{u1}:s1", "{u1}:s2"]).unwrap();
+    assert_eq!(n, 1);
+    let _: () = rc.rename("{u1}:a", "{u1}:c").unwrap();
+    let script =
+        redis::Script::new("return redis.call('GET', KEYS[1]) .. redis.call('GET', KEYS[2])");
+    let v: String = script.key("{u1}:b").key("{u1}:c").invoke(&mut rc).unwrap();
+    assert_eq!(v, "21");
+
+    // CROSSSLOT: the command goes to its first key's node, which refuses it.
+    let err = rc
+        .sinterstore::<_, _, i64>("x:1", &["x:2", "x:3"])
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        redis::ErrorKind::Server(redis::ServerErrorKind::CrossSlot),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.detail(),
+        Some("Keys in request don't hash to the same slot"),
+        "{err:?}"
+    );
+
+    // -MOVED: two empty slots change owner (CLUSTER SETSLOT NODE on every node, the new owner
+    // first); the client still has the old map, follows the redirection and learns.
+    let mut moves = Vec::new();
+    for key in ["{moved1}k", "{moved2}k"] {
+        let slot = keyslot(&mut direct[0], key);
+        let owner = owner_of(&mut direct[0], slot);
+        let target = *ports.iter().find(|&&p| p != owner).unwrap();
+        let id = direct[at(target)]
+            .value(&["CLUSTER", "MYID"])
+            .text()
+            .unwrap();
+        let v: Option<String> = rc.get(key).unwrap();
+        assert_eq!(v, None);
+        moves.push((key, slot, owner, target, id));
+    }
+    for (_, slot, _, target, id) in &moves {
+        let slot = slot.to_string();
+        let mut order = vec![*target];
+        order.extend(ports.iter().filter(|&p| p != target));
+        for p in order {
+            let reply = direct[at(p)].cmd(&["CLUSTER", "SETSLOT", &slot, "NODE", id]);
+            assert_eq!(reply, b"+OK\r\n");
+        }
+    }
+    let (key1, slot1, owner1, target1, _) = moves[0].clone();
+    let (key2, slot2, owner2, target2, _) = moves[1].clone();
+    let mut old = redis::Client::open(format!("redis://127.0.0.1:{owner1}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let err = old.get::<_, Option<String>>(key1).unwrap_err();
+    let want = format!("127.0.0.1:{target1}");
+    assert_eq!(
+        err.redirect_node(),
+        Some((want.as_str(), slot1 as u16)),
+        "{err:?}"
+    );
+    // A pipeline does not follow it (redis 1.8's sync cluster pipeline hands back the -MOVED
+    // replies, with redis-server as with ferrodis) ...
+    let before = moved(&mut direct[at(owner2)]);
+    let pipe = |rc: &mut redis::cluster::ClusterConnection| {
+        cluster_pipe()
+            .set(key2, "piped")
+            .get(key2)
+            .query::<(String, String)>(rc)
+    };
+    let err = pipe(&mut rc).unwrap_err();
+    let want = format!("Moved: {slot2} 127.0.0.1:{target2}");
+    assert!(err.to_string().contains(&want), "{err}");
+    assert_eq!(moved(&mut direct[at(owner2)]), before + 2);
+    // ... a command does, and reloads the whole slot map: then the pipeline goes right.
+    let _: () = rc.set(key1, "v").unwrap();
+    let v: String = rc.get(key1).unwrap();
+    assert_eq!(v, "v");
+    let (ok, v) = pipe(&mut rc).unwrap();
+    assert_eq!((ok.as_str(), v.as_str()), ("OK", "piped"));
+    assert_eq!(direct[at(target1)].cmd(&["GET", key1]), b"$1\r\nv\r\n");
+    assert_eq!(direct[at(target2)].cmd(&["GET", key2]), b"$5\r\npiped\r\n");
+
+    // SPUBLISH goes to the channel's node, where a subscriber hears it.
+    let chan = "news{u1}";
+    let slot = keyslot(&mut direct[0], chan);
+    let mut sub = RawConn::connect(owner_of(&mut direct[0], slot));
+    sub.cmd(&["SSUBSCRIBE", chan]);
+    let n: i64 = rc.spublish(chan, "hello").unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        sub.read_reply(),
+        b"*3\r\n$8\r\nsmessage\r\n$8\r\nnews{u1}\r\n$5\r\nhello\r\n"
+    );
 }

@@ -6,7 +6,9 @@
 #                                    (install with tests/clients/install.sh), anything else fail
 #
 # tests/clients.rs starts a ferrodis per scenario and calls this; by hand, start a server and
-# run e.g. `FERRODIS_PORT=6379 tests/clients/run.sh py-sync-resp3`.
+# run e.g. `FERRODIS_PORT=6379 tests/clients/run.sh py-sync-resp3`. The *-cluster scenarios
+# want a cluster of three masters and its ports in FERRODIS_CLUSTER (comma-separated; the
+# first is also FERRODIS_PORT): tests/clients.rs makes one per scenario.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 py="$here/.venv/bin/python"
@@ -15,6 +17,8 @@ node_dir="$here/node"
 scenarios=(
   py-sync-resp2 py-sync-resp3 py-hiredis-resp2 py-hiredis-resp3 py-async-resp2 py-async-resp3
   py-rq py-pottery py-celery node-ioredis node-redis node-bullmq c-hiredis ruby-redis ruby-sidekiq php-redis php-predis
+  py-cluster py-async-cluster node-ioredis-cluster node-redis-cluster ruby-redis-cluster php-redis-cluster
+  php-predis-cluster
 )
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${scenarios[@]}"; exit 0; fi
@@ -73,6 +77,25 @@ case "$name" in
     command -v php >/dev/null || missing "php-cli"
     php -r 'exit((include "Predis/autoload.php") ? 0 : 1);' 2>/dev/null || missing "php-predis"
     exec php "$here/php/predis.php"
+    ;;
+  py-cluster) need_py redis; exec "$py" "$here/python/redis_py_cluster.py" --protocol 3 ;;
+  py-async-cluster) need_py redis; exec "$py" "$here/python/redis_py_cluster.py" --protocol 2 --asyncio ;;
+  node-ioredis-cluster) need_node ioredis; exec node "$node_dir/ioredis_cluster.js" ;;
+  node-redis-cluster) need_node redis; exec node "$node_dir/node_redis_cluster.js" ;;
+  ruby-redis-cluster)
+    command -v ruby >/dev/null || missing "ruby"
+    ruby -e 'require "redis"' 2>/dev/null || missing "ruby-redis"
+    exec ruby "$here/ruby/redis_rb_cluster.rb"
+    ;;
+  php-redis-cluster)
+    command -v php >/dev/null || missing "php-cli"
+    php -r 'exit(extension_loaded("redis") ? 0 : 1);' || missing "php-redis"
+    exec php "$here/php/phpredis_cluster.php"
+    ;;
+  php-predis-cluster)
+    command -v php >/dev/null || missing "php-cli"
+    php -r 'exit((include "Predis/autoload.php") ? 0 : 1);' 2>/dev/null || missing "php-predis"
+    exec php "$here/php/predis_cluster.php"
     ;;
   *) echo "unknown scenario $name (see run.sh --list)"; exit 2 ;;
 esac
