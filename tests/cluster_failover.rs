@@ -235,13 +235,15 @@ fn cluster_failover_default_force_and_takeover() {
         let mut rc = nodes[r].0.conn();
         let (mid, rid) = (node_id(&mut mc), node_id(&mut rc));
         let epoch_before = row_of(&mut rc, &mid).unwrap().epoch;
-        wait_in_sync(&mut mc, &mut rc);
-        // The master streams to a replica that loaded its snapshot once it acknowledged it.
-        wait_for(10, "the replica online", || {
-            text_of(&mut mc, &["INFO", "replication"]).contains("state=online")
-        });
-        // A writer on the master's slots all along.
+        // A writer on the master's slots all along, once the replica's stream flows (a master
+        // streams to a replica that loaded its snapshot after its first ACK): a write made
+        // after the replica is in sync reaches it.
         let tag = key_served_by(&mut mc, &mid, "t");
+        for probe in ["probe1", "probe2"] {
+            let k = format!("{{{tag}}}:{probe}");
+            assert_eq!(mc.cmd(&["SET", &k, "x"]), b"+OK\r\n");
+            wait_in_sync(&mut mc, &mut rc);
+        }
         let wtag = tag.clone();
         let start = nodes[m].0.port();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -262,7 +264,12 @@ fn cluster_failover_default_force_and_takeover() {
         let t0 = Instant::now();
         assert_eq!(rc.cmd(&args), b"+OK\r\n", "{mode:?}");
         wait_for(20, "the manual failover", || role_of(&mut rc) == "master");
-        eprintln!("CLUSTER FAILOVER {mode:?}: {} ms", t0.elapsed().as_millis());
+        let took = t0.elapsed();
+        eprintln!("CLUSTER FAILOVER {mode:?}: {} ms", took.as_millis());
+        assert!(
+            took < Duration::from_secs(2),
+            "CLUSTER FAILOVER {mode:?} took {took:?}"
+        );
 
         std::thread::sleep(Duration::from_millis(300));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -315,6 +322,24 @@ fn cluster_failover_errors_match_redis() {
     d.run(
         "CLUSTER FAILOVER\nCLUSTER FAILOVER FORCE\nCLUSTER FAILOVER takeover\nCLUSTER FAILOVER bogus\nCLUSTER FAILOVER force extra",
     );
+    // cluster-replica-no-failover shows as the nofailover flag, as in redis-server.
+    d.cmd(&["CONFIG", "SET", "cluster-replica-no-failover", "yes"]);
+    let my_flags = |c: &mut RawConn| {
+        node_rows(c)
+            .into_iter()
+            .find(|r| r.is_myself())
+            .map(|r| r.flags)
+            .unwrap_or_default()
+    };
+    wait_for(10, "the nofailover flag on both", || {
+        my_flags(&mut d.ferrodis).contains("nofailover")
+    });
+    assert_eq!(my_flags(&mut d.ferrodis), my_flags(&mut d.redis));
+    d.cmd(&["CONFIG", "SET", "cluster-replica-no-failover", "no"]);
+    wait_for(10, "the nofailover flag gone", || {
+        !my_flags(&mut d.ferrodis).contains("nofailover")
+    });
+    assert_eq!(my_flags(&mut d.ferrodis), my_flags(&mut d.redis));
     let ((fm, _), (fr, _)) = master_and_replica(true);
     let ((om, _), (or, _)) = master_and_replica(false);
     let fmid = node_id(&mut fm.conn());
