@@ -522,3 +522,51 @@ fn a_master_losing_its_last_slot_becomes_the_claimers_replica_as_redis() {
         );
     }
 }
+
+/// A master with two replicas, one of them with cluster-replica-no-failover: when the master
+/// is killed the other is elected, and the no-failover sibling follows the new master with a
+/// partial resync (the new master kept the old history as its replid2).
+#[test]
+fn the_sibling_follows_the_elected_replica_with_a_partial_resync() {
+    let nodes = ferro_nodes(6);
+    create_cluster(&nodes, 1);
+    let sh = shards(&nodes);
+    let (m0, r0) = sh[0];
+    let (extra, _) = cluster_node(true, NODE_TIMEOUT, &[]);
+    let mut ec = extra.conn();
+    meet(&mut ec, &nodes[m0].0, nodes[m0].1);
+    let mut mc = nodes[m0].0.conn();
+    let mut rc = nodes[r0].0.conn();
+    let (mid, rid, eid) = (node_id(&mut mc), node_id(&mut rc), node_id(&mut ec));
+    wait_for(30, "the new node to learn every node", || {
+        node_rows(&mut ec).len() == 7
+    });
+    assert_eq!(
+        ec.cmd(&["CONFIG", "SET", "cluster-replica-no-failover", "yes"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(ec.cmd(&["CLUSTER", "REPLICATE", &mid]), b"+OK\r\n");
+    wait_for(
+        30,
+        "the new replica's nofailover flag known to its sibling",
+        || row_of(&mut rc, &eid).is_some_and(|r| r.master == mid && r.flags.contains("nofailover")),
+    );
+    let k = key_served_by(&mut mc, &mid, "s");
+    for i in 0..3 {
+        assert_eq!(mc.cmd(&["SET", &format!("{{{k}}}:{i}"), "v"]), b"+OK\r\n");
+        wait_in_sync(&mut mc, &mut rc);
+        wait_in_sync(&mut mc, &mut ec);
+    }
+    drop(mc);
+    nodes[m0].0.kill();
+    wait_for(30, "the replica without nofailover to be elected", || {
+        role_of(&mut rc) == "master"
+    });
+    wait_replica_of(&mut ec, &eid, &rid, "the sibling to follow the new master");
+    wait_in_sync(&mut rc, &mut ec);
+    assert_eq!(ec.cmd(&["READONLY"]), b"+OK\r\n");
+    assert_eq!(ec.cmd(&["EXISTS", &format!("{{{k}}}:2")]), b":1\r\n");
+    let stats = text_of(&mut rc, &["INFO", "stats"]);
+    assert!(stats.contains("sync_partial_ok:1\r\n"), "{stats}");
+    assert!(stats.contains("sync_full:0\r\n"), "{stats}");
+}

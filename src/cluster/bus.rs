@@ -518,6 +518,12 @@ fn process_packet(srv: &mut Server, idx: usize, link: &mut Link, m: Message) -> 
                 return false;
             }
         }
+        // NOFAILOVER is the sender's to say: replicas rank themselves among those that may
+        // fail over.
+        if let Some(s) = sender {
+            let n = &mut cl.nodes[s];
+            n.flags = (n.flags & !node::NOFAILOVER) | (h.flags & node::NOFAILOVER);
+        }
         // Update our outbound node's address from what it announces.
         if let (Some(s), false) = (sender, link.inbound) {
             if link.node == Some(s) {
