@@ -116,6 +116,17 @@ pub(super) fn local(srv: &Server) -> Local {
     }
 }
 
+/// A `Local` for unit tests of the message handlers.
+#[cfg(test)]
+pub(super) fn test_local(now: i64, node_timeout: i64) -> Local {
+    Local {
+        now,
+        node_timeout,
+        announce_ip: String::new(),
+        repl_offset: 0,
+    }
+}
+
 /// The header of every message we send (clusterBuildMessageHdr).
 pub(super) fn build_header(cl: &Cluster, kind: u16, loc: &Local) -> Header {
     let me = cl.me();
@@ -771,6 +782,12 @@ fn update_slots_config(
         migrated_our_slots,
         dirty_start,
     );
+}
+
+/// `update_slots_config` with a header's epoch and slots, for unit tests.
+#[cfg(test)]
+pub(super) fn test_update_slots(cl: &mut Cluster, sender: usize, h: &Header) {
+    update_slots_config(cl, sender, h.config_epoch, &h.myslots);
 }
 
 /// Deletes the keys we still hold in slots another node took (delKeysInSlot for the dirty

@@ -884,3 +884,141 @@ pub fn bump_epoch_without_consensus(cl: &mut Cluster) -> bool {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::node::Node;
+
+    /// A master (us) serving slots 0..100 at config epoch 1, a FAIL master `m` serving
+    /// 100..200 at config epoch 2, and its replica `r`.
+    fn voter() -> (Cluster, usize, usize) {
+        let mut cl = Cluster::new("nodes-test.conf".into(), 0);
+        cl.current_epoch = 5;
+        cl.me_mut().config_epoch = 1;
+        let me = cl.myself;
+        for s in 0..100 {
+            cl.add_slot(me, s);
+        }
+        let m = cl.add_node(Node::new(node::random_name(), node::MASTER | node::FAIL, 0));
+        cl.nodes[m].config_epoch = 2;
+        for s in 100..200 {
+            cl.add_slot(m, s);
+        }
+        let r = cl.add_node(Node::new(node::random_name(), node::SLAVE, 0));
+        cl.set_master_of(r, Some(m));
+        (cl, m, r)
+    }
+
+    /// A vote request from `r` claiming its master's slots at `config_epoch`.
+    fn request(cl: &Cluster, r: usize, epoch: u64, config_epoch: u64, force: bool) -> Header {
+        let mut h = Header {
+            kind: msg::FAILOVER_AUTH_REQUEST,
+            current_epoch: epoch,
+            config_epoch,
+            sender: cl.nodes[r].name,
+            ..Header::default()
+        };
+        for s in 100..200 {
+            h.myslots.set(s);
+        }
+        if force {
+            h.mflags[0] |= msg::FLAG0_FORCEACK;
+        }
+        h
+    }
+
+    #[test]
+    fn one_vote_per_epoch_and_per_master_within_twice_the_timeout() {
+        let (mut cl, m, r) = voter();
+        let loc = bus::test_local(100_000, 1000);
+        let h = request(&cl, r, 5, 2, false);
+        on_auth_request(&mut cl, r, &h, &loc);
+        assert_eq!(cl.last_vote_epoch, 5);
+        assert_eq!(cl.nodes[m].voted_time, 100_000);
+        // A new epoch, but the same master within 2 x node-timeout: no vote.
+        cl.current_epoch = 6;
+        let h = request(&cl, r, 6, 2, false);
+        on_auth_request(&mut cl, r, &h, &bus::test_local(101_999, 1000));
+        assert_eq!(cl.last_vote_epoch, 5);
+        on_auth_request(&mut cl, r, &h, &bus::test_local(102_001, 1000));
+        assert_eq!(cl.last_vote_epoch, 6);
+        assert_eq!(cl.nodes[m].voted_time, 102_001);
+    }
+
+    #[test]
+    fn no_vote_for_old_epochs_up_masters_stale_slots_or_from_a_replica() {
+        let loc = bus::test_local(100_000, 1000);
+        // The request's epoch is behind ours.
+        let (mut cl, _, r) = voter();
+        let h = request(&cl, r, 4, 2, false);
+        on_auth_request(&mut cl, r, &h, &loc);
+        assert_eq!(cl.last_vote_epoch, 0);
+        // Its master is up: only a manual failover (FORCEACK) gets the vote.
+        let (mut cl, m, r) = voter();
+        cl.nodes[m].flags &= !node::FAIL;
+        let h = request(&cl, r, 5, 2, false);
+        on_auth_request(&mut cl, r, &h, &loc);
+        assert_eq!(cl.last_vote_epoch, 0);
+        let h = request(&cl, r, 5, 2, true);
+        on_auth_request(&mut cl, r, &h, &loc);
+        assert_eq!(cl.last_vote_epoch, 5);
+        // It claims slots at an epoch older than their owner's.
+        let (mut cl, _, r) = voter();
+        let h = request(&cl, r, 5, 1, false);
+        on_auth_request(&mut cl, r, &h, &loc);
+        assert_eq!(cl.last_vote_epoch, 0);
+        // A master without slots has no vote.
+        let (mut cl, _, r) = voter();
+        let me = cl.myself;
+        cl.del_node_slots(me);
+        let h = request(&cl, r, 5, 2, false);
+        on_auth_request(&mut cl, r, &h, &loc);
+        assert_eq!(cl.last_vote_epoch, 0);
+    }
+
+    #[test]
+    fn votes_count_from_masters_with_slots_at_the_election_epoch() {
+        let (mut cl, m, r) = voter();
+        cl.fo.auth_epoch = 5;
+        let me = cl.myself;
+        let mut h = Header {
+            kind: msg::FAILOVER_AUTH_ACK,
+            current_epoch: 5,
+            ..Header::default()
+        };
+        on_auth_ack(&mut cl, me, &h);
+        assert_eq!(cl.fo.auth_count, 1);
+        on_auth_ack(&mut cl, r, &h);
+        assert_eq!(cl.fo.auth_count, 1, "a replica's ack");
+        h.current_epoch = 4;
+        on_auth_ack(&mut cl, m, &h);
+        assert_eq!(cl.fo.auth_count, 1, "an ack from an older epoch");
+    }
+
+    #[test]
+    fn losing_every_slot_of_our_master_makes_us_follow_the_claimer() {
+        let (mut cl, m, r) = voter();
+        // We are a replica of `m`; `r` takes all of m's slots at a greater epoch.
+        let me = cl.myself;
+        cl.del_node_slots(me);
+        cl.me_mut().flags = node::MYSELF | node::SLAVE;
+        cl.set_master_of(me, Some(m));
+        let mut slots = crate::cluster::slots::SlotBitmap::default();
+        for s in 100..200 {
+            slots.set(s);
+        }
+        bus::set_node_as_master(&mut cl, r);
+        let h = Header {
+            config_epoch: 9,
+            myslots: slots,
+            sender: cl.nodes[r].name,
+            ..Header::default()
+        };
+        assert!(cl.fo.pending_master.is_none());
+        bus::test_update_slots(&mut cl, r, &h);
+        assert_eq!(cl.fo.pending_master, Some(r));
+        assert_eq!(cl.nodes[m].numslots, 0);
+        assert!(cl.nodes[r].flags & node::MIGRATE_TO != 0);
+    }
+}
