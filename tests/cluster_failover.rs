@@ -359,8 +359,9 @@ fn cluster_failover_errors_match_redis() {
 }
 
 /// Elections across implementations: a redis-server cluster's master A has a ferrodis replica
-/// F, a ferrodis master FM has a redis-server replica R, B is a redis-server master. Killing A
-/// elects F (votes of B and FM); killing FM then elects R (votes of B and F).
+/// F, a ferrodis master FM has a redis-server replica R, B is a redis-server master. R and FM
+/// swap roles twice by CLUSTER FAILOVER; then killing A elects F (votes of B and FM), and
+/// killing FM elects R (votes of B and F).
 #[test]
 fn elections_across_ferrodis_and_redis_server() {
     let (a, _) = cluster_node(false, NODE_TIMEOUT, &[]);
@@ -401,6 +402,42 @@ fn elections_across_ferrodis_and_redis_server() {
     assert_eq!(fmc.cmd(&["SET", &kf, "2"]), b"+OK\r\n");
     wait_in_sync(&mut ac, &mut fc);
     wait_in_sync(&mut fmc, &mut rc);
+
+    // Manual failovers across implementations (MFSTART, the master's PAUSED offset, votes
+    // with FORCEACK): the redis-server replica takes over from the ferrodis master, then the
+    // ferrodis node, now its replica, takes the slots back the same way.
+    assert_eq!(rc.cmd(&["CLUSTER", "FAILOVER"]), b"+OK\r\n");
+    wait_for(20, "the redis-server replica's manual failover", || {
+        role_of(&mut rc) == "master"
+    });
+    wait_replica_of(
+        &mut fmc,
+        fmid,
+        rid,
+        "the ferrodis master to follow its replica",
+    );
+    wait_in_sync(&mut rc, &mut fmc);
+    // MFSTART counts only from a node the master knows as its replica.
+    wait_for(
+        20,
+        "redis-server to know the ferrodis node as its replica",
+        || row_of(&mut rc, fmid).is_some_and(|r| r.master == *rid),
+    );
+    assert_eq!(fmc.cmd(&["CLUSTER", "FAILOVER"]), b"+OK\r\n");
+    wait_for(20, "the ferrodis replica's manual failover", || {
+        role_of(&mut fmc) == "master"
+    });
+    wait_replica_of(&mut rc, rid, fmid, "the redis-server node to follow back");
+    wait_in_sync(&mut fmc, &mut rc);
+    wait_for(
+        30,
+        "the cluster OK everywhere after the manual failovers",
+        || {
+            [&mut ac, &mut bc, &mut fmc, &mut fc, &mut rc]
+                .into_iter()
+                .all(cluster_ok)
+        },
+    );
 
     drop(ac);
     let t0 = Instant::now();
