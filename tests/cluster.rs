@@ -871,7 +871,8 @@ fn blocked_clients_are_redirected_when_their_slot_goes() {
 
 /// A redis-server node that claims one of ferrodis's slots with a greater config epoch takes
 /// it: ferrodis gives the slot up, deletes the keys it held there, and redirects to the new
-/// owner.
+/// owner. (Ferrodis keeps another slot: a master that loses its last slot becomes the new
+/// owner's replica instead, as tests/cluster_failover.rs shows.)
 #[test]
 fn a_slot_claimed_with_a_greater_epoch_moves_with_its_keys_deleted() {
     let (f, _) = ferrodis_node();
@@ -880,7 +881,7 @@ fn a_slot_claimed_with_a_greater_epoch_moves_with_its_keys_deleted() {
     let mut rc = r.conn();
     let (fid, rid) = (myid(&mut fc), myid(&mut rc));
     fc.cmd(&["CONFIG", "SET", "cluster-require-full-coverage", "no"]);
-    fc.cmd(&["CLUSTER", "ADDSLOTS", "12182"]);
+    fc.cmd(&["CLUSTER", "ADDSLOTS", "0", "12182"]);
     wait_until(20, "ferrodis OK", || state_ok(&mut fc));
     assert_eq!(fc.cmd(&["SET", "foo", "bar"]), b"+OK\r\n");
     meet_and_wait(&mut fc, &r, rbus, &mut rc);

@@ -89,14 +89,14 @@ impl Link {
 }
 
 /// Everything a message header needs that lives outside the cluster state.
-struct Local {
-    now: i64,
-    node_timeout: i64,
+pub(super) struct Local {
+    pub now: i64,
+    pub node_timeout: i64,
     announce_ip: String,
     repl_offset: u64,
 }
 
-fn local(srv: &Server) -> Local {
+pub(super) fn local(srv: &Server) -> Local {
     Local {
         now: crate::util::mstime(),
         node_timeout: srv.config.other_int("cluster-node-timeout").max(1),
@@ -109,8 +109,19 @@ fn local(srv: &Server) -> Local {
     }
 }
 
+/// A `Local` for unit tests of the message handlers.
+#[cfg(test)]
+pub(super) fn test_local(now: i64, node_timeout: i64) -> Local {
+    Local {
+        now,
+        node_timeout,
+        announce_ip: String::new(),
+        repl_offset: 0,
+    }
+}
+
 /// The header of every message we send (clusterBuildMessageHdr).
-fn build_header(cl: &Cluster, kind: u16, loc: &Local) -> Header {
+pub(super) fn build_header(cl: &Cluster, kind: u16, loc: &Local) -> Header {
     let me = cl.me();
     let master = match me.slaveof {
         Some(m) if me.is_replica() => &cl.nodes[m],
@@ -135,7 +146,7 @@ fn build_header(cl: &Cluster, kind: u16, loc: &Local) -> Header {
         cport: me.cport,
         flags: me.flags,
         state: if cl.state_ok { 0 } else { 1 },
-        mflags: [0; 3],
+        mflags: [super::failover::header_flags(cl), 0, 0],
     }
 }
 
@@ -156,7 +167,12 @@ fn gossip_of(n: &Node) -> Gossip {
 /// Builds a PING, PONG or MEET for `link` (clusterSendPing): a header, gossip about a tenth
 /// of the nodes we know (at least three, chosen at random among the healthy ones with an
 /// address) plus every node in PFAIL, and our hostname when we announce one.
-fn ping_message(cl: &mut Cluster, link_node: Option<usize>, kind: u16, loc: &Local) -> Vec<u8> {
+pub(super) fn ping_message(
+    cl: &mut Cluster,
+    link_node: Option<usize>,
+    kind: u16,
+    loc: &Local,
+) -> Vec<u8> {
     let total = cl.nodes.len();
     let freshnodes = total.saturating_sub(2);
     let mut wanted = (total / 10).max(3).min(freshnodes);
@@ -203,14 +219,14 @@ fn ping_message(cl: &mut Cluster, link_node: Option<usize>, kind: u16, loc: &Loc
 }
 
 /// Queues a PING/PONG/MEET on `link`.
-fn send_ping(cl: &mut Cluster, link: &mut Link, kind: u16, loc: &Local) {
+pub(super) fn send_ping(cl: &mut Cluster, link: &mut Link, kind: u16, loc: &Local) {
     let bytes = ping_message(cl, link.node, kind, loc);
     link.sndbuf.extend_from_slice(&bytes);
 }
 
 /// Queues `bytes` (a message of type `kind`) on every outbound link of a node that
 /// completed the handshake (clusterBroadcastMessage).
-fn broadcast(cl: &mut Cluster, bytes: &[u8], kind: u16) {
+pub(super) fn broadcast(cl: &mut Cluster, bytes: &[u8], kind: u16) {
     let targets: Vec<usize> = cl
         .nodes
         .iter()
@@ -221,7 +237,7 @@ fn broadcast(cl: &mut Cluster, bytes: &[u8], kind: u16) {
 }
 
 /// Queues `bytes` on the given links, counting one message sent per link.
-fn send_to_links(cl: &mut Cluster, links: &[usize], bytes: &[u8], kind: u16) {
+pub(super) fn send_to_links(cl: &mut Cluster, links: &[usize], bytes: &[u8], kind: u16) {
     for &l in links {
         if let Some(Some(link)) = cl.links.get_mut(l) {
             link.sndbuf.extend_from_slice(bytes);
@@ -365,6 +381,7 @@ pub fn process_input(srv: &mut Server, idx: usize, link: &mut Link) -> bool {
             Ok(m) => {
                 let ok = process_packet(srv, idx, link, m);
                 drop_dirty_slots(srv);
+                super::failover::apply_pending_master(srv);
                 if !ok {
                     keep = false;
                     break;
@@ -414,13 +431,14 @@ fn process_packet(srv: &mut Server, idx: usize, link: &mut Link, m: Message) -> 
             cl.todo |= TODO_SAVE_CONFIG | TODO_FSYNC_CONFIG;
         }
         let sn = &mut cl.nodes[s];
-        if sn.is_master() && h.config_epoch > sn.config_epoch {
+        if h.config_epoch > sn.config_epoch {
             sn.config_epoch = h.config_epoch;
             cl.todo |= TODO_SAVE_CONFIG | TODO_FSYNC_CONFIG;
         }
         let sn = &mut cl.nodes[s];
         sn.repl_offset = h.offset as i64;
         sn.repl_offset_time = loc.now;
+        super::failover::on_header(cl, s, h);
     }
     let is_ping_kind = matches!(kind, msg::PING | msg::PONG | msg::MEET);
     if kind == msg::PING || kind == msg::MEET {
@@ -504,6 +522,12 @@ fn process_packet(srv: &mut Server, idx: usize, link: &mut Link, m: Message) -> 
                 return false;
             }
         }
+        // NOFAILOVER is the sender's to say: replicas rank themselves among those that may
+        // fail over.
+        if let Some(s) = sender {
+            let n = &mut cl.nodes[s];
+            n.flags = (n.flags & !node::NOFAILOVER) | (h.flags & node::NOFAILOVER);
+        }
         // Update our outbound node's address from what it announces.
         if let (Some(s), false) = (sender, link.inbound) {
             if link.node == Some(s) {
@@ -558,9 +582,17 @@ fn process_packet(srv: &mut Server, idx: usize, link: &mut Link, m: Message) -> 
                     }
                 }
             }
-            // Slots: a master announces what it serves.
-            if cl.nodes[s].is_master() && h.myslots != cl.nodes[s].slots {
+            // Slots: a master announces what it serves (a replica, its master's).
+            let sender_master = match cl.nodes[s].is_master() {
+                true => Some(s),
+                false => cl.nodes[s].slaveof,
+            };
+            let dirty = sender_master.is_some_and(|m| h.myslots != cl.nodes[m].slots);
+            if cl.nodes[s].is_master() && dirty {
                 update_slots_config(cl, s, h.config_epoch, &h.myslots);
+            }
+            if dirty {
+                super::failover::send_update_if_stale(cl, s, h, &loc);
             }
             // Two masters with the same config epoch: the one with the smaller name takes
             // a new epoch (clusterHandleConfigEpochCollision).
@@ -625,6 +657,15 @@ fn process_packet(srv: &mut Server, idx: usize, link: &mut Link, m: Message) -> 
                 }
             }
         }
+        (_, msg::FAILOVER_AUTH_REQUEST) => {
+            super::failover::on_auth_request(cl, sender.expect("known"), h, &loc);
+        }
+        (_, msg::FAILOVER_AUTH_ACK) => {
+            super::failover::on_auth_ack(cl, sender.expect("known"), h);
+        }
+        (_, msg::MFSTART) => {
+            super::failover::on_mfstart(cl, sender.expect("known"), link, &loc);
+        }
         (Body::Publish { channel, message }, msg::PUBLISH | msg::PUBLISHSHARD) => {
             let shard = kind == msg::PUBLISHSHARD;
             crate::pubsub::publish(srv, channel, message, shard);
@@ -660,9 +701,13 @@ fn update_address(cl: &mut Cluster, n: usize, link: &Link, h: &Header) {
 }
 
 /// Makes node `n` a master in our tables (clusterSetNodeAsMaster).
-fn set_node_as_master(cl: &mut Cluster, n: usize) {
+pub(super) fn set_node_as_master(cl: &mut Cluster, n: usize) {
     if cl.nodes[n].is_master() {
         return;
+    }
+    // A replica that turns master is a target for replica migration: its shard had replicas.
+    if cl.nodes[n].slaveof.is_some() && n != cl.myself {
+        cl.nodes[n].flags |= node::MIGRATE_TO;
     }
     cl.set_master_of(n, None);
     let node = &mut cl.nodes[n];
@@ -671,11 +716,12 @@ fn set_node_as_master(cl: &mut Cluster, n: usize) {
     cl.todo |= TODO_SAVE_CONFIG | TODO_UPDATE_STATE;
 }
 
-/// Applies the slots a master announced with its config epoch (clusterUpdateSlotsConfigWith,
-/// without the failover parts): a slot it claims becomes its own when nobody serves it or the
-/// owner's config epoch is lower, ours included (the keys we still hold there are then
-/// deleted: `Cluster::dirty_slots`). Slots we are importing are left alone. As in Redis, a
-/// slot the sender stops claiming is not unassigned here.
+/// Applies the slots a master announced with its config epoch (clusterUpdateSlotsConfigWith):
+/// a slot it claims becomes its own when nobody serves it or the owner's config epoch is
+/// lower, ours included (the keys we still hold there are then deleted:
+/// `Cluster::dirty_slots`). Slots we are importing are left alone. As in Redis, a slot the
+/// sender stops claiming is not unassigned here. When it took every slot of our shard's
+/// master, `failover::after_slots_update` makes us follow it instead.
 fn update_slots_config(
     cl: &mut Cluster,
     sender: usize,
@@ -686,11 +732,18 @@ fn update_slots_config(
     if sender == me {
         return;
     }
+    let curmaster = match cl.me().is_master() {
+        true => Some(me),
+        false => cl.me().slaveof,
+    };
+    let dirty_start = cl.dirty_slots.len();
+    let (mut sender_slots, mut migrated_our_slots) = (0, 0);
     let mut changed = false;
     for s in 0..SLOTS {
         if !slots.get(s) {
             continue;
         }
+        sender_slots += 1;
         let owner = cl.owner(s);
         if owner == Some(sender) || cl.importing[s] != super::NONE {
             continue;
@@ -703,6 +756,9 @@ fn update_slots_config(
             if owner == Some(me) {
                 cl.dirty_slots.push(s);
             }
+            if owner.is_some() && owner == curmaster {
+                migrated_our_slots += 1;
+            }
             cl.del_slot(s);
             cl.add_slot(sender, s);
             changed = true;
@@ -711,6 +767,20 @@ fn update_slots_config(
     if changed {
         cl.todo |= TODO_SAVE_CONFIG | TODO_UPDATE_STATE | TODO_FSYNC_CONFIG;
     }
+    super::failover::after_slots_update(
+        cl,
+        sender,
+        curmaster,
+        sender_slots,
+        migrated_our_slots,
+        dirty_start,
+    );
+}
+
+/// `update_slots_config` with a header's epoch and slots, for unit tests.
+#[cfg(test)]
+pub(super) fn test_update_slots(cl: &mut Cluster, sender: usize, h: &Header) {
+    update_slots_config(cl, sender, h.config_epoch, &h.myslots);
 }
 
 /// Deletes the keys we still hold in slots another node took (delKeysInSlot for the dirty
@@ -1018,7 +1088,7 @@ pub fn cron(srv: &mut Server) {
 }
 
 /// Sends a PING to node `k` on its outbound link.
-fn ping_node(cl: &mut Cluster, k: usize, loc: &Local) {
+pub(super) fn ping_node(cl: &mut Cluster, k: usize, loc: &Local) {
     let Some(l) = cl.nodes[k].link else {
         return;
     };

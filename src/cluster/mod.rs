@@ -10,12 +10,15 @@
 //!   that connects, pings and marks PFAIL/FAIL. Links are sockets served by `server/net.rs`
 //!   (a listener kind and a link kind beside the clients); this module never reads or
 //!   writes a socket itself.
+//! - `failover.rs` — replica election (FAILOVER_AUTH_REQUEST/ACK), manual failover
+//!   (CLUSTER FAILOVER, MFSTART), replica migration, following a new master.
 //! - `redirect.rs` — getNodeByQuery: which node serves a command (-MOVED, -ASK, ...).
 //! - `slot_index.rs` — the keys of db 0 by slot (COUNTKEYSINSLOT, GETKEYSINSLOT).
 //!
 //! `Server::cluster` is `Some` exactly when `cluster-enabled yes`.
 
 pub mod bus;
+pub mod failover;
 pub mod msg;
 pub mod node;
 pub mod nodes_conf;
@@ -102,6 +105,8 @@ pub struct Cluster {
     pub cron_iteration: u64,
     /// Unix ms of the last clusterCron.
     last_cron_ms: i64,
+    /// Elections, manual failover and replica migration.
+    pub fo: failover::State,
 }
 
 impl Cluster {
@@ -136,6 +141,7 @@ impl Cluster {
             among_minority_ms: 0,
             cron_iteration: 0,
             last_cron_ms: 0,
+            fo: failover::State::default(),
         }
     }
 
@@ -179,6 +185,17 @@ impl Cluster {
         if self.slots[slot] != NONE {
             return false;
         }
+        // A master's first slot makes it a replica migration target when some master has
+        // replicas (clusterNodeSetSlotBit).
+        let first = self.nodes[n].numslots == 0 && !self.nodes[n].slots.get(slot);
+        if first
+            && self
+                .nodes
+                .iter()
+                .any(|(_, m)| m.is_master() && !m.replicas.is_empty())
+        {
+            self.nodes[n].flags |= node::MIGRATE_TO;
+        }
         let node = &mut self.nodes[n];
         node.slots.set(slot);
         node.numslots += 1;
@@ -213,11 +230,15 @@ impl Cluster {
     }
 
     /// Makes `replica` a replica of `master` in the tables (clusterNodeAddSlave and the
-    /// removal from a previous master).
+    /// removal from a previous master). A master with replicas is a replica migration
+    /// target (MIGRATE_TO) until it has none.
     pub fn set_master_of(&mut self, replica: usize, master: Option<usize>) {
         if let Some(old) = self.nodes[replica].slaveof {
             if let Some(o) = self.nodes.get_mut(old) {
                 o.replicas.retain(|&r| r != replica);
+                if o.replicas.is_empty() {
+                    o.flags &= !node::MIGRATE_TO;
+                }
             }
         }
         self.nodes[replica].slaveof = master;
@@ -225,6 +246,7 @@ impl Cluster {
             if !self.nodes[m].replicas.contains(&replica) {
                 self.nodes[m].replicas.push(replica);
             }
+            self.nodes[m].flags |= node::MIGRATE_TO;
         }
     }
 
@@ -475,6 +497,7 @@ pub fn verify_config_with_data(srv: &mut Server) -> Result<(), String> {
 pub fn before_sleep(srv: &mut Server) {
     let full = srv.config.other_int("cluster-require-full-coverage") != 0;
     let timeout = srv.config.other_int("cluster-node-timeout");
+    failover::before_sleep(srv);
     let Some(cl) = srv.cluster.as_mut() else {
         return;
     };
@@ -504,6 +527,7 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
     }
     cl.last_cron_ms = now_ms;
     bus::cron(srv);
+    failover::cron(srv);
     if srv.blocking.count > 0 {
         redirect_blocked_clients(srv);
     }

@@ -49,6 +49,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("cluster|replicas", replicas_command),
     ("cluster|slaves", replicas_command),
     ("cluster|replicate", replicate_command),
+    ("cluster|failover", failover_command),
 ];
 
 const DISABLED: &str = "ERR This instance has cluster support disabled";
@@ -625,7 +626,7 @@ fn setslot_command(srv: &mut Server, c: &mut Client, args: &Args) {
         // An import that completes gives us a new config epoch, without agreement (the
         // slot must win over its old owner's claim).
         if n == me && cl.importing[slot] != NONE {
-            if bump_epoch(cl) {
+            if crate::cluster::failover::bump_epoch_without_consensus(cl) {
                 log_warning!("configEpoch updated after importing slot {slot}");
             }
             cl.importing[slot] = NONE;
@@ -639,23 +640,6 @@ fn setslot_command(srv: &mut Server, c: &mut Client, args: &Args) {
     }
     cl.todo |= TODO_SAVE_CONFIG | TODO_UPDATE_STATE;
     c.out.ok();
-}
-
-/// clusterBumpConfigEpochWithoutConsensus: a new epoch for us unless ours is already the
-/// greatest (and non-zero). True when it changed.
-fn bump_epoch(cl: &mut Cluster) -> bool {
-    let max = cl.max_epoch();
-    let mine = cl.me().config_epoch;
-    if mine == 0 || mine != max {
-        cl.current_epoch += 1;
-        let e = cl.current_epoch;
-        cl.me_mut().config_epoch = e;
-        cl.todo |= TODO_SAVE_CONFIG | TODO_FSYNC_CONFIG;
-        log_notice!("New configEpoch set to {e}");
-        true
-    } else {
-        false
-    }
 }
 
 fn meet_command(srv: &mut Server, c: &mut Client, args: &Args) {
@@ -794,7 +778,7 @@ fn saveconfig_command(srv: &mut Server, c: &mut Client, _args: &Args) {
 
 fn bumpepoch_command(srv: &mut Server, c: &mut Client, _args: &Args) {
     let cl = cluster_or_reply!(srv, c);
-    let bumped = bump_epoch(cl);
+    let bumped = crate::cluster::failover::bump_epoch_without_consensus(cl);
     let e = cl.me().config_epoch;
     c.out
         .simple(&format!("{} {e}", if bumped { "BUMPED" } else { "STILL" }));
@@ -930,18 +914,22 @@ fn replicate_command(srv: &mut Server, c: &mut Client, args: &Args) {
 /// clusterSetMaster: we become a replica of node `n` (in the cluster tables and through
 /// the REPLICAOF machinery).
 pub fn set_my_master(srv: &mut Server, n: usize) {
-    let cl = srv.cluster.as_mut().expect("cluster mode");
-    let me = cl.myself;
-    if cl.me().is_master() {
-        cl.me_mut().flags &= !(node::MASTER | node::MIGRATE_TO);
-        cl.me_mut().flags |= node::SLAVE;
-        for s in 0..SLOTS {
-            cl.importing[s] = NONE;
-            cl.migrating[s] = NONE;
-        }
+    crate::cluster::failover::set_my_master(srv, n);
+}
+
+/// CLUSTER FAILOVER [FORCE|TAKEOVER]: a manual failover of our master
+/// (`cluster::failover::manual_failover`).
+fn failover_command(srv: &mut Server, c: &mut Client, args: &Args) {
+    let _ = cluster_or_reply!(srv, c);
+    let (force, takeover) = match args.len() {
+        2 => (false, false),
+        3 if args.is(2, "force") => (true, false),
+        3 if args.is(2, "takeover") => (true, true),
+        3 => return c.out.err("ERR syntax error"),
+        _ => return subcommand_syntax_error(c, args),
+    };
+    match crate::cluster::failover::manual_failover(srv, force, takeover) {
+        Ok(()) => c.out.ok(),
+        Err(e) => c.out.err(e),
     }
-    cl.set_master_of(me, Some(n));
-    let (ip, port) = (cl.nodes[n].ip.clone(), cl.nodes[n].port);
-    cl.todo |= TODO_UPDATE_STATE | TODO_SAVE_CONFIG;
-    crate::replication::replica::set_master(srv, ip, port);
 }

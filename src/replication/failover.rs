@@ -62,10 +62,11 @@ pub struct Failover {
     force: bool,
 }
 
-/// True while a failover holds writes back (PAUSE_DURING_FAILOVER).
+/// True while a failover holds writes back (PAUSE_DURING_FAILOVER): this one, or a cluster
+/// replica's manual failover of this master.
 #[inline]
 pub fn pauses_writes(srv: &Server) -> bool {
-    srv.repl.failover.state != State::NoFailover
+    srv.repl.failover.state != State::NoFailover || crate::cluster::failover::pauses_writes(srv)
 }
 
 /// The token of the replica at host:port (findReplica): its announced or peer address and

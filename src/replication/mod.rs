@@ -914,7 +914,12 @@ pub fn cron(srv: &mut Server) {
     }
     srv.repl.last_tick_ms = now;
     let period_ms = srv.config.repl_ping_replica_period.max(1) * 1000;
-    if now - srv.repl.last_ping_ms >= period_ms && !srv.repl.replicas.is_empty() {
+    // No PING while a cluster manual failover holds writes: the replica must reach the
+    // offset we announced, and stay there.
+    if now - srv.repl.last_ping_ms >= period_ms
+        && !srv.repl.replicas.is_empty()
+        && !crate::cluster::failover::pauses_writes(srv)
+    {
         srv.repl.last_ping_ms = now;
         let mut buf = std::mem::take(&mut srv.repl.scratch);
         buf.clear();

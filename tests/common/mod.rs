@@ -22,6 +22,7 @@
 //! Every test binary compiles this module but uses only part of it, hence `allow(dead_code)`.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod repl;
 
 use std::env;
