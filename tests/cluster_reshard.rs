@@ -436,3 +436,63 @@ fn shard_channels_of_a_slot_that_leaves_are_dropped() {
     s3.cmd(&["PING"]);
     s2.cmd(&["PING"]);
 }
+
+/// In cluster mode MIGRATE sends RESTORE-ASKING; compared with redis-server, each node of a
+/// one-node cluster migrating to the same plain redis-server target (reset between sides).
+#[test]
+fn migrate_in_cluster_mode_matches_redis() {
+    let mut d = Diff::from_servers(node(false), node(true));
+    d.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
+    wait_until(20, "both nodes OK", || {
+        text(&mut d.ferrodis, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
+            && text(&mut d.redis, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
+    });
+    let target = oracle();
+    let tp = target.port().to_string();
+    let mut t = target.conn();
+    d.run("SET {a}1 x\nRPUSH {a}2 a b\nSET b y");
+    let cmds: &[&[&str]] = &[
+        &["MIGRATE", "127.0.0.1", &tp, "{a}1", "0", "5000", "COPY"],
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            &tp,
+            "",
+            "0",
+            "5000",
+            "KEYS",
+            "{a}1",
+            "{a}2",
+        ],
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            &tp,
+            "",
+            "0",
+            "5000",
+            "KEYS",
+            "{a}1",
+            "b",
+        ],
+        &["MIGRATE", "127.0.0.1", &tp, "b", "0", "5000"],
+    ];
+    for cmd in cmds {
+        let mut got = Vec::new();
+        for side in 0..2 {
+            t.cmd(&["FLUSHALL"]);
+            let c = if side == 0 {
+                &mut d.ferrodis
+            } else {
+                &mut d.redis
+            };
+            let r = c.cmd(cmd);
+            let mut keys = t.value(&["KEYS", "*"]).items().unwrap().to_vec();
+            keys.sort_by(|a, b| a.bytes().cmp(&b.bytes()));
+            got.push((r, format!("{keys:?}")));
+        }
+        assert_same(&show_command(cmd), &got[0].0, &got[1].0);
+        assert_eq!(got[0].1, got[1].1, "{cmd:?}: the targets differ");
+    }
+    d.run("DBSIZE\nEXISTS {a}1 {a}2 b");
+}
