@@ -575,3 +575,67 @@ fn migrate_client_gone_in_flight() {
     assert_eq!(c.cmd(&["EXISTS", "k"]), b":0\r\n");
     assert_eq!(tc.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
 }
+
+/// From a script MIGRATE runs at once (the script's client cannot be parked), as in Redis.
+#[test]
+fn migrate_from_a_script() {
+    let mut d = Diff::new();
+    let mut t = Target::new(&[]);
+    let tp = t.port();
+    d.run("SET k v\nSET j w");
+    let script = "return redis.call('MIGRATE', ARGV[1], ARGV[2], KEYS[1], 0, 5000)";
+    migrate_both(
+        &mut d,
+        &mut t,
+        &["EVAL", script, "1", "k", "127.0.0.1", &tp],
+        "0",
+        &["k"],
+    );
+    let script = "return redis.pcall('MIGRATE', ARGV[1], ARGV[2], KEYS[1], 0, 5000)";
+    migrate_both(
+        &mut d,
+        &mut t,
+        &["EVAL", script, "1", "j", "127.0.0.1", "0"],
+        "0",
+        &["j"],
+    );
+}
+
+/// A cached connection unused for more than 10 s is closed by the cron, as Redis's
+/// migrateCloseTimedoutSockets does.
+#[test]
+fn migrate_connections_close_when_idle() {
+    let mut d = Diff::new();
+    let mut t = Target::new(&[]);
+    let tp = t.port();
+    d.cmd(&["SET", "k", "v"]);
+    migrate_both(
+        &mut d,
+        &mut t,
+        &["MIGRATE", "127.0.0.1", &tp, "k", "0", "5000", "COPY"],
+        "0",
+        &["k"],
+    );
+    let cached = |d: &mut Diff| {
+        (
+            stat(&mut d.ferrodis, "stats", "migrate_cached_sockets"),
+            stat(&mut d.redis, "stats", "migrate_cached_sockets"),
+        )
+    };
+    assert_eq!(cached(&mut d), (1, 1));
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(cached(&mut d), (1, 1));
+    let until = Instant::now() + Duration::from_secs(15);
+    while cached(&mut d) != (0, 0) {
+        assert!(Instant::now() < until, "still cached: {:?}", cached(&mut d));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // And a new one is opened on demand.
+    migrate_both(
+        &mut d,
+        &mut t,
+        &["MIGRATE", "127.0.0.1", &tp, "k", "0", "5000"],
+        "0",
+        &["k"],
+    );
+}

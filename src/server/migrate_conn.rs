@@ -648,3 +648,24 @@ pub fn run_sync(srv: &mut Server, host: &[u8], port: &[u8], job: Job) -> Outcome
         event(srv, idx);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::port_of;
+
+    /// atoi, %d into six bytes (five digits kept), getaddrinfo's 16 bits; negative: no port.
+    #[test]
+    fn port_as_redis_reaches_it() {
+        assert_eq!(port_of(b"6379"), Some(6379));
+        assert_eq!(port_of(b"6379abc"), Some(6379));
+        assert_eq!(port_of(b" 12"), Some(12));
+        assert_eq!(port_of(b""), Some(0));
+        assert_eq!(port_of(b"abc"), Some(0));
+        assert_eq!(port_of(b"71915"), Some(6379));
+        assert_eq!(port_of(b"637901"), Some(63790));
+        assert_eq!(port_of(b"-1"), None);
+        assert_eq!(port_of(b"9223372036854775807"), None);
+        assert_eq!(port_of(b"-9223372036854775808"), Some(0));
+        assert_eq!(port_of(b"18446744073709551616"), None);
+    }
+}
