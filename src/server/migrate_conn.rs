@@ -395,20 +395,9 @@ fn advance(conn: &mut Conn, now: i64) -> Step {
             break;
         }
     }
-    let mut start = 0;
-    while a.lines.len() < a.want {
-        let Some(nl) = a.inbuf[start..].iter().position(|&b| b == b'\n') else {
-            break;
-        };
-        let mut line = &a.inbuf[start..start + nl];
-        if line.last() == Some(&b'\r') {
-            line = &line[..line.len() - 1];
-        }
-        a.lines.push(line[..line.len().min(LINE_MAX)].to_vec());
-        start += nl + 1;
+    if take_lines(&mut a.inbuf, a.want, &mut a.lines) > 0 {
         a.deadline_ms = now.saturating_add(a.job.timeout_ms);
     }
-    a.inbuf.drain(..start);
     if a.lines.len() == a.want {
         return Step::Finished;
     }
@@ -427,6 +416,29 @@ fn advance(conn: &mut Conn, now: i64) -> Step {
         });
     }
     Step::Wait
+}
+
+/// Moves complete lines from the front of `inbuf` (what the target sent) to `lines`, until
+/// `lines` holds `want`, as syncReadLine reads them: up to the newline, one trailing CR
+/// dropped, cut at 1023 bytes. Returns how many it moved; bytes after the last one stay.
+/// The target is not trusted: any bytes are fine.
+pub fn take_lines(inbuf: &mut Vec<u8>, want: usize, lines: &mut Vec<Vec<u8>>) -> usize {
+    let mut start = 0;
+    let mut moved = 0;
+    while lines.len() < want {
+        let Some(nl) = inbuf[start..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let mut line = &inbuf[start..start + nl];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        lines.push(line[..line.len().min(LINE_MAX)].to_vec());
+        start += nl + 1;
+        moved += 1;
+    }
+    inbuf.drain(..start);
+    moved
 }
 
 /// The Outcome of a connection's active Job, which ended with `failure` (None: complete).
@@ -651,7 +663,21 @@ pub fn run_sync(srv: &mut Server, host: &[u8], port: &[u8], job: Job) -> Outcome
 
 #[cfg(test)]
 mod tests {
-    use super::port_of;
+    use super::{port_of, take_lines};
+
+    #[test]
+    fn lines_as_sync_read_line() {
+        let mut buf = b"+OK\r\n-ERR x\nrest".to_vec();
+        let mut lines = Vec::new();
+        assert_eq!(take_lines(&mut buf, 5, &mut lines), 2);
+        assert_eq!(lines, [b"+OK".to_vec(), b"-ERR x".to_vec()]);
+        assert_eq!(buf, b"rest");
+        let mut buf = [vec![b'-'; 5000], b"\r\n+OK\r\n".to_vec()].concat();
+        let mut lines = Vec::new();
+        assert_eq!(take_lines(&mut buf, 1, &mut lines), 1);
+        assert_eq!(lines[0].len(), 1023);
+        assert_eq!(buf, b"+OK\r\n");
+    }
 
     /// atoi, %d into six bytes (five digits kept), getaddrinfo's 16 bits; negative: no port.
     #[test]
