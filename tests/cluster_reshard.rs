@@ -298,7 +298,8 @@ fn reshard_1000_slots_between_ferrodis_masters_while_writing() {
     stop.store(true, Ordering::SeqCst);
     let written = w.join().unwrap();
     assert!(out.contains("Moving slot"), "{out}");
-    assert!(written > 0);
+    assert!(written > 100, "the writer wrote {written} keys");
+    eprintln!("keys written during the reshard: {written}");
     wait_clean(&nodes[0], 3);
     // The slots moved, with keys.
     let slots_of = |s: &Server| {
