@@ -335,6 +335,34 @@ fn unsubscribe_all_patterns(srv: &mut Server, c: &mut Client, notify: bool) -> u
     count
 }
 
+/// Drops the shard channels of `slots` (removeChannelsInSlot, when our shard stops serving a
+/// slot): each subscriber is unsubscribed and told with a `sunsubscribe` push carrying the
+/// shard subscriptions it has left.
+pub fn remove_shard_channels_in_slots(srv: &mut Server, slots: &[u16]) {
+    if srv.pubsub.shard.is_empty() {
+        return;
+    }
+    let channels: Vec<Vec<u8>> = srv
+        .pubsub
+        .shard
+        .iter()
+        .map(|(k, _)| k.as_bytes().to_vec())
+        .filter(|k| slots.contains(&crate::cluster::slots::key_slot(k)))
+        .collect();
+    for ch in channels {
+        let tokens = srv.pubsub.shard.get(&ch[..]).cloned().unwrap_or_default();
+        for tok in tokens {
+            let Some(Some(mut c)) = srv.clients.get_mut(tok).map(|s| s.take()) else {
+                continue;
+            };
+            unsubscribe_channel(srv, &mut c, &ch, Kind::Shard, true);
+            srv.schedule_write(&mut c);
+            srv.clients[tok] = Some(c);
+        }
+        srv.pubsub.shard.remove(&ch[..]);
+    }
+}
+
 /// Drops every subscription of `c` without replying: RESET and disconnection.
 pub fn unsubscribe_all(srv: &mut Server, c: &mut Client) {
     if c.subs.is_none() {

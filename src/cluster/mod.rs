@@ -93,6 +93,9 @@ pub struct Cluster {
     /// Slots another node took from us whose keys we still hold: deleted once the message
     /// that moved them is processed.
     pub dirty_slots: Vec<usize>,
+    /// Slots that stopped being served by our shard (our master's or ours): their shard
+    /// channels are dropped, subscribers told, from `before_sleep` (removeChannelsInSlot).
+    pub dropped_shard_slots: Vec<u16>,
     /// Names CLUSTER FORGET removed, with the Unix ms until which gossip may not add them back.
     pub blacklist: Vec<(Name, i64)>,
     /// The bus port we listen on.
@@ -135,6 +138,7 @@ impl Cluster {
             links: Slab::new(),
             close_links: Vec::new(),
             dirty_slots: Vec::new(),
+            dropped_shard_slots: Vec::new(),
             blacklist: Vec::new(),
             bus_port: 0,
             first_update_ms: 0,
@@ -208,6 +212,12 @@ impl Cluster {
         let Some(n) = self.owner(slot) else {
             return false;
         };
+        // clusterGetNodesServingMySlots(n) includes myself: n's shard is ours.
+        let shard_master = self.nodes[n].slaveof.unwrap_or(n);
+        let me = self.me();
+        if self.myself == shard_master || me.slaveof == Some(shard_master) {
+            self.dropped_shard_slots.push(slot as u16);
+        }
         let node = &mut self.nodes[n];
         if node.slots.get(slot) {
             node.slots.clear(slot);
@@ -495,6 +505,14 @@ pub fn verify_config_with_data(srv: &mut Server) -> Result<(), String> {
 /// Work before the loop sleeps (clusterBeforeSleep): the state update and the config save
 /// that commands and messages asked for.
 pub fn before_sleep(srv: &mut Server) {
+    if srv
+        .cluster
+        .as_ref()
+        .is_some_and(|cl| !cl.dropped_shard_slots.is_empty())
+    {
+        let slots = std::mem::take(&mut srv.cluster.as_mut().unwrap().dropped_shard_slots);
+        crate::pubsub::remove_shard_channels_in_slots(srv, &slots);
+    }
     let full = srv.config.other_int("cluster-require-full-coverage") != 0;
     let timeout = srv.config.other_int("cluster-node-timeout");
     failover::before_sleep(srv);

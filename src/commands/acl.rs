@@ -149,6 +149,29 @@ pub fn is_redacted(args: &Args, i: usize) -> bool {
             && args.is(1, "set")
             && crate::config::Config::is_sensitive(&args.get(i - 1).to_ascii_lowercase());
     }
+    if args.is(0, "migrate") {
+        // MIGRATE ... [AUTH pass | AUTH2 user pass]: the options as migrateCommand walks them.
+        let mut j = 6;
+        while j < args.len() {
+            let more = args.len() - 1 - j;
+            if args.is(j, "auth") && more >= 1 {
+                if i == j + 1 {
+                    return true;
+                }
+                j += 2;
+            } else if args.is(j, "auth2") && more >= 2 {
+                if i == j + 1 || i == j + 2 {
+                    return true;
+                }
+                j += 3;
+            } else if args.is(j, "copy") || args.is(j, "replace") {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        return false;
+    }
     if args.is(0, "hello") {
         // HELLO protover [AUTH user pass] [SETNAME name]: walk the options as HELLO does.
         let mut j = 2;

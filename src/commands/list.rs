@@ -863,7 +863,9 @@ fn client_unblock_command(srv: &mut Server, c: &mut Client, args: &Args) {
     };
     let target = srv.clients.iter().find_map(|(tok, slot)| {
         slot.as_deref()
-            .filter(|t| t.id as i64 == id && t.blocked.is_some())
+            .filter(|t| {
+                t.id as i64 == id && t.blocked.as_ref().is_some_and(|b| b.migrate.is_none())
+            })
             .map(|_| tok)
     });
     let Some(tok) = target else {

@@ -24,6 +24,7 @@ pub mod keys;
 pub mod layout;
 pub mod list;
 pub mod meta;
+pub mod migrate;
 pub mod multi;
 pub mod persistence;
 pub mod pubsub;
@@ -182,6 +183,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(geo::HANDLERS)
         .chain(scripting::HANDLERS)
         .chain(cluster::HANDLERS)
+        .chain(migrate::HANDLERS)
 }
 
 impl CommandTable {
@@ -868,6 +870,19 @@ fn process_command_inner(srv: &mut Server, c: &mut Client, args: &Args) -> bool 
     if c.multi.is_some() && !runs_inside_multi(meta.name) {
         crate::multi::queue_command(srv, c, idx, args);
         return finish_reply(c, reply_start);
+    }
+    // A MIGRATE in flight holds its keys (crate::commands::migrate): a command on one of
+    // them waits until it ends, as it would have run before or after Redis's atomic MIGRATE.
+    if !srv.migrate.busy_keys.is_empty()
+        && !c.master_link
+        && migrate::touches_busy_key(srv, c, idx, args)
+    {
+        if !c.postponed {
+            c.postponed = true;
+            srv.migrate.postponed.push(c.token);
+        }
+        c.last_cmd = meta.name;
+        return false;
     }
     call(srv, c, idx, args);
     // ASKING covers the next command only (resetClient), or a whole transaction.

@@ -40,6 +40,9 @@ pub struct BlockState {
     pub wait_acks: Option<(i64, i64)>,
     /// XREAD/XREADGROUP: the ID each key waits to pass, resolved when blocking (`$`).
     pub stream_ids: Vec<crate::types::stream::StreamId>,
+    /// MIGRATE: the exchange in flight with the target (no keys then; the connection layer
+    /// re-runs the command when it ends, `commands::migrate::resume_done`).
+    pub migrate: Option<Box<crate::commands::migrate::Plan>>,
 }
 
 /// Server-side bookkeeping of blocked clients.
@@ -122,6 +125,7 @@ impl Server {
             cmd,
             wait_acks: None,
             stream_ids: Vec::new(),
+            migrate: None,
         };
         for k in &state.keys {
             let q = self.blocking.waiters.entry((c.db, k.clone())).or_default();

@@ -28,6 +28,10 @@ pub fn server_cron(srv: &mut Server) {
         crate::tracking::limit_used_slots(srv);
     }
     srv.tracking.cron();
+    // MIGRATE's cached connections unused for 10 s (migrateCloseTimedoutSockets).
+    if !srv.migrate.is_empty() {
+        super::migrate_conn::close_idle(srv, now / 1000);
+    }
 }
 
 /// Records instantaneous_ops_per_sec samples every 100 ms.

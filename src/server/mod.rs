@@ -10,6 +10,7 @@ pub mod busypoll;
 pub mod client;
 pub mod cron;
 pub mod log;
+pub mod migrate_conn;
 pub mod net;
 pub mod notify;
 pub mod stats;
@@ -150,6 +151,8 @@ pub struct Server {
     pub deferred_events: Vec<usize>,
     /// Cluster mode's state (crate::cluster): Some exactly with `cluster-enabled yes`.
     pub cluster: Option<Box<crate::cluster::Cluster>>,
+    /// MIGRATE's cached connections and the MIGRATEs in flight (migrate_conn).
+    pub migrate: migrate_conn::Conns,
 }
 
 impl Server {
@@ -214,6 +217,7 @@ impl Server {
             scripting: Default::default(),
             deferred_events: Vec::new(),
             cluster: None,
+            migrate: Default::default(),
             config,
         }
     }

@@ -27,6 +27,9 @@ const RDB_PIPE_TOKEN: usize = FIRST_CLIENT - 1;
 /// Tokens from this one up are cluster bus links (token - LINK_BASE is the link's slot in
 /// `Cluster::links`); clients sit between FIRST_CLIENT and this.
 const LINK_BASE: usize = 1 << 40;
+/// Tokens from this one up to LINK_BASE are MIGRATE's connections (token - MIGRATE_BASE is
+/// the connection's slot in `migrate_conn::Conns`).
+pub const MIGRATE_BASE: usize = 1 << 39;
 /// Bytes read per read call (PROTO_IOBUF_LEN).
 const IOBUF_LEN: usize = 16 * 1024;
 /// A query buffer with this much consumed prefix is compacted.
@@ -158,6 +161,13 @@ pub fn process_events_while_blocked(srv: &mut Server) {
             let idx = t.wrapping_sub(FIRST_CLIENT);
             if t == RDB_PIPE_TOKEN {
                 rdb_pipe_readable(srv);
+                continue;
+            }
+            if (MIGRATE_BASE..LINK_BASE).contains(&t) {
+                // A MIGRATE's exchange ends by re-running its command: not inside a script.
+                if !srv.deferred_events.contains(&t) {
+                    srv.deferred_events.push(t);
+                }
                 continue;
             }
             if t >= LINK_BASE {
@@ -578,6 +588,9 @@ impl EventLoop {
             if !self.srv.blocking.deadlines.is_empty() {
                 super::blocked::handle_timeouts(&mut self.srv, crate::util::mstime());
             }
+            if !self.srv.migrate.is_empty() {
+                super::migrate_conn::handle_timeouts(&mut self.srv, crate::util::mstime());
+            }
             before_sleep(&mut self.srv);
             let idle_from = Instant::now();
             let mut timeout = next_cron.saturating_duration_since(idle_from);
@@ -596,6 +609,10 @@ impl EventLoop {
                 timeout = timeout.min(Duration::from_millis(until));
             }
             if let Some(deadline) = self.srv.next_block_deadline() {
+                let until = (deadline - crate::util::mstime()).max(0) as u64;
+                timeout = timeout.min(Duration::from_millis(until));
+            }
+            if let Some(deadline) = self.srv.migrate.next_deadline() {
                 let until = (deadline - crate::util::mstime()).max(0) as u64;
                 timeout = timeout.min(Duration::from_millis(until));
             }
@@ -626,6 +643,10 @@ impl EventLoop {
                     Self::accept(&mut self.srv, t);
                     continue;
                 }
+                if (MIGRATE_BASE..LINK_BASE).contains(&t) {
+                    super::migrate_conn::event(&mut self.srv, t - MIGRATE_BASE);
+                    continue;
+                }
                 if t >= LINK_BASE {
                     let hup = ev.is_read_closed() || ev.is_error();
                     let readable = ev.is_readable() || hup;
@@ -648,6 +669,8 @@ impl EventLoop {
                 for t in deferred {
                     if t < FIRST_CLIENT {
                         Self::accept(&mut self.srv, t);
+                    } else if (MIGRATE_BASE..LINK_BASE).contains(&t) {
+                        super::migrate_conn::event(&mut self.srv, t - MIGRATE_BASE);
                     } else if t >= LINK_BASE {
                         cluster_link_event(&mut self.srv, t - LINK_BASE, true, true);
                     } else {
@@ -1213,6 +1236,9 @@ pub fn free_client(srv: &mut Server, mut c: Box<Client>) {
     if c.monitor {
         srv.monitors.retain(|&t| t != c.token);
     }
+    if let Some(plan) = c.blocked.as_mut().and_then(|b| b.migrate.take()) {
+        crate::commands::migrate::client_freed(srv, &plan);
+    }
     if c.blocked.is_some() {
         srv.unblock_client(&mut c);
     }
@@ -1292,6 +1318,9 @@ pub fn before_sleep(srv: &mut Server) {
     crate::replication::before_sleep(srv);
     if srv.cluster.is_some() {
         crate::cluster::before_sleep(srv);
+    }
+    if !srv.migrate.done.is_empty() {
+        crate::commands::migrate::resume_done(srv);
     }
     super::blocked::process_unblocked(srv);
     // Broadcast-mode invalidations collected during this iteration.
