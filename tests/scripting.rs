@@ -884,3 +884,47 @@ fn cmsgpack_library() {
         ],
     );
 }
+
+/// SIGTERM while a script is busy: the server logs at once that it schedules a shutdown,
+/// keeps answering -BUSY while the script runs, and shuts down when the script ends (killed
+/// here), with no reply to the script's caller. Same on both.
+#[test]
+fn sigterm_during_busy_script_shuts_down_after_it() {
+    let mut d = Diff::with_args(&["--busy-reply-threshold", "50"]);
+    let mut runner = d.another();
+    runner.send(&["EVAL", "while true do end", "0"]);
+    for conn in [&mut d.ferrodis, &mut d.redis] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !conn.cmd(&["PING"]).starts_with(b"-BUSY") {
+            assert!(std::time::Instant::now() < deadline, "never busy");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    for srv in [d.ferrodis_server(), d.redis_server()] {
+        // SAFETY: a plain kill(2) of a server process this test started.
+        assert_eq!(unsafe { libc::kill(srv.pid() as i32, libc::SIGTERM) }, 0);
+    }
+    for srv in [d.ferrodis_server(), d.redis_server()] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !srv
+            .log()
+            .contains("Received SIGTERM scheduling shutdown...")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} never logged the signal: {}",
+                srv.bin().display(),
+                srv.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    // Still busy, still running: the shutdown waits for the script.
+    d.cmd(&["PING"]);
+    assert!(d.ferrodis_server().is_running() && d.redis_server().is_running());
+    d.cmd(&["SCRIPT", "KILL"]);
+    for srv in [d.ferrodis_server(), d.redis_server()] {
+        assert!(srv.wait_exit(std::time::Duration::from_secs(10)));
+    }
+    assert!(runner.closed());
+}
