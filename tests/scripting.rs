@@ -928,3 +928,48 @@ fn sigterm_during_busy_script_shuts_down_after_it() {
     }
     assert!(runner.closed());
 }
+
+/// KEYS and ARGV are the run's own: what a script does to them (new fields, keys past the
+/// end, holes, a metatable) is not seen by the next run, and a run with fewer keys or
+/// arguments sees only its own.
+#[test]
+fn keys_and_argv_are_fresh_each_run() {
+    let mut d = Diff::new();
+    let look = "return {#KEYS, #ARGV, tostring(KEYS[2]), tostring(KEYS[3]), tostring(ARGV[2]), \
+                tostring(rawget(KEYS, 'f')), tostring(rawget(ARGV, 'f')), \
+                tostring(getmetatable(KEYS)), tostring(next(ARGV, #ARGV > 0 and #ARGV or nil))}";
+    for (change, nkeys, rest) in [
+        ("KEYS[3] = 'x' ARGV.f = 1", "2", &["a", "b", "1", "2"][..]),
+        (
+            "table.remove(KEYS) table.insert(ARGV, 'z')",
+            "2",
+            &["a", "b", "1"][..],
+        ),
+        ("KEYS[1] = nil ARGV[1] = nil", "1", &["a", "1", "2"][..]),
+        (
+            "setmetatable(KEYS, {__index = function() return 'm' end})",
+            "1",
+            &["a"][..],
+        ),
+        ("KEYS.f = 'k' ARGV[5] = 'y'", "0", &[][..]),
+    ] {
+        let mut args = vec!["EVAL", change, nkeys];
+        args.extend_from_slice(rest);
+        d.cmd(&args);
+        for (n, more) in [
+            ("2", &["p", "q", "r"][..]),
+            ("1", &["p"][..]),
+            ("0", &[][..]),
+        ] {
+            let mut args = vec!["EVAL", look, n];
+            args.extend_from_slice(more);
+            d.cmd(&args);
+        }
+    }
+    let sha = d.cmd(&["SCRIPT", "LOAD", look]);
+    let sha = String::from_utf8_lossy(&sha[5..45]).to_string();
+    d.cmd(&["EVALSHA", &sha, "3", "a", "b", "c", "1", "2"]);
+    d.cmd(&["EVAL", "KEYS[4] = 'x'", "3", "a", "b", "c"]);
+    d.cmd(&["EVALSHA", &sha, "3", "a", "b", "c", "1"]);
+    d.cmd(&["EVALSHA", &sha, "1", "a"]);
+}

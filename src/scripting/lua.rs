@@ -35,12 +35,18 @@ use mlua::ffi;
 use std::os::raw::c_int;
 
 /// Registry integer slots, set by `new_state` before anything takes a `luaL_ref` (which then
-/// numbers from 5 on): what every script run reaches, by `lua_rawgeti` rather than by a name
+/// numbers from 7 on): what every script run reaches, by `lua_rawgeti` rather than by a name
 /// that would be hashed and interned on each run.
 pub(crate) const ERRH_REF: c_int = 1;
 const REAL_G_REF: c_int = 2;
 const KEYS_NAME_REF: c_int = 3;
 const ARGV_NAME_REF: c_int = 4;
+/// The KEYS and ARGV tables of the last EVAL run, when they may be refilled (else false).
+const KEYS_TABLE_REF: c_int = 5;
+const ARGV_TABLE_REF: c_int = 6;
+
+/// KEYS and ARGV arrays up to this length are refilled from run to run instead of made anew.
+const REUSE_MAX: usize = 64;
 
 /// Registry keys.
 pub(crate) const ERRH_KEY: &std::ffi::CStr = c"ferrodis.err_handler";
@@ -183,6 +189,10 @@ pub fn new_state() -> *mut ffi::lua_State {
         ffi::lua_atpanic(l, lua_panic);
         for (slot, name) in [(KEYS_NAME_REF, c"KEYS"), (ARGV_NAME_REF, c"ARGV")] {
             ffi::lua_pushstring(l, name.as_ptr());
+            ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
+        }
+        for slot in [KEYS_TABLE_REF, ARGV_TABLE_REF] {
+            ffi::lua_pushboolean(l, 0);
             ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
         }
         for (open, name) in [
@@ -971,8 +981,15 @@ pub unsafe fn push_array<'a>(
     }
 }
 
-/// Sets the globals KEYS and ARGV (in the real globals table) to new arrays of `keys` and
-/// `argv`. Fresh tables each run, as Redis makes them: a script may change its own.
+/// Sets the globals KEYS and ARGV (in the real globals table) to arrays of `keys` and `argv`
+/// for an EVAL script.
+///
+/// Redis makes two new tables per run. Here the last run's tables are refilled when they
+/// are small and the script left them as they were given (`check_reused_arrays` looks
+/// after each run: no key past the array, no hole, no metatable): an EVAL script cannot
+/// keep a reference to them from one run to the next (globals are protected and its chunk
+/// has no upvalues), so it cannot tell, and each run saves two or three allocations and
+/// the garbage they leave. Tables a script changed are dropped and made anew.
 pub unsafe fn set_keys_and_argv<'a>(
     l: *mut ffi::lua_State,
     keys: impl ExactSizeIterator<Item = &'a [u8]>,
@@ -980,12 +997,89 @@ pub unsafe fn set_keys_and_argv<'a>(
 ) {
     ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, REAL_G_REF);
     ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, KEYS_NAME_REF);
-    push_array(l, keys);
+    push_reused_array(l, KEYS_TABLE_REF, keys);
     ffi::lua_rawset(l, -3);
     ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, ARGV_NAME_REF);
-    push_array(l, argv);
+    push_reused_array(l, ARGV_TABLE_REF, argv);
     ffi::lua_rawset(l, -3);
     ffi::lua_pop(l, 1);
+}
+
+/// Pushes an array of `items`: the table in registry slot `slot` refilled, or a new one
+/// (kept in the slot when it is small enough to refill next time).
+unsafe fn push_reused_array<'a>(
+    l: *mut ffi::lua_State,
+    slot: c_int,
+    items: impl ExactSizeIterator<Item = &'a [u8]>,
+) {
+    let n = items.len();
+    if n > REUSE_MAX {
+        push_array(l, items);
+        return;
+    }
+    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, slot);
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        // A clean table: exactly 1..prev are set.
+        let prev = ffi::lua_objlen(l, -1);
+        for (i, it) in items.enumerate() {
+            push_bytes(l, it);
+            ffi::lua_rawseti_(l, -2, (i + 1) as c_int);
+        }
+        for i in n + 1..=prev {
+            ffi::lua_pushnil(l);
+            ffi::lua_rawseti_(l, -2, i as c_int);
+        }
+        return;
+    }
+    ffi::lua_pop(l, 1);
+    push_array(l, items);
+    ffi::lua_pushvalue(l, -1);
+    ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
+}
+
+/// After an EVAL run with `nkeys` keys and `nargs` arguments: forgets the KEYS/ARGV table
+/// the script was given if it is not exactly as given (1..n set, nothing else, no
+/// metatable), so the next run makes a new one.
+pub unsafe fn check_reused_arrays(l: *mut ffi::lua_State, nkeys: usize, nargs: usize) {
+    for (slot, n) in [(KEYS_TABLE_REF, nkeys), (ARGV_TABLE_REF, nargs)] {
+        if n > REUSE_MAX {
+            continue; // the run had a table of its own
+        }
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, slot);
+        if ffi::lua_type(l, -1) == ffi::LUA_TTABLE && !array_is_clean(l, n) {
+            ffi::lua_pushboolean(l, 0);
+            ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
+        }
+        ffi::lua_pop(l, 1);
+    }
+}
+
+/// True when the table on the top of the stack has exactly the keys 1..n and no metatable.
+unsafe fn array_is_clean(l: *mut ffi::lua_State, n: usize) -> bool {
+    if ffi::lua_getmetatable(l, -1) != 0 {
+        ffi::lua_pop(l, 1);
+        return false;
+    }
+    for i in 1..=n {
+        ffi::lua_rawgeti_(l, -1, i as c_int);
+        let hole = ffi::lua_type(l, -1) == ffi::LUA_TNIL;
+        ffi::lua_pop(l, 1);
+        if hole {
+            return false;
+        }
+    }
+    // Nothing after key n (or any key at all when n is 0). Key n exists, so lua_next
+    // cannot raise "invalid key to 'next'".
+    if n == 0 {
+        ffi::lua_pushnil(l);
+    } else {
+        ffi::lua_pushnumber(l, n as f64);
+    }
+    if ffi::lua_next(l, -2) != 0 {
+        ffi::lua_pop(l, 2);
+        return false;
+    }
+    true
 }
 
 /// Pushes the error handler and then the function in registry slot `lua_ref`; false

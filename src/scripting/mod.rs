@@ -644,6 +644,9 @@ pub(crate) fn run_script(
                 convert::lua_to_reply(l, &mut c.out, script_resp3);
             }
             ffi::lua_pop(l, 1); // the error handler
+            if matches!(callee, Callee::Eval { .. }) {
+                lua::check_reused_arrays(l, numkeys, caller_args.len() - 3 - numkeys);
+            }
         }
     }
     client.out.buf.clear();
