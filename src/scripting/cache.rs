@@ -165,18 +165,36 @@ pub fn sha1hex(body: &[u8]) -> [u8; 40] {
 /// a shorter argument, or one that is not hex, never matches a real SHA1).
 pub fn sha_key(arg: &[u8]) -> Option<ShaKey> {
     let hex = arg.get(..40)?;
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
     let mut k = [0u8; 20];
+    let mut bad = 0u8;
     for (d, pair) in k.iter_mut().zip(hex.chunks_exact(2)) {
-        *d = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        let (hi, lo) = (
+            HEX_VALUE[usize::from(pair[0])],
+            HEX_VALUE[usize::from(pair[1])],
+        );
+        bad |= hi | lo;
+        *d = (hi << 4) | (lo & 15);
     }
-    Some(ShaKey(k))
+    // A byte that is not a hex digit maps to 0xFF: its high bits mark the whole key bad.
+    (bad & 0xF0 == 0).then_some(ShaKey(k))
 }
+
+/// A hex digit's value (either case), 0xFF for any other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Parses the shebang line of a body (evalExtractShebangFlags). Returns the flags and how
 /// many bytes the shebang takes (the body is compiled from there, so line numbers hold), or
