@@ -884,3 +884,92 @@ fn cmsgpack_library() {
         ],
     );
 }
+
+/// SIGTERM while a script is busy: the server logs at once that it schedules a shutdown,
+/// keeps answering -BUSY while the script runs, and shuts down when the script ends (killed
+/// here), with no reply to the script's caller. Same on both.
+#[test]
+fn sigterm_during_busy_script_shuts_down_after_it() {
+    let mut d = Diff::with_args(&["--busy-reply-threshold", "50"]);
+    let mut runner = d.another();
+    runner.send(&["EVAL", "while true do end", "0"]);
+    for conn in [&mut d.ferrodis, &mut d.redis] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !conn.cmd(&["PING"]).starts_with(b"-BUSY") {
+            assert!(std::time::Instant::now() < deadline, "never busy");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    for srv in [d.ferrodis_server(), d.redis_server()] {
+        // SAFETY: a plain kill(2) of a server process this test started.
+        assert_eq!(unsafe { libc::kill(srv.pid() as i32, libc::SIGTERM) }, 0);
+    }
+    for srv in [d.ferrodis_server(), d.redis_server()] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !srv
+            .log()
+            .contains("Received SIGTERM scheduling shutdown...")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} never logged the signal: {}",
+                srv.bin().display(),
+                srv.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    // Still busy, still running: the shutdown waits for the script.
+    d.cmd(&["PING"]);
+    assert!(d.ferrodis_server().is_running() && d.redis_server().is_running());
+    d.cmd(&["SCRIPT", "KILL"]);
+    for srv in [d.ferrodis_server(), d.redis_server()] {
+        assert!(srv.wait_exit(std::time::Duration::from_secs(10)));
+    }
+    assert!(runner.closed());
+}
+
+/// KEYS and ARGV are the run's own: what a script does to them (new fields, keys past the
+/// end, holes, a metatable) is not seen by the next run, and a run with fewer keys or
+/// arguments sees only its own.
+#[test]
+fn keys_and_argv_are_fresh_each_run() {
+    let mut d = Diff::new();
+    let look = "return {#KEYS, #ARGV, tostring(KEYS[2]), tostring(KEYS[3]), tostring(ARGV[2]), \
+                tostring(rawget(KEYS, 'f')), tostring(rawget(ARGV, 'f')), \
+                tostring(getmetatable(KEYS)), tostring(next(ARGV, #ARGV > 0 and #ARGV or nil))}";
+    for (change, nkeys, rest) in [
+        ("KEYS[3] = 'x' ARGV.f = 1", "2", &["a", "b", "1", "2"][..]),
+        (
+            "table.remove(KEYS) table.insert(ARGV, 'z')",
+            "2",
+            &["a", "b", "1"][..],
+        ),
+        ("KEYS[1] = nil ARGV[1] = nil", "1", &["a", "1", "2"][..]),
+        (
+            "setmetatable(KEYS, {__index = function() return 'm' end})",
+            "1",
+            &["a"][..],
+        ),
+        ("KEYS.f = 'k' ARGV[5] = 'y'", "0", &[][..]),
+    ] {
+        let mut args = vec!["EVAL", change, nkeys];
+        args.extend_from_slice(rest);
+        d.cmd(&args);
+        for (n, more) in [
+            ("2", &["p", "q", "r"][..]),
+            ("1", &["p"][..]),
+            ("0", &[][..]),
+        ] {
+            let mut args = vec!["EVAL", look, n];
+            args.extend_from_slice(more);
+            d.cmd(&args);
+        }
+    }
+    let sha = d.cmd(&["SCRIPT", "LOAD", look]);
+    let sha = String::from_utf8_lossy(&sha[5..45]).to_string();
+    d.cmd(&["EVALSHA", &sha, "3", "a", "b", "c", "1", "2"]);
+    d.cmd(&["EVAL", "KEYS[4] = 'x'", "3", "a", "b", "c"]);
+    d.cmd(&["EVALSHA", &sha, "3", "a", "b", "c", "1"]);
+    d.cmd(&["EVALSHA", &sha, "1", "a"]);
+}

@@ -213,7 +213,7 @@ pub fn gen_info(srv: &mut Server, wanted: &[String]) -> String {
         let lua = srv.scripting.lua_memory();
         let lua_h = bytes_to_human(lua);
         let scripts_eval = srv.scripting.cache.mem as u64;
-        let nscripts = srv.scripting.cache.by_sha.len();
+        let nscripts = srv.scripting.cache.len();
         let funcs = &srv.scripting.functions;
         let (nfuncs, nlibs) = (funcs.count(), funcs.libraries.len());
         let (vm_funcs, funcs_mem) = (funcs.vm_memory(), funcs.overhead());

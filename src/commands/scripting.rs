@@ -66,9 +66,7 @@ fn script_load_command(srv: &mut Server, c: &mut Client, args: &Args) {
 fn script_exists_command(srv: &mut Server, c: &mut Client, args: &Args) {
     c.out.array(args.len() - 2);
     for a in args.iter_from(2) {
-        let found = a.len() == 40
-            && scripting::cache::sha_key(a)
-                .is_some_and(|k| srv.scripting.cache.by_sha.contains_key(&k));
+        let found = a.len() == 40 && srv.scripting.cache.contains(a);
         c.out.int(found as i64);
     }
 }

@@ -3,14 +3,17 @@
 //! ```text
 //!  ScriptCache
 //!  +--------------------------------------------+
-//!  | by_sha: "e0e1f9fa...8db" -> Script          |   Script { body, flags }
-//!  |         (40 lower-case hex digits)          |   the compiled chunk lives in the Lua
-//!  | mem:    bytes of bodies + keys (INFO)       |   registry under "f_<sha>"
+//!  | by_sha: [20-byte binary SHA1] -> Script     |   Script { hex, body, flags, lua_ref }
+//!  |         (hashed by its first 8 bytes: a     |   the compiled chunk lives in the Lua
+//!  |          SHA1 is already uniform)           |   registry at integer key `lua_ref`
+//!  | mem:    bytes of bodies + keys (INFO)       |
 //!  +--------------------------------------------+
 //! ```
 //!
-//! The body is kept so SCRIPT EXISTS can answer and so EVALSHA could be rewritten as EVAL;
-//! the flags come from the `#!lua flags=...` shebang.
+//! EVALSHA's argument is decoded from hex on the stack (any letter case, its first 40
+//! characters, as Redis compares them), so finding a script allocates nothing and hashes 8
+//! bytes. The body is kept so SCRIPT EXISTS can answer and so EVALSHA could be rewritten as
+//! EVAL; the flags come from the `#!lua flags=...` shebang.
 
 use std::collections::HashMap;
 
@@ -51,29 +54,91 @@ pub fn flag_names(flags: u64) -> Vec<&'static str> {
 
 /// One cached script.
 pub struct Script {
+    /// Its SHA1 as 40 lower-case hex digits (error messages, logs).
+    pub hex: [u8; 40],
     pub body: Vec<u8>,
     pub flags: u64,
+    /// The registry slot of its compiled function (luaL_ref).
+    pub lua_ref: std::os::raw::c_int,
 }
 
-/// SHA1 (lower-case hex) -> script.
+/// A binary SHA1 as a map key: its hash is its first 8 bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ShaKey([u8; 20]);
+
+impl std::hash::Hash for ShaKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(w));
+    }
+}
+
+/// The hasher of [`ShaKey`]: keeps the one word it is given.
+#[derive(Default)]
+pub struct ShaHasher(u64);
+
+impl std::hash::Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only ShaKey is hashed here, through write_u64; fold anything else in anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// SHA1 -> script.
 #[derive(Default)]
 pub struct ScriptCache {
-    pub by_sha: HashMap<[u8; 40], Script>,
+    by_sha: HashMap<ShaKey, Script, std::hash::BuildHasherDefault<ShaHasher>>,
     /// Bytes held by bodies and keys (INFO used_memory_scripts_eval's body part).
     pub mem: usize,
 }
 
 impl ScriptCache {
-    /// Adds a script (already compiled into the Lua registry).
-    pub fn add(&mut self, sha: [u8; 40], body: &[u8], flags: u64) {
+    /// Adds a script (already compiled into the Lua registry at `lua_ref`).
+    pub fn add(&mut self, hex: [u8; 40], body: &[u8], flags: u64, lua_ref: std::os::raw::c_int) {
+        let Some(key) = sha_key(&hex) else {
+            return;
+        };
         self.mem += body.len() + 40;
         self.by_sha.insert(
-            sha,
+            key,
             Script {
+                hex,
                 body: body.to_vec(),
                 flags,
+                lua_ref,
             },
         );
+    }
+
+    /// The script whose SHA1 is the hex text `sha` (EVALSHA's argument: its first 40
+    /// characters in any letter case; a shorter one or one that is not hex matches nothing).
+    #[inline]
+    pub fn get(&self, sha: &[u8]) -> Option<&Script> {
+        self.by_sha.get(&sha_key(sha)?)
+    }
+
+    /// True when the script `sha` (as [`ScriptCache::get`] reads it) is cached.
+    pub fn contains(&self, sha: &[u8]) -> bool {
+        self.get(sha).is_some()
+    }
+
+    /// How many scripts are cached.
+    pub fn len(&self) -> usize {
+        self.by_sha.len()
+    }
+
+    /// True when no script is cached.
+    pub fn is_empty(&self) -> bool {
+        self.by_sha.is_empty()
     }
 
     /// Forgets everything (SCRIPT FLUSH).
@@ -95,18 +160,41 @@ pub fn sha1hex(body: &[u8]) -> [u8; 40] {
     out
 }
 
-/// The cache key for an EVALSHA argument: its first 40 bytes in lower case (Redis copies 40
-/// characters whatever the length; a shorter one never matches).
-pub fn sha_key(arg: &[u8]) -> Option<[u8; 40]> {
-    if arg.len() < 40 {
-        return None;
+/// The cache key for an EVALSHA argument: its first 40 characters decoded from hex in any
+/// letter case (Redis copies 40 characters whatever the length and compares them lowered;
+/// a shorter argument, or one that is not hex, never matches a real SHA1).
+pub fn sha_key(arg: &[u8]) -> Option<ShaKey> {
+    let hex = arg.get(..40)?;
+    let mut k = [0u8; 20];
+    let mut bad = 0u8;
+    for (d, pair) in k.iter_mut().zip(hex.chunks_exact(2)) {
+        let (hi, lo) = (
+            HEX_VALUE[usize::from(pair[0])],
+            HEX_VALUE[usize::from(pair[1])],
+        );
+        bad |= hi | lo;
+        *d = (hi << 4) | (lo & 15);
     }
-    let mut k = [0u8; 40];
-    for (d, s) in k.iter_mut().zip(arg) {
-        *d = s.to_ascii_lowercase();
-    }
-    Some(k)
+    // A byte that is not a hex digit maps to 0xFF: its high bits mark the whole key bad.
+    (bad & 0xF0 == 0).then_some(ShaKey(k))
 }
+
+/// A hex digit's value (either case), 0xFF for any other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Parses the shebang line of a body (evalExtractShebangFlags). Returns the flags and how
 /// many bytes the shebang takes (the body is compiled from there, so line numbers hold), or
@@ -172,6 +260,25 @@ mod tests {
             parse_shebang(b"#!lua flags=x\n").unwrap_err(),
             "Unexpected flag in script shebang: x"
         );
+    }
+
+    #[test]
+    fn sha_keys_decode_hex_in_any_case() {
+        let hex = sha1hex(b"return 1");
+        let upper = hex.to_ascii_uppercase();
+        assert!(sha_key(&hex) == sha_key(&upper));
+        let mut longer = hex.to_vec();
+        longer.extend_from_slice(b"zz");
+        assert!(sha_key(&longer) == sha_key(&hex));
+        assert!(sha_key(&hex[..39]).is_none());
+        let mut bad = hex;
+        bad[5] = b'g';
+        assert!(sha_key(&bad).is_none());
+        let mut c = ScriptCache::default();
+        c.add(hex, b"return 1", 0, 7);
+        assert_eq!(c.get(&upper).map(|s| s.lua_ref), Some(7));
+        assert_eq!(c.get(&upper).map(|s| s.hex), Some(hex));
+        assert!(!c.contains(&sha1hex(b"return 2")));
     }
 
     #[test]

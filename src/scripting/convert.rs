@@ -75,10 +75,22 @@ impl<'a> Cursor<'a> {
     /// The rest of the current line (after the type byte), and moves past its CRLF.
     fn line(&mut self) -> &'a [u8] {
         let start = self.p;
-        let rel = self.b[start..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .unwrap_or(self.b.len() - start);
+        let rest = &self.b[start..];
+        // Lines of replies end at the first CR that a LF follows.
+        let mut rel = 0;
+        loop {
+            match rest[rel..].iter().position(|&b| b == b'\r') {
+                Some(cr) if rest.get(rel + cr + 1) == Some(&b'\n') => {
+                    rel += cr;
+                    break;
+                }
+                Some(cr) => rel += cr + 1,
+                None => {
+                    rel = rest.len();
+                    break;
+                }
+            }
+        }
         self.p = (start + rel + 2).min(self.b.len());
         &self.b[start..start + rel]
     }
@@ -530,6 +542,17 @@ mod tests {
         assert_eq!(double_to_ll(-1.9), -1);
         assert_eq!(double_to_ll(1e300), i64::MIN);
         assert_eq!(double_to_ll(f64::NAN), i64::MIN);
+    }
+
+    #[test]
+    fn lines_end_at_crlf() {
+        let mut c = Cursor {
+            b: b"ab\rc\r\nd",
+            p: 0,
+        };
+        assert_eq!(c.line(), b"ab\rc");
+        assert_eq!(c.line(), b"d");
+        assert_eq!(c.line(), b"");
     }
 
     #[test]

@@ -1050,8 +1050,6 @@ pub fn fcall(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) {
         return;
     }
     let numkeys = numkeys as usize;
-    let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| args.get(i)).collect();
-    let argv: Vec<&[u8]> = (3 + numkeys..args.len()).map(|i| args.get(i)).collect();
     srv.scripting.function_run = Some(super::FunctionRun {
         name: name.clone(),
         argv: args.to_vecs(),
@@ -1062,6 +1060,7 @@ pub fn fcall(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) {
         srv,
         c,
         args,
+        if ro { "fcall_ro" } else { "fcall" },
         l,
         super::Callee::Function {
             name: &name,
@@ -1069,8 +1068,7 @@ pub fn fcall(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) {
         },
         flags,
         ro,
-        &keys,
-        &argv,
+        numkeys,
     );
     srv.scripting.function_run = None;
 }

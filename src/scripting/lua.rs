@@ -34,6 +34,20 @@ use super::RunCtx;
 use mlua::ffi;
 use std::os::raw::c_int;
 
+/// Registry integer slots, set by `new_state` before anything takes a `luaL_ref` (which then
+/// numbers from 7 on): what every script run reaches, by `lua_rawgeti` rather than by a name
+/// that would be hashed and interned on each run.
+pub(crate) const ERRH_REF: c_int = 1;
+const REAL_G_REF: c_int = 2;
+const KEYS_NAME_REF: c_int = 3;
+const ARGV_NAME_REF: c_int = 4;
+/// The KEYS and ARGV tables of the last EVAL run, when they may be refilled (else false).
+const KEYS_TABLE_REF: c_int = 5;
+const ARGV_TABLE_REF: c_int = 6;
+
+/// KEYS and ARGV arrays up to this length are refilled from run to run instead of made anew.
+const REUSE_MAX: usize = 64;
+
 /// Registry keys.
 pub(crate) const ERRH_KEY: &std::ffi::CStr = c"ferrodis.err_handler";
 const PROXIES_KEY: &std::ffi::CStr = c"ferrodis.proxies";
@@ -121,13 +135,66 @@ pub(crate) fn run_ctx<'a>() -> Option<&'a mut RunCtx> {
 // ---------------------------------------------------------------------------------------
 // The interpreter.
 
+/// The interpreter's allocator (lua_Alloc). With the `jemalloc` feature Lua allocates from
+/// jemalloc directly, not through the counting global allocator: like Redis's Lua (which
+/// uses libc's malloc beside Redis's jemalloc) its memory is not part of used_memory, and
+/// INFO used_memory_lua stays Lua's own count (lua_gc COUNT). jemalloc's thread cache
+/// makes the small, short-lived blocks of each run (KEYS/ARGV tables, strings) cheap.
+unsafe extern "C" fn lua_alloc(
+    _ud: *mut std::ffi::c_void,
+    ptr: *mut std::ffi::c_void,
+    _osize: usize,
+    nsize: usize,
+) -> *mut std::ffi::c_void {
+    #[cfg(feature = "jemalloc")]
+    {
+        use tikv_jemalloc_sys as je;
+        if nsize == 0 {
+            if !ptr.is_null() {
+                je::dallocx(ptr, 0);
+            }
+            std::ptr::null_mut()
+        } else if ptr.is_null() {
+            je::mallocx(nsize, 0)
+        } else {
+            je::rallocx(ptr, nsize, 0)
+        }
+    }
+    #[cfg(not(feature = "jemalloc"))]
+    {
+        if nsize == 0 {
+            libc::free(ptr);
+            std::ptr::null_mut()
+        } else {
+            libc::realloc(ptr, nsize)
+        }
+    }
+}
+
+/// What an error outside any protected call does (luaL_newstate's panic function): say so;
+/// Lua then exits.
+unsafe extern "C-unwind" fn lua_panic(l: *mut ffi::lua_State) -> c_int {
+    let msg = String::from_utf8_lossy(convert::to_bytes(l, -1)).into_owned();
+    crate::log_warning!("PANIC: unprotected error in call to Lua API ({})", msg);
+    0
+}
+
 /// Creates the interpreter with Redis's libraries, API and sandbox (scriptingInit).
 pub fn new_state() -> *mut ffi::lua_State {
     // SAFETY: a fresh state used only from this thread; every call below follows the
     // C API's stack discipline.
     unsafe {
-        let l = ffi::luaL_newstate();
+        let l = ffi::lua_newstate(lua_alloc, std::ptr::null_mut());
         assert!(!l.is_null(), "cannot create the Lua interpreter");
+        ffi::lua_atpanic(l, lua_panic);
+        for (slot, name) in [(KEYS_NAME_REF, c"KEYS"), (ARGV_NAME_REF, c"ARGV")] {
+            ffi::lua_pushstring(l, name.as_ptr());
+            ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
+        }
+        for slot in [KEYS_TABLE_REF, ARGV_TABLE_REF] {
+            ffi::lua_pushboolean(l, 0);
+            ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
+        }
         for (open, name) in [
             (ffi::luaopen_base as ffi::lua_CFunction, c""),
             (ffi::luaopen_table, c"table"),
@@ -172,6 +239,8 @@ pub fn new_state() -> *mut ffi::lua_State {
             c"@err_handler_def".as_ptr(),
         );
         ffi::lua_call(l, 0, 1);
+        ffi::lua_pushvalue(l, -1);
+        ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, ERRH_REF);
         ffi::lua_pushvalue(l, -1);
         ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, ERRH_KEY.as_ptr());
         ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"__redis__err__handler".as_ptr());
@@ -282,6 +351,8 @@ unsafe fn protect(l: *mut ffi::lua_State) {
     ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
     ffi::lua_pushvalue(l, -1);
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, REAL_G_KEY.as_ptr());
+    ffi::lua_pushvalue(l, -1);
+    ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, REAL_G_REF);
     ffi::lua_newtable(l);
     set_fn(l, c"__index", nonexistent_global);
     ffi::lua_pushvalue(l, -1);
@@ -540,21 +611,39 @@ unsafe extern "C-unwind" fn redis_pcall(l: *mut ffi::lua_State) -> c_int {
     generic_command(l, false)
 }
 
-/// Arguments of redis.call: strings as they are, numbers as %.17g. None when one is
-/// neither (the caller raises).
-unsafe fn collect_args(l: *mut ffi::lua_State, argc: c_int) -> Option<Vec<Vec<u8>>> {
-    let mut v = Vec::with_capacity(argc as usize);
+/// Gathers the arguments of redis.call straight from the Lua stack into one buffer and its
+/// ranges, the shape of a parsed request, so the command borrows them as it would borrow a
+/// query buffer: one copy, and no allocation once the buffers have grown. Strings go as they
+/// are, numbers as %.17g. False when an argument is neither (the caller raises).
+unsafe fn collect_args(
+    l: *mut ffi::lua_State,
+    argc: c_int,
+    buf: &mut Vec<u8>,
+    argv: &mut crate::protocol::parser::Argv,
+) -> bool {
+    buf.clear();
+    argv.ranges.clear();
+    argv.scratch.clear();
+    argv.inline = false;
     for j in 1..=argc {
+        let start = buf.len();
         match ffi::lua_type(l, j) {
-            ffi::LUA_TNUMBER => {
-                let n = ffi::lua_tonumber(l, j);
-                v.push(crate::util::num::printf_f64(b"%.17g\0", n).into_bytes());
-            }
-            ffi::LUA_TSTRING => v.push(convert::to_bytes(l, j).to_vec()),
-            _ => return None,
+            ffi::LUA_TNUMBER => push_number_g17(buf, ffi::lua_tonumber(l, j)),
+            ffi::LUA_TSTRING => buf.extend_from_slice(convert::to_bytes(l, j)),
+            _ => return false,
         }
+        argv.ranges.push((start, buf.len() - start));
     }
-    Some(v)
+    true
+}
+
+/// Appends `n` printed as "%.17g" (how Redis turns a Lua number into an argument).
+fn push_number_g17(buf: &mut Vec<u8>, n: f64) {
+    let mut tmp = [0u8; 64];
+    // SAFETY: the format is NUL-terminated and takes one double; snprintf writes at most
+    // tmp.len() bytes ("%.17g" needs at most 24).
+    let len = unsafe { libc::snprintf(tmp.as_mut_ptr().cast(), tmp.len(), c"%.17g".as_ptr(), n) };
+    buf.extend_from_slice(&tmp[..(len.max(0) as usize).min(tmp.len() - 1)]);
 }
 
 /// redis.call / redis.pcall (luaRedisGenericCommand).
@@ -573,17 +662,27 @@ unsafe fn generic_command(l: *mut ffi::lua_State, raise: bool) -> c_int {
         );
         return if raise { ffi::lua_error(l) } else { 1 };
     }
-    let argv = collect_args(l, argc);
+    // The buffers are the run's, lent out for this call and back before anything raises.
+    let mut buf = std::mem::take(&mut ctx.arg_buf);
+    let mut argv = std::mem::take(&mut ctx.arg_ranges);
+    let ok = collect_args(l, argc, &mut buf, &mut argv);
     ffi::lua_settop(l, 0);
-    let Some(argv) = argv else {
-        convert::push_error_table(
-            l,
-            b"Lua redis lib command arguments must be strings or integers",
-        );
-        return if raise { ffi::lua_error(l) } else { 1 };
-    };
-    if ctx.in_call {
-        drop(argv);
+    if !ok || ctx.in_call {
+        // A recursive call (in_call) finds the buffers already lent: these are empty.
+        if !ctx.in_call {
+            ctx.arg_buf = buf;
+            ctx.arg_ranges = argv;
+        } else {
+            drop(buf);
+            drop(argv);
+        }
+        if !ok {
+            convert::push_error_table(
+                l,
+                b"Lua redis lib command arguments must be strings or integers",
+            );
+            return if raise { ffi::lua_error(l) } else { 1 };
+        }
         convert::push_error_table(
             l,
             b"luaRedisGenericCommand() recursive call detected. Are you doing funny stuff with Lua debug hooks?",
@@ -591,8 +690,9 @@ unsafe fn generic_command(l: *mut ffi::lua_State, raise: bool) -> c_int {
         return 1;
     }
     ctx.in_call = true;
-    let outcome = super::script_call(ctx, &argv);
-    drop(argv);
+    let outcome = super::script_call(ctx, &crate::commands::Args::new(&buf, &argv));
+    ctx.arg_buf = buf;
+    ctx.arg_ranges = argv;
     let mut raise = raise;
     match outcome {
         Err(msg) => {
@@ -763,16 +863,26 @@ unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut ffi::lua_State) -> c_int
             b"Please specify at least one argument for this redis lib call",
         );
     }
-    let Some(argv) = collect_args(l, argc) else {
+    let mut buf = std::mem::take(&mut ctx.arg_buf);
+    let mut argv = std::mem::take(&mut ctx.arg_ranges);
+    let allowed = if collect_args(l, argc, &mut buf, &mut argv) {
+        let args = crate::commands::Args::new(&buf, &argv);
+        let srv = &*ctx.srv;
+        Some(
+            super::lookup_command(srv, &args)
+                .map(|idx| super::acl_denied(srv, &*ctx.caller, idx, &args).is_none()),
+        )
+    } else {
+        None
+    };
+    ctx.arg_buf = buf;
+    ctx.arg_ranges = argv;
+    let Some(allowed) = allowed else {
         return raise_table(
             l,
             b"Lua redis lib command arguments must be strings or integers",
         );
     };
-    let srv = &*ctx.srv;
-    let allowed = super::lookup_command(srv, &argv)
-        .map(|idx| super::acl_denied(srv, &*ctx.caller, idx, &argv).is_none());
-    drop(argv);
     let Some(allowed) = allowed else {
         return raise_table(l, b"Invalid command passed to redis.acl_check_cmd()");
     };
@@ -842,9 +952,9 @@ unsafe extern "C-unwind" fn math_randomseed(l: *mut ffi::lua_State) -> c_int {
 // ---------------------------------------------------------------------------------------
 // Loading and running.
 
-/// Compiles `body` as a chunk named "@user_script" and stores it in the registry as
-/// `f_<sha>`. On a syntax error returns Lua's message.
-pub unsafe fn compile(l: *mut ffi::lua_State, sha: &[u8; 40], body: &[u8]) -> Result<(), Vec<u8>> {
+/// Compiles `body` as a chunk named "@user_script" and keeps it in the registry; returns its
+/// registry slot (luaL_ref), or on a syntax error Lua's message.
+pub unsafe fn compile(l: *mut ffi::lua_State, body: &[u8]) -> Result<c_int, Vec<u8>> {
     if ffi::luaL_loadbuffer(
         l,
         body.as_ptr().cast(),
@@ -856,49 +966,128 @@ pub unsafe fn compile(l: *mut ffi::lua_State, sha: &[u8; 40], body: &[u8]) -> Re
         ffi::lua_pop(l, 1);
         return Err(msg);
     }
-    let key = func_key(sha);
-    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr().cast());
-    Ok(())
-}
-
-/// "f_<sha>" as a C string, on the stack (EVALSHA looks it up on every call).
-pub fn func_key(sha: &[u8; 40]) -> [u8; 43] {
-    let mut k = [0u8; 43];
-    k[..2].copy_from_slice(b"f_");
-    k[2..42].copy_from_slice(sha);
-    k
+    Ok(ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX))
 }
 
 /// Pushes a new array of `items` (luaCreateArray).
-pub unsafe fn push_array(l: *mut ffi::lua_State, items: &[&[u8]]) {
+pub unsafe fn push_array<'a>(
+    l: *mut ffi::lua_State,
+    items: impl ExactSizeIterator<Item = &'a [u8]>,
+) {
     ffi::lua_createtable(l, items.len().min(1 << 20) as c_int, 0);
-    for (i, it) in items.iter().enumerate() {
-        ffi::lua_pushnumber(l, (i + 1) as f64);
+    for (i, it) in items.enumerate() {
         push_bytes(l, it);
-        ffi::lua_rawset(l, -3);
+        ffi::lua_rawseti_(l, -2, (i + 1) as c_int);
     }
 }
 
-/// Sets global `name` (KEYS or ARGV) to an array of `items`, in the real globals table.
-pub unsafe fn set_global_array(l: *mut ffi::lua_State, name: &std::ffi::CStr, items: &[&[u8]]) {
-    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, REAL_G_KEY.as_ptr());
-    ffi::lua_createtable(l, items.len().min(1 << 20) as c_int, 0);
-    for (i, it) in items.iter().enumerate() {
-        ffi::lua_pushnumber(l, (i + 1) as f64);
-        push_bytes(l, it);
-        ffi::lua_rawset(l, -3);
-    }
-    ffi::lua_setfield(l, -2, name.as_ptr());
+/// Sets the globals KEYS and ARGV (in the real globals table) to arrays of `keys` and `argv`
+/// for an EVAL script.
+///
+/// Redis makes two new tables per run. Here the last run's tables are refilled when they
+/// are small and the script left them as they were given (`check_reused_arrays` looks
+/// after each run: no key past the array, no hole, no metatable): an EVAL script cannot
+/// keep a reference to them from one run to the next (globals are protected and its chunk
+/// has no upvalues), so it cannot tell, and each run saves two or three allocations and
+/// the garbage they leave. Tables a script changed are dropped and made anew.
+pub unsafe fn set_keys_and_argv<'a>(
+    l: *mut ffi::lua_State,
+    keys: impl ExactSizeIterator<Item = &'a [u8]>,
+    argv: impl ExactSizeIterator<Item = &'a [u8]>,
+) {
+    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, REAL_G_REF);
+    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, KEYS_NAME_REF);
+    push_reused_array(l, KEYS_TABLE_REF, keys);
+    ffi::lua_rawset(l, -3);
+    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, ARGV_NAME_REF);
+    push_reused_array(l, ARGV_TABLE_REF, argv);
+    ffi::lua_rawset(l, -3);
     ffi::lua_pop(l, 1);
 }
 
-/// Pushes the error handler and then the script's function; false (nothing pushed) when the
-/// function is not compiled.
-pub unsafe fn push_function(l: *mut ffi::lua_State, sha: &[u8; 40]) -> bool {
-    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERRH_KEY.as_ptr());
-    let key = func_key(sha);
-    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr().cast());
-    if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+/// Pushes an array of `items`: the table in registry slot `slot` refilled, or a new one
+/// (kept in the slot when it is small enough to refill next time).
+unsafe fn push_reused_array<'a>(
+    l: *mut ffi::lua_State,
+    slot: c_int,
+    items: impl ExactSizeIterator<Item = &'a [u8]>,
+) {
+    let n = items.len();
+    if n > REUSE_MAX {
+        push_array(l, items);
+        return;
+    }
+    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, slot);
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        // A clean table: exactly 1..prev are set.
+        let prev = ffi::lua_objlen(l, -1);
+        for (i, it) in items.enumerate() {
+            push_bytes(l, it);
+            ffi::lua_rawseti_(l, -2, (i + 1) as c_int);
+        }
+        for i in n + 1..=prev {
+            ffi::lua_pushnil(l);
+            ffi::lua_rawseti_(l, -2, i as c_int);
+        }
+        return;
+    }
+    ffi::lua_pop(l, 1);
+    push_array(l, items);
+    ffi::lua_pushvalue(l, -1);
+    ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
+}
+
+/// After an EVAL run with `nkeys` keys and `nargs` arguments: forgets the KEYS/ARGV table
+/// the script was given if it is not exactly as given (1..n set, nothing else, no
+/// metatable), so the next run makes a new one.
+pub unsafe fn check_reused_arrays(l: *mut ffi::lua_State, nkeys: usize, nargs: usize) {
+    for (slot, n) in [(KEYS_TABLE_REF, nkeys), (ARGV_TABLE_REF, nargs)] {
+        if n > REUSE_MAX {
+            continue; // the run had a table of its own
+        }
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, slot);
+        if ffi::lua_type(l, -1) == ffi::LUA_TTABLE && !array_is_clean(l, n) {
+            ffi::lua_pushboolean(l, 0);
+            ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
+        }
+        ffi::lua_pop(l, 1);
+    }
+}
+
+/// True when the table on the top of the stack has exactly the keys 1..n and no metatable.
+unsafe fn array_is_clean(l: *mut ffi::lua_State, n: usize) -> bool {
+    if ffi::lua_getmetatable(l, -1) != 0 {
+        ffi::lua_pop(l, 1);
+        return false;
+    }
+    for i in 1..=n {
+        ffi::lua_rawgeti_(l, -1, i as c_int);
+        let hole = ffi::lua_type(l, -1) == ffi::LUA_TNIL;
+        ffi::lua_pop(l, 1);
+        if hole {
+            return false;
+        }
+    }
+    // Nothing after key n (or any key at all when n is 0). Key n exists, so lua_next
+    // cannot raise "invalid key to 'next'".
+    if n == 0 {
+        ffi::lua_pushnil(l);
+    } else {
+        ffi::lua_pushnumber(l, n as f64);
+    }
+    if ffi::lua_next(l, -2) != 0 {
+        ffi::lua_pop(l, 2);
+        return false;
+    }
+    true
+}
+
+/// Pushes the error handler and then the function in registry slot `lua_ref`; false
+/// (nothing pushed) when there is none.
+pub unsafe fn push_function(l: *mut ffi::lua_State, lua_ref: c_int) -> bool {
+    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, ERRH_REF);
+    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, lua_ref);
+    if ffi::lua_type(l, -1) != ffi::LUA_TFUNCTION {
         ffi::lua_pop(l, 2);
         return false;
     }

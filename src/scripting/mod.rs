@@ -15,6 +15,14 @@
 //!  result ─► caller's reply (convert.rs); errors as "-ERR ... script: <sha>, on @user_script:N."
 //! ```
 //!
+//! The per-call path is kept free of allocation and of name lookups: EVALSHA's SHA is
+//! decoded on the stack and found by its first 8 bytes (cache.rs); the compiled function,
+//! the error handler, the real globals and the names KEYS/ARGV sit in registry integer
+//! slots (lua.rs); redis.call gathers its arguments straight from the Lua stack into one
+//! reusable buffer shaped like a parsed request (`RunCtx::arg_buf`, `arg_ranges`), which the
+//! command borrows as it would a query buffer; the script client and its reply buffer are
+//! reused from run to run, and the reply is read into Lua without intermediate copies.
+//!
 //! The script's writes are the commands it called: each is recorded by the propagation
 //! layer inside the EVAL's `call` (one execution unit, MULTI/EXEC around several), and EVAL
 //! itself is never propagated (Redis 7.0's effects replication).
@@ -63,8 +71,9 @@ pub struct FunctionRun {
 
 /// What a run calls.
 pub enum Callee<'a> {
-    /// An EVAL script by SHA: KEYS and ARGV are globals.
-    Eval(&'a [u8; 40]),
+    /// An EVAL script (its SHA, and its function's registry slot): KEYS and ARGV are
+    /// globals.
+    Eval { sha: &'a [u8; 40], lua_ref: c_int },
     /// A function: its callback in the registry gets the keys and the arguments as its two
     /// parameters.
     Function { name: &'a [u8], lua_ref: c_int },
@@ -78,6 +87,9 @@ pub struct Scripting {
     pub cache: cache::ScriptCache,
     /// The client scripts run their commands as (lua_client), out of the client table.
     client: Option<Box<Client>>,
+    /// redis.call's argument buffers, kept between runs (lent to `RunCtx` during one).
+    arg_buf: Vec<u8>,
+    arg_ranges: Argv,
     /// A script is running (for SCRIPT KILL and -BUSY).
     pub running: bool,
     /// SCRIPT KILL asked the running script to stop.
@@ -102,6 +114,8 @@ impl Default for Scripting {
             lua: std::ptr::null_mut(),
             cache: Default::default(),
             client: None,
+            arg_buf: Vec::new(),
+            arg_ranges: Argv::new(),
             running: false,
             kill_requested: false,
             timed_out: false,
@@ -174,8 +188,9 @@ pub struct RunCtx {
     pub repl_flags: i64,
     /// Set while redis.call runs (no reentry).
     pub in_call: bool,
-    /// Monotonic start, for busy-reply-threshold.
-    pub start: std::time::Instant,
+    /// When the run started (`util::clock`, the cheap cycle clock), for
+    /// busy-reply-threshold.
+    pub start: u64,
     /// The script's SHA (logs).
     pub sha: [u8; 40],
     /// The function's name when FCALL runs one (logs).
@@ -187,6 +202,10 @@ pub struct RunCtx {
     pub caller_name: &'static str,
     /// The caller is our master: its scripts are not checked against the slots.
     pub from_master: bool,
+    /// redis.call's arguments: their bytes one after another, and each one's range (the
+    /// form of a parsed request), reused by every call of the run.
+    pub arg_buf: Vec<u8>,
+    pub arg_ranges: Argv,
     /// The caller's ASKING and READONLY.
     pub asking: bool,
     /// ...
@@ -200,23 +219,26 @@ thread_local! {
 
 /// Finds the command for an argument vector as lookupCommand does (a container with a
 /// second argument resolves to the subcommand, which must exist).
-pub fn lookup_command(srv: &Server, argv: &[Vec<u8>]) -> Option<usize> {
-    let idx = srv.commands.lookup(argv.first()?)?;
-    if srv.commands.cmds[idx].subcommands.is_empty() || argv.len() < 2 {
+pub fn lookup_command(srv: &Server, args: &Args) -> Option<usize> {
+    if args.is_empty() {
+        return None;
+    }
+    let idx = srv.commands.lookup(args.get(0))?;
+    if srv.commands.cmds[idx].subcommands.is_empty() || args.len() < 2 {
         return Some(idx);
     }
-    srv.commands.lookup_sub(idx, &argv[1])
+    srv.commands.lookup_sub(idx, args.get(1))
 }
 
 /// Runs one command for redis.call (scriptCall): Redis's checks, then the ordinary `call`
 /// on the script client. The reply is left in the script client's buffer; an error found
 /// before the command runs is returned.
-pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
+pub fn script_call(ctx: &mut RunCtx, args: &Args) -> Result<(), String> {
     // SAFETY: the server and the script client outlive the script run that set `ctx`; the
     // EVAL handler that owns them does not touch them until the run ends.
     let srv = unsafe { &mut *ctx.srv };
     let client = unsafe { &mut *ctx.client };
-    let found = lookup_command(srv, argv);
+    let found = lookup_command(srv, args);
     let count_error = |srv: &mut Server, msg: &str| {
         srv.stats.total_error_replies += 1;
         let code = match msg.strip_prefix('-') {
@@ -231,7 +253,7 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
         return Err(msg.into());
     };
     let m = srv.commands.cmds[idx].meta;
-    let argc = argv.len() as i64;
+    let argc = args.len() as i64;
     let arity = i64::from(m.arity);
     let reject = |srv: &mut Server, msg: String| {
         srv.commands.cmds[idx].stat.rejected_calls += 1;
@@ -251,21 +273,14 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     // (scriptVerifyACL); a denial is logged with context "lua".
     // SAFETY: the caller and its arguments outlive the run (see RunCtx).
     let caller = unsafe { &*ctx.caller };
-    if let Some(d) = acl_denied(srv, caller, idx, argv) {
+    if let Some(d) = acl_denied(srv, caller, idx, args) {
         let caller_args = unsafe { &*ctx.caller_args };
-        let mut buf = Vec::new();
-        let mut parsed = Argv::new();
-        for a in argv {
-            parsed.ranges.push((buf.len(), a.len()));
-            buf.extend_from_slice(a);
-        }
-        let inner = Args::new(&buf, &parsed);
         crate::commands::acl::log_denial(
             srv,
             caller,
             d,
             crate::commands::acl::CTX_LUA,
-            &inner,
+            args,
             m,
             None,
             Some((caller_args, ctx.caller_name)),
@@ -311,23 +326,16 @@ pub fn script_call(ctx: &mut RunCtx, argv: &[Vec<u8>]) -> Result<(), String> {
     if srv.cluster.is_some() && !ctx.from_master && !srv.loading {
         client.cluster_asking = ctx.asking;
         client.cluster_readonly = ctx.readonly;
-        let r = crate::cluster::redirect::check_script_call(srv, client, m, argv);
+        let argv = args.to_vecs();
+        let r = crate::cluster::redirect::check_script_call(srv, client, m, &argv);
         if let Err(e) = r {
             return reject(srv, e);
         }
     }
-    // The arguments as a query buffer the handler can borrow from.
-    let mut buf = Vec::with_capacity(argv.iter().map(|a| a.len()).sum());
-    let mut parsed = Argv::new();
-    for a in argv {
-        parsed.ranges.push((buf.len(), a.len()));
-        buf.extend_from_slice(a);
-    }
-    let args = Args::new(&buf, &parsed);
     client.out.buf.clear();
     // redis.set_repl: only the AOF consumes the stream here (no replicas yet).
     srv.prop.muted = ctx.repl_flags & lua::REPL_AOF == 0;
-    crate::commands::call(srv, client, idx, &args);
+    crate::commands::call(srv, client, idx, args);
     srv.prop.muted = false;
     Ok(())
 }
@@ -337,14 +345,14 @@ pub fn acl_denied(
     srv: &Server,
     caller: &Client,
     idx: usize,
-    argv: &[Vec<u8>],
+    args: &Args,
 ) -> Option<crate::acl::Denied> {
     let u = srv.acl.user(caller.user);
     if u.unrestricted {
         return None;
     }
     let cmd = &srv.commands.cmds[idx];
-    let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    let argv: Vec<&[u8]> = (0..args.len()).map(|i| args.get(i)).collect();
     u.check_id(cmd.acl_id, cmd.meta, &argv).err()
 }
 
@@ -367,7 +375,8 @@ pub fn script_interrupt(ctx: &mut RunCtx) -> bool {
     // there).
     let srv = unsafe { &mut *ctx.srv };
     let limit = srv.config.busy_reply_threshold;
-    let elapsed = ctx.start.elapsed().as_millis() as i64;
+    let elapsed =
+        (crate::util::clock::elapsed_us(ctx.start, crate::util::clock::now()) / 1000) as i64;
     if limit <= 0 || elapsed < limit {
         return false;
     }
@@ -407,19 +416,19 @@ fn new_script_client() -> Box<Client> {
 /// or the error reply's text.
 pub fn create_function(srv: &mut Server, body: &[u8]) -> Result<[u8; 40], String> {
     let sha = cache::sha1hex(body);
-    if srv.scripting.cache.by_sha.contains_key(&sha) {
+    if srv.scripting.cache.contains(&sha) {
         return Ok(sha);
     }
     let (flags, shebang_len) = cache::parse_shebang(body).map_err(|e| format!("ERR {e}"))?;
     let l = srv.scripting.state();
     // SAFETY: the interpreter is idle (no script runs while a command compiles one).
-    unsafe { lua::compile(l, &sha, &body[shebang_len..]) }.map_err(|msg| {
+    let lua_ref = unsafe { lua::compile(l, &body[shebang_len..]) }.map_err(|msg| {
         format!(
             "ERR Error compiling script (new function): {}",
             String::from_utf8_lossy(convert::trim_crlf(&msg))
         )
     })?;
-    srv.scripting.cache.add(sha, body, flags);
+    srv.scripting.cache.add(sha, body, flags, lua_ref);
     Ok(sha)
 }
 
@@ -437,15 +446,12 @@ pub fn command_flags(srv: &Server, args: &Args, cmd_flags: u64) -> u64 {
             None => return cmd_flags,
         }
     } else if evalsha {
-        match cache::sha_key(body).filter(|_| body.len() == 40) {
-            Some(k) => match srv.scripting.cache.by_sha.get(&k) {
-                Some(s) => s.flags,
-                None => return cmd_flags,
-            },
+        match srv.scripting.cache.get(body).filter(|_| body.len() == 40) {
+            Some(s) => s.flags,
             None => return cmd_flags,
         }
     } else {
-        match srv.scripting.cache.by_sha.get(&cache::sha1hex(body)) {
+        match srv.scripting.cache.get(&cache::sha1hex(body)) {
             Some(s) => s.flags,
             None => match cache::parse_shebang(body) {
                 Ok((f, _)) => f,
@@ -494,34 +500,35 @@ pub fn eval(srv: &mut Server, c: &mut Client, args: &Args, evalsha: bool, ro: bo
         c.out.err("ERR Number of keys can't be negative");
         return;
     }
-    let (sha, flags) = if evalsha {
-        let found = cache::sha_key(args.get(1))
-            .and_then(|k| srv.scripting.cache.by_sha.get(&k).map(|s| (k, s.flags)));
-        match found {
-            Some(f) => f,
-            None => {
-                c.out.err("NOSCRIPT No matching script. Please use EVAL.");
-                return;
-            }
-        }
+    let found = if evalsha {
+        srv.scripting.cache.get(args.get(1))
     } else {
         match create_function(srv, args.get(1)) {
-            Ok(sha) => (sha, srv.scripting.cache.by_sha[&sha].flags),
+            Ok(sha) => srv.scripting.cache.get(&sha),
             Err(e) => {
                 c.out.err(&e);
                 return;
             }
         }
     };
+    let Some(script) = found else {
+        c.out.err("NOSCRIPT No matching script. Please use EVAL.");
+        return;
+    };
+    let (sha, flags, lua_ref) = (script.hex, script.flags, script.lua_ref);
     if let Err(e) = prepare_checks(srv, flags, ro) {
         c.out.err(&e);
         return;
     }
-    let numkeys = numkeys as usize;
-    let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| args.get(i)).collect();
-    let argv: Vec<&[u8]> = (3 + numkeys..args.len()).map(|i| args.get(i)).collect();
+    let name = match (evalsha, ro) {
+        (false, false) => "eval",
+        (false, true) => "eval_ro",
+        (true, false) => "evalsha",
+        (true, true) => "evalsha_ro",
+    };
     let l = srv.scripting.state();
-    run_script(srv, c, args, l, Callee::Eval(&sha), flags, ro, &keys, &argv);
+    let callee = Callee::Eval { sha: &sha, lua_ref };
+    run_script(srv, c, args, name, l, callee, flags, ro, numkeys as usize);
 }
 
 /// The checks of scriptPrepareForRun that apply to a standalone server without replicas.
@@ -550,21 +557,24 @@ pub(crate) fn prepare_checks(srv: &mut Server, flags: u64, ro: bool) -> Result<(
 }
 
 /// Runs a compiled script or function in interpreter `l` for client `c` and writes its
-/// result (luaCallFunction).
+/// result (luaCallFunction). `caller_args` is the EVAL/FCALL (named `caller_name`): its
+/// keys are the `numkeys` arguments from the fourth, then come the script's arguments.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_script(
     srv: &mut Server,
     c: &mut Client,
     caller_args: &Args,
+    caller_name: &'static str,
     l: *mut ffi::lua_State,
     callee: Callee,
     flags: u64,
     ro: bool,
-    keys: &[&[u8]],
-    argv: &[&[u8]],
+    numkeys: usize,
 ) {
+    let keys = (3..3 + numkeys).map(|i| caller_args.get(i));
+    let argv = (3 + numkeys..caller_args.len()).map(|i| caller_args.get(i));
     let (sha, function) = match &callee {
-        Callee::Eval(sha) => (**sha, None),
+        Callee::Eval { sha, .. } => (**sha, None),
         Callee::Function { name, .. } => ([0u8; 40], Some(name.to_vec())),
     };
     let mut client = srv
@@ -584,16 +594,15 @@ pub(crate) fn run_script(
         write_dirty: false,
         repl_flags: lua::REPL_AOF | lua::REPL_REPLICA,
         in_call: false,
-        start: std::time::Instant::now(),
+        start: crate::util::clock::now(),
         sha,
         function,
         caller: c as *const Client,
         caller_args: (caller_args as *const Args).cast(),
-        caller_name: srv
-            .commands
-            .lookup(caller_args.get(0))
-            .map_or("eval", |i| srv.commands.cmds[i].meta.name),
+        caller_name,
         from_master: c.master_link,
+        arg_buf: std::mem::take(&mut srv.scripting.arg_buf),
+        arg_ranges: std::mem::take(&mut srv.scripting.arg_ranges),
         asking: c.cluster_asking,
         readonly: c.cluster_readonly,
     };
@@ -609,14 +618,13 @@ pub(crate) fn run_script(
     // the server is reached only through `ctx.srv` meanwhile.
     unsafe {
         let (pushed, nargs, handler_at) = match callee {
-            Callee::Eval(sha) => {
-                lua::set_global_array(l, c"KEYS", keys);
-                lua::set_global_array(l, c"ARGV", argv);
-                (lua::push_function(l, sha), 0, -2)
+            Callee::Eval { lua_ref, .. } => {
+                lua::set_keys_and_argv(l, keys, argv);
+                (lua::push_function(l, lua_ref), 0, -2)
             }
             Callee::Function { lua_ref, .. } => {
-                ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, lua::ERRH_KEY.as_ptr());
-                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, lua_ref.into());
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, lua::ERRH_REF);
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, lua_ref);
                 lua::push_array(l, keys);
                 lua::push_array(l, argv);
                 (true, 2, -4)
@@ -649,10 +657,15 @@ pub(crate) fn run_script(
                 convert::lua_to_reply(l, &mut c.out, script_resp3);
             }
             ffi::lua_pop(l, 1); // the error handler
+            if matches!(callee, Callee::Eval { .. }) {
+                lua::check_reused_arrays(l, numkeys, caller_args.len() - 3 - numkeys);
+            }
         }
     }
     client.out.buf.clear();
     srv.scripting.client = Some(client);
+    srv.scripting.arg_buf = std::mem::take(&mut ctx.arg_buf);
+    srv.scripting.arg_ranges = std::mem::take(&mut ctx.arg_ranges);
     srv.scripting.running = false;
     srv.scripting.timed_out = false;
     srv.scripting.kill_requested = false;

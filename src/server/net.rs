@@ -16,7 +16,7 @@ use mio::net::{TcpListener, UnixListener};
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Tokens below this are listeners (up to 16 bind addresses and the unix socket) and the
@@ -38,8 +38,26 @@ const COMPACT_AT: usize = 64 * 1024;
 /// The signal that asked for shutdown (0: none).
 static SHUTDOWN_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
+/// The pending signal was already logged (by a busy script's event pass).
+static SHUTDOWN_SIGNAL_LOGGED: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn on_signal(sig: libc::c_int) {
     SHUTDOWN_SIGNAL.store(sig, Ordering::SeqCst);
+}
+
+/// Logs "Received SIG... scheduling shutdown..." for a pending signal, once. Redis logs it
+/// from its signal handler, so it appears at once even while a script is busy; the shutdown
+/// itself waits for the loop (after the script ends), as in Redis.
+fn log_shutdown_signal(sig: libc::c_int) {
+    if sig == 0 || SHUTDOWN_SIGNAL_LOGGED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let name = if sig == libc::SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    };
+    log_warning!("Received {} scheduling shutdown...", name);
 }
 
 /// What a listener token stands for.
@@ -135,6 +153,8 @@ pub fn process_events_while_blocked(srv: &mut Server) {
     // loop is suspended inside this call (the script runs inside one of its events), and
     // nothing else touches the poller meanwhile.
     let poll = unsafe { &mut *p };
+    // A SIGTERM/SIGINT now is logged now; the loop shuts down once the script is over.
+    log_shutdown_signal(SHUTDOWN_SIGNAL.load(Ordering::SeqCst));
     if !srv.scripting.served_while_busy {
         // The first pass: the loop's current batch of events may hold some for clients it
         // has not reached yet, which epoll will not report again. Read every client once.
@@ -567,12 +587,8 @@ impl EventLoop {
             }
             let sig = SHUTDOWN_SIGNAL.swap(0, Ordering::SeqCst);
             if sig != 0 {
-                let name = if sig == libc::SIGINT {
-                    "SIGINT"
-                } else {
-                    "SIGTERM"
-                };
-                log_warning!("Received {} scheduling shutdown...", name);
+                log_shutdown_signal(sig);
+                SHUTDOWN_SIGNAL_LOGGED.store(false, Ordering::SeqCst);
                 let flags = if sig == libc::SIGINT {
                     self.srv.config.shutdown_on_sigint
                 } else {
