@@ -839,6 +839,85 @@ fn redis_cli_cluster_create_of_six_ferrodis_nodes() {
         }
     }
     assert_eq!(total, 300);
+    // 100,000 keys over every slot through the redis crate's cluster client (pipelined per
+    // thousand), then 100,000 more through `redis-cli -c` (one command per line); each side
+    // reads back what the other wrote.
+    let client = redis::cluster::ClusterClient::new(vec![format!("redis://{first}/")]).unwrap();
+    let mut con = client.get_connection().unwrap();
+    for chunk in (0..100_000).collect::<Vec<u32>>().chunks(1000) {
+        let mut p = redis::cluster::cluster_pipe();
+        for i in chunk {
+            p.cmd("SET").arg(format!("crate:{i}")).arg(i).ignore();
+        }
+        p.query::<()>(&mut con).unwrap();
+    }
+    let cli_cmds: String = (0..100_000).map(|i| format!("SET cli:{i} {i}\n")).collect();
+    let cli = |input: &str| -> String {
+        let mut child = std::process::Command::new("redis-cli")
+            .args(["-c", "-p", &nodes[1].0.port().to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("redis-cli");
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_string();
+        let feeder = std::thread::spawn(move || {
+            use std::io::Write;
+            stdin.write_all(input.as_bytes()).unwrap();
+        });
+        let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // redis-cli -c prints "-> Redirected to slot ..." before each redirected reply.
+    let replies = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| !l.starts_with("-> Redirected"))
+            .map(str::to_string)
+            .collect()
+    };
+    // Four redis-cli processes at a time, each a quarter of the keys (one round trip per
+    // command, so they are latency-bound).
+    let parallel = |lines: &str| -> Vec<String> {
+        let all: Vec<&str> = lines.lines().collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = all
+                .chunks(25_000)
+                .map(|part| {
+                    let input = part.join("\n") + "\n";
+                    let cli = &cli;
+                    s.spawn(move || replies(&cli(&input)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        })
+    };
+    let out = parallel(&cli_cmds);
+    assert_eq!(out.iter().filter(|l| *l == "OK").count(), 100_000);
+    for chunk in (0..100_000).collect::<Vec<u32>>().chunks(1000) {
+        let mut p = redis::cluster::cluster_pipe();
+        for i in chunk {
+            p.cmd("GET").arg(format!("cli:{i}"));
+        }
+        let got: Vec<u32> = p.query(&mut con).unwrap();
+        assert_eq!(got, chunk.to_vec());
+    }
+    let gets: String = (0..100_000).map(|i| format!("GET crate:{i}\n")).collect();
+    let out = parallel(&gets);
+    assert_eq!(out.len(), 100_000);
+    if let Some(i) = (0..100_000).find(|&i| out[i] != i.to_string()) {
+        panic!("redis-cli -c read crate:{i} as {:?}", out[i]);
+    }
+    let mut total = 0;
+    for c in conns.iter_mut() {
+        if c.cmd(&["ROLE"]).starts_with(b"*3\r\n$6\r\nmaster") {
+            total += c.value(&["DBSIZE"]).int().unwrap();
+        }
+    }
+    assert_eq!(total, 200_300);
 }
 
 /// A client blocked on a key whose slot this node stops serving is unblocked with the

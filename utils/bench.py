@@ -1234,6 +1234,10 @@ def run_case(
         "-q",
     ]
     cmd += opts.benchmark_args + case.options + case.args
+    # A case may set its own request count (-n after the common one wins).
+    extra = opts.benchmark_args + case.options
+    if "-n" in extra:
+        requests = int(extra[len(extra) - 1 - extra[::-1].index("-n") + 1])
     if case.setup is not None:
         case.setup(opts, server)
     before = server.cpu_us()
