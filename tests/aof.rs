@@ -511,10 +511,13 @@ fn swapdb_serves_and_expires_as_redis_propagates() {
         &["debug", "set-active-expire", "0"],
         &["select", "1"],
         &["rpush", "gone", "x"],
-        &["pexpire", "gone", "1"],
+        // Long enough that neither server finds it already past when the command runs (a
+        // busy machine made redis-server answer a 1 ms PEXPIRE with a DEL), short enough
+        // to have passed before the swap.
+        &["pexpire", "gone", "100"],
         &["select", "0"],
     ]);
-    std::thread::sleep(Duration::from_millis(20));
+    std::thread::sleep(Duration::from_millis(250));
     let mut waiters = Vec::new();
     for key in ["gone", "k"] {
         let (mut a, mut b) = (p.f.conn(), p.r.conn());

@@ -83,12 +83,23 @@ pub const COMPRESS_MAX: u32 = (1 << 16) - 1;
 /// Default `list-max-listpack-size`.
 pub const DEFAULT_FILL: i32 = -2;
 
+#[cfg(not(test))]
 static PACKED_THRESHOLD: AtomicUsize = AtomicUsize::new(1 << 30);
+
+// Unit tests run on many threads at once: each has its own threshold, so a test that lowers
+// it cannot change the lists of another (the server has one thread, and the global).
+#[cfg(test)]
+thread_local! {
+    static PACKED_THRESHOLD: AtomicUsize = const { AtomicUsize::new(1 << 30) };
+}
 
 /// Elements at least this long get a plain node of their own. Global like Redis's
 /// `packed_threshold`, which `DEBUG QUICKLIST-PACKED-THRESHOLD` changes for all lists.
 pub fn packed_threshold() -> usize {
-    PACKED_THRESHOLD.load(Ordering::Relaxed)
+    #[cfg(not(test))]
+    return PACKED_THRESHOLD.load(Ordering::Relaxed);
+    #[cfg(test)]
+    return PACKED_THRESHOLD.with(|t| t.load(Ordering::Relaxed));
 }
 
 /// `quicklistisSetPackedThreshold`: 0 restores the 1 GiB default; values above 4 GiB - 1 MiB
@@ -98,7 +109,10 @@ pub fn set_packed_threshold(sz: u64) -> bool {
         return false;
     }
     let v = if sz == 0 { 1 << 30 } else { sz as usize };
+    #[cfg(not(test))]
     PACKED_THRESHOLD.store(v, Ordering::Relaxed);
+    #[cfg(test)]
+    PACKED_THRESHOLD.with(|t| t.store(v, Ordering::Relaxed));
     true
 }
 

@@ -580,12 +580,15 @@ impl EventLoop {
         let mut woke = Instant::now();
         loop {
             let now = Instant::now();
+            // A SIGTERM/SIGINT is acted on by the cron, as serverCron does: replies made
+            // before it (a killed script's error to its caller) go out in before_sleep first.
+            let mut sig = 0;
             if now >= next_cron {
                 cron::server_cron(&mut self.srv);
                 let hz = self.srv.config.hz.clamp(1, 500) as u64;
                 next_cron = now + Duration::from_micros(1_000_000 / hz);
+                sig = SHUTDOWN_SIGNAL.swap(0, Ordering::SeqCst);
             }
-            let sig = SHUTDOWN_SIGNAL.swap(0, Ordering::SeqCst);
             if sig != 0 {
                 log_shutdown_signal(sig);
                 SHUTDOWN_SIGNAL_LOGGED.store(false, Ordering::SeqCst);
