@@ -9,6 +9,10 @@
 
 mod common;
 
+use common::cluster::{
+    cluster_ok as state_ok, node_id as myid, redis_cli_run as redis_cli, text_of as text,
+    wait_for as wait_until,
+};
 use common::*;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -46,27 +50,6 @@ fn oracle_node() -> (Server, u16) {
     let args = cluster_args(&bus.to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     (oracle_with(&args), bus)
-}
-
-/// Polls `cond` every 50 ms until it holds; fails with `what` after `secs` seconds.
-fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn text(c: &mut RawConn, args: &[&str]) -> String {
-    c.value(args).text().unwrap_or_default()
-}
-
-fn state_ok(c: &mut RawConn) -> bool {
-    text(c, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
-}
-
-fn myid(c: &mut RawConn) -> String {
-    text(c, &["CLUSTER", "MYID"])
 }
 
 /// The CLUSTER NODES line of node `id` as `c` sees it.
@@ -743,40 +726,6 @@ fn a_killed_master_is_marked_failing() {
     );
     let info = text(&mut fc, &["CLUSTER", "INFO"]);
     assert!(info.contains("cluster_slots_fail:5461"), "{info}");
-}
-
-/// Runs redis-cli (redis-tools, beside the oracle) with `args`, bounded by `secs`; returns
-/// (success, stdout + stderr).
-fn redis_cli(args: &[String], secs: u64) -> (bool, String) {
-    let mut child = std::process::Command::new("redis-cli")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("redis-cli (redis-tools) is needed");
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "redis-cli {args:?} did not finish in {secs} s:\n{}",
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 /// `redis-cli --cluster create` of six ferrodis nodes (three masters, three replicas)

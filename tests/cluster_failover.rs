@@ -406,6 +406,9 @@ fn elections_across_ferrodis_and_redis_server() {
     // Manual failovers across implementations (MFSTART, the master's PAUSED offset, votes
     // with FORCEACK): the redis-server replica takes over from the ferrodis master, then the
     // ferrodis node, now its replica, takes the slots back the same way.
+    wait_for(20, "the redis-server replica's link to its master", || {
+        row_of(&mut rc, fmid).is_some_and(|r| r.connected && !r.flags.contains("fail"))
+    });
     assert_eq!(rc.cmd(&["CLUSTER", "FAILOVER"]), b"+OK\r\n");
     wait_for(20, "the redis-server replica's manual failover", || {
         role_of(&mut rc) == "master"
@@ -423,6 +426,11 @@ fn elections_across_ferrodis_and_redis_server() {
         "redis-server to know the ferrodis node as its replica",
         || row_of(&mut rc, fmid).is_some_and(|r| r.master == *rid),
     );
+    // ... and the ferrodis replica to have a live bus link to its new master, which it does
+    // not think failing (else CLUSTER FAILOVER wants FORCE, on either implementation).
+    wait_for(20, "the ferrodis replica's link to its new master", || {
+        row_of(&mut fmc, rid).is_some_and(|r| r.connected && !r.flags.contains("fail"))
+    });
     assert_eq!(fmc.cmd(&["CLUSTER", "FAILOVER"]), b"+OK\r\n");
     wait_for(20, "the ferrodis replica's manual failover", || {
         role_of(&mut fmc) == "master"

@@ -10,11 +10,12 @@
 
 mod common;
 
+use common::cluster::{redis_cli_run as redis_cli, text_of as text, wait_for as wait_until};
 use common::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NODE_TIMEOUT: &str = "5000";
 
@@ -47,56 +48,8 @@ fn addr(s: &Server) -> String {
     format!("127.0.0.1:{}", s.port())
 }
 
-fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn text(c: &mut RawConn, args: &[&str]) -> String {
-    c.value(args).text().unwrap_or_default()
-}
-
 fn myid(s: &Server) -> String {
     text(&mut s.conn(), &["CLUSTER", "MYID"])
-}
-
-/// Runs redis-cli with `args`, bounded by `secs`; (success, stdout + stderr). Its output is
-/// read while it runs (a reshard prints more than a pipe holds).
-fn redis_cli(args: &[String], secs: u64) -> (bool, String) {
-    let child = std::process::Command::new("redis-cli")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("redis-cli (redis-tools) is needed");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status();
-            let out = rx.recv().unwrap().unwrap();
-            panic!(
-                "redis-cli {args:?} did not finish in {secs} s:\n{}",
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
-    };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 fn cli(args: &[&str], secs: u64) -> String {

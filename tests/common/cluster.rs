@@ -118,29 +118,33 @@ pub fn role_of(c: &mut RawConn) -> String {
 
 /// Runs redis-cli with `args`, bounded by `secs`; returns (success, stdout + stderr).
 pub fn redis_cli_run(args: &[String], secs: u64) -> (bool, String) {
-    let mut child = std::process::Command::new("redis-cli")
+    let child = std::process::Command::new("redis-cli")
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("redis-cli (redis-tools) is needed");
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
+    // Its output is read while it runs (a long --cluster reshard fills a pipe), on a thread
+    // so the wait is bounded.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            let out = rx.recv().unwrap().unwrap();
             panic!(
                 "redis-cli {args:?} did not finish in {secs} s:\n{}",
                 String::from_utf8_lossy(&out.stdout)
             );
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    };
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
