@@ -173,15 +173,29 @@ fn job_of(c: &Client, plan: &Plan) -> Job {
 /// Sends the plan's commands: parks the client until the replies are in, or (inside
 /// MULTI/EXEC or a script) waits for them here.
 fn start(srv: &mut Server, c: &mut Client, args: &Args, plan: Box<Plan>) {
+    let Some(plan) = send(srv, c, plan) else {
+        return;
+    };
+    srv.block_for_keys(c, args, &[], 0);
+    if let Some(b) = c.blocked.as_mut() {
+        b.migrate = Some(plan);
+    }
+}
+
+/// Hands the plan's job to a connection and marks its keys busy; the caller parks the
+/// client with the plan returned. None when there is nothing to wait for: the exchange ran
+/// here (the client cannot block) and the reply is made, or it could not start.
+fn send(srv: &mut Server, c: &mut Client, plan: Box<Plan>) -> Option<Box<Plan>> {
     let job = job_of(c, &plan);
     if c.deny_blocking {
         let o = migrate_conn::run_sync(srv, &plan.host, &plan.port, job);
-        return conclude(srv, c, plan, o);
+        conclude(srv, c, plan, o);
+        return None;
     }
     if migrate_conn::submit(srv, &plan.host, &plan.port, job).is_err() {
-        return c
-            .out
+        c.out
             .err("-IOERR error or timeout connecting to the client");
+        return None;
     }
     for k in &plan.keys {
         *srv.migrate
@@ -189,10 +203,7 @@ fn start(srv: &mut Server, c: &mut Client, args: &Args, plan: Box<Plan>) {
             .entry((plan.db, k.clone()))
             .or_insert(0) += 1;
     }
-    srv.block_for_keys(c, args, &[], 0);
-    if let Some(b) = c.blocked.as_mut() {
-        b.migrate = Some(plan);
-    }
+    Some(plan)
 }
 
 /// The second run: the outcome waits in `srv.migrate.outcome` (see `resume`).
@@ -311,24 +322,10 @@ fn socket_err(srv: &mut Server, c: &mut Client, mut plan: Box<Plan>, write: bool
 
 /// Sends the plan again on a new connection (Redis's one retry after a socket error).
 fn retry(srv: &mut Server, c: &mut Client, plan: Box<Plan>) {
-    let job = job_of(c, &plan);
-    if c.deny_blocking {
-        let o = migrate_conn::run_sync(srv, &plan.host, &plan.port, job);
-        return conclude(srv, c, plan, o);
+    if let Some(plan) = send(srv, c, plan) {
+        c.still_blocked = true;
+        srv.migrate.resuming = Some(plan);
     }
-    if migrate_conn::submit(srv, &plan.host, &plan.port, job).is_err() {
-        return c
-            .out
-            .err("-IOERR error or timeout connecting to the client");
-    }
-    for k in &plan.keys {
-        *srv.migrate
-            .busy_keys
-            .entry((plan.db, k.clone()))
-            .or_insert(0) += 1;
-    }
-    c.still_blocked = true;
-    srv.migrate.resuming = Some(plan);
 }
 
 /// Re-runs the parked MIGRATEs whose exchange ended (from `before_sleep`). A client that left
