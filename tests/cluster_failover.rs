@@ -24,6 +24,14 @@ const NODE_TIMEOUT: u64 = 1500;
 /// loaded machine.
 const PROMOTION_BOUND: Duration = Duration::from_millis(2 * NODE_TIMEOUT + 1000 + 1000);
 
+/// The tests of this file run one at a time: each starts up to seven nodes with a short
+/// node timeout, and two such clusters side by side on a 2-core machine starve each other's
+/// cron into false failure detections.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn ferro_nodes(n: usize) -> Vec<(Server, u16)> {
     (0..n)
         .map(|_| cluster_node(true, NODE_TIMEOUT, &[]))
@@ -98,6 +106,7 @@ fn wait_replica_of(c: &mut RawConn, id: &str, master: &str, what: &str) {
 /// SIGCONT, turns replica. `--cluster check` is clean after each.
 #[test]
 fn killed_and_paused_masters_are_failed_over_and_rejoin_as_replicas() {
+    let _serial = serial();
     let nodes = ferro_nodes(6);
     create_cluster(&nodes, 1);
     let sh = shards(&nodes);
@@ -222,6 +231,7 @@ fn killed_and_paused_masters_are_failed_over_and_rejoin_as_replicas() {
 /// one's replica.
 #[test]
 fn cluster_failover_default_force_and_takeover() {
+    let _serial = serial();
     let nodes = ferro_nodes(6);
     create_cluster(&nodes, 1);
     let sh = shards(&nodes);
@@ -316,6 +326,7 @@ fn master_and_replica(ferro: bool) -> ((Server, u16), (Server, u16)) {
 /// the replica a master on both.
 #[test]
 fn cluster_failover_errors_match_redis() {
+    let _serial = serial();
     let (f, _) = cluster_node(true, NODE_TIMEOUT, &[]);
     let (o, _) = cluster_node(false, NODE_TIMEOUT, &[]);
     let mut d = Diff::from_servers(f, o);
@@ -364,6 +375,7 @@ fn cluster_failover_errors_match_redis() {
 /// killing FM elects R (votes of B and F).
 #[test]
 fn elections_across_ferrodis_and_redis_server() {
+    let _serial = serial();
     let (a, _) = cluster_node(false, NODE_TIMEOUT, &[]);
     let (b, bbus) = cluster_node(false, NODE_TIMEOUT, &[]);
     let (fm, fmbus) = cluster_node(true, NODE_TIMEOUT, &[]);
@@ -483,6 +495,7 @@ fn elections_across_ferrodis_and_redis_server() {
 /// master after the migration delay, and cluster-migration-barrier keeps the other.
 #[test]
 fn an_orphaned_master_gets_a_replica_from_the_master_with_two() {
+    let _serial = serial();
     let nodes = ferro_nodes(6);
     create_cluster(&nodes, 1);
     let sh = shards(&nodes);
@@ -534,6 +547,7 @@ fn an_orphaned_master_gets_a_replica_from_the_master_with_two() {
 /// place: both end as replicas of the claimer, their old keys replaced by its dataset.
 #[test]
 fn a_master_losing_its_last_slot_becomes_the_claimers_replica_as_redis() {
+    let _serial = serial();
     for ferro in [true, false] {
         let (x, _) = cluster_node(ferro, NODE_TIMEOUT, &[]);
         let (r, rbus) = cluster_node(false, NODE_TIMEOUT, &[]);
@@ -573,6 +587,7 @@ fn a_master_losing_its_last_slot_becomes_the_claimers_replica_as_redis() {
 /// partial resync (the new master kept the old history as its replid2).
 #[test]
 fn the_sibling_follows_the_elected_replica_with_a_partial_resync() {
+    let _serial = serial();
     let nodes = ferro_nodes(6);
     create_cluster(&nodes, 1);
     let sh = shards(&nodes);
