@@ -580,21 +580,15 @@ fn setslot_command(srv: &mut Server, c: &mut Client, args: &Args) {
     let argc = args.len();
     let arg4 = if argc > 4 { args.get(4) } else { b"" as &[u8] };
     let name4 = String::from_utf8_lossy(arg4).into_owned();
-    if action.eq_ignore_ascii_case(b"migrating") && argc == 5 {
-        if cl.owner(slot) != Some(me) {
+    let migrating = action.eq_ignore_ascii_case(b"migrating");
+    if (migrating || action.eq_ignore_ascii_case(b"importing")) && argc == 5 {
+        // MIGRATING needs the slot ours, IMPORTING needs it someone else's.
+        if migrating && cl.owner(slot) != Some(me) {
             return c
                 .out
                 .err(&format!("ERR I'm not the owner of hash slot {slot}"));
         }
-        let Some(n) = node_arg(cl, arg4) else {
-            return c.out.err(&format!("ERR I don't know about node {name4}"));
-        };
-        if cl.nodes[n].is_replica() {
-            return c.out.err("ERR Target node is not a master");
-        }
-        cl.migrating[slot] = n as u32;
-    } else if action.eq_ignore_ascii_case(b"importing") && argc == 5 {
-        if cl.owner(slot) == Some(me) {
+        if !migrating && cl.owner(slot) == Some(me) {
             return c
                 .out
                 .err(&format!("ERR I'm already the owner of hash slot {slot}"));
@@ -605,7 +599,12 @@ fn setslot_command(srv: &mut Server, c: &mut Client, args: &Args) {
         if cl.nodes[n].is_replica() {
             return c.out.err("ERR Target node is not a master");
         }
-        cl.importing[slot] = n as u32;
+        let table = if migrating {
+            &mut cl.migrating
+        } else {
+            &mut cl.importing
+        };
+        table[slot] = n as u32;
     } else if action.eq_ignore_ascii_case(b"stable") && argc == 4 {
         cl.importing[slot] = NONE;
         cl.migrating[slot] = NONE;
